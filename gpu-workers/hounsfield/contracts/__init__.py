@@ -1,0 +1,1 @@
+"""Message models and subject names generated from `libs/contracts` (the TypeScript zod schemas)."""

@@ -1,0 +1,331 @@
+# Generated from libs/contracts by `npm run contracts:generate`. Do not edit.
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
+from typing_extensions import TypeAliasType
+
+
+class HounsfieldContracts(RootModel[Any]):
+    root: Annotated[Any, Field(title='HounsfieldContracts')]
+    """
+    Generated from libs/contracts (zod). Do not edit; run `npm run contracts:generate`.
+    """
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    gpus: Annotated[int, Field(ge=0, le=64)]
+    cpuProcesses: Annotated[int, Field(ge=1, le=64)]
+    gpuType: Annotated[str | None, Field(max_length=64, min_length=1)] = None
+    minGpuMemoryGiB: Annotated[float | None, Field(gt=0.0, le=1024.0)] = None
+    waitForCapacity: bool
+
+
+class Hyperparameters(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    globalBatch: Annotated[int, Field(ge=1, le=1000000)]
+    referenceBatch: Annotated[int | None, Field(ge=1, le=1000000)] = None
+    baseLr: Annotated[float, Field(gt=0.0, le=10.0)]
+    lrScaling: Literal['linear', 'sqrt', 'none']
+    maxPerDeviceBatch: Annotated[int | None, Field(ge=1, le=100000)] = None
+    epochs: Annotated[int | None, Field(ge=1, le=1000000)] = None
+    maxSteps: Annotated[int | None, Field(ge=1, le=100000000)] = None
+    seed: Annotated[int, Field(ge=0, le=2147483647)]
+
+
+class Path(RootModel[str]):
+    root: Annotated[str, Field(max_length=1024, min_length=1)]
+
+
+class Data(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    root: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    paths: Annotated[list[Path], Field(max_length=64)]
+    split: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+
+
+class KeepBest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    metric: Annotated[str, Field(max_length=64, min_length=1)]
+    mode: Literal['min', 'max']
+    count: Annotated[int, Field(ge=1, le=100)]
+
+
+class Checkpoint(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    everySteps: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    everyEpochs: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    keepLast: Annotated[int, Field(ge=1, le=1000)]
+    keepBest: KeepBest | None = None
+    keepEvery: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    resumeFrom: Annotated[str | None, Field(max_length=256, min_length=1)] = None
+
+
+class Arg(RootModel[str]):
+    root: Annotated[str, Field(max_length=4096)]
+
+
+class Script(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    module: Annotated[
+        str,
+        Field(
+            max_length=200,
+            min_length=1,
+            pattern='^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$',
+        ),
+    ]
+    args: Annotated[list[Arg], Field(max_length=256)]
+
+
+EnvAdditionalProperty = TypeAliasType(
+    "EnvAdditionalProperty", Annotated[str, Field(max_length=4096)]
+)
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=128, min_length=1)]
+    kind: Literal[
+        'pcdiff', 'voxelization', 'vqgan3d', 'slice_interp', 'topo_unet', 'script'
+    ]
+    resources: Resources
+    hyperparameters: Hyperparameters
+    data: Data
+    checkpoint: Checkpoint
+    priority: Annotated[int, Field(ge=-100, le=100)]
+    maxRestarts: Annotated[int, Field(ge=0, le=20)]
+    script: Script | None = None
+    config: dict[str, Any]
+    env: dict[
+        Annotated[str, StringConstraints(pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')],
+        EnvAdditionalProperty,
+    ]
+
+
+class ResolvedHyperparameters(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    worldSize: Annotated[int, Field(ge=1, le=9007199254740991)]
+    globalBatch: Annotated[int, Field(ge=1, le=9007199254740991)]
+    perDeviceBatch: Annotated[int, Field(ge=1, le=9007199254740991)]
+    gradAccumSteps: Annotated[int, Field(ge=1, le=9007199254740991)]
+    referenceBatch: Annotated[int, Field(ge=1, le=9007199254740991)]
+    baseLr: Annotated[float, Field(gt=0.0)]
+    lrScaling: Literal['linear', 'sqrt', 'none']
+    lr: Annotated[float, Field(gt=0.0)]
+
+
+class GpuIndice(RootModel[int]):
+    root: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class Assignment(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    assignmentId: Annotated[str, Field(max_length=128, min_length=1)]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: JobSpec
+    gpuIndices: list[GpuIndice]
+    cudaVisibleDevices: str
+    nprocPerNode: Annotated[int, Field(ge=1, le=9007199254740991)]
+    resolved: ResolvedHyperparameters
+    resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    issuedAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class ProgressEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['progress']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    seq: Annotated[int, Field(ge=0, le=9007199254740991)]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    epoch: Annotated[float | None, Field(ge=0.0)] = None
+    totalSteps: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    metrics: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128)],
+        float | Literal['NaN', 'Infinity', '-Infinity'],
+    ]
+    lr: Annotated[float | None, Field(ge=0.0)] = None
+    samplesPerSecond: Annotated[float | None, Field(ge=0.0)] = None
+    dataWaitSeconds: Annotated[float | None, Field(ge=0.0)] = None
+    stepSeconds: Annotated[float | None, Field(ge=0.0)] = None
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class RuntimeInfo(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    cudaVisibleDevices: str
+    worldSize: Annotated[int, Field(ge=1, le=9007199254740991)]
+    hostname: Annotated[str, Field(max_length=256)]
+    pid: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class LogTailItem(RootModel[str]):
+    root: Annotated[str, Field(max_length=4096)]
+
+
+class StatusEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['status']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    state: Literal[
+        'starting', 'running', 'succeeded', 'failed', 'cancelled', 'preempted'
+    ]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+    exitCode: Annotated[
+        int | None, Field(ge=-9007199254740991, le=9007199254740991)
+    ] = None
+    reason: Annotated[str | None, Field(max_length=4096)] = None
+    logTail: Annotated[list[LogTailItem] | None, Field(max_length=200)] = None
+    runtime: RuntimeInfo | None = None
+    retryable: bool | None = None
+
+
+class GpuInfo(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    index: Annotated[int, Field(ge=0, le=9007199254740991)]
+    uuid: Annotated[str, Field(max_length=128, min_length=1)]
+    name: Annotated[str, Field(max_length=128, min_length=1)]
+    memoryTotalBytes: Annotated[int, Field(ge=0, le=9007199254740991)]
+    memoryUsedBytes: Annotated[int, Field(ge=0, le=9007199254740991)]
+    utilizationPercent: Annotated[float, Field(ge=0.0, le=100.0)]
+    temperatureCelsius: Annotated[float, Field(ge=-50.0, le=200.0)]
+    powerWatts: Annotated[float | None, Field(ge=0.0)] = None
+    foreignProcesses: bool
+
+
+class RunningItem(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class WorkerHeartbeat(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['heartbeat']
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    hostname: Annotated[str, Field(max_length=256)]
+    simulated: bool
+    gpus: Annotated[list[GpuInfo], Field(max_length=64)]
+    running: Annotated[list[RunningItem], Field(max_length=256)]
+    intervalSeconds: Annotated[float, Field(gt=0.0, le=3600.0)]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class HistoryItem(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    state: Literal[
+        'queued',
+        'assigned',
+        'starting',
+        'running',
+        'succeeded',
+        'failed',
+        'cancelled',
+        'preempted',
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+    reason: Annotated[str | None, Field(max_length=4096)] = None
+
+
+class JobRecord(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: JobSpec
+    state: Literal[
+        'queued',
+        'assigned',
+        'starting',
+        'running',
+        'succeeded',
+        'failed',
+        'cancelled',
+        'preempted',
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    createdAt: Annotated[str, Field(max_length=40, min_length=20)]
+    updatedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    startedAt: Annotated[str | None, Field(max_length=40, min_length=20)] = None
+    finishedAt: Annotated[str | None, Field(max_length=40, min_length=20)] = None
+    workerId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    gpuIndices: list[GpuIndice] | None = None
+    cudaVisibleDevices: str | None = None
+    resolved: ResolvedHyperparameters | None = None
+    runtime: RuntimeInfo | None = None
+    lastProgress: ProgressEvent | None = None
+    exitCode: Annotated[
+        int | None, Field(ge=-9007199254740991, le=9007199254740991)
+    ] = None
+    reason: Annotated[str | None, Field(max_length=4096)] = None
+    logTail: list[str] | None = None
+    pendingReason: str | None = None
+    queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    history: list[HistoryItem]

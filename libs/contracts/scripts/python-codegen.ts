@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildJsonSchemaDocument } from '../src/json-schema';
+import { CONSUMERS, RPC, STREAMS, SUBJECT_PREFIX } from '../src/subjects';
+import { SCHEMA_VERSION } from '../src/version';
+
+export const REPO_ROOT = resolve(__dirname, '../../..');
+export const JSON_SCHEMA_PATH = join(REPO_ROOT, 'libs/contracts/generated/contracts.schema.json');
+export const PY_MODELS_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/models.py');
+export const PY_SUBJECTS_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/subjects.py');
+const CODEGEN = join(REPO_ROOT, 'gpu-workers/.venv/bin/datamodel-codegen');
+
+export interface GeneratedFiles {
+  jsonSchema: string;
+  pythonModels: string;
+  pythonSubjects: string;
+}
+
+/** The JSON Schema document as committed text. */
+export function renderJsonSchema(): string {
+  return `${JSON.stringify(buildJsonSchemaDocument(), null, 2)}\n`;
+}
+
+/** Pydantic v2 models from the JSON Schema, through datamodel-code-generator (pinned in gpu-workers). */
+export function renderPythonModels(jsonSchema: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hf-codegen-'));
+  try {
+    const input = join(dir, 'contracts.schema.json');
+    const output = join(dir, 'models.py');
+    writeFileSync(input, jsonSchema);
+    execFileSync(
+      CODEGEN,
+      [
+        '--input', input,
+        '--input-file-type', 'jsonschema',
+        '--output', output,
+        '--output-model-type', 'pydantic_v2.BaseModel',
+        '--target-python-version', '3.11',
+        '--disable-timestamp',
+        '--use-annotated',
+        '--collapse-root-models',
+        '--use-standard-collections',
+        '--use-union-operator',
+        '--use-title-as-name',
+        '--use-schema-description',
+        '--use-field-description',
+        '--enum-field-as-literal', 'all',
+        '--custom-file-header', '# Generated from libs/contracts by `npm run contracts:generate`. Do not edit.',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return readFileSync(output, 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Subject and stream constants for Python, mirroring `subjects.ts`. */
+export function renderPythonSubjects(): string {
+  const lines = [
+    '# Generated from libs/contracts/src/subjects.ts by `npm run contracts:generate`. Do not edit.',
+    '"""NATS subjects, JetStream stream and consumer names shared with the TypeScript services."""',
+    '',
+    `SCHEMA_VERSION = ${SCHEMA_VERSION}`,
+    '',
+    `STREAM_ASSIGN = ${JSON.stringify(STREAMS.assign)}`,
+    `STREAM_EVENTS = ${JSON.stringify(STREAMS.events)}`,
+    '',
+    '',
+    'def assign_subject(worker_id: str) -> str:',
+    `    return f"${SUBJECT_PREFIX.assign}.{worker_id}"`,
+    '',
+    '',
+    'def worker_heartbeat_subject(worker_id: str) -> str:',
+    `    return f"${SUBJECT_PREFIX.events}.worker.{worker_id}.heartbeat"`,
+    '',
+    '',
+    'def job_progress_subject(job_id: str) -> str:',
+    `    return f"${SUBJECT_PREFIX.events}.job.{job_id}.progress"`,
+    '',
+    '',
+    'def job_status_subject(job_id: str) -> str:',
+    `    return f"${SUBJECT_PREFIX.events}.job.{job_id}.status"`,
+    '',
+    '',
+    'def worker_consumer(worker_id: str) -> str:',
+    `    return ${JSON.stringify(CONSUMERS.worker('WORKER')).replace('WORKER', '" + worker_id + "')}`,
+    '',
+    '',
+    `RPC_SUBMIT_JOB = ${JSON.stringify(RPC.submitJob)}`,
+    `RPC_GET_JOB = ${JSON.stringify(RPC.getJob)}`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export function renderAll(): GeneratedFiles {
+  const jsonSchema = renderJsonSchema();
+  return { jsonSchema, pythonModels: renderPythonModels(jsonSchema), pythonSubjects: renderPythonSubjects() };
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { identifierSchema, schemaVersionSchema, timestampSchema } from './common.schema';
+import { jobSpecSchema } from './job-spec.schema';
+import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
+
+/** The scheduler's order to one worker: run this attempt of this job on these GPUs. */
+export const assignmentSchema = z
+  .object({
+    v: schemaVersionSchema,
+    assignmentId: z.string().min(1).max(128),
+    jobId: identifierSchema,
+    attempt: z.number().int().min(1),
+    workerId: identifierSchema,
+    spec: jobSpecSchema,
+    /** Physical GPU indices on the worker; empty for CPU jobs. */
+    gpuIndices: z.array(z.number().int().min(0)),
+    /** Exactly what the trainer's CUDA_VISIBLE_DEVICES is set to ("" for CPU jobs). */
+    cudaVisibleDevices: z.string(),
+    nprocPerNode: z.number().int().min(1),
+    resolved: resolvedHyperparametersSchema,
+    /** Checkpoint to resume from, resolved by the scheduler (absent on a fresh start). */
+    resumeFrom: z.string().min(1).max(1024).optional(),
+    issuedAt: timestampSchema,
+  })
+  .strict()
+  .meta({ id: 'Assignment' });
+export type Assignment = z.infer<typeof assignmentSchema>;

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/** The kinds of training the platform knows how to run. `script` runs a user's own module. */
+export const jobKindSchema = z.enum(['pcdiff', 'voxelization', 'vqgan3d', 'slice_interp', 'topo_unet', 'script']);
+export type JobKind = z.infer<typeof jobKindSchema>;
+
+/** How the learning rate follows the global batch relative to the reference batch. */
+export const lrScalingRuleSchema = z.enum(['linear', 'sqrt', 'none']);
+export type LrScalingRule = z.infer<typeof lrScalingRuleSchema>;
+
+export const resourcesSchema = z
+  .object({
+    /** Whole GPUs, all on one worker (gang allocation). 0 runs on the CPU. */
+    gpus: z.number().int().min(0).max(64).default(0),
+    /** Processes per node for CPU jobs (gloo DDP); GPU jobs start one process per GPU. */
+    cpuProcesses: z.number().int().min(1).max(64).default(1),
+    /** GPU model substring, matched case-insensitively against the NVML name (for example "H100"). */
+    gpuType: z.string().min(1).max(64).optional(),
+    /** Minimum free memory on each assigned GPU, in GiB. */
+    minGpuMemoryGiB: z.number().positive().max(1024).optional(),
+    /** Wait for a worker that can hold the job instead of refusing it at submission. */
+    waitForCapacity: z.boolean().default(false),
+  })
+  .strict();
+
+export const hyperparametersSchema = z
+  .object({
+    /** Samples per optimizer step over all processes and accumulation steps. */
+    globalBatch: z.number().int().min(1).max(1_000_000),
+    /** Batch at which `baseLr` was tuned; defaults to the global batch (no scaling). */
+    referenceBatch: z.number().int().min(1).max(1_000_000).optional(),
+    baseLr: z.number().positive().max(10),
+    lrScaling: lrScalingRuleSchema.default('linear'),
+    /** Cap on the per-device batch; above it the platform uses gradient accumulation. */
+    maxPerDeviceBatch: z.number().int().min(1).max(100_000).optional(),
+    epochs: z.number().int().min(1).max(1_000_000).optional(),
+    maxSteps: z.number().int().min(1).max(100_000_000).optional(),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  })
+  .strict();
+
+export const dataSchema = z
+  .object({
+    /** Dataset directory, relative to one of the worker's data roots or absolute inside one. */
+    root: z.string().min(1).max(1024).optional(),
+    /** Further files or directories the job reads (checked by preflight). */
+    paths: z.array(z.string().min(1).max(1024)).max(64).default([]),
+    split: z.string().min(1).max(1024).optional(),
+  })
+  .strict();
+
+export const checkpointPolicySchema = z
+  .object({
+    everySteps: z.number().int().min(1).optional(),
+    everyEpochs: z.number().int().min(1).optional(),
+    keepLast: z.number().int().min(1).max(1000).default(3),
+    keepBest: z
+      .object({
+        metric: z.string().min(1).max(64),
+        mode: z.enum(['min', 'max']),
+        count: z.number().int().min(1).max(100).default(1),
+      })
+      .strict()
+      .optional(),
+    keepEvery: z.number().int().min(1).optional(),
+    /** Start from a committed checkpoint: `<job>:latest`, `<job>:best:<metric>:<min|max>` or `<job>:<step>`. */
+    resumeFrom: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+export const scriptSchema = z
+  .object({
+    /** Python module run with `torchrun -m`, for example `my_lab.train`. */
+    module: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'a dotted Python module name such as my_lab.train'),
+    args: z.array(z.string().max(4096)).max(256).default([]),
+  })
+  .strict();
+
+/** What a researcher submits. The platform resolves everything else (placement, batch, LR). */
+export const jobSpecSchema = z
+  .object({
+    name: z.string().min(1).max(128),
+    kind: jobKindSchema,
+    resources: resourcesSchema.default({ gpus: 0, cpuProcesses: 1, waitForCapacity: false }),
+    hyperparameters: hyperparametersSchema,
+    data: dataSchema.default({ paths: [] }),
+    checkpoint: checkpointPolicySchema.default({ keepLast: 3 }),
+    /** Higher runs first; ties go to the older job. */
+    priority: z.number().int().min(-100).max(100).default(0),
+    maxRestarts: z.number().int().min(0).max(20).default(0),
+    script: scriptSchema.optional(),
+    /** Trainer-specific configuration: a preset name and overrides, validated by the trainer. */
+    config: z.record(z.string(), z.unknown()).default({}),
+    /** Extra environment for the trainer. Platform variables (CUDA_VISIBLE_DEVICES, HOUNSFIELD_*) cannot be set. */
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string().max(4096))
+      .default({}),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.kind === 'script' && !spec.script) {
+      ctx.addIssue({ code: 'custom', path: ['script'], message: 'a script job needs script.module (the Python module to run)' });
+    }
+    for (const name of Object.keys(spec.env)) {
+      if (name === 'CUDA_VISIBLE_DEVICES' || name.startsWith('HOUNSFIELD_')) {
+        ctx.addIssue({ code: 'custom', path: ['env', name], message: 'set by the platform; remove it from env' });
+      }
+    }
+  })
+  .meta({ id: 'JobSpec' });
+
+/** The spec as submitted (defaults not yet applied). */
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+/** The spec after validation, with defaults applied. */
+export type JobSpec = z.infer<typeof jobSpecSchema>;

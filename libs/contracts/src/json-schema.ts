@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { assignmentSchema } from './assignment.schema';
+import { jobRecordSchema } from './job-record.schema';
+import { jobSpecSchema } from './job-spec.schema';
+import { progressEventSchema } from './progress-event.schema';
+import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
+import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
+import { gpuInfoSchema, workerHeartbeatSchema } from './worker-heartbeat.schema';
+
+/** The schemas other languages consume, keyed by the name their generated models take. */
+export const EXPORTED_SCHEMAS = {
+  JobSpec: jobSpecSchema,
+  ResolvedHyperparameters: resolvedHyperparametersSchema,
+  Assignment: assignmentSchema,
+  ProgressEvent: progressEventSchema,
+  RuntimeInfo: runtimeInfoSchema,
+  StatusEvent: statusEventSchema,
+  GpuInfo: gpuInfoSchema,
+  WorkerHeartbeat: workerHeartbeatSchema,
+  JobRecord: jobRecordSchema,
+} as const;
+
+/**
+ * One JSON Schema document with every exported schema under `$defs`, references between them as
+ * `#/$defs/<Name>`. Validated output shapes (defaults applied) are what crosses the wire.
+ */
+export function buildJsonSchemaDocument(): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(EXPORTED_SCHEMAS)) {
+    registry.add(schema, { id });
+  }
+  const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/$defs/${id}`, target: 'draft-2020-12' }) as {
+    schemas: Record<string, Record<string, unknown>>;
+  };
+  const defs: Record<string, unknown> = {};
+  for (const id of Object.keys(EXPORTED_SCHEMAS)) {
+    const { $schema: _schema, $id: _id, ...rest } = schemas[id];
+    defs[id] = rest;
+  }
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://hounsfield.dev/schemas/contracts.json',
+    title: 'HounsfieldContracts',
+    description: 'Generated from libs/contracts (zod). Do not edit; run `npm run contracts:generate`.',
+    $defs: defs,
+  };
+}

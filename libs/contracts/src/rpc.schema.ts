@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { identifierSchema } from './common.schema';
+import { jobStateSchema } from './job-state.schema';
+
+/** Error codes shared by every request/reply handler; the gateway maps each to one HTTP status once. */
+export const rpcErrorCodeSchema = z.enum([
+  'invalid_request',
+  'not_found',
+  'unschedulable',
+  'conflict',
+  'unavailable',
+  'internal',
+]);
+export type RpcErrorCode = z.infer<typeof rpcErrorCodeSchema>;
+
+export const rpcIssueSchema = z.object({ path: z.string(), message: z.string() }).strict();
+export type RpcIssue = z.infer<typeof rpcIssueSchema>;
+
+export const rpcErrorSchema = z
+  .object({
+    code: rpcErrorCodeSchema,
+    message: z.string(),
+    issues: z.array(rpcIssueSchema).optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type RpcError = z.infer<typeof rpcErrorSchema>;
+
+/** Every reply is either `{ ok: true, data }` or `{ ok: false, error }`. */
+export function rpcReplySchema<T extends z.ZodType>(data: T) {
+  return z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), data }).strict(),
+    z.object({ ok: z.literal(false), error: rpcErrorSchema }).strict(),
+  ]);
+}
+
+/** The submitted spec is validated by the scheduler too, so it travels unparsed. */
+export const submitJobRequestSchema = z.object({ spec: z.unknown() }).strict();
+export const jobIdRequestSchema = z.object({ id: identifierSchema }).strict();
+export const listJobsRequestSchema = z
+  .object({
+    state: jobStateSchema.optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+export type ListJobsRequest = z.infer<typeof listJobsRequestSchema>;

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { identifierSchema, schemaVersionSchema, timestampSchema } from './common.schema';
+
+/** What the trainer process saw of its environment, reported by the trainer itself through the SDK. */
+export const runtimeInfoSchema = z
+  .object({
+    cudaVisibleDevices: z.string(),
+    worldSize: z.number().int().min(1),
+    hostname: z.string().max(256),
+    pid: z.number().int().min(0),
+  })
+  .strict()
+  .meta({ id: 'RuntimeInfo' });
+export type RuntimeInfo = z.infer<typeof runtimeInfoSchema>;
+
+/** Lifecycle transitions reported by a worker for one attempt of a job. */
+export const statusEventSchema = z
+  .object({
+    v: schemaVersionSchema,
+    type: z.literal('status'),
+    jobId: identifierSchema,
+    attempt: z.number().int().min(1),
+    workerId: identifierSchema,
+    state: z.enum(['starting', 'running', 'succeeded', 'failed', 'cancelled', 'preempted']),
+    at: timestampSchema,
+    exitCode: z.number().int().optional(),
+    /** Why the attempt ended, in words a person can act on. */
+    reason: z.string().max(4096).optional(),
+    /** Last lines of the trainer's log, for failures. */
+    logTail: z.array(z.string().max(4096)).max(200).optional(),
+    runtime: runtimeInfoSchema.optional(),
+    /** True when the failure is the platform's (preflight, lost worker), not the trainer's. */
+    retryable: z.boolean().optional(),
+  })
+  .strict()
+  .meta({ id: 'StatusEvent' });
+export type StatusEvent = z.infer<typeof statusEventSchema>;

@@ -1,0 +1,43 @@
+/**
+ * NATS subjects and JetStream names. Python reads the same values from the generated
+ * `hounsfield.contracts.subjects` module, so change them here and regenerate.
+ */
+export const STREAMS = {
+  /** Work queue of assignments, one durable pull consumer per worker. */
+  assign: 'HF_ASSIGN',
+  /** Lifecycle, progress, heartbeats and alerts; limits retention. */
+  events: 'HF_EVENTS',
+} as const;
+
+export const SUBJECT_PREFIX = {
+  assign: 'hf.assign',
+  events: 'hf.events',
+  rpc: 'hf.rpc',
+} as const;
+
+export const SUBJECTS = {
+  assignAll: `${SUBJECT_PREFIX.assign}.>`,
+  assign: (workerId: string) => `${SUBJECT_PREFIX.assign}.${workerId}`,
+  eventsAll: `${SUBJECT_PREFIX.events}.>`,
+  workerHeartbeat: (workerId: string) => `${SUBJECT_PREFIX.events}.worker.${workerId}.heartbeat`,
+  workerHeartbeatAll: `${SUBJECT_PREFIX.events}.worker.*.heartbeat`,
+  jobProgress: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.progress`,
+  jobStatus: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.status`,
+  jobEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.>`,
+  jobStatusAll: `${SUBJECT_PREFIX.events}.job.*.status`,
+  jobProgressAll: `${SUBJECT_PREFIX.events}.job.*.progress`,
+} as const;
+
+/** Request/reply subjects; each service listens in a queue group named after itself. */
+export const RPC = {
+  submitJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.submit`,
+  getJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.get`,
+  listJobs: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.list`,
+  health: (service: string) => `${SUBJECT_PREFIX.rpc}.${service}.health`,
+} as const;
+
+/** Durable consumer names. */
+export const CONSUMERS = {
+  worker: (workerId: string) => `worker-${workerId}`,
+  scheduler: 'scheduler',
+} as const;

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { identifierSchema, schemaVersionSchema, timestampSchema } from './common.schema';
+
+export const gpuInfoSchema = z
+  .object({
+    index: z.number().int().min(0),
+    uuid: z.string().min(1).max(128),
+    name: z.string().min(1).max(128),
+    memoryTotalBytes: z.number().int().min(0),
+    memoryUsedBytes: z.number().int().min(0),
+    utilizationPercent: z.number().min(0).max(100),
+    temperatureCelsius: z.number().min(-50).max(200),
+    powerWatts: z.number().min(0).optional(),
+    /** Memory on this GPU is held by processes the platform did not start. */
+    foreignProcesses: z.boolean(),
+  })
+  .strict()
+  .meta({ id: 'GpuInfo' });
+export type GpuInfo = z.infer<typeof gpuInfoSchema>;
+
+/** A worker's periodic registration and telemetry. Its first heartbeat registers it. */
+export const workerHeartbeatSchema = z
+  .object({
+    v: schemaVersionSchema,
+    type: z.literal('heartbeat'),
+    workerId: identifierSchema,
+    hostname: z.string().max(256),
+    /** GPUs are simulated (HOUNSFIELD_FAKE_GPUS); trainers then run on the CPU. */
+    simulated: z.boolean(),
+    gpus: z.array(gpuInfoSchema).max(64),
+    /** Attempts this worker is running now. */
+    running: z.array(z.object({ jobId: identifierSchema, attempt: z.number().int().min(1) }).strict()).max(256),
+    /** Seconds between heartbeats; the scheduler declares the worker dead after a few missed ones. */
+    intervalSeconds: z.number().positive().max(3600),
+    at: timestampSchema,
+  })
+  .strict()
+  .meta({ id: 'WorkerHeartbeat' });
+export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;
