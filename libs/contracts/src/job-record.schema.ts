@@ -22,6 +22,8 @@ export const jobRecordSchema = z
     spec: jobSpecSchema,
     state: jobStateSchema,
     attempt: z.number().int().min(1),
+    /** Restarts spent on trainer failures (infrastructure failures and preemption spend none). */
+    restarts: z.number().int().min(0),
     createdAt: timestampSchema,
     updatedAt: timestampSchema,
     startedAt: timestampSchema.optional(),
@@ -40,6 +42,8 @@ export const jobRecordSchema = z
     /** 1-based position among queued jobs (priority, then age). */
     queuePosition: z.number().int().min(1).optional(),
     history: z.array(jobTransitionSchema),
+    /** A cancellation was asked for; the job ends `cancelled` once its processes are gone. */
+    cancelRequested: z.boolean().optional(),
   })
   .strict()
   .meta({ id: 'JobRecord' });

@@ -44,3 +44,11 @@ export const listJobsRequestSchema = z
   })
   .strict();
 export type ListJobsRequest = z.infer<typeof listJobsRequestSchema>;
+
+export const cancelJobRequestSchema = z
+  .object({
+    id: identifierSchema,
+    /** Seconds the trainer gets to checkpoint after SIGTERM before SIGKILL. */
+    graceSeconds: z.number().min(0).max(3600).default(30),
+  })
+  .strict();

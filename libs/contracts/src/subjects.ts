@@ -23,6 +23,7 @@ export const SUBJECTS = {
   workerHeartbeatAll: `${SUBJECT_PREFIX.events}.worker.*.heartbeat`,
   jobProgress: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.progress`,
   jobStatus: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.status`,
+  jobState: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.state`,
   jobEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.>`,
   jobStatusAll: `${SUBJECT_PREFIX.events}.job.*.status`,
   jobProgressAll: `${SUBJECT_PREFIX.events}.job.*.progress`,
@@ -33,8 +34,13 @@ export const RPC = {
   submitJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.submit`,
   getJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.get`,
   listJobs: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.list`,
+  cancelJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.cancel`,
+  listWorkers: `${SUBJECT_PREFIX.rpc}.scheduler.workers.list`,
   health: (service: string) => `${SUBJECT_PREFIX.rpc}.${service}.health`,
 } as const;
+
+/** Core NATS request subject on which a worker accepts cancellation of one attempt. */
+export const workerCancelSubject = (workerId: string) => `hf.worker.${workerId}.cancel`;
 
 /** Durable consumer names. */
 export const CONSUMERS = {

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { jobStateEventSchema } from './job-state-event.schema';
+import { progressEventSchema } from './progress-event.schema';
+import { statusEventSchema } from './status-event.schema';
+import { workerHeartbeatSchema } from './worker-heartbeat.schema';
+
+/** Anything on the EVENTS stream, told apart by `type`. */
+export const platformEventSchema = z.discriminatedUnion('type', [
+  progressEventSchema,
+  statusEventSchema,
+  workerHeartbeatSchema,
+  jobStateEventSchema,
+]);
+export type PlatformEvent = z.infer<typeof platformEventSchema>;
+
+/** What a job's live stream (SSE) carries. */
+export const jobEventSchema = z.discriminatedUnion('type', [progressEventSchema, statusEventSchema, jobStateEventSchema]);
+export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { identifierSchema, timestampSchema } from './common.schema';
+import { gpuInfoSchema } from './worker-heartbeat.schema';
+
+/** A worker as `GET /v1/workers` shows it: its GPUs with the job holding each one. */
+export const workerViewSchema = z
+  .object({
+    workerId: identifierSchema,
+    hostname: z.string(),
+    simulated: z.boolean(),
+    lastSeenAt: timestampSchema,
+    gpus: z.array(gpuInfoSchema.extend({ leasedBy: z.string().optional() })),
+    activeJobs: z.array(z.string()),
+  })
+  .strict()
+  .meta({ id: 'WorkerView' });
+export type WorkerView = z.infer<typeof workerViewSchema>;

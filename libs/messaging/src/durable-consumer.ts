@@ -1,0 +1,79 @@
+import { Logger } from '@nestjs/common';
+import { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { z } from 'zod';
+import { decodeJson } from './codec';
+import { MessagingError, MessagingErrorCode } from './messaging.errors';
+
+export interface DurableConsumerOptions<T extends z.ZodType> {
+  js: JetStreamClient;
+  stream: string;
+  durable: string;
+  schema: T;
+  /** Returns when the message is done (ack). Throw MessagingError to term or nak it. */
+  handle: (message: z.infer<T>, raw: JsMsg) => Promise<void>;
+  /** Called for every terminated message (for a dead-letter count). */
+  onRejected?: (subject: string, reason: string) => void;
+  logger?: Logger;
+  /** Delay before a message that failed unexpectedly is redelivered. */
+  retryDelayMs?: number;
+}
+
+/**
+ * Pulls one message at a time from a durable consumer and settles every message explicitly:
+ * handled → ack, unprocessable (bad JSON, wrong shape or version) → term and log, anything else →
+ * nak with a delay. Nothing a message contains can stop the loop.
+ */
+export class DurableConsumer<T extends z.ZodType> {
+  private stopped = false;
+  private loop?: Promise<void>;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: DurableConsumerOptions<T>) {
+    this.logger = options.logger ?? new Logger(`DurableConsumer(${options.durable})`);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let consumer: Consumer | undefined;
+    while (!this.stopped) {
+      let msg: JsMsg | null = null;
+      try {
+        consumer ??= await this.options.js.consumers.get(this.options.stream, this.options.durable);
+        msg = await consumer.next({ expires: 1000 });
+      } catch (error) {
+        consumer = undefined;
+        if (this.stopped) return;
+        this.logger.warn(`pull from ${this.options.stream}/${this.options.durable} failed: ${String(error)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (msg) await this.settle(msg);
+    }
+  }
+
+  private async settle(msg: JsMsg): Promise<void> {
+    try {
+      const message = decodeJson(this.options.schema, msg.data);
+      await this.options.handle(message, msg);
+      msg.ack();
+    } catch (error) {
+      if (error instanceof MessagingError && error.code === MessagingErrorCode.Unprocessable) {
+        this.logger.warn(`terminated message on ${msg.subject} (seq ${msg.seq}): ${error.message}`);
+        this.options.onRejected?.(msg.subject, error.message);
+        msg.term(error.message.slice(0, 200));
+        return;
+      }
+      const delay = error instanceof MessagingError ? error.retryDelayMs : (this.options.retryDelayMs ?? 2000);
+      this.logger.warn(`will retry message on ${msg.subject} in ${delay} ms: ${String(error)}`);
+      msg.nak(delay);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { Logger } from '@nestjs/common';
+import { jetstream, JetStreamClient, jetstreamManager, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { provisionStreams } from './topology';
+
+export interface NatsClientOptions {
+  url: string;
+  /** Connection name shown by the server (`nats server report connections`). */
+  name: string;
+  /** Give up connecting after this long; services retry forever in the background instead. */
+  connectTimeoutMs?: number;
+}
+
+/** One NATS connection with its JetStream client and manager; streams are provisioned on connect. */
+export class NatsClient {
+  private readonly logger = new Logger(NatsClient.name);
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+  ) {}
+
+  static async connect(options: NatsClientOptions): Promise<NatsClient> {
+    const deadline = Date.now() + (options.connectTimeoutMs ?? 30_000);
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      try {
+        const nc = await connect({
+          servers: options.url,
+          name: options.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+        });
+        const jsm = await jetstreamManager(nc);
+        await provisionStreams(jsm);
+        const client = new NatsClient(nc, jetstream(nc), jsm);
+        client.logger.log(`connected to ${options.url} as ${options.name}`);
+        return client;
+      } catch (error) {
+        lastError = error;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    throw new Error(`could not connect to NATS at ${options.url}: ${String(lastError)}`);
+  }
+
+  get connected(): boolean {
+    return !this.nc.isClosed();
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { STREAMS, SUBJECTS } from '@hounsfield/contracts';
+import { ServerHandle, startNatsServer } from '@hounsfield/testing';
+import { z } from 'zod';
+import {
+  DurableConsumer,
+  encodeJson,
+  ensureConsumer,
+  eventsConsumerConfig,
+  NatsClient,
+  publishValidated,
+  requestRpc,
+  RpcFailure,
+  serveRpc,
+  STREAM_CONFIGS,
+} from '../src';
+
+const pingSchema = z.object({ v: z.literal(1), n: z.number().int() }).strict();
+
+describe('messaging against a real nats-server', () => {
+  let nats: ServerHandle;
+  let client: NatsClient;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    client = await NatsClient.connect({ url: nats.url, name: 'messaging-test' });
+  });
+  afterAll(async () => {
+    await client.close();
+    await nats.stop();
+  });
+
+  it('provisions every stream with its retention in one place, idempotently', async () => {
+    await NatsClient.connect({ url: nats.url, name: 'second' }).then((c) => c.close());
+    const jsm = await jetstreamManager(client.nc);
+    const assign = await jsm.streams.info(STREAMS.assign);
+    const events = await jsm.streams.info(STREAMS.events);
+    expect(assign.config.retention).toBe(STREAM_CONFIGS.assign.retention);
+    expect(assign.config.retention).toBe('workqueue');
+    expect(events.config.retention).toBe('limits');
+  });
+
+  it('de-duplicates a re-publish with the same message id', async () => {
+    const subject = SUBJECTS.jobProgress('dedup-job');
+    const first = await publishValidated(client.js, subject, pingSchema, { v: 1, n: 1 }, 'dedup-1');
+    const again = await publishValidated(client.js, subject, pingSchema, { v: 1, n: 1 }, 'dedup-1');
+    expect(first.duplicate).toBe(false);
+    expect(again.duplicate).toBe(true);
+    expect(again.seq).toBe(first.seq);
+  });
+
+  it('refuses to publish a message that fails its own schema', async () => {
+    await expect(
+      publishValidated(client.js, SUBJECTS.jobProgress('x'), pingSchema, { v: 1, n: 1.5 } as never, 'bad'),
+    ).rejects.toThrow(/n:/);
+  });
+
+  it('terminates malformed messages, logs them, and keeps consuming', async () => {
+    const subject = SUBJECTS.jobStatus('consumer-job');
+    await ensureConsumer(client.jsm, STREAMS.events, eventsConsumerConfig('test-consumer', [subject]));
+    const seen: number[] = [];
+    const rejected: string[] = [];
+    const consumer = new DurableConsumer({
+      js: client.js,
+      stream: STREAMS.events,
+      durable: 'test-consumer',
+      schema: pingSchema,
+      handle: async (m) => {
+        seen.push(m.n);
+      },
+      onRejected: (_s, reason) => rejected.push(reason),
+    });
+    consumer.start();
+    await client.js.publish(subject, new TextEncoder().encode('{not json'));
+    await client.js.publish(subject, encodeJson({ v: 2, n: 1 }));
+    await client.js.publish(subject, encodeJson({ v: 1, n: 'seven' }));
+    await client.js.publish(subject, encodeJson({ v: 1, n: 7 }));
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    expect(seen).toEqual([7]);
+    expect(rejected).toHaveLength(3);
+    expect(rejected[0]).toMatch(/JSON/);
+    const info = await client.jsm.consumers.info(STREAMS.events, 'test-consumer');
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.num_pending).toBe(0);
+  });
+
+  it('redelivers a message whose handler failed unexpectedly', async () => {
+    const subject = SUBJECTS.jobStatus('retry-job');
+    await ensureConsumer(client.jsm, STREAMS.events, eventsConsumerConfig('retry-consumer', [subject]));
+    let calls = 0;
+    const consumer = new DurableConsumer({
+      js: client.js,
+      stream: STREAMS.events,
+      durable: 'retry-consumer',
+      schema: pingSchema,
+      retryDelayMs: 100,
+      handle: async () => {
+        calls += 1;
+        if (calls === 1) throw new Error('redis is down');
+      },
+    });
+    consumer.start();
+    await client.js.publish(subject, encodeJson({ v: 1, n: 1 }));
+    const deadline = Date.now() + 10_000;
+    while (calls < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    expect(calls).toBe(2);
+  });
+
+  it('answers request/reply with validated envelopes and typed failures', async () => {
+    const sub = serveRpc(client.nc, 'hf.rpc.test.double', 'test', pingSchema, async (req) => ({ doubled: req.n * 2 }));
+    const reply = await requestRpc(client.nc, 'hf.rpc.test.double', { v: 1, n: 21 }, z.object({ doubled: z.number() }));
+    expect(reply.doubled).toBe(42);
+    await expect(
+      requestRpc(client.nc, 'hf.rpc.test.double', { v: 1 }, z.object({ doubled: z.number() })),
+    ).rejects.toMatchObject({ error: { code: 'invalid_request' } });
+    await expect(
+      requestRpc(client.nc, 'hf.rpc.test.nobody', {}, z.unknown(), 500),
+    ).rejects.toBeInstanceOf(RpcFailure);
+    sub.unsubscribe();
+  });
+});

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/** Settings every service shares. Defaults are the local stack's (`npm start`). */
+export const baseEnvSchema = z.object({
+  HOUNSFIELD_NATS_URL: z.string().regex(/^nats:\/\/.+/, 'a NATS URL such as nats://127.0.0.1:14222').default('nats://127.0.0.1:14222'),
+  HOUNSFIELD_REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'a Redis URL such as redis://127.0.0.1:16379').default('redis://127.0.0.1:16379'),
+  /** Key prefix, so several stacks (or tests) can share one Redis. */
+  HOUNSFIELD_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('hf:'),
+  HOUNSFIELD_BIND_HOST: z.string().default('127.0.0.1'),
+  HOUNSFIELD_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+});
+export type BaseConfig = z.infer<typeof baseEnvSchema>;
+
+export const portSchema = z.coerce.number().int().min(0).max(65535);
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment once at boot. A bad value stops the service with a message that names
+ * each variable and what it should look like.
+ */
+export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv = process.env): z.infer<T> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message} (got ${JSON.stringify(
+    issue.path.length ? env[String(issue.path[0])] : undefined,
+  )})`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}

@@ -1,0 +1,5 @@
+export * from './bootstrap';
+export * from './config';
+export * from './health.controller';
+export * from './service-module';
+export * from './run-service';

@@ -1,0 +1,4 @@
+export * from './binaries';
+export * from './ports';
+export * from './process';
+export * from './servers';

@@ -1,0 +1,23 @@
+import { APP_FILTER } from '@nestjs/core';
+import { serviceModule } from '@hounsfield/runtime';
+import { GATEWAY_CONFIG, GatewayConfig } from './config';
+import { ProblemFilter } from './http/problem.filter';
+import { JobEventsStream } from './jobs/job-events.stream';
+import { JobsController } from './jobs/jobs.controller';
+import { SchedulerClient } from './jobs/scheduler.client';
+import { WorkersController } from './workers/workers.controller';
+
+/** The HTTP API: validates requests, asks the services over NATS, streams job events. */
+export function gatewayModule(config: GatewayConfig) {
+  return serviceModule({
+    name: 'gateway',
+    natsUrl: config.HOUNSFIELD_NATS_URL,
+    controllers: [JobsController, WorkersController],
+    providers: [
+      { provide: GATEWAY_CONFIG, useValue: config },
+      { provide: APP_FILTER, useClass: ProblemFilter },
+      SchedulerClient,
+      JobEventsStream,
+    ],
+  });
+}

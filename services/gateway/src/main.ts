@@ -1,0 +1,5 @@
+import { runService } from '@hounsfield/runtime';
+import { gatewayModule } from './app.module';
+import { loadGatewayConfig } from './config';
+
+runService(loadGatewayConfig, gatewayModule, (config) => config.HOUNSFIELD_HTTP_PORT);

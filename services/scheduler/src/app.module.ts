@@ -1,0 +1,40 @@
+import { HEALTH_CHECKS, serviceModule } from '@hounsfield/runtime';
+import Redis from 'ioredis';
+import { SCHEDULER_CONFIG, SchedulerConfig } from './config';
+import { EventsConsumer } from './events/events.consumer';
+import { JobLifecycleService } from './jobs/job-lifecycle.service';
+import { JobRepository } from './jobs/job.repository';
+import { JobsRpc } from './jobs/jobs.rpc';
+import { REDIS, RedisCloser, redisProvider } from './redis.provider';
+import { OutboxPublisher } from './scheduling/outbox.publisher';
+import { SchedulerService } from './scheduling/scheduler.service';
+import { SchedulingTrigger } from './scheduling/scheduling.trigger';
+import { WorkerRepository } from './workers/worker.repository';
+import { WorkerViewService } from './workers/worker-view.service';
+
+/** Job lifecycle, queue, placement and worker inventory, for an already parsed configuration. */
+export function schedulerModule(config: SchedulerConfig) {
+  return serviceModule({
+    name: 'scheduler',
+    natsUrl: config.HOUNSFIELD_NATS_URL,
+    providers: [
+      { provide: SCHEDULER_CONFIG, useValue: config },
+      redisProvider,
+      RedisCloser,
+      {
+        provide: HEALTH_CHECKS,
+        inject: [REDIS],
+        useFactory: (redis: Redis) => ({ redis: async () => (await redis.ping()) === 'PONG' }),
+      },
+      JobRepository,
+      WorkerRepository,
+      WorkerViewService,
+      SchedulingTrigger,
+      OutboxPublisher,
+      JobLifecycleService,
+      SchedulerService,
+      EventsConsumer,
+      JobsRpc,
+    ],
+  });
+}

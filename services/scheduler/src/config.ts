@@ -1,0 +1,21 @@
+import { baseEnvSchema, parseEnv, portSchema } from '@hounsfield/runtime';
+import { z } from 'zod';
+
+export const schedulerEnvSchema = baseEnvSchema.extend({
+  HOUNSFIELD_SCHEDULER_PORT: portSchema.default(8081),
+  /** A worker silent for this long is dead: its GPUs leave the pool and its jobs are requeued. */
+  HOUNSFIELD_WORKER_TTL_SECONDS: z.coerce.number().positive().default(15),
+  /** An assignment no worker acknowledged within this time is withdrawn and placed again. */
+  HOUNSFIELD_ASSIGN_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
+  /** GPUs above this utilisation without a lease of ours count as busy. */
+  HOUNSFIELD_BUSY_UTILIZATION_PERCENT: z.coerce.number().min(0).max(100).default(90),
+  /** How often the reconciler runs (outbox, dead workers, stuck assignments, queue). */
+  HOUNSFIELD_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
+});
+export type SchedulerConfig = z.infer<typeof schedulerEnvSchema>;
+
+export const SCHEDULER_CONFIG = Symbol('SCHEDULER_CONFIG');
+
+export function loadSchedulerConfig(env: NodeJS.ProcessEnv = process.env): SchedulerConfig {
+  return parseEnv(schedulerEnvSchema, env);
+}

@@ -1,0 +1,66 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { CONSUMERS, PlatformEvent, platformEventSchema, STREAMS, SUBJECTS, WorkerHeartbeat } from '@hounsfield/contracts';
+import { DurableConsumer, ensureConsumer, eventsConsumerConfig, NatsClient } from '@hounsfield/messaging';
+import { JobLifecycleService } from '../jobs/job-lifecycle.service';
+import { OutboxPublisher } from '../scheduling/outbox.publisher';
+import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
+import { WorkerRepository } from '../workers/worker.repository';
+
+/** The scheduler's durable view of the EVENTS stream: heartbeats, status and progress. */
+@Injectable()
+export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(EventsConsumer.name);
+  private consumer?: DurableConsumer<typeof platformEventSchema>;
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    private readonly lifecycle: JobLifecycleService,
+    private readonly workers: WorkerRepository,
+    private readonly outbox: OutboxPublisher,
+    private readonly trigger: SchedulingTrigger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await ensureConsumer(
+      this.nats.jsm,
+      STREAMS.events,
+      eventsConsumerConfig(CONSUMERS.scheduler, [SUBJECTS.workerHeartbeatAll, SUBJECTS.jobStatusAll, SUBJECTS.jobProgressAll]),
+    );
+    this.consumer = new DurableConsumer({
+      js: this.nats.js,
+      stream: STREAMS.events,
+      durable: CONSUMERS.scheduler,
+      schema: platformEventSchema,
+      handle: (event) => this.handle(event),
+      logger: this.logger,
+    });
+    this.consumer.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  private async handle(event: PlatformEvent): Promise<void> {
+    switch (event.type) {
+      case 'heartbeat':
+        return this.onHeartbeat(event);
+      case 'status':
+        return this.lifecycle.onStatus(event);
+      case 'progress':
+        return this.lifecycle.onProgress(event);
+      case 'state':
+        return;
+    }
+  }
+
+  private async onHeartbeat(heartbeat: WorkerHeartbeat): Promise<void> {
+    const { registered, stored } = await this.workers.recordHeartbeat(heartbeat, Date.now());
+    if (registered) {
+      // The worker pulls from its own durable consumer; create it before any assignment exists.
+      await this.outbox.ensureWorkerConsumer(heartbeat.workerId);
+      this.logger.log(`worker ${heartbeat.workerId} registered with ${heartbeat.gpus.length} GPU(s)${heartbeat.simulated ? ' (simulated)' : ''}`);
+    }
+    if (stored) this.trigger.kick();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * One atomic state change of a job, guarded by the attempt and the allowed current states, so a
+ * late event for an old attempt can never overwrite a newer decision. It also claims or releases
+ * GPU leases (a GPU is never in two leases), keeps the queue and active sets in step, and writes
+ * outbox entries that the publisher sends afterwards (so a crash between the change and the
+ * message loses nothing).
+ *
+ * KEYS: job, queue, active, lease hash (of the worker concerned), outbox
+ * ARGV: expected attempt, allowed states (comma list), new job JSON, queue score ('' = remove),
+ *       active ('1' add, '0' remove), lease op ('claim' | 'release' | 'none'), lease token,
+ *       GPU indices (comma list), then pairs of outbox field and value.
+ */
+export const JOB_COMMIT_LUA = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 'missing' end
+local job = cjson.decode(current)
+if tostring(job.attempt) ~= ARGV[1] then return 'stale' end
+local allowed = false
+for state in string.gmatch(ARGV[2], '[^,]+') do
+  if job.state == state then allowed = true end
+end
+if not allowed then return 'stale' end
+if ARGV[6] == 'claim' then
+  for idx in string.gmatch(ARGV[8], '[^,]+') do
+    if redis.call('HEXISTS', KEYS[4], idx) == 1 then return 'busy' end
+  end
+  for idx in string.gmatch(ARGV[8], '[^,]+') do
+    redis.call('HSET', KEYS[4], idx, ARGV[7])
+  end
+elseif ARGV[6] == 'release' then
+  local leases = redis.call('HGETALL', KEYS[4])
+  for i = 1, #leases, 2 do
+    if leases[i + 1] == ARGV[7] then redis.call('HDEL', KEYS[4], leases[i]) end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[3])
+if ARGV[4] == '' then
+  redis.call('ZREM', KEYS[2], job.id)
+else
+  redis.call('ZADD', KEYS[2], ARGV[4], job.id)
+end
+if ARGV[5] == '1' then
+  redis.call('SADD', KEYS[3], job.id)
+else
+  redis.call('SREM', KEYS[3], job.id)
+end
+for i = 9, #ARGV, 2 do
+  redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
+end
+return 'ok'
+`;

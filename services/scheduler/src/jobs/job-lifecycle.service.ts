@@ -1,0 +1,244 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import {
+  isTerminalJobState,
+  JobRecord,
+  jobSpecSchema,
+  JobState,
+  ProgressEvent,
+  StatusEvent,
+  workerCancelSubject,
+} from '@hounsfield/contracts';
+import { encodeJson, NatsClient } from '@hounsfield/messaging';
+import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
+import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
+import { capacityShortfall } from '../scheduling/placement';
+import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
+import { OutboxPublisher } from '../scheduling/outbox.publisher';
+import { leaseToken } from '../workers/worker.model';
+import { WorkerRepository } from '../workers/worker.repository';
+import { BatchResolutionError, resolveHyperparameters } from './batch-resolution';
+import { CommitOptions, JobRepository, queueScore } from './job.repository';
+import { clearPlacement, nowIso, stateEventEntry, transition } from './job-transitions';
+
+const PLACED_STATES: JobState[] = ['assigned', 'starting', 'running'];
+
+function newJobId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Submission, queries, cancellation, and the job's reaction to what workers report. */
+@Injectable()
+export class JobLifecycleService {
+  private readonly logger = new Logger(JobLifecycleService.name);
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly workers: WorkerRepository,
+    private readonly outbox: OutboxPublisher,
+    private readonly trigger: SchedulingTrigger,
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+  ) {}
+
+  async submit(rawSpec: unknown): Promise<JobRecord> {
+    const parsed = jobSpecSchema.safeParse(rawSpec);
+    if (!parsed.success) {
+      throw schedulerError(SchedulerErrorCode.InvalidSpec, 'the job spec is invalid', {
+        issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      });
+    }
+    const spec = parsed.data;
+    let resolved;
+    try {
+      resolved = resolveHyperparameters(spec);
+    } catch (error) {
+      if (error instanceof BatchResolutionError) {
+        throw schedulerError(SchedulerErrorCode.Unschedulable, error.message, {
+          issues: [{ path: 'hyperparameters.globalBatch', message: error.message }],
+          details: { nearestValidGlobalBatches: error.nearestValid },
+        });
+      }
+      throw error;
+    }
+    if (!spec.resources.waitForCapacity) {
+      const live = await this.workers.live(Date.now(), this.config.HOUNSFIELD_WORKER_TTL_SECONDS * 1000);
+      const shortfall = capacityShortfall(spec, live);
+      if (shortfall) throw schedulerError(SchedulerErrorCode.Unschedulable, shortfall);
+    }
+    const at = nowIso();
+    const job: JobRecord = {
+      id: newJobId(),
+      spec,
+      state: 'queued',
+      attempt: 1,
+      restarts: 0,
+      createdAt: at,
+      updatedAt: at,
+      resolved,
+      pendingReason: 'waiting for the next scheduling pass',
+      history: [{ state: 'queued', attempt: 1, at }],
+    };
+    await this.jobs.create(job, [stateEventEntry(job, undefined)]);
+    this.logger.log(`job ${job.id} (${spec.kind} "${spec.name}") queued`);
+    this.trigger.kick();
+    return this.view(job);
+  }
+
+  async get(id: string): Promise<JobRecord> {
+    const job = await this.jobs.get(id);
+    if (!job) throw schedulerError(SchedulerErrorCode.NotFound, `no job with id ${id}`);
+    return this.view(job);
+  }
+
+  async list(state: JobState | undefined, limit: number): Promise<JobRecord[]> {
+    return Promise.all((await this.jobs.list(state, limit)).map((job) => this.view(job)));
+  }
+
+  /** Adds what is kept apart from the record: queue position and latest progress. */
+  private async view(job: JobRecord): Promise<JobRecord> {
+    const [position, progress] = await Promise.all([
+      job.state === 'queued' ? this.jobs.queuePosition(job.id) : undefined,
+      this.jobs.getProgress(job.id),
+    ]);
+    return {
+      ...job,
+      ...(position !== undefined ? { queuePosition: position } : {}),
+      ...(progress && progress.attempt === job.attempt ? { lastProgress: progress } : {}),
+      ...(job.state !== 'queued' ? { pendingReason: undefined } : {}),
+    };
+  }
+
+  /** Queued jobs end at once; placed ones get SIGTERM, a grace period, then SIGKILL from their worker. */
+  async cancel(id: string, graceSeconds: number): Promise<JobRecord> {
+    const job = await this.jobs.get(id);
+    if (!job) throw schedulerError(SchedulerErrorCode.NotFound, `no job with id ${id}`);
+    if (isTerminalJobState(job.state)) {
+      throw schedulerError(SchedulerErrorCode.Conflict, `job ${id} already ended (${job.state})`);
+    }
+    if (job.state === 'queued' || job.state === 'preempted') {
+      const next = transition(job, 'cancelled', { finishedAt: nowIso(), pendingReason: undefined }, 'cancelled by request');
+      await this.commitOrConflict(next, { expectedAttempt: job.attempt, allowedStates: [job.state], active: false, outbox: [stateEventEntry(next, job.state)] });
+      return this.view(next);
+    }
+    const marked = { ...job, cancelRequested: true, updatedAt: nowIso() };
+    await this.commitOrConflict(marked, {
+      expectedAttempt: job.attempt,
+      allowedStates: [job.state],
+      active: true,
+    });
+    if (job.workerId) await this.requestWorkerStop(job.workerId, job.id, job.attempt, graceSeconds);
+    return this.view(marked);
+  }
+
+  private async commitOrConflict(job: JobRecord, options: CommitOptions): Promise<void> {
+    const result = await this.jobs.commit(job, options);
+    if (result !== 'ok') throw schedulerError(SchedulerErrorCode.Conflict, `job ${job.id} changed meanwhile; try again`);
+    await this.outbox.flush();
+  }
+
+  /** Best effort: a worker that is gone is handled by the dead-worker path instead. */
+  async requestWorkerStop(workerId: string, jobId: string, attempt: number, graceSeconds: number): Promise<void> {
+    try {
+      await this.nats.nc.request(workerCancelSubject(workerId), encodeJson({ jobId, attempt, graceSeconds }), { timeout: 5000 });
+    } catch (error) {
+      this.logger.warn(`could not reach worker ${workerId} to stop ${jobId}#${attempt}: ${String(error)}`);
+    }
+  }
+
+  async onProgress(event: ProgressEvent): Promise<void> {
+    await this.jobs.saveProgress(event);
+  }
+
+  async onStatus(event: StatusEvent): Promise<void> {
+    const job = await this.jobs.get(event.jobId);
+    if (!job) {
+      this.logger.warn(`status for unknown job ${event.jobId} ignored`);
+      return;
+    }
+    if (event.attempt !== job.attempt || isTerminalJobState(job.state) || job.state === 'queued') {
+      // A report from an attempt the scheduler already gave up on: make sure it stops.
+      if ((event.state === 'starting' || event.state === 'running') && event.attempt <= job.attempt) {
+        await this.requestWorkerStop(event.workerId, job.id, event.attempt, 10);
+      }
+      return;
+    }
+    const release = { op: 'release' as const, workerId: job.workerId ?? event.workerId, token: leaseToken(job.id, job.attempt) };
+    const exit = { exitCode: event.exitCode, reason: event.reason, logTail: event.logTail };
+    switch (event.state) {
+      case 'starting':
+        if (job.state !== 'assigned') return;
+        await this.commit(transition(job, 'starting'), job, { active: true });
+        return;
+      case 'running':
+        if (job.state === 'running') return;
+        await this.commit(transition(job, 'running', { runtime: event.runtime, startedAt: job.startedAt ?? event.at }), job, { active: true });
+        return;
+      case 'succeeded':
+        await this.commit(transition(job, 'succeeded', { ...exit, finishedAt: event.at }), job, { active: false, lease: release });
+        break;
+      case 'cancelled':
+        await this.commit(transition(job, 'cancelled', { ...exit, finishedAt: event.at }, event.reason), job, { active: false, lease: release });
+        break;
+      case 'preempted':
+        await this.requeue(job, `preempted: ${event.reason ?? 'the worker stopped the attempt'}`, false);
+        break;
+      case 'failed': {
+        const trainerFailure = event.retryable !== false;
+        if (job.cancelRequested) {
+          await this.commit(transition(job, 'cancelled', { ...exit, finishedAt: event.at }, 'cancelled by request'), job, { active: false, lease: release });
+        } else if (trainerFailure && job.restarts < job.spec.maxRestarts) {
+          await this.requeue(job, event.reason ?? `exit code ${event.exitCode}`, true, exit);
+        } else {
+          await this.commit(transition(job, 'failed', { ...exit, finishedAt: event.at }, event.reason), job, { active: false, lease: release });
+        }
+        break;
+      }
+    }
+    this.trigger.kick();
+  }
+
+  /**
+   * Puts a placed job back in the queue as a new attempt. `spendRestart` is true for trainer
+   * failures; lost workers, withdrawn assignments and preemption spend none.
+   */
+  async requeue(job: JobRecord, reason: string, spendRestart: boolean, exit: Partial<JobRecord> = {}): Promise<boolean> {
+    const attempt = job.attempt + 1;
+    const ended = spendRestart ? transition(job, 'failed', exit, reason) : { ...job, ...exit };
+    const why = spendRestart ? '' : `${reason}; `;
+    const next = transition(clearPlacement(ended), 'queued', {
+      attempt,
+      restarts: job.restarts + (spendRestart ? 1 : 0),
+      pendingReason: 'waiting for the next scheduling pass',
+      cancelRequested: undefined,
+    }, `${why}requeued as attempt ${attempt}${spendRestart ? ` (restart ${job.restarts + 1} of ${job.spec.maxRestarts})` : ''}`);
+    const result = await this.jobs.commit(next, {
+      expectedAttempt: job.attempt,
+      allowedStates: PLACED_STATES.concat(['preempted']),
+      queueScore: queueScore(job.spec.priority, job.createdAt),
+      active: false,
+      lease: { op: 'release', workerId: job.workerId ?? '_none', token: leaseToken(job.id, job.attempt) },
+      outbox: [stateEventEntry(next, job.state)],
+    });
+    if (result === 'ok') {
+      this.logger.log(`job ${job.id} requeued as attempt ${attempt}: ${reason}`);
+      await this.outbox.flush();
+      this.trigger.kick();
+    }
+    return result === 'ok';
+  }
+
+  private async commit(next: JobRecord, previous: JobRecord, options: Omit<CommitOptions, 'expectedAttempt' | 'allowedStates' | 'outbox'>): Promise<void> {
+    const result = await this.jobs.commit(next, {
+      ...options,
+      expectedAttempt: previous.attempt,
+      allowedStates: [previous.state],
+      outbox: [stateEventEntry(next, previous.state)],
+    });
+    if (result === 'ok') {
+      await this.outbox.flush();
+    } else {
+      this.logger.warn(`job ${previous.id}: change to ${next.state} not applied (${result})`);
+    }
+  }
+}

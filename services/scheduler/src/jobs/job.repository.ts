@@ -1,0 +1,161 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JobRecord, jobRecordSchema, JobState, ProgressEvent, progressEventSchema } from '@hounsfield/contracts';
+import Redis from 'ioredis';
+import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
+import { REDIS } from '../redis.provider';
+import { JOB_COMMIT_LUA } from './job-commit.lua';
+
+/** A message to publish after the state change that caused it (transactional outbox). */
+export interface OutboxEntry {
+  msgId: string;
+  subject: string;
+  payload: unknown;
+}
+
+export interface CommitOptions {
+  expectedAttempt: number;
+  allowedStates: JobState[];
+  /** Keep (or put) the job in the queue with this score; remove it when absent. */
+  queueScore?: number;
+  active: boolean;
+  lease?: { op: 'claim' | 'release'; workerId: string; token: string; gpuIndices?: number[] };
+  outbox?: OutboxEntry[];
+}
+
+export type CommitResult = 'ok' | 'stale' | 'busy' | 'missing';
+
+/** Priority first (higher earlier), then age (older earlier): one sortable number. */
+export function queueScore(priority: number, createdAt: string): number {
+  return (100 - priority) * 1e13 + Date.parse(createdAt);
+}
+
+/** Jobs, the queue, leases and the outbox in Redis. Every state change goes through `commit`. */
+@Injectable()
+export class JobRepository {
+  private readonly p: string;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
+  ) {
+    this.p = config.HOUNSFIELD_REDIS_PREFIX;
+    this.redis.defineCommand('hfJobCommit', { numberOfKeys: 5, lua: JOB_COMMIT_LUA });
+  }
+
+  private jobKey = (id: string) => `${this.p}job:${id}`;
+  private progressKey = (id: string) => `${this.p}progress:${id}`;
+  leaseKey = (workerId: string) => `${this.p}lease:${workerId}`;
+  private readonly queueKey = () => `${this.p}queue`;
+  private readonly allKey = () => `${this.p}jobs`;
+  private readonly activeKey = () => `${this.p}active`;
+  private readonly outboxKey = () => `${this.p}outbox`;
+
+  /** Stores a new queued job and its first outbox entries in one transaction. */
+  async create(job: JobRecord, outbox: OutboxEntry[]): Promise<void> {
+    const multi = this.redis
+      .multi()
+      .set(this.jobKey(job.id), JSON.stringify(job), 'NX')
+      .zadd(this.queueKey(), queueScore(job.spec.priority, job.createdAt), job.id)
+      .zadd(this.allKey(), Date.parse(job.createdAt), job.id);
+    for (const entry of outbox) multi.hset(this.outboxKey(), entry.msgId, JSON.stringify(entry));
+    await multi.exec();
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const raw = await this.redis.get(this.jobKey(id));
+    return raw ? jobRecordSchema.parse(JSON.parse(raw)) : undefined;
+  }
+
+  async getMany(ids: string[]): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(ids.map(this.jobKey));
+    return raws.filter((raw): raw is string => raw !== null).map((raw) => jobRecordSchema.parse(JSON.parse(raw)));
+  }
+
+  /** Newest first. */
+  async list(state: JobState | undefined, limit: number): Promise<JobRecord[]> {
+    const result: JobRecord[] = [];
+    const page = 500;
+    for (let start = 0; result.length < limit; start += page) {
+      const ids = await this.redis.zrevrange(this.allKey(), start, start + page - 1);
+      if (ids.length === 0) break;
+      for (const job of await this.getMany(ids)) {
+        if (!state || job.state === state) result.push(job);
+        if (result.length === limit) break;
+      }
+    }
+    return result;
+  }
+
+  queuedIds(): Promise<string[]> {
+    return this.redis.zrange(this.queueKey(), 0, -1);
+  }
+
+  activeIds(): Promise<string[]> {
+    return this.redis.smembers(this.activeKey());
+  }
+
+  /** 1-based position in the queue, or undefined when not queued. */
+  async queuePosition(id: string): Promise<number | undefined> {
+    const rank = await this.redis.zrank(this.queueKey(), id);
+    return rank === null ? undefined : rank + 1;
+  }
+
+  async commit(job: JobRecord, options: CommitOptions): Promise<CommitResult> {
+    const lease = options.lease;
+    const args = [
+      String(options.expectedAttempt),
+      options.allowedStates.join(','),
+      JSON.stringify(job),
+      options.queueScore === undefined ? '' : String(options.queueScore),
+      options.active ? '1' : '0',
+      lease?.op ?? 'none',
+      lease?.token ?? '',
+      (lease?.gpuIndices ?? []).join(','),
+    ];
+    for (const entry of options.outbox ?? []) args.push(entry.msgId, JSON.stringify(entry));
+    const keys = [this.jobKey(job.id), this.queueKey(), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey()];
+    const commit = (this.redis as unknown as { hfJobCommit: (...a: string[]) => Promise<CommitResult> }).hfJobCommit;
+    return commit.call(this.redis, ...keys, ...args);
+  }
+
+  /** Sets the pending reason only while the job is still queued (a plain update would race). */
+  async setPendingReason(job: JobRecord, reason: string): Promise<void> {
+    if (job.pendingReason === reason) return;
+    await this.commit(
+      { ...job, pendingReason: reason },
+      { expectedAttempt: job.attempt, allowedStates: ['queued'], queueScore: queueScore(job.spec.priority, job.createdAt), active: false },
+    );
+  }
+
+  async leases(workerId: string): Promise<Map<number, string>> {
+    const raw = await this.redis.hgetall(this.leaseKey(workerId));
+    return new Map(Object.entries(raw).map(([index, token]) => [Number(index), token]));
+  }
+
+  async deleteLeases(workerId: string): Promise<void> {
+    await this.redis.del(this.leaseKey(workerId));
+  }
+
+  async pendingOutbox(): Promise<OutboxEntry[]> {
+    const raw = await this.redis.hvals(this.outboxKey());
+    return raw.map((value) => JSON.parse(value) as OutboxEntry);
+  }
+
+  async removeOutbox(msgId: string): Promise<void> {
+    await this.redis.hdel(this.outboxKey(), msgId);
+  }
+
+  /** Keeps only the newest progress report per job (reports of older attempts are dropped). */
+  async saveProgress(event: ProgressEvent): Promise<void> {
+    const key = this.progressKey(event.jobId);
+    const current = await this.getProgress(event.jobId);
+    if (current && (current.attempt > event.attempt || (current.attempt === event.attempt && current.seq >= event.seq))) return;
+    await this.redis.set(key, JSON.stringify(event));
+  }
+
+  async getProgress(jobId: string): Promise<ProgressEvent | undefined> {
+    const raw = await this.redis.get(this.progressKey(jobId));
+    return raw ? progressEventSchema.parse(JSON.parse(raw)) : undefined;
+  }
+}

@@ -1,0 +1,36 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { cancelJobRequestSchema, jobIdRequestSchema, listJobsRequestSchema, RPC, submitJobRequestSchema } from '@hounsfield/contracts';
+import { NatsClient, serveRpc } from '@hounsfield/messaging';
+import type { Subscription } from '@nats-io/nats-core';
+import { z } from 'zod';
+import { WorkerViewService } from '../workers/worker-view.service';
+import { JobLifecycleService } from './job-lifecycle.service';
+
+const QUEUE_GROUP = 'scheduler';
+
+/** The scheduler's request/reply API, used by the gateway. */
+@Injectable()
+export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
+  private subscriptions: Subscription[] = [];
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    private readonly lifecycle: JobLifecycleService,
+    private readonly workers: WorkerViewService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const nc = this.nats.nc;
+    this.subscriptions = [
+      serveRpc(nc, RPC.submitJob, QUEUE_GROUP, submitJobRequestSchema, (req) => this.lifecycle.submit(req.spec)),
+      serveRpc(nc, RPC.getJob, QUEUE_GROUP, jobIdRequestSchema, (req) => this.lifecycle.get(req.id)),
+      serveRpc(nc, RPC.listJobs, QUEUE_GROUP, listJobsRequestSchema, (req) => this.lifecycle.list(req.state, req.limit)),
+      serveRpc(nc, RPC.cancelJob, QUEUE_GROUP, cancelJobRequestSchema, (req) => this.lifecycle.cancel(req.id, req.graceSeconds)),
+      serveRpc(nc, RPC.listWorkers, QUEUE_GROUP, z.object({}).strict(), () => this.workers.list()),
+    ];
+  }
+
+  onApplicationShutdown(): void {
+    for (const sub of this.subscriptions) sub.unsubscribe();
+  }
+}

@@ -1,0 +1,119 @@
+import { GpuInfo, JobSpec } from '@hounsfield/contracts';
+import { Leases, WorkerState } from '../workers/worker.model';
+
+const GIB = 1024 ** 3;
+
+/** A live worker with the GPUs currently leased on it. */
+export interface Candidate {
+  worker: WorkerState;
+  leases: Leases;
+  /** Attempts running or assigned on this worker (CPU jobs included). */
+  activeJobs: number;
+}
+
+export interface PlacementPolicy {
+  /** A GPU above this utilisation, with no lease of ours, is busy with someone else's work. */
+  busyUtilizationPercent: number;
+}
+
+export type PlacementResult =
+  | { placed: true; workerId: string; gpuIndices: number[] }
+  | { placed: false; reason: string };
+
+type Skip = 'leased' | 'foreign' | 'utilization' | 'type' | 'memory';
+
+function skipReason(gpu: GpuInfo, spec: JobSpec, leases: Leases, policy: PlacementPolicy): Skip | undefined {
+  const { gpuType, minGpuMemoryGiB } = spec.resources;
+  if (gpuType && !gpu.name.toLowerCase().includes(gpuType.toLowerCase())) return 'type';
+  if (minGpuMemoryGiB !== undefined && gpu.memoryTotalBytes < minGpuMemoryGiB * GIB) return 'memory';
+  if (leases.has(gpu.index)) return 'leased';
+  if (gpu.foreignProcesses) return 'foreign';
+  if (gpu.utilizationPercent > policy.busyUtilizationPercent) return 'utilization';
+  if (minGpuMemoryGiB !== undefined && gpu.memoryTotalBytes - gpu.memoryUsedBytes < minGpuMemoryGiB * GIB) return 'memory';
+  return undefined;
+}
+
+/** What the job needs, in the words of a pending reason. */
+export function describeNeed(spec: JobSpec): string {
+  const { gpus, gpuType, minGpuMemoryGiB } = spec.resources;
+  if (gpus === 0) return `needs a worker for a CPU job (${spec.resources.cpuProcesses} process(es))`;
+  const type = gpuType ? ` ${gpuType}` : '';
+  const memory = minGpuMemoryGiB !== undefined ? ` with ≥ ${minGpuMemoryGiB} GiB free` : '';
+  return `needs ${gpus}${type} GPU${gpus === 1 ? '' : 's'}${memory} on one worker`;
+}
+
+function placeCpuJob(candidates: Candidate[]): PlacementResult {
+  // CPU jobs prefer CPU-only workers, then the least loaded worker, so GPUs stay free for GPU jobs.
+  const ordered = [...candidates].sort(
+    (a, b) =>
+      Number(a.worker.heartbeat.gpus.length > 0) - Number(b.worker.heartbeat.gpus.length > 0) ||
+      a.activeJobs - b.activeJobs ||
+      a.worker.heartbeat.workerId.localeCompare(b.worker.heartbeat.workerId),
+  );
+  const chosen = ordered[0];
+  return { placed: true, workerId: chosen.worker.heartbeat.workerId, gpuIndices: [] };
+}
+
+/**
+ * Gang placement of whole GPUs on one worker, best fit: among workers whose eligible free GPUs
+ * suffice, the one with the fewest, so large blocks stay whole for large jobs. Returns a reason a
+ * person can act on when nothing fits.
+ */
+export function placeJob(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): PlacementResult {
+  if (candidates.length === 0) {
+    return { placed: false, reason: `${describeNeed(spec)}; no worker is registered (start one with \`python -m hounsfield.worker\`)` };
+  }
+  const needed = spec.resources.gpus;
+  if (needed === 0) return placeCpuJob(candidates);
+
+  let best: { workerId: string; eligible: number[] } | undefined;
+  let largest: { workerId: string; count: number } | undefined;
+  const skips = new Map<Skip, number>();
+  for (const candidate of candidates) {
+    const eligible: number[] = [];
+    for (const gpu of candidate.worker.heartbeat.gpus) {
+      const skip = skipReason(gpu, spec, candidate.leases, policy);
+      if (skip) skips.set(skip, (skips.get(skip) ?? 0) + 1);
+      else eligible.push(gpu.index);
+    }
+    const workerId = candidate.worker.heartbeat.workerId;
+    if (!largest || eligible.length > largest.count) largest = { workerId, count: eligible.length };
+    if (eligible.length >= needed && (!best || eligible.length < best.eligible.length)) {
+      best = { workerId, eligible };
+    }
+  }
+  if (best) {
+    return { placed: true, workerId: best.workerId, gpuIndices: [...best.eligible].sort((a, b) => a - b).slice(0, needed) };
+  }
+  const notes: string[] = [];
+  if (skips.get('leased')) notes.push(`${skips.get('leased')} leased to other jobs`);
+  if (skips.get('foreign')) notes.push(`${skips.get('foreign')} busy with processes the platform did not start`);
+  if (skips.get('utilization')) notes.push(`${skips.get('utilization')} above ${policy.busyUtilizationPercent} % utilisation`);
+  if (skips.get('type')) notes.push(`${skips.get('type')} of another type`);
+  if (skips.get('memory')) notes.push(`${skips.get('memory')} with too little free memory`);
+  const block = largest && largest.count > 0 ? `the largest free block is ${largest.count} on ${largest.workerId}` : 'no GPU is free';
+  return { placed: false, reason: `${describeNeed(spec)}; ${block}${notes.length ? ` (GPUs skipped: ${notes.join(', ')})` : ''}` };
+}
+
+/**
+ * Whether some registered worker could hold the job once idle (leases, foreign use and
+ * utilisation ignored; type and total memory respected). A reason when none could.
+ */
+export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string | undefined {
+  if (workers.length === 0) {
+    return `${describeNeed(spec)}; no worker is registered (start one with \`python -m hounsfield.worker\`, or set resources.waitForCapacity to queue anyway)`;
+  }
+  if (spec.resources.gpus === 0) return undefined;
+  let largest = { workerId: '', count: 0 };
+  for (const worker of workers) {
+    const count = worker.heartbeat.gpus.filter(
+      (gpu) => skipReason({ ...gpu, memoryUsedBytes: 0, utilizationPercent: 0, foreignProcesses: false }, spec, new Map(), {
+        busyUtilizationPercent: 100,
+      }) === undefined,
+    ).length;
+    if (count >= spec.resources.gpus) return undefined;
+    if (count > largest.count) largest = { workerId: worker.heartbeat.workerId, count };
+  }
+  const most = largest.count > 0 ? `the most any registered worker has is ${largest.count} (${largest.workerId})` : 'no registered worker has a matching GPU';
+  return `${describeNeed(spec)}; ${most}. Ask for fewer GPUs, or set resources.waitForCapacity to wait for a larger worker`;
+}

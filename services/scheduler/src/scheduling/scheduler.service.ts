@@ -1,0 +1,178 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Assignment, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
+import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
+import { resolveHyperparameters } from '../jobs/batch-resolution';
+import { JobLifecycleService } from '../jobs/job-lifecycle.service';
+import { JobRepository, OutboxEntry, queueScore } from '../jobs/job.repository';
+import { nowIso, stateEventEntry, transition } from '../jobs/job-transitions';
+import { leaseToken } from '../workers/worker.model';
+import { WorkerRepository } from '../workers/worker.repository';
+import { OutboxPublisher } from './outbox.publisher';
+import { Candidate, placeJob } from './placement';
+import { SchedulingTrigger } from './scheduling.trigger';
+
+/**
+ * Places queued jobs on live workers and repairs what a crash or a lost worker left behind.
+ * Passes run one at a time; a kick during a pass schedules exactly one more.
+ */
+@Injectable()
+export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(SchedulerService.name);
+  private timer?: NodeJS.Timeout;
+  private chain: Promise<void> = Promise.resolve();
+  private passQueued = false;
+  private stopped = false;
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly workers: WorkerRepository,
+    private readonly lifecycle: JobLifecycleService,
+    private readonly outbox: OutboxPublisher,
+    trigger: SchedulingTrigger,
+    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+  ) {
+    trigger.onKick(() => this.requestPass());
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => this.enqueue(() => this.reconcile()), this.config.HOUNSFIELD_RECONCILE_INTERVAL_MS);
+    this.enqueue(() => this.reconcile());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.chain;
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      if (this.stopped) return;
+      try {
+        await work();
+      } catch (error) {
+        this.logger.error(`scheduler pass failed: ${error instanceof Error ? error.stack : String(error)}`);
+      }
+    });
+    return this.chain;
+  }
+
+  private requestPass(): void {
+    if (this.passQueued) return;
+    this.passQueued = true;
+    void this.enqueue(async () => {
+      this.passQueued = false;
+      await this.schedulePass();
+    });
+  }
+
+  /** Outbox first (messages owed from before a crash), then lost workers, stuck assignments, the queue. */
+  async reconcile(): Promise<void> {
+    await this.outbox.flush();
+    await this.requeueJobsOfDeadWorkers();
+    await this.withdrawStuckAssignments();
+    await this.schedulePass();
+  }
+
+  private async requeueJobsOfDeadWorkers(): Promise<void> {
+    const ttlMs = this.config.HOUNSFIELD_WORKER_TTL_SECONDS * 1000;
+    const dead = await this.workers.expired(Date.now(), ttlMs);
+    if (dead.length === 0) return;
+    const active = await this.jobs.getMany(await this.jobs.activeIds());
+    for (const workerId of dead) {
+      for (const job of active.filter((j) => j.workerId === workerId)) {
+        await this.lifecycle.requeue(job, `worker ${workerId} stopped sending heartbeats (infrastructure failure; no restart spent)`, false);
+      }
+      await this.workers.remove(workerId);
+      await this.jobs.deleteLeases(workerId);
+      this.logger.warn(`worker ${workerId} is dead: no heartbeat for ${this.config.HOUNSFIELD_WORKER_TTL_SECONDS} s`);
+    }
+  }
+
+  private async withdrawStuckAssignments(): Promise<void> {
+    const limitMs = this.config.HOUNSFIELD_ASSIGN_TIMEOUT_SECONDS * 1000;
+    const active = await this.jobs.getMany(await this.jobs.activeIds());
+    for (const job of active) {
+      if (job.state !== 'assigned') continue;
+      const assignedAt = Date.parse(job.history[job.history.length - 1].at);
+      if (Date.now() - assignedAt < limitMs) continue;
+      const workerId = job.workerId;
+      if (await this.lifecycle.requeue(job, `worker ${workerId} did not acknowledge the assignment within ${limitMs / 1000} s`, false)) {
+        if (workerId) await this.lifecycle.requestWorkerStop(workerId, job.id, job.attempt, 10);
+      }
+    }
+  }
+
+  /** One pass over the queue in priority order, placing whatever fits now. */
+  async schedulePass(): Promise<void> {
+    const now = Date.now();
+    const live = await this.workers.live(now, this.config.HOUNSFIELD_WORKER_TTL_SECONDS * 1000);
+    const active = await this.jobs.getMany(await this.jobs.activeIds());
+    const candidates: Candidate[] = await Promise.all(
+      live.map(async (worker) => ({
+        worker,
+        leases: await this.jobs.leases(worker.heartbeat.workerId),
+        activeJobs: active.filter((j) => j.workerId === worker.heartbeat.workerId).length,
+      })),
+    );
+    const queued = (await this.jobs.getMany(await this.jobs.queuedIds()))
+      .filter((job) => job.state === 'queued')
+      .sort((a, b) => queueScore(a.spec.priority, a.createdAt) - queueScore(b.spec.priority, b.createdAt));
+    let placedAny = false;
+    for (const job of queued) {
+      const result = placeJob(job.spec, candidates, { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT });
+      if (!result.placed) {
+        await this.jobs.setPendingReason(job, result.reason);
+        continue;
+      }
+      const candidate = candidates.find((c) => c.worker.heartbeat.workerId === result.workerId);
+      if (!candidate) continue;
+      if (await this.assign(job, result.workerId, result.gpuIndices)) {
+        const token = leaseToken(job.id, job.attempt);
+        for (const index of result.gpuIndices) candidate.leases.set(index, token);
+        candidate.activeJobs += 1;
+        placedAny = true;
+      }
+    }
+    if (placedAny) await this.outbox.flush();
+  }
+
+  private async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
+    const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
+    const resolved = resolveHyperparameters(job.spec, worldSize);
+    const cudaVisibleDevices = gpuIndices.join(',');
+    const assignment: Assignment = {
+      v: SCHEMA_VERSION,
+      assignmentId: `${job.id}:${job.attempt}`,
+      jobId: job.id,
+      attempt: job.attempt,
+      workerId,
+      spec: job.spec,
+      gpuIndices,
+      cudaVisibleDevices,
+      nprocPerNode: worldSize,
+      resolved,
+      issuedAt: nowIso(),
+    };
+    const next = transition(
+      job,
+      'assigned',
+      { workerId, gpuIndices, cudaVisibleDevices, resolved, pendingReason: undefined, queuePosition: undefined },
+      `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}`,
+    );
+    const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
+    const result = await this.jobs.commit(next, {
+      expectedAttempt: job.attempt,
+      allowedStates: ['queued'],
+      active: true,
+      lease: gpuIndices.length ? { op: 'claim', workerId, token: leaseToken(job.id, job.attempt), gpuIndices } : undefined,
+      outbox: [assignEntry, stateEventEntry(next, 'queued')],
+    });
+    if (result !== 'ok') {
+      this.logger.warn(`job ${job.id}: assignment to ${workerId} not applied (${result})`);
+      return false;
+    }
+    this.logger.log(`job ${job.id}#${job.attempt} assigned to ${workerId} ${gpuIndices.length ? `GPUs ${cudaVisibleDevices}` : '(CPU)'}`);
+    return true;
+  }
+}
