@@ -308,6 +308,7 @@ class JobRecord(BaseModel):
         'preempted',
     ]
     attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    restarts: Annotated[int, Field(ge=0, le=9007199254740991)]
     createdAt: Annotated[str, Field(max_length=40, min_length=20)]
     updatedAt: Annotated[str, Field(max_length=40, min_length=20)]
     startedAt: Annotated[str | None, Field(max_length=40, min_length=20)] = None
@@ -329,3 +330,46 @@ class JobRecord(BaseModel):
     pendingReason: str | None = None
     queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     history: list[HistoryItem]
+    cancelRequested: bool | None = None
+
+
+class JobStateEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['state']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    state: Literal[
+        'queued',
+        'assigned',
+        'starting',
+        'running',
+        'succeeded',
+        'failed',
+        'cancelled',
+        'preempted',
+    ]
+    from_: Annotated[
+        Literal[
+            'queued',
+            'assigned',
+            'starting',
+            'running',
+            'succeeded',
+            'failed',
+            'cancelled',
+            'preempted',
+        ]
+        | None,
+        Field(alias='from'),
+    ] = None
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+    reason: Annotated[str | None, Field(max_length=4096)] = None
+    workerId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None

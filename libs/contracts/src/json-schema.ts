@@ -5,6 +5,7 @@ import { jobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
 import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
+import { jobStateEventSchema } from './job-state-event.schema';
 import { gpuInfoSchema, workerHeartbeatSchema } from './worker-heartbeat.schema';
 
 /** The schemas other languages consume, keyed by the name their generated models take. */
@@ -18,6 +19,7 @@ export const EXPORTED_SCHEMAS = {
   GpuInfo: gpuInfoSchema,
   WorkerHeartbeat: workerHeartbeatSchema,
   JobRecord: jobRecordSchema,
+  JobStateEvent: jobStateEventSchema,
 } as const;
 
 /**
