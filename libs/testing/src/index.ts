@@ -2,3 +2,4 @@ export * from './binaries';
 export * from './ports';
 export * from './process';
 export * from './servers';
+export * from './stack';

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { jobStateSchema } from '@hounsfield/contracts';
+import { formatEvent, formatJob } from './format';
+import { HounsfieldApiError, HounsfieldClient } from './http-client';
+
+const USAGE = `hounsfield — command-line client of the Hounsfield gateway
+
+usage:
+  hounsfield submit <spec.json>     submit a job and follow its progress
+  hounsfield get <job-id>           show a job
+  hounsfield list [state]           list jobs, newest first
+  hounsfield watch <job-id>         follow a job's events until it ends
+  hounsfield cancel <job-id>        cancel a job (SIGTERM, grace period, SIGKILL)
+  hounsfield workers                list workers and their GPUs
+
+environment: HOUNSFIELD_URL (default http://127.0.0.1:8080), HOUNSFIELD_TOKEN`;
+
+async function watch(client: HounsfieldClient, id: string): Promise<number> {
+  for await (const event of client.jobEvents(id)) console.log(formatEvent(event));
+  const job = await client.getJob(id);
+  console.log(formatJob(job));
+  return job.state === 'succeeded' ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const client = new HounsfieldClient({
+    baseUrl: process.env.HOUNSFIELD_URL ?? `http://127.0.0.1:${process.env.HOUNSFIELD_HTTP_PORT ?? 8080}`,
+    token: process.env.HOUNSFIELD_TOKEN,
+  });
+  const [command, arg] = argv;
+  switch (command) {
+    case 'submit': {
+      if (!arg) break;
+      const job = await client.submitJob(JSON.parse(readFileSync(arg, 'utf8')));
+      console.log(formatJob(job));
+      return watch(client, job.id);
+    }
+    case 'get':
+      if (!arg) break;
+      console.log(formatJob(await client.getJob(arg)));
+      return 0;
+    case 'list':
+      for (const job of await client.listJobs(arg ? jobStateSchema.parse(arg) : undefined)) console.log(formatJob(job));
+      return 0;
+    case 'watch':
+      if (!arg) break;
+      return watch(client, arg);
+    case 'cancel':
+      if (!arg) break;
+      console.log(formatJob(await client.cancelJob(arg)));
+      return 0;
+    case 'workers':
+      for (const w of await client.listWorkers()) {
+        console.log(`${w.workerId} (${w.hostname})${w.simulated ? ' simulated' : ''}, last seen ${w.lastSeenAt}`);
+        for (const gpu of w.gpus) {
+          console.log(`  GPU ${gpu.index} ${gpu.name} ${(gpu.memoryUsedBytes / 2 ** 30).toFixed(1)}/${(gpu.memoryTotalBytes / 2 ** 30).toFixed(1)} GiB ${gpu.utilizationPercent}%${gpu.leasedBy ? ` leased by ${gpu.leasedBy}` : ''}`);
+        }
+      }
+      return 0;
+  }
+  console.log(USAGE);
+  return command ? 2 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof HounsfieldApiError) {
+      console.error(error.message);
+      for (const issue of error.problem.errors ?? []) console.error(`  ${issue.path}: ${issue.message}`);
+    } else {
+      console.error(error instanceof Error ? error.message : error);
+    }
+    process.exit(1);
+  },
+);

@@ -1,0 +1,40 @@
+import { JobEvent, JobRecord } from '@hounsfield/contracts';
+
+function metricText(metrics: Record<string, number | string>): string {
+  return Object.entries(metrics)
+    .map(([name, value]) => `${name}=${typeof value === 'number' ? Number(value.toPrecision(4)) : value}`)
+    .join(' ');
+}
+
+/** One line per event, for the CLI and the demo. */
+export function formatEvent(event: JobEvent): string {
+  switch (event.type) {
+    case 'progress': {
+      const total = event.totalSteps ? `/${event.totalSteps}` : '';
+      const rate = event.samplesPerSecond !== undefined ? ` ${event.samplesPerSecond.toFixed(1)} samples/s` : '';
+      return `  step ${event.step}${total}${event.epoch !== undefined ? ` epoch ${event.epoch}` : ''}  ${metricText(event.metrics)}${rate}`;
+    }
+    case 'status': {
+      const runtime = event.runtime ? ` (CUDA_VISIBLE_DEVICES="${event.runtime.cudaVisibleDevices}", world size ${event.runtime.worldSize})` : '';
+      const exit = event.exitCode !== undefined ? ` exit code ${event.exitCode}` : '';
+      return `  worker ${event.workerId}: ${event.state}${runtime}${exit}${event.reason ? ` — ${event.reason}` : ''}`;
+    }
+    case 'state':
+      return `  ${event.from ?? 'new'} → ${event.state}${event.reason ? ` (${event.reason})` : ''}`;
+  }
+}
+
+export function formatJob(job: JobRecord): string {
+  const lines = [
+    `${job.id}  ${job.spec.kind} "${job.spec.name}"  ${job.state}  attempt ${job.attempt}`,
+  ];
+  if (job.pendingReason) lines.push(`  pending: ${job.pendingReason}${job.queuePosition ? ` (position ${job.queuePosition})` : ''}`);
+  if (job.workerId) lines.push(`  worker ${job.workerId}  CUDA_VISIBLE_DEVICES="${job.cudaVisibleDevices ?? ''}"`);
+  if (job.resolved) {
+    const r = job.resolved;
+    lines.push(`  batch ${r.globalBatch} = ${r.perDeviceBatch} per device × ${r.worldSize} × ${r.gradAccumSteps} accumulation; lr ${r.lr} (${r.lrScaling} from ${r.baseLr} @ ${r.referenceBatch})`);
+  }
+  if (job.lastProgress) lines.push(`  last progress: step ${job.lastProgress.step} ${metricText(job.lastProgress.metrics)}`);
+  if (job.exitCode !== undefined) lines.push(`  exit code ${job.exitCode}${job.reason ? ` — ${job.reason}` : ''}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,104 @@
+import { JobEvent, jobEventSchema, JobRecord, jobRecordSchema, JobSpecInput, JobState, WorkerView, workerViewSchema } from '@hounsfield/contracts';
+import { z } from 'zod';
+
+/** A non-2xx answer, with the RFC 9457 problem the gateway sent. */
+export class HounsfieldApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: { title?: string; detail?: string; errors?: { path: string; message: string }[]; [k: string]: unknown },
+  ) {
+    super(`${status} ${problem.title ?? 'error'}: ${problem.detail ?? ''}`);
+    this.name = 'HounsfieldApiError';
+  }
+}
+
+export interface ClientOptions {
+  baseUrl: string;
+  token?: string;
+}
+
+/** Typed client for the gateway's HTTP API; every response is validated against the contracts. */
+export class HounsfieldClient {
+  constructor(private readonly options: ClientOptions) {}
+
+  private async call<T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
+    const response = await fetch(`${this.options.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const json: unknown = text ? JSON.parse(text) : undefined;
+    if (!response.ok) throw new HounsfieldApiError(response.status, (json ?? {}) as HounsfieldApiError['problem']);
+    return schema.parse(json);
+  }
+
+  submitJob(spec: JobSpecInput): Promise<JobRecord> {
+    return this.call('POST', '/v1/jobs', jobRecordSchema, spec);
+  }
+
+  getJob(id: string): Promise<JobRecord> {
+    return this.call('GET', `/v1/jobs/${encodeURIComponent(id)}`, jobRecordSchema);
+  }
+
+  async listJobs(state?: JobState, limit = 100): Promise<JobRecord[]> {
+    const query = new URLSearchParams({ limit: String(limit), ...(state ? { state } : {}) });
+    return (await this.call('GET', `/v1/jobs?${query}`, z.object({ jobs: z.array(jobRecordSchema) }))).jobs;
+  }
+
+  cancelJob(id: string, graceSeconds?: number): Promise<JobRecord> {
+    return this.call('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, jobRecordSchema, graceSeconds === undefined ? {} : { graceSeconds });
+  }
+
+  async listWorkers(): Promise<WorkerView[]> {
+    return (await this.call('GET', '/v1/workers', z.object({ workers: z.array(workerViewSchema) }))).workers;
+  }
+
+  /**
+   * Yields the job's events from the server-sent event stream, in order, until the job ends
+   * (the server closes the stream after the terminal state) or `signal` aborts.
+   */
+  async *jobEvents(id: string, signal?: AbortSignal): AsyncGenerator<JobEvent & { eventId: number }> {
+    const response = await fetch(`${this.options.baseUrl}/v1/jobs/${encodeURIComponent(id)}/events`, {
+      headers: { accept: 'text/event-stream', ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) },
+      signal,
+    });
+    if (!response.ok || !response.body) {
+      throw new HounsfieldApiError(response.status, JSON.parse((await response.text()) || '{}'));
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const fields = new Map<string, string>();
+        for (const line of frame.split('\n')) {
+          if (!line || line.startsWith(':')) continue;
+          const colon = line.indexOf(':');
+          fields.set(line.slice(0, colon), line.slice(colon + 1).trimStart());
+        }
+        const data = fields.get('data');
+        if (data === undefined) continue;
+        yield { ...jobEventSchema.parse(JSON.parse(data)), eventId: Number(fields.get('id')) };
+      }
+    }
+  }
+
+  /** Polls until the job reaches one of the states, or throws after `timeoutMs`. */
+  async waitForState(id: string, states: JobState[], timeoutMs = 120_000, intervalMs = 250): Promise<JobRecord> {
+    const deadline = Date.now() + timeoutMs;
+    let job = await this.getJob(id);
+    while (!states.includes(job.state)) {
+      if (Date.now() > deadline) throw new Error(`job ${id} is ${job.state}, not ${states.join('/')}, after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, intervalMs));
+      job = await this.getJob(id);
+    }
+    return job;
+  }
+}

@@ -1,0 +1,133 @@
+import { join } from 'node:path';
+import { pythonExecutable, REPO_ROOT } from './binaries';
+import { freePort, waitForPort } from './ports';
+import { ManagedProcess, startProcess } from './process';
+import { ServerHandle, startNatsServer, startRedisServer } from './servers';
+
+export const SERVICES = ['gateway', 'scheduler', 'checkpoints', 'metrics', 'evaluation'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+const PORT_VARIABLE: Record<ServiceName, string> = {
+  gateway: 'HOUNSFIELD_HTTP_PORT',
+  scheduler: 'HOUNSFIELD_SCHEDULER_PORT',
+  checkpoints: 'HOUNSFIELD_CHECKPOINTS_PORT',
+  metrics: 'HOUNSFIELD_METRICS_PORT',
+  evaluation: 'HOUNSFIELD_EVALUATION_PORT',
+};
+
+export interface StackOptions {
+  /** Where logs and server data go. */
+  dataDir: string;
+  /** Fixed ports (the local stack); free ones when absent (tests). */
+  ports?: Partial<Record<ServiceName | 'nats' | 'redis', number>>;
+  /** Extra environment for every service and worker (for example short TTLs in tests). */
+  env?: NodeJS.ProcessEnv;
+  /** Copy service output to this process's stdout. */
+  echo?: boolean;
+  services?: readonly ServiceName[];
+}
+
+export interface WorkerOptions {
+  workerId: string;
+  /** HOUNSFIELD_FAKE_GPUS: simulated GPUs, for example `8` or `8xH100-80GB`. */
+  fakeGpus?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A whole local platform: nats-server, redis-server, the five services as Node processes and any
+ * number of Python workers. Used by the end-to-end tests and by `npm start` / `npm run demo`.
+ */
+export class LocalStack {
+  readonly services = new Map<ServiceName, ManagedProcess>();
+  readonly workers = new Map<string, ManagedProcess>();
+  private servicePorts = new Map<ServiceName, number>();
+
+  private constructor(
+    private readonly options: StackOptions,
+    readonly nats: ServerHandle,
+    readonly redis: ServerHandle,
+  ) {}
+
+  static async start(options: StackOptions): Promise<LocalStack> {
+    const nats = await startNatsServer({ port: options.ports?.nats, dataDir: join(options.dataDir, 'nats') });
+    const redis = await startRedisServer({ port: options.ports?.redis, dataDir: join(options.dataDir, 'redis'), persistent: true });
+    const stack = new LocalStack(options, nats, redis);
+    try {
+      for (const name of options.services ?? SERVICES) await stack.startService(name);
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+    return stack;
+  }
+
+  get gatewayUrl(): string {
+    return `http://127.0.0.1:${this.servicePorts.get('gateway')}`;
+  }
+
+  portOf(name: ServiceName): number | undefined {
+    return this.servicePorts.get(name);
+  }
+
+  /** Environment every platform process shares. */
+  baseEnv(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      HOUNSFIELD_NATS_URL: this.nats.url,
+      HOUNSFIELD_REDIS_URL: this.redis.url,
+      ...this.options.env,
+    };
+  }
+
+  /** Starts (or restarts) a service and waits until its HTTP port answers. */
+  async startService(name: ServiceName): Promise<ManagedProcess> {
+    const port = this.servicePorts.get(name) ?? this.options.ports?.[name] ?? (await freePort());
+    this.servicePorts.set(name, port);
+    const proc = startProcess({
+      name,
+      command: process.execPath,
+      args: ['-r', '@swc-node/register', join(REPO_ROOT, 'services', name, 'src/main.ts')],
+      cwd: REPO_ROOT,
+      env: { ...this.baseEnv(), [PORT_VARIABLE[name]]: String(port), SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json') },
+      logPath: join(this.options.dataDir, 'logs', `${name}.log`),
+      echo: this.options.echo,
+    });
+    this.services.set(name, proc);
+    await Promise.race([
+      waitForPort(port, 60_000, name),
+      proc.wait().then((code) => {
+        throw new Error(`${name} exited with code ${code}; see ${proc.logPath}`);
+      }),
+    ]);
+    return proc;
+  }
+
+  /** Starts a Python worker agent (`python -m hounsfield.worker`). */
+  startWorker(options: WorkerOptions): ManagedProcess {
+    const proc = startProcess({
+      name: `worker-${options.workerId}`,
+      command: pythonExecutable(),
+      args: ['-m', 'hounsfield.worker'],
+      cwd: REPO_ROOT,
+      env: {
+        ...this.baseEnv(),
+        HOUNSFIELD_WORKER_ID: options.workerId,
+        HOUNSFIELD_WORK_DIR: join(this.options.dataDir, 'workers', options.workerId),
+        ...(options.fakeGpus ? { HOUNSFIELD_FAKE_GPUS: options.fakeGpus } : {}),
+        ...options.env,
+      },
+      logPath: join(this.options.dataDir, 'logs', `worker-${options.workerId}.log`),
+      echo: this.options.echo,
+    });
+    this.workers.set(options.workerId, proc);
+    return proc;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.stop(10_000)));
+    await Promise.all([...this.services.values()].map((s) => s.stop()));
+    await this.nats.stop();
+    await this.redis.stop();
+  }
+}

@@ -1,0 +1,88 @@
+import { describe, expect, it } from '@jest/globals';
+import { GpuInfo, JobSpec, jobSpecSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { Candidate, capacityShortfall, placeJob } from './placement';
+
+const GIB = 1024 ** 3;
+const policy = { busyUtilizationPercent: 90 };
+
+function gpu(index: number, patch: Partial<GpuInfo> = {}): GpuInfo {
+  return {
+    index,
+    uuid: `GPU-${index}`,
+    name: 'NVIDIA H100 80GB HBM3',
+    memoryTotalBytes: 80 * GIB,
+    memoryUsedBytes: 0,
+    utilizationPercent: 0,
+    temperatureCelsius: 30,
+    foreignProcesses: false,
+    ...patch,
+  };
+}
+
+function worker(workerId: string, gpus: GpuInfo[], leased: number[] = []): Candidate {
+  return {
+    worker: {
+      heartbeat: { v: SCHEMA_VERSION, type: 'heartbeat', workerId, hostname: workerId, simulated: true, gpus, running: [], intervalSeconds: 2, at: new Date().toISOString() },
+      lastSeenMs: Date.now(),
+    },
+    leases: new Map(leased.map((i) => [i, `other:1`])),
+    activeJobs: leased.length ? 1 : 0,
+  };
+}
+
+function job(resources: Partial<JobSpec['resources']>): JobSpec {
+  return jobSpecSchema.parse({ name: 'j', kind: 'pcdiff', resources, hyperparameters: { globalBatch: 56, baseLr: 1e-4 } });
+}
+
+const eight = (leased: number[] = []) => worker('node-a', [0, 1, 2, 3, 4, 5, 6, 7].map((i) => gpu(i)), leased);
+
+describe('gang placement', () => {
+  it('places 7 GPUs and then 1 on the same 8-GPU worker with disjoint devices', () => {
+    const first = placeJob(job({ gpus: 7 }), [eight()], policy);
+    expect(first).toEqual({ placed: true, workerId: 'node-a', gpuIndices: [0, 1, 2, 3, 4, 5, 6] });
+    const second = placeJob(job({ gpus: 1 }), [eight([0, 1, 2, 3, 4, 5, 6])], policy);
+    expect(second).toEqual({ placed: true, workerId: 'node-a', gpuIndices: [7] });
+  });
+
+  it('chooses the best fit: the worker with the smallest free block that fits', () => {
+    const big = worker('big', [0, 1, 2, 3, 4, 5, 6, 7].map((i) => gpu(i)));
+    const small = worker('small', [0, 1, 2, 3].map((i) => gpu(i)), [0, 1]);
+    const result = placeJob(job({ gpus: 2 }), [big, small], policy);
+    expect(result).toEqual({ placed: true, workerId: 'small', gpuIndices: [2, 3] });
+  });
+
+  it('skips GPUs used by foreign processes or above the utilisation threshold', () => {
+    const w = worker('node', [gpu(0, { foreignProcesses: true }), gpu(1, { utilizationPercent: 97 }), gpu(2), gpu(3)]);
+    expect(placeJob(job({ gpus: 2 }), [w], policy)).toEqual({ placed: true, workerId: 'node', gpuIndices: [2, 3] });
+    const refused = placeJob(job({ gpus: 3 }), [w], policy);
+    expect(refused.placed).toBe(false);
+    if (!refused.placed) {
+      expect(refused.reason).toContain('needs 3 GPUs on one worker; the largest free block is 2 on node');
+      expect(refused.reason).toContain('busy with processes the platform did not start');
+      expect(refused.reason).toContain('above 90 % utilisation');
+    }
+  });
+
+  it('honours GPU type and minimum free memory', () => {
+    const w = worker('mixed', [gpu(0, { name: 'NVIDIA A100-SXM4-40GB', memoryTotalBytes: 40 * GIB }), gpu(1), gpu(2, { memoryUsedBytes: 60 * GIB })]);
+    expect(placeJob(job({ gpus: 1, gpuType: 'a100' }), [w], policy)).toMatchObject({ gpuIndices: [0] });
+    expect(placeJob(job({ gpus: 1, minGpuMemoryGiB: 30 }), [w], policy)).toMatchObject({ gpuIndices: [0] });
+    expect(placeJob(job({ gpus: 2, minGpuMemoryGiB: 30 }), [w], policy)).toMatchObject({ gpuIndices: [0, 1] });
+    const none = placeJob(job({ gpus: 3, minGpuMemoryGiB: 30 }), [w], policy);
+    expect(none.placed).toBe(false);
+    if (!none.placed) expect(none.reason).toMatch(/needs 3 GPUs with ≥ 30 GiB free on one worker/);
+  });
+
+  it('puts CPU jobs on CPU-only workers first', () => {
+    const result = placeJob(job({ gpus: 0 }), [eight(), worker('cpu-box', [])], policy);
+    expect(result).toEqual({ placed: true, workerId: 'cpu-box', gpuIndices: [] });
+  });
+
+  it('says when no worker is registered, and refuses what no worker could ever hold', () => {
+    const none = placeJob(job({ gpus: 1 }), [], policy);
+    expect(none.placed).toBe(false);
+    expect(capacityShortfall(job({ gpus: 9 }), [eight().worker])).toMatch(/the most any registered worker has is 8 \(node-a\)/);
+    expect(capacityShortfall(job({ gpus: 8 }), [eight([0, 1]).worker])).toBeUndefined();
+    expect(capacityShortfall(job({ gpus: 1, gpuType: 'H200' }), [eight().worker])).toMatch(/no registered worker has a matching GPU/);
+  });
+});

@@ -1,0 +1,91 @@
+import { Assignment, assignmentSchema, CONSUMERS, GpuInfo, SCHEMA_VERSION, STREAMS, StatusEvent, SUBJECTS } from '@hounsfield/contracts';
+import { decodeJson, encodeJson, NatsClient } from '@hounsfield/messaging';
+
+/** Speaks the worker side of the protocol from a test: heartbeats, assignments, status. */
+export class FakeWorker {
+  private timer?: NodeJS.Timeout;
+  private seq = 0;
+
+  constructor(
+    private readonly nats: NatsClient,
+    readonly workerId: string,
+    private readonly gpuCount: number,
+    /** Tests give each scenario its own GPU model so jobs of one scenario never land in another. */
+    private readonly gpuName = 'Simulated H100 80GB',
+  ) {}
+
+  gpus(): GpuInfo[] {
+    return Array.from({ length: this.gpuCount }, (_, index) => ({
+      index,
+      uuid: `FAKE-${this.workerId}-${index}`,
+      name: this.gpuName,
+      memoryTotalBytes: 80 * 1024 ** 3,
+      memoryUsedBytes: 0,
+      utilizationPercent: 0,
+      temperatureCelsius: 30,
+      foreignProcesses: false,
+    }));
+  }
+
+  async heartbeat(): Promise<void> {
+    this.seq += 1;
+    await this.nats.js.publish(
+      SUBJECTS.workerHeartbeat(this.workerId),
+      encodeJson({
+        v: SCHEMA_VERSION,
+        type: 'heartbeat',
+        workerId: this.workerId,
+        hostname: 'test',
+        simulated: true,
+        gpus: this.gpus(),
+        running: [],
+        intervalSeconds: 0.5,
+        at: new Date().toISOString(),
+      }),
+      { msgID: `${this.workerId}:hb:${this.seq}:${Date.now()}` },
+    );
+  }
+
+  startHeartbeats(intervalMs = 500): void {
+    void this.heartbeat();
+    this.timer = setInterval(() => void this.heartbeat().catch(() => undefined), intervalMs);
+  }
+
+  stopHeartbeats(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Next assignment for this worker, acknowledged, or undefined after the timeout. */
+  async nextAssignment(timeoutMs = 15_000): Promise<Assignment | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        const consumer = await this.nats.js.consumers.get(STREAMS.assign, CONSUMERS.worker(this.workerId));
+        const msg = await consumer.next({ expires: 1000 });
+        if (msg) {
+          msg.ack();
+          return decodeJson(assignmentSchema, msg.data);
+        }
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    return undefined;
+  }
+
+  async status(assignment: Assignment, state: StatusEvent['state'], extra: Partial<StatusEvent> = {}): Promise<void> {
+    const event: StatusEvent = {
+      v: SCHEMA_VERSION,
+      type: 'status',
+      jobId: assignment.jobId,
+      attempt: assignment.attempt,
+      workerId: this.workerId,
+      state,
+      at: new Date().toISOString(),
+      ...extra,
+    };
+    await this.nats.js.publish(SUBJECTS.jobStatus(assignment.jobId), encodeJson(event), {
+      msgID: `${assignment.jobId}:${assignment.attempt}:${state}`,
+    });
+  }
+}

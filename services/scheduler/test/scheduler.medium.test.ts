@@ -1,0 +1,133 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JobRecord, jobRecordSchema, JobSpecInput, RPC } from '@hounsfield/contracts';
+import { NatsClient, requestRpc } from '@hounsfield/messaging';
+import { LocalStack } from '@hounsfield/testing';
+import { FakeWorker } from './fake-worker';
+
+const ENV = {
+  HOUNSFIELD_LOG_LEVEL: 'warn',
+  HOUNSFIELD_WORKER_TTL_SECONDS: '3',
+  HOUNSFIELD_RECONCILE_INTERVAL_MS: '300',
+};
+
+/** A job that only GPUs of model `name` (given to that scenario's fake workers) can hold. */
+function spec(name: string, patch: Partial<JobSpecInput> = {}, gpus = 1): JobSpecInput {
+  return {
+    name,
+    kind: 'script',
+    script: { module: 'train' },
+    resources: { gpus, gpuType: name, waitForCapacity: true },
+    hyperparameters: { globalBatch: 8, baseLr: 1e-3 },
+    ...patch,
+  };
+}
+
+describe('scheduler on real NATS and Redis, with workers simulated by the test', () => {
+  let stack: LocalStack;
+  let nats: NatsClient;
+  let dataDir: string;
+  const workers: FakeWorker[] = [];
+
+  const submit = (s: JobSpecInput) => requestRpc(nats.nc, RPC.submitJob, { spec: s }, jobRecordSchema);
+  const get = (id: string) => requestRpc(nats.nc, RPC.getJob, { id }, jobRecordSchema);
+  async function waitFor(id: string, predicate: (job: JobRecord) => boolean, timeoutMs = 20_000): Promise<JobRecord> {
+    const deadline = Date.now() + timeoutMs;
+    let job = await get(id);
+    while (!predicate(job) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = await get(id);
+    }
+    return job;
+  }
+  function worker(id: string, gpus: number, gpuName: string): FakeWorker {
+    const w = new FakeWorker(nats, id, gpus, gpuName);
+    workers.push(w);
+    return w;
+  }
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'hf-sched-'));
+    stack = await LocalStack.start({ dataDir, env: ENV, services: ['scheduler'] });
+    nats = await NatsClient.connect({ url: stack.nats.url, name: 'scheduler-test' });
+  });
+  afterEach(() => {
+    for (const w of workers.splice(0)) w.stopHeartbeats();
+  });
+  afterAll(async () => {
+    await nats?.close();
+    await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('loses no job when the scheduler is killed between submission and assignment', async () => {
+    const jobs = await Promise.all([1, 2, 3].map((i) => submit(spec('crash'))));
+    expect(jobs.every((j) => j.state === 'queued')).toBe(true);
+    await stack.services.get('scheduler')?.kill();
+    await stack.startService('scheduler');
+
+    const w = worker('crash-node', 4, 'crash');
+    w.startHeartbeats();
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 3; i += 1) {
+      const a = await w.nextAssignment();
+      expect(a).toBeDefined();
+      if (a) seen.set(a.jobId, (seen.get(a.jobId) ?? 0) + 1);
+    }
+    expect(await w.nextAssignment(1500)).toBeUndefined();
+    expect([...seen.keys()].sort()).toEqual(jobs.map((j) => j.id).sort());
+    expect([...seen.values()]).toEqual([1, 1, 1]);
+    for (const job of jobs) expect((await get(job.id)).state).toBe('assigned');
+  });
+
+  it('requeues a failed attempt while restarts remain, then fails for good', async () => {
+    const w = worker('retry-node', 1, 'retry');
+    w.startHeartbeats();
+    const job = await submit(spec('retry', { maxRestarts: 1 }));
+    const first = await w.nextAssignment();
+    expect(first?.attempt).toBe(1);
+    await w.status(first!, 'running');
+    await w.status(first!, 'failed', { exitCode: 1, reason: 'trainer exited with code 1' });
+    const second = await w.nextAssignment();
+    expect(second?.jobId).toBe(job.id);
+    expect(second?.attempt).toBe(2);
+    await w.status(second!, 'failed', { exitCode: 1, reason: 'trainer exited with code 1' });
+    const done = await waitFor(job.id, (j) => j.state === 'failed');
+    expect(done).toMatchObject({ state: 'failed', attempt: 2, restarts: 1, exitCode: 1 });
+  });
+
+  it('ignores reports of an attempt it already replaced', async () => {
+    const w = worker('stale-node', 1, 'stale');
+    w.startHeartbeats();
+    const job = await submit(spec('stale', { maxRestarts: 2 }));
+    const first = await w.nextAssignment();
+    await w.status(first!, 'failed', { exitCode: 2 });
+    const second = await w.nextAssignment();
+    expect(second?.attempt).toBe(2);
+    await w.status(first!, 'succeeded', { exitCode: 0 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await get(job.id)).state).toBe('assigned');
+  });
+
+  it('requeues the jobs of a worker that stops heartbeating, without spending a restart', async () => {
+    const doomed = worker('doomed-node', 2, 'orphan');
+    doomed.startHeartbeats();
+    const job = await submit(spec('orphan', {}, 2));
+    const a = await doomed.nextAssignment();
+    expect(a?.workerId).toBe('doomed-node');
+    await doomed.status(a!, 'running');
+    await waitFor(job.id, (j) => j.state === 'running');
+    doomed.stopHeartbeats();
+
+    const rescue = worker('rescue-node', 2, 'orphan');
+    rescue.startHeartbeats();
+    const b = await rescue.nextAssignment(20_000);
+    expect(b?.jobId).toBe(job.id);
+    expect(b?.attempt).toBe(2);
+    const requeued = await get(job.id);
+    expect(requeued.restarts).toBe(0);
+    expect(requeued.history.some((h) => /stopped sending heartbeats/.test(h.reason ?? ''))).toBe(true);
+  });
+});
