@@ -140,7 +140,7 @@ def _dice_of(p: BoolVolume, r: BoolVolume) -> float:
     total = np.count_nonzero(p) + np.count_nonzero(r)
     if total == 0:
         return 1.0
-    return 2.0 * np.count_nonzero(p & r) / float(total)
+    return float(2.0 * np.count_nonzero(p & r) / float(total))
 
 
 def _within_distance_of(mask: BoolVolume, spacing: Spacing, distance_mm: float) -> BoolVolume:

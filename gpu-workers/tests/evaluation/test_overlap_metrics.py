@@ -1,5 +1,6 @@
 """Dice and boundary Dice against MedPy, brute-force bands, and the full-volume path."""
 
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -133,3 +134,10 @@ def test_boundary_dice_refuses_bad_spacing(spacing: tuple[float, ...]) -> None:
     with pytest.raises(EvaluationError) as raised:
         boundary_dice(mask, mask, mask, spacing)
     assert raised.value.code is EvaluationErrorCode.INVALID_SPACING
+
+
+def test_scores_are_plain_json_floats(random_blob: BlobFactory) -> None:
+    a, b, skull = random_blob((10, 10, 10)), random_blob((10, 10, 10)), random_blob((10, 10, 10))
+    scores = {"dsc": dice(a, b), "bdsc": boundary_dice(a, b, skull, ANISOTROPIC)}
+    assert all(type(value) is float for value in scores.values())
+    assert json.loads(json.dumps(scores)) == scores
