@@ -28,13 +28,14 @@ def as_same_shape_masks(*arrays: npt.ArrayLike) -> list[BoolVolume]:
 
 def as_spacing(spacing: float | Sequence[float], ndim: int) -> Spacing:
     """Per-axis voxel spacing in mm: one positive finite number per axis (a scalar is broadcast)."""
-    values = (
-        (float(spacing),) * ndim if isinstance(spacing, int | float) else tuple(float(s) for s in spacing)
-    )
-    if len(values) != ndim:
+    array = np.asarray(spacing, dtype=np.float64)
+    if array.ndim == 0:
+        array = np.full(ndim, float(array))
+    if array.shape != (ndim,):
         raise EvaluationError(
-            EvaluationErrorCode.INVALID_SPACING, f"{len(values)} spacings for a {ndim}-D volume"
+            EvaluationErrorCode.INVALID_SPACING, f"spacing of shape {array.shape} for a {ndim}-D volume"
         )
+    values = tuple(float(s) for s in array)
     if not all(math.isfinite(s) and s > 0 for s in values):
         raise EvaluationError(EvaluationErrorCode.INVALID_SPACING, f"spacing must be positive: {values}")
     return values

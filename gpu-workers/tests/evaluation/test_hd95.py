@@ -111,3 +111,12 @@ def test_scalar_spacing_and_non_boolean_input() -> None:
     a[2:5, 2:5, 2:5] = 7
     b[3:7, 2:5, 2:5] = 0.5
     assert hd95(a, b, 0.5) == hd95(a.astype(bool), b.astype(bool), (0.5, 0.5, 0.5))
+
+
+def test_numpy_scalar_and_array_spacings_agree() -> None:
+    a, b = np.zeros((9, 9, 9), dtype=bool), np.zeros((9, 9, 9), dtype=bool)
+    a[1:4, 1:4, 1:4] = True
+    b[4:8, 2:5, 1:4] = True
+    expected = hd95(a, b, (0.5, 0.5, 0.5))
+    assert hd95(a, b, np.float32(0.5)) == expected
+    assert hd95(a, b, np.array([0.5, 0.5, 0.5])) == expected
