@@ -38,7 +38,7 @@ def _sphere_with_cap(layout: ImplantLayout, g: torch.Generator) -> Tensor:
     return torch.cat([on_sphere(layout.n_skull, False), on_sphere(layout.n_implant, True)], dim=1)
 
 
-def test_loss_on_a_fixed_batch_halves_within_80_steps() -> None:
+def test_loss_on_a_fixed_batch_halves_within_40_steps() -> None:
     layout = ImplantLayout.tiny()
     g = torch.Generator().manual_seed(0)
     x0 = torch.stack([_sphere_with_cap(layout, g) for _ in range(2)])
@@ -58,9 +58,9 @@ def test_loss_on_a_fixed_batch_halves_within_80_steps() -> None:
 
     initial = probe_loss()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for _ in range(80):
+    for _ in range(40):
         loss = implant_noise_loss(model, schedule, x0, layout.n_skull, generator=g).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert probe_loss() <= 0.5 * initial
+    assert probe_loss() <= 0.5 * initial  # measured: 1.18 -> 0.28
