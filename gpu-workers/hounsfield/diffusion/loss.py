@@ -23,7 +23,8 @@ def implant_noise_loss(
     :mod:`hounsfield.diffusion.layout`). Only the implant is noised to x_t; the skull is fed
     unchanged, and the prediction on skull points is ignored (PCDiff's ``p_losses``). ``t``
     defaults to uniform timesteps and ``noise`` to standard normal noise for the implant
-    ``(B, 3, N - n_skull)``, both drawn from ``generator``. Take ``.mean()`` for the batch loss.
+    ``(B, 3, N - n_skull)``, both drawn from ``generator`` (on ``x0``'s device). Take
+    ``.mean()`` for the batch loss.
     """
     batch = x0.shape[0]
     skull, implant = x0[:, :, :n_skull], x0[:, :, n_skull:]

@@ -19,7 +19,7 @@ are passed to the network unchanged at every step and returned unchanged.
 Every update is written as ``a x0_hat + b x_t + sigma z`` with scalar a, b, sigma computed in
 float64; random draws come from ``generator`` in a fixed order (the initial noise, then one draw
 per step whose sigma > 0), so two samplers fed the same generator see the same noise sequence.
-Call with the network in eval mode.
+A generator must live on the skull's device. Call with the network in eval mode.
 """
 
 import math
