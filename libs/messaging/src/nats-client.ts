@@ -15,12 +15,28 @@ export interface NatsClientOptions {
 /** One NATS connection with its JetStream client and manager; streams are provisioned on connect. */
 export class NatsClient {
   private readonly logger = new Logger(NatsClient.name);
+  private linkUp = true;
 
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
-  ) {}
+  ) {
+    void this.watchStatus();
+  }
+
+  /** Tracks the link: the client reconnects by itself, but health must say when it is down. */
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') {
+        this.linkUp = false;
+        this.logger.warn('NATS connection lost; reconnecting');
+      } else if (status.type === 'reconnect') {
+        this.linkUp = true;
+        this.logger.log('NATS connection restored');
+      }
+    }
+  }
 
   static async connect(options: NatsClientOptions): Promise<NatsClient> {
     const deadline = Date.now() + (options.connectTimeoutMs ?? 30_000);
@@ -47,7 +63,7 @@ export class NatsClient {
   }
 
   get connected(): boolean {
-    return !this.nc.isClosed();
+    return this.linkUp && !this.nc.isClosed();
   }
 
   async close(): Promise<void> {

@@ -105,6 +105,9 @@ export class LocalStack {
 
   /** Starts a Python worker agent (`python -m hounsfield.worker`). */
   startWorker(options: WorkerOptions): ManagedProcess {
+    // Node services speak Nest's log levels; the Python agent speaks logging's.
+    const nestLevel = this.baseEnv().HOUNSFIELD_LOG_LEVEL ?? 'log';
+    const pythonLevel = { error: 'ERROR', warn: 'WARNING', log: 'INFO', debug: 'DEBUG', verbose: 'DEBUG' }[nestLevel] ?? 'INFO';
     const proc = startProcess({
       name: `worker-${options.workerId}`,
       command: pythonExecutable(),
@@ -112,6 +115,7 @@ export class LocalStack {
       cwd: REPO_ROOT,
       env: {
         ...this.baseEnv(),
+        HOUNSFIELD_LOG_LEVEL: pythonLevel,
         HOUNSFIELD_WORKER_ID: options.workerId,
         HOUNSFIELD_WORK_DIR: join(this.options.dataDir, 'workers', options.workerId),
         ...(options.fakeGpus ? { HOUNSFIELD_FAKE_GPUS: options.fakeGpus } : {}),

@@ -80,6 +80,7 @@ export class JobLifecycleService {
       history: [{ state: 'queued', attempt: 1, at }],
     };
     await this.jobs.create(job, [stateEventEntry(job, undefined)]);
+    await this.outbox.flush();
     this.logger.log(`job ${job.id} (${spec.kind} "${spec.name}") queued`);
     this.trigger.kick();
     return this.view(job);

