@@ -30,22 +30,20 @@ def _resolution3(resolution: int | tuple[int, int, int]) -> tuple[int, int, int]
     return (int(resolution[0]), int(resolution[1]), int(resolution[2]))
 
 
-def _corners(points: torch.Tensor, res: tuple[int, int, int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The 8 (flat index, weight) pairs of trilinear interpolation for points in [0, 1)^3."""
+def _corners(points: torch.Tensor, res: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat grid indices and weights of the 8 trilinear neighbours of points in [0, 1)^3.
+
+    Returns two ``(B, N, 8)`` tensors; indices wrap around the periodic border.
+    """
     size = torch.tensor(res, device=points.device, dtype=points.dtype)
     x = points * size
     base = torch.floor(x)
-    frac = x - base
-    base_long = base.long()
-    size_long = size.long()
-    out = []
-    for corner in itertools.product((0, 1), repeat=3):
-        offset = torch.tensor(corner, device=points.device)
-        index = torch.remainder(base_long + offset, size_long)  # periodic wrap
-        weight = torch.prod(torch.where(offset.bool(), frac, 1.0 - frac), dim=-1)
-        flat = (index[..., 0] * res[1] + index[..., 1]) * res[2] + index[..., 2]
-        out.append((flat, weight))
-    return out
+    frac = (x - base).unsqueeze(-2)  # (B, N, 1, 3)
+    offsets = torch.tensor(list(itertools.product((0, 1), repeat=3)), device=points.device)  # (8, 3)
+    index = torch.remainder(base.long().unsqueeze(-2) + offsets, size.long())  # (B, N, 8, 3)
+    weight = torch.prod(torch.where(offsets.bool(), frac, 1.0 - frac), dim=-1)  # (B, N, 8)
+    flat = (index[..., 0] * res[1] + index[..., 1]) * res[2] + index[..., 2]
+    return flat, weight
 
 
 def rasterize(
@@ -53,24 +51,25 @@ def rasterize(
 ) -> torch.Tensor:
     """Trilinear splatting: points ``(B, N, 3)`` in [0, 1), values ``(B, N, C)`` -> ``(B, C, *R)``."""
     res = _resolution3(resolution)
-    batch, _, channels = values.shape
-    grid = values.new_zeros(batch, channels, math.prod(res))
-    for flat, weight in _corners(points, res):
-        contribution = (values * weight.unsqueeze(-1)).transpose(1, 2)
-        grid = grid.scatter_add(2, flat.unsqueeze(1).expand(-1, channels, -1), contribution)
+    batch, n, channels = values.shape
+    flat, weight = _corners(points, res)
+    contribution = (
+        (values.unsqueeze(2) * weight.unsqueeze(-1)).reshape(batch, n * 8, channels).transpose(1, 2)
+    )
+    index = flat.reshape(batch, 1, n * 8).expand(-1, channels, -1)
+    grid = values.new_zeros(batch, channels, math.prod(res)).scatter_add(2, index, contribution)
     return grid.view(batch, channels, *res)
 
 
 def interpolate(grid: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Trilinear, periodic sampling: grid ``(B, C, *R)``, points ``(B, N, 3)`` -> ``(B, N, C)``."""
     batch, channels = grid.shape[:2]
+    n = points.shape[1]
     res = _resolution3((grid.shape[2], grid.shape[3], grid.shape[4]))
-    flat_grid = grid.reshape(batch, channels, -1)
-    out = grid.new_zeros(batch, channels, points.shape[1])
-    for flat, weight in _corners(points, res):
-        values = flat_grid.gather(2, flat.unsqueeze(1).expand(-1, channels, -1))
-        out = out + values * weight.unsqueeze(1)
-    return out.transpose(1, 2)
+    flat, weight = _corners(points, res)
+    index = flat.reshape(batch, 1, n * 8).expand(-1, channels, -1)
+    neighbours = grid.reshape(batch, channels, -1).gather(2, index).view(batch, channels, n, 8)
+    return (neighbours * weight.unsqueeze(1)).sum(dim=-1).transpose(1, 2)
 
 
 def _angular_frequencies(n: int, half: bool, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

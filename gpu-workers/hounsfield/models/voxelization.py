@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from hounsfield.data.coordinates import DEFAULT_PSR_HALF_EXTENT, BoxNormalisation, normalised_to_psr
+from hounsfield.data.dense_samples import DenseSamplingConfig
 from hounsfield.data.psr_grid import field_to_occupancy
+from hounsfield.data.skullbreak import VoxelizationSamplingConfig
 from hounsfield.models.dpsr import DPSR
 
 PresetName = Literal["paper", "cpu-tiny"]
@@ -73,6 +75,18 @@ def voxelization_preset(name: PresetName) -> VoxelizationConfig:
             learning_rate=3e-3,
         )
     raise ValueError(f"unknown voxelization preset {name!r}")
+
+
+def dataset_sampling(
+    config: VoxelizationConfig, dense: DenseSamplingConfig | None = None
+) -> VoxelizationSamplingConfig:
+    """Dataset settings that match a model: same point count, PSR grid and PSR cube."""
+    return VoxelizationSamplingConfig(
+        n_points=config.num_points,
+        psr_resolution=config.psr_resolution,
+        psr_half_extent=config.psr_half_extent,
+        dense=dense or DenseSamplingConfig(),
+    )
 
 
 def psr_l2(field: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from hounsfield.models.voxelization import (
     Encode2Points,
     UNet3D,
     VoxelizationConfig,
+    dataset_sampling,
     psr_l2,
     voxelization_preset,
 )
@@ -91,11 +92,8 @@ def test_psr_l2_is_mse_of_tanh() -> None:
 def test_psr_l2_halves_on_a_fixed_batch(cases: list[SkullCase]) -> None:
     torch.manual_seed(0)
     config = voxelization_preset("cpu-tiny")
-    sampling = VoxelizationSamplingConfig(
-        n_points=config.num_points,
-        psr_resolution=config.psr_resolution,
-        dense=DenseSamplingConfig(n_dense=20_000),
-    )
+    sampling = dataset_sampling(config, DenseSamplingConfig(n_dense=20_000))
+    assert (sampling.psr_resolution, sampling.n_points) == (config.psr_resolution, config.num_points)
     dataset = SkullVoxelizationDataset(cases[:2], sampling)
     batch = default_collate([dataset[0], dataset[1]])
     model = Encode2Points(config)
