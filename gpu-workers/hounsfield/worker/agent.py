@@ -1,0 +1,204 @@
+"""The agent's core: which attempts run here, starting them, stopping them.
+
+It knows nothing about how assignments arrive or how cancellation is requested; the consumer and
+the cancel listener call into it. Several attempts may run at once on disjoint GPUs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Mapping
+from enum import StrEnum
+
+from hounsfield.contracts.models import Assignment, RunningItem, StatusEvent
+from hounsfield.contracts.subjects import SCHEMA_VERSION
+from hounsfield.sdk.report_format import utc_timestamp
+from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
+from hounsfield.worker.event_publisher import EventPublisher
+from hounsfield.worker.settings import WorkerSettings
+
+_log = logging.getLogger(__name__)
+
+AttemptKey = tuple[str, int]
+#: How many ended (or cancelled-before-start) attempts are remembered to recognise re-deliveries.
+REMEMBERED_ATTEMPTS = 10_000
+
+
+class CancelOutcome(StrEnum):
+    STOPPING = "stopping"  # SIGTERM sent (or the trainer will not be started)
+    FINISHED = "finished"  # the attempt already ended here; its terminal status was published
+    NOT_STARTED = "not_started"  # not seen yet; if its assignment arrives it is reported cancelled
+
+
+class _BoundedSet:
+    """Insertion-ordered set that forgets its oldest members beyond ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: OrderedDict[AttemptKey, None] = OrderedDict()
+        self._limit = limit
+
+    def add(self, key: AttemptKey) -> None:
+        self._items[key] = None
+        self._items.move_to_end(key)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    def discard(self, key: AttemptKey) -> None:
+        self._items.pop(key, None)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+class Agent:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        publisher: EventPublisher,
+        *,
+        gpu_count: int,
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._publisher = publisher
+        self._gpu_count = gpu_count
+        self._base_env = base_env
+        self._runners: dict[AttemptKey, AttemptRunner] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ended = _BoundedSet(REMEMBERED_ATTEMPTS)
+        self._cancelled_early = _BoundedSet(REMEMBERED_ATTEMPTS)
+
+    @property
+    def worker_id(self) -> str:
+        return self._settings.worker_id
+
+    # --- views for heartbeats -----------------------------------------------------------------
+
+    def running(self) -> list[RunningItem]:
+        """Attempts started here that have not ended (the heartbeat's ``running``)."""
+        return [runner.running_item for runner in self._runners.values()]
+
+    def process_roots(self) -> list[int]:
+        """The agent's pid and each running trainer's root pid: the trees NVML must not call foreign."""
+        return [os.getpid(), *(pid for r in self._runners.values() if (pid := r.root_pid) is not None)]
+
+    # --- assignments --------------------------------------------------------------------------
+
+    async def accept(self, assignment: Assignment) -> None:
+        """Starts the attempt (or reports why not). Returns once it may be acked; raises to nak.
+
+        A re-delivered attempt that runs or ran here is ignored, so acking it is always right.
+        """
+        key = (assignment.jobId, assignment.attempt)
+        if key in self._runners or key in self._ended:
+            _log.info("assignment for %s:%d delivered again; already handled here", *key)
+            return
+        if key in self._cancelled_early:
+            await self._report_unstarted(
+                assignment, "cancelled", "cancelled before the worker started it", None
+            )
+            return
+        refusal = self._gpu_refusal(assignment)
+        if refusal is not None:
+            await self._report_unstarted(assignment, "failed", refusal, True)
+            return
+        runner = AttemptRunner(
+            assignment,
+            AttemptDir.of(self._settings.attempts_dir, assignment.jobId, assignment.attempt),
+            self._publisher,
+            base_env=self._base_env,
+        )
+        await runner.announce_starting()
+        self._runners[key] = runner
+        task = asyncio.create_task(self._run(key, runner), name=f"attempt-{key[0]}-{key[1]}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, key: AttemptKey, runner: AttemptRunner) -> None:
+        try:
+            await runner.run()
+        finally:
+            self._runners.pop(key, None)
+            self._ended.add(key)
+
+    def _gpu_refusal(self, assignment: Assignment) -> str | None:
+        """The scheduler owns placement; this only guards against a stale or doubled lease."""
+        wanted = {index.root for index in assignment.gpuIndices}
+        missing = sorted(index for index in wanted if index >= self._gpu_count)
+        if missing:
+            return f"GPU(s) {missing} do not exist on worker {self.worker_id} (it has {self._gpu_count})"
+        for (job_id, attempt), runner in self._runners.items():
+            busy = sorted(wanted & runner.gpu_indices)
+            if busy:
+                return f"GPU(s) {busy} on worker {self.worker_id} are in use by {job_id} attempt {attempt}"
+        return None
+
+    async def _report_unstarted(
+        self, assignment: Assignment, state: str, reason: str, retryable: bool | None
+    ) -> None:
+        key = (assignment.jobId, assignment.attempt)
+        _log.warning("attempt %s:%d not started: %s", *key, reason)
+        event = StatusEvent.model_validate(
+            {
+                "v": SCHEMA_VERSION,
+                "type": "status",
+                "jobId": assignment.jobId,
+                "attempt": assignment.attempt,
+                "workerId": self.worker_id,
+                "state": state,
+                "at": utc_timestamp(),
+                "reason": reason,
+                **({"retryable": retryable} if retryable is not None else {}),
+            }
+        )
+        await self._publisher.status(event)
+        self._cancelled_early.discard(key)
+        self._ended.add(key)
+
+    # --- stopping -----------------------------------------------------------------------------
+
+    def _find(self, job_id: str, attempt: int | None) -> AttemptRunner | None:
+        for (running_job, running_attempt), runner in self._runners.items():
+            if running_job == job_id and (attempt is None or running_attempt == attempt):
+                return runner
+        return None
+
+    def request_cancel(self, job_id: str, attempt: int, grace_seconds: float | None = None) -> CancelOutcome:
+        """Begins cancelling one attempt and returns at once (the cancel request's reply)."""
+        grace = self._settings.stop_grace_seconds if grace_seconds is None else grace_seconds
+        runner = self._find(job_id, attempt)
+        if runner is not None and runner.request_stop(StopKind.CANCEL, grace):
+            return CancelOutcome.STOPPING
+        if runner is not None or (job_id, attempt) in self._ended:
+            return CancelOutcome.FINISHED
+        self._cancelled_early.add((job_id, attempt))
+        return CancelOutcome.NOT_STARTED
+
+    async def stop_attempt(self, job_id: str, grace_seconds: float, attempt: int | None = None) -> bool:
+        """SIGTERM to the attempt's trainer, SIGKILL after ``grace_seconds``; reports ``cancelled``.
+
+        Waits until the attempt has ended and its status was published. False when no such
+        attempt runs here.
+        """
+        runner = self._find(job_id, attempt)
+        if runner is None or not runner.request_stop(StopKind.CANCEL, grace_seconds):
+            return False
+        await runner.done.wait()
+        return True
+
+    async def shutdown(self, grace_seconds: float) -> None:
+        """Stops every attempt (reported ``preempted``, retryable) and waits for them to end."""
+        runners = list(self._runners.values())
+        if runners:
+            _log.info("stopping %d attempt(s) before shutdown (grace %.1f s)", len(runners), grace_seconds)
+        for runner in runners:
+            runner.request_stop(StopKind.SHUTDOWN, grace_seconds)
+        if self._tasks:
+            # The grace period, then time to publish the final events.
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds + 30.0)
+            for task in pending:
+                task.cancel()

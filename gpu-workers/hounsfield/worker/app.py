@@ -1,0 +1,112 @@
+"""The agent process assembled: NATS connection, inventory, heartbeats, assignments, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from nats.aio.client import Client
+
+from hounsfield.gpu.inventory import GpuInventory, open_inventory
+from hounsfield.worker.agent import Agent
+from hounsfield.worker.assignment_consumer import AssignmentConsumer
+from hounsfield.worker.cancel_listener import CancelListener
+from hounsfield.worker.event_publisher import JetStreamEventPublisher
+from hounsfield.worker.heartbeat import HeartbeatLoop
+from hounsfield.worker.nats_connection import connect_nats
+from hounsfield.worker.settings import WorkerSettings
+
+_log = logging.getLogger(__name__)
+
+
+class WorkerApp:
+    """A running agent. ``await WorkerApp.start(settings)``, later ``await app.close()``."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        nc: Client,
+        inventory: GpuInventory,
+        agent: Agent,
+        heartbeat: HeartbeatLoop,
+        consumer: AssignmentConsumer,
+        cancel_listener: CancelListener,
+    ) -> None:
+        self.settings = settings
+        self.agent = agent
+        self._nc = nc
+        self._inventory = inventory
+        self._heartbeat = heartbeat
+        self._consumer = consumer
+        self._cancel_listener = cancel_listener
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._consumer_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @classmethod
+    async def start(cls, settings: WorkerSettings) -> WorkerApp:
+        nc = await connect_nats(settings.nats_url, name=f"hounsfield-worker-{settings.worker_id}")
+        js = nc.jetstream()
+        publisher = JetStreamEventPublisher(js)
+        inventory = open_inventory(settings.fake_gpu_devices(), settings.worker_id)
+        agent = Agent(settings, publisher, gpu_count=inventory.count())
+        app = cls(
+            settings,
+            nc,
+            inventory,
+            agent,
+            HeartbeatLoop(agent, inventory, publisher, settings.heartbeat_interval),
+            AssignmentConsumer(js, settings.worker_id, agent.accept),
+            CancelListener(nc, agent),
+        )
+        await app._cancel_listener.start()
+        app._heartbeat_task = _spawn(app._heartbeat.run(), "heartbeat")
+        app._consumer_task = _spawn(app._consumer.run(), "assignments")
+        _log.info(
+            "worker %s up: %d %sGPU(s), work dir %s",
+            settings.worker_id,
+            inventory.count(),
+            "simulated " if inventory.simulated else "",
+            settings.work_dir,
+        )
+        return app
+
+    async def close(self, grace_seconds: float | None = None) -> None:
+        """Stops taking work, stops running attempts (``preempted``), then disconnects.
+
+        Heartbeats continue until the attempts have ended so the scheduler sees them go.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
+        await _cancel(self._consumer_task)
+        await self.agent.shutdown(grace)
+        await self._cancel_listener.stop()
+        await _cancel(self._heartbeat_task)
+        self._inventory.close()
+        with contextlib.suppress(Exception):
+            await self._nc.drain()
+        _log.info("worker %s stopped", self.settings.worker_id)
+
+
+def _spawn(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    task = asyncio.create_task(coroutine, name=name)
+    task.add_done_callback(_log_crash)
+    return task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("%s loop stopped", task.get_name(), exc_info=task.exception())
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,42 @@
+"""The on-disk layout of one attempt under the agent's work directory.
+
+<work_dir>/jobs/<job_id>/attempt-<n>/
+    trainer.log      stdout + stderr of the launcher and every rank
+    report.jsonl     the SDK's report file (see ``hounsfield.sdk.report_format``)
+    output/          HOUNSFIELD_OUTPUT_DIR: the trainer's outputs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AttemptDir:
+    root: Path
+
+    @classmethod
+    def of(cls, attempts_dir: Path, job_id: str, attempt: int) -> AttemptDir:
+        return cls(attempts_dir / job_id / f"attempt-{attempt}")
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "trainer.log"
+
+    @property
+    def report_file(self) -> Path:
+        return self.root / "report.jsonl"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.root / "output"
+
+    def prepare(self) -> None:
+        """Creates the directories and an empty report file.
+
+        A re-delivered attempt (after an agent restart) reuses the directory; the old report is
+        emptied so its records are not relayed twice, while outputs and the log are kept.
+        """
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.report_file.write_text("")

@@ -1,0 +1,398 @@
+"""Runs one attempt of a job: start the trainer, relay its reports, stop it, report how it ended.
+
+Status events for an attempt, in order: ``starting`` (before the assignment is acked), ``running``
+(when the trainer reports its runtime, or its first progress, or after RUNNING_FALLBACK_SECONDS),
+then exactly one of ``succeeded``, ``failed``, ``cancelled`` (stopped on request) or ``preempted``
+(stopped because the worker shut down; retryable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo, StatusEvent
+from hounsfield.sdk.report_format import KIND_LAUNCH_ERROR, KIND_PROGRESS, KIND_RUNTIME, utc_timestamp
+from hounsfield.worker import process_tree
+from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.event_publisher import EventPublisher
+from hounsfield.worker.exit_status import describe_exit
+from hounsfield.worker.log_tail import tail_lines
+from hounsfield.worker.report_records import (
+    AttemptIdentity,
+    ReportRecordError,
+    decode_line,
+    launch_error_reason,
+    progress_event,
+    runtime_info,
+)
+from hounsfield.worker.report_tailer import ReportTailer
+from hounsfield.worker.trainer_launch import launch_command, trainer_env
+
+_log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+#: A trainer that never uses the SDK still shows as running after this long.
+RUNNING_FALLBACK_SECONDS = 60.0
+
+StatusState = Literal["starting", "running", "succeeded", "failed", "cancelled", "preempted"]
+
+
+class StopKind(StrEnum):
+    CANCEL = "cancel"  # asked for by the scheduler → ``cancelled``
+    SHUTDOWN = "shutdown"  # the worker is going away → ``preempted``, to be retried elsewhere
+
+
+@dataclass
+class _StopRequest:
+    kind: StopKind
+    grace_seconds: float
+    killed: bool = False
+
+
+class AttemptRunner:
+    """One attempt's lifecycle. ``run()`` never raises: every outcome becomes a status event."""
+
+    def __init__(
+        self,
+        assignment: Assignment,
+        attempt_dir: AttemptDir,
+        publisher: EventPublisher,
+        *,
+        base_env: Mapping[str, str] | None = None,
+        python: str = sys.executable,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self.assignment = assignment
+        self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
+        self._dir = attempt_dir
+        self._publisher = publisher
+        self._base_env = dict(os.environ if base_env is None else base_env)
+        self._python = python
+        self._poll_seconds = poll_seconds
+        self._process: asyncio.subprocess.Process | None = None
+        self._stop: _StopRequest | None = None
+        self._kill_task: asyncio.Task[None] | None = None
+        self._known_pids: set[int] = set()
+        self._running_published = False
+        self._launch_error: str | None = None
+        self._progress_seq = 0
+        self.done = asyncio.Event()
+
+    # --- what the agent asks ----------------------------------------------------------------
+
+    @property
+    def running_item(self) -> RunningItem:
+        return RunningItem(jobId=self.identity.job_id, attempt=self.identity.attempt)
+
+    @property
+    def gpu_indices(self) -> set[int]:
+        return {index.root for index in self.assignment.gpuIndices}
+
+    @property
+    def root_pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop is not None
+
+    async def announce_starting(self) -> None:
+        """Publishes ``starting``; the agent acks the assignment only after this succeeded."""
+        await self._publish_status("starting")
+
+    def request_stop(self, kind: StopKind, grace_seconds: float) -> bool:
+        """SIGTERM now, SIGKILL after the grace period; False when the trainer has already exited.
+
+        Idempotent: a second request keeps the first one's kind and deadline.
+        """
+        if self.done.is_set() or (self._process is not None and self._process.returncode is not None):
+            return False
+        if self._stop is not None:
+            return True
+        self._stop = _StopRequest(kind, max(grace_seconds, 0.0))
+        if self._process is not None:
+            self._terminate()
+        # Not started yet: run() sees the request and never starts the trainer.
+        return True
+
+    # --- the lifecycle ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except Exception as error:
+            _log.exception(
+                "attempt %s:%d failed inside the agent", self.identity.job_id, self.identity.attempt
+            )
+            await self._publish_terminal_safely(
+                "failed", reason=f"worker agent error: {error}"[:4096], retryable=True
+            )
+        finally:
+            if self._kill_task is not None:
+                self._kill_task.cancel()
+            self._kill_leftovers()
+            self.done.set()
+
+    async def _run(self) -> None:
+        try:
+            self._dir.prepare()
+        except OSError as error:
+            await self._publish_terminal_safely(
+                "failed",
+                reason=f"cannot create the attempt directory {self._dir.root}: {error}",
+                retryable=True,
+            )
+            return
+        if self._stop is not None:
+            await self._publish_stopped(returncode=None)
+            return
+        process = await self._spawn()
+        if process is None:
+            return
+        self._process = process
+        _log.info(
+            "attempt %s:%d started (pid %d, CUDA_VISIBLE_DEVICES=%r)",
+            self.identity.job_id,
+            self.identity.attempt,
+            process.pid,
+            self.assignment.cudaVisibleDevices,
+        )
+        if self._stop is not None:  # a stop arrived while the process was being created
+            self._terminate()
+        returncode = await self._follow(process)
+        if self._stop is not None:
+            await self._publish_stopped(returncode)
+        elif self._launch_error is not None:
+            await self._publish_terminal_safely(
+                "failed",
+                exit_code=returncode,
+                reason=f"cannot start the trainer: {self._launch_error}"[:4096],
+                log_tail=tail_lines(self._dir.log_file),
+                retryable=False,
+            )
+        elif returncode == 0:
+            await self._publish_terminal_safely("succeeded", exit_code=0)
+        else:
+            await self._publish_terminal_safely(
+                "failed",
+                exit_code=returncode,
+                reason=describe_exit(returncode),
+                log_tail=tail_lines(self._dir.log_file),
+                retryable=False,
+            )
+
+    async def _spawn(self) -> asyncio.subprocess.Process | None:
+        command = launch_command(self.assignment, self._python)
+        env = trainer_env(self.assignment, self._dir, self._base_env)
+        try:
+            with self._dir.log_file.open("ab") as log:
+                # Its own session: signals meant for the agent (Ctrl-C in a terminal) do not reach
+                # the trainer, and the trainer's process group can be signalled as a whole.
+                return await asyncio.create_subprocess_exec(
+                    *command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+        except OSError as error:
+            await self._publish_terminal_safely(
+                "failed", reason=f"cannot start the trainer ({command[0]}): {error}", retryable=True
+            )
+            return None
+
+    async def _follow(self, process: asyncio.subprocess.Process) -> int:
+        """Relays reports while the trainer runs, then drains the file once more."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        tailer = ReportTailer(self._dir.report_file)
+        exited = asyncio.ensure_future(process.wait())
+        try:
+            while not exited.done():
+                await asyncio.wait({exited}, timeout=self._poll_seconds)
+                await self._relay(tailer.read_lines())
+                if not self._running_published and loop.time() - started > RUNNING_FALLBACK_SECONDS:
+                    await self._publish_running(None)
+            await self._relay(tailer.read_remaining())
+        finally:
+            tailer.close()
+            if not exited.done():
+                exited.cancel()
+        return await exited
+
+    async def _relay(self, lines: list[str]) -> None:
+        for line in lines:
+            try:
+                await self._relay_line(line)
+            except ReportRecordError as error:
+                _log.warning(
+                    "attempt %s:%d: skipped report line (%s): %.200s",
+                    self.identity.job_id,
+                    self.identity.attempt,
+                    error,
+                    line,
+                )
+            except Exception:
+                # The publisher already retried for minutes; losing one event must not end the
+                # attempt (the trainer keeps running and the terminal status still follows).
+                _log.exception(
+                    "attempt %s:%d: event not published", self.identity.job_id, self.identity.attempt
+                )
+
+    async def _relay_line(self, line: str) -> None:
+        record = decode_line(line)
+        kind = record["kind"]
+        if kind == KIND_RUNTIME:
+            if not self._running_published:
+                await self._publish_running(runtime_info(record))
+        elif kind == KIND_PROGRESS:
+            event = progress_event(record, self.identity, self._progress_seq)
+            # The seq is spent even if publishing fails, so message ids never repeat.
+            self._progress_seq += 1
+            if not self._running_published:
+                await self._publish_running(None)
+            await self._publisher.progress(event)
+        elif kind == KIND_LAUNCH_ERROR:
+            self._launch_error = launch_error_reason(record)
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    def _terminate(self) -> None:
+        """SIGTERM to the ranks (the launcher's children) and a timer for SIGKILL.
+
+        The ranks are signalled directly rather than through torchrun: a rank that checkpoints
+        and exits 0 then lets torchrun finish normally. Before any rank exists the launcher's
+        own process group gets the SIGTERM instead.
+        """
+        assert self._process is not None and self._stop is not None
+        root = self._process.pid
+        parents = process_tree.parent_map()
+        self._known_pids |= process_tree.descendants([root], parents)
+        ranks = process_tree.children(root, parents)
+        _log.info(
+            "attempt %s:%d: SIGTERM to %s (%s, grace %.1f s)",
+            self.identity.job_id,
+            self.identity.attempt,
+            f"ranks {ranks}" if ranks else f"process group {root}",
+            self._stop.kind,
+            self._stop.grace_seconds,
+        )
+        if ranks:
+            for rank in ranks:
+                process_tree.signal_process(rank, signal.SIGTERM)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(root, signal.SIGTERM)
+        self._kill_task = asyncio.create_task(self._kill_after(self._stop.grace_seconds))
+
+    async def _kill_after(self, grace_seconds: float) -> None:
+        await asyncio.sleep(grace_seconds)
+        process = self._process
+        if process is None or process.returncode is not None or self._stop is None:
+            return
+        self._stop.killed = True
+        pids = process_tree.descendants([process.pid]) | self._known_pids
+        _log.warning(
+            "attempt %s:%d did not stop within %.1f s of SIGTERM; SIGKILL to %d process(es)",
+            self.identity.job_id,
+            self.identity.attempt,
+            grace_seconds,
+            len(pids),
+        )
+        process_tree.kill_groups(pids, signal.SIGKILL)
+
+    def _kill_leftovers(self) -> None:
+        """If the agent itself failed while the trainer runs, the trainer must not outlive the attempt."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            _log.warning(
+                "attempt %s:%d: killing the trainer left behind", self.identity.job_id, self.identity.attempt
+            )
+            process_tree.kill_groups(
+                process_tree.descendants([process.pid]) | self._known_pids, signal.SIGKILL
+            )
+
+    async def _publish_stopped(self, returncode: int | None) -> None:
+        stop = self._stop
+        assert stop is not None
+        if returncode is None:
+            how = "before the trainer started"
+        elif stop.killed:
+            how = f"the trainer ignored SIGTERM for {stop.grace_seconds:g} s and was killed"
+        else:
+            how = f"the trainer stopped after SIGTERM ({describe_exit(returncode)})"
+        log_tail = tail_lines(self._dir.log_file) if returncode not in (None, 0) else None
+        if stop.kind == StopKind.CANCEL:
+            await self._publish_terminal_safely(
+                "cancelled", exit_code=returncode, reason=f"cancelled on request; {how}", log_tail=log_tail
+            )
+        else:
+            await self._publish_terminal_safely(
+                "preempted",
+                exit_code=returncode,
+                reason=f"worker {self.identity.worker_id} shut down; {how}",
+                log_tail=log_tail,
+                retryable=True,
+            )
+
+    # --- publishing -------------------------------------------------------------------------
+
+    def _status(self, state: StatusState, **fields: Any) -> StatusEvent:
+        return StatusEvent(
+            v=1,  # the generated Literal checks this against SCHEMA_VERSION
+            type="status",
+            jobId=self.identity.job_id,
+            attempt=self.identity.attempt,
+            workerId=self.identity.worker_id,
+            state=state,
+            at=utc_timestamp(),
+            **{name: value for name, value in fields.items() if value is not None},
+        )
+
+    async def _publish_status(self, state: StatusState, **fields: Any) -> None:
+        await self._publisher.status(self._status(state, **fields))
+
+    async def _publish_running(self, runtime: RuntimeInfo | None) -> None:
+        self._running_published = True
+        await self._publish_status("running", runtime=runtime)
+
+    async def _publish_terminal_safely(
+        self,
+        state: StatusState,
+        *,
+        exit_code: int | None = None,
+        reason: str | None = None,
+        log_tail: list[str] | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        """The terminal event; if it cannot be stored the attempt still ends (heartbeats stop listing it)."""
+        _log.info(
+            "attempt %s:%d %s%s",
+            self.identity.job_id,
+            self.identity.attempt,
+            state,
+            f": {reason}" if reason else "",
+        )
+        try:
+            await self._publish_status(
+                state, exitCode=exit_code, reason=reason, logTail=log_tail, retryable=retryable
+            )
+        except Exception:
+            _log.exception(
+                "attempt %s:%d: %s status was not published",
+                self.identity.job_id,
+                self.identity.attempt,
+                state,
+            )

@@ -1,0 +1,72 @@
+"""Heartbeats: the worker's registration and telemetry, every ``heartbeat_interval`` seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+
+from hounsfield.contracts.models import GpuInfo, WorkerHeartbeat
+from hounsfield.gpu.inventory import GpuInventory
+from hounsfield.sdk.report_format import utc_timestamp
+from hounsfield.worker import process_tree
+from hounsfield.worker.agent import Agent
+from hounsfield.worker.event_publisher import EventPublisher
+
+_log = logging.getLogger(__name__)
+
+
+class HeartbeatLoop:
+    def __init__(
+        self, agent: Agent, inventory: GpuInventory, publisher: EventPublisher, interval_seconds: float
+    ) -> None:
+        self._agent = agent
+        self._inventory = inventory
+        self._publisher = publisher
+        self._interval = interval_seconds
+        self._hostname = socket.gethostname()[:256]
+        # Message ids must not repeat after a restart within the stream's duplicate window, or the
+        # restarted agent's first heartbeats would be dropped as duplicates: start at boot time.
+        self._seq = time.time_ns() // 1_000_000
+
+    def _gpus(self, process_roots: list[int]) -> list[GpuInfo]:
+        # Walking our own process trees only matters when NVML can see real processes.
+        measure = not self._inventory.simulated and self._inventory.count() > 0
+        own_pids = process_tree.descendants(process_roots) if measure else set()
+        return self._inventory.snapshot(own_pids)
+
+    async def build(self) -> WorkerHeartbeat:
+        running = self._agent.running()
+        roots = self._agent.process_roots()
+        # NVML queries and the /proc walk block; keep them off the event loop.
+        gpus = await asyncio.to_thread(self._gpus, roots)
+        return WorkerHeartbeat(
+            v=1,  # the generated Literal checks this against SCHEMA_VERSION
+            type="heartbeat",
+            workerId=self._agent.worker_id,
+            hostname=self._hostname,
+            simulated=self._inventory.simulated,
+            gpus=gpus,
+            running=running,
+            intervalSeconds=self._interval,
+            at=utc_timestamp(),
+        )
+
+    async def beat(self) -> bool:
+        heartbeat = await self.build()
+        self._seq += 1
+        return await self._publisher.heartbeat(heartbeat, self._seq)
+
+    async def run(self) -> None:
+        """Beats at once, then every interval, until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self.beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _log.exception("heartbeat failed")
+            await asyncio.sleep(max(0.0, self._interval - (loop.time() - started)))

@@ -1,0 +1,40 @@
+"""Follows a trainer's report file, returning only whole lines (the SDK flushes one line at a time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+
+class ReportTailer:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file: BinaryIO | None = None
+        self._partial = b""
+
+    def _read(self) -> bytes:
+        if self._file is None:
+            try:
+                self._file = self._path.open("rb")
+            except FileNotFoundError:
+                return b""
+        return self._file.read()
+
+    def read_lines(self) -> list[str]:
+        """Lines completed since the last call; a trailing partial line waits for its newline."""
+        data = self._partial + self._read()
+        *lines, self._partial = data.split(b"\n")
+        return [line.decode("utf-8", errors="replace") for line in lines if line.strip()]
+
+    def read_remaining(self) -> list[str]:
+        """After the trainer exited: every remaining line, including one left without a newline."""
+        lines = self.read_lines()
+        if self._partial.strip():
+            lines.append(self._partial.decode("utf-8", errors="replace"))
+        self._partial = b""
+        return lines
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,112 @@
+"""The agent's configuration, read once at boot from HOUNSFIELD_* environment variables.
+
+| variable | default | meaning |
+|---|---|---|
+| HOUNSFIELD_NATS_URL | nats://127.0.0.1:14222 | NATS server (the local stack's port, not 4222) |
+| HOUNSFIELD_WORKER_ID | host name, sanitised to [A-Za-z0-9_-] | this worker's id in subjects and Redis |
+| HOUNSFIELD_WORK_DIR | .hounsfield/worker/<id> | attempt directories (logs, reports, outputs) |
+| HOUNSFIELD_HEARTBEAT_INTERVAL | 2 | seconds between heartbeats |
+| HOUNSFIELD_FAKE_GPUS | unset | simulated GPUs (see ``hounsfield.gpu.fake``) |
+| HOUNSFIELD_DATA_ROOTS | empty | dataset roots for preflight: JSON list or os.pathsep-separated |
+| HOUNSFIELD_STOP_GRACE_SECONDS | 30 | SIGTERM → SIGKILL grace: on shutdown, and on cancel when the request |
+|  |  | names none |
+| HOUNSFIELD_LOG_LEVEL | INFO | DEBUG, INFO, WARNING or ERROR |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hounsfield.gpu.fake import FakeGpu, parse_fake_gpus
+
+ENV_PREFIX = "HOUNSFIELD_"
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds an invalid value; the message names the variable."""
+
+
+def default_worker_id(hostname: str | None = None) -> str:
+    """The host name made safe for subjects: other characters become "-", at most 64 characters."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", hostname if hostname is not None else socket.gethostname())
+    name = name.lstrip("-_")[:64].rstrip("-_")
+    return name or "worker"
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    nats_url: str = "nats://127.0.0.1:14222"
+    worker_id: str = Field(default_factory=default_worker_id, min_length=1, max_length=64)
+    work_dir: Path | None = None
+    heartbeat_interval: float = Field(2.0, gt=0, le=3600)
+    fake_gpus: str | None = None
+    data_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    stop_grace_seconds: float = Field(30.0, ge=0, le=3600)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("worker_id")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not IDENTIFIER.match(value):
+            raise ValueError('use letters, digits, "-" and "_" only, starting with a letter or digit')
+        return value
+
+    @field_validator("fake_gpus")
+    @classmethod
+    def _fake_gpus(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        parse_fake_gpus(value)  # raises with the reason
+        return value.strip()
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _data_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.split(os.pathsep) if part]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _absolute_work_dir(self) -> WorkerSettings:
+        # Resolved once at boot so a later chdir (or a trainer's cwd) cannot move attempt directories.
+        work_dir = self.work_dir or Path(".hounsfield") / "worker" / self.worker_id
+        object.__setattr__(self, "work_dir", work_dir.expanduser().resolve())
+        return self
+
+    @property
+    def attempts_dir(self) -> Path:
+        assert self.work_dir is not None  # set by the validator
+        return self.work_dir / "jobs"
+
+    def fake_gpu_devices(self) -> list[FakeGpu] | None:
+        return None if self.fake_gpus is None else parse_fake_gpus(self.fake_gpus)
+
+
+def load_settings(**overrides: Any) -> WorkerSettings:
+    """Reads the environment (``overrides`` win, for tests); raises SettingsError naming the variable."""
+    try:
+        return WorkerSettings(**overrides)
+    except ValidationError as error:
+        problems = []
+        for issue in error.errors():
+            field = str(issue["loc"][0]) if issue["loc"] else "?"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {issue['msg']} (got {issue.get('input')!r})")
+        raise SettingsError("invalid worker configuration: " + "; ".join(problems)) from error
