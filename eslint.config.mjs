@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'gpu-workers/**', '.hounsfield/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'gpu-workers/**', '.hounsfield/**', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -44,7 +44,7 @@ export class DurableConsumer<T extends z.ZodType> {
   private async run(): Promise<void> {
     let consumer: Consumer | undefined;
     while (!this.stopped) {
-      let msg: JsMsg | null = null;
+      let msg: JsMsg | null;
       try {
         consumer ??= await this.options.js.consumers.get(this.options.stream, this.options.durable);
         msg = await consumer.next({ expires: 1000 });

@@ -63,7 +63,7 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
   });
 
   it('loses no job when the scheduler is killed between submission and assignment', async () => {
-    const jobs = await Promise.all([1, 2, 3].map((i) => submit(spec('crash'))));
+    const jobs = await Promise.all([1, 2, 3].map(() => submit(spec('crash'))));
     expect(jobs.every((j) => j.state === 'queued')).toBe(true);
     await stack.services.get('scheduler')?.kill();
     await stack.startService('scheduler');

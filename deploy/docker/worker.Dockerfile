@@ -1,0 +1,12 @@
+# GPU worker agent. The base image brings CUDA; PyTorch's CUDA build comes from PyPI.
+FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+RUN apt-get update && apt-get install -y --no-install-recommends python3.11 python3.11-venv python3-pip && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+RUN python3.11 -m venv /venv
+ENV PATH=/venv/bin:$PATH
+ARG TORCH_VERSION=2.13.0
+RUN pip install --no-cache-dir "torch==${TORCH_VERSION}"
+COPY gpu-workers /app/gpu-workers
+RUN pip install --no-cache-dir /app/gpu-workers
+ENV HOUNSFIELD_WORK_DIR=/var/lib/hounsfield/worker
+CMD ["python", "-m", "hounsfield.worker"]
