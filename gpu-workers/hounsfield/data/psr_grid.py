@@ -33,9 +33,9 @@ def psr_target(
     centre, spacing = np.asarray(normalisation.centre_mm), np.asarray(normalisation.spacing_mm)
     scale = np.full(3, 2.0 * h * s / resolution) / spacing
     offset = (centre - h * s) / spacing
-    occupancy = _resample(
-        np.asarray(mask, dtype=np.float32), scale, offset, (resolution,) * 3, mode="constant"
-    )
+    # uint8 input keeps a 512^3 mask at 128 MiB; interpolation itself runs in floating point.
+    binary = np.asarray(np.asarray(mask) != 0, dtype=np.uint8)
+    occupancy = _resample(binary, scale, offset, (resolution,) * 3, mode="constant")
     return np.where(occupancy >= 0.5, PSR_INSIDE, PSR_OUTSIDE).astype(np.float32)
 
 
@@ -66,7 +66,7 @@ def field_to_occupancy(
 
 
 def _resample(
-    source: npt.NDArray[np.float32],
+    source: npt.NDArray[np.generic],
     scale: npt.NDArray[np.float64],
     offset: npt.NDArray[np.float64],
     out_shape: tuple[int, ...],

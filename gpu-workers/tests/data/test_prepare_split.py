@@ -6,12 +6,13 @@ import csv
 import json
 from pathlib import Path
 
+import nibabel as nib
 import nrrd
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from hounsfield.data.cases import SkullCase
+from hounsfield.data.cases import DatasetLayout, SkullCase
 from hounsfield.data.errors import DataErrorCode
 from hounsfield.data.prepare import (
     PrepareConfig,
@@ -126,3 +127,22 @@ def test_missing_partner_file_is_reported(tmp_path: Path) -> None:
 def test_split_fractions_must_sum_to_one() -> None:
     with pytest.raises(ValidationError):
         SplitFractions(train=0.8, val=0.1, test=0.2)
+
+
+def test_nifti_skullfix_layout_is_discovered_and_validated(tmp_path: Path) -> None:
+    root = tmp_path / "skullfix"
+    complete = np.zeros((12, 12, 12), np.uint8)
+    complete[3:9, 3:9, 3:9] = 1
+    implant = np.zeros_like(complete)
+    implant[3:5, 3:9, 3:9] = 1
+    affine = np.diag([0.45, 0.45, 0.6, 1.0])
+    for folder, mask in (
+        ("complete_skull", complete),
+        ("defective_skull", complete - implant),
+        ("implant", implant),
+    ):
+        (root / folder).mkdir(parents=True)
+        nib.save(nib.Nifti1Image(mask, affine), str(root / folder / "017.nii.gz"))
+    prepared = prepare_dataset(root, tmp_path / "out", PrepareConfig(layout=DatasetLayout.SKULLFIX))
+    assert [c.case_id for c in prepared.included] == ["017"] and prepared.excluded == []
+    assert prepared.included[0].implant_path.name == "017.nii.gz"
