@@ -10,7 +10,9 @@ say() { printf '[bootstrap] %s\n' "$*"; }
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: npm 11 leaves other platforms' optional binaries (swc, nx) out of
+  # the lock file and `npm ci` then refuses it; install still follows the locked versions.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if ! command -v redis-server >/dev/null 2>&1; then
