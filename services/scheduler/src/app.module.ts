@@ -7,6 +7,7 @@ import { JobRepository } from './jobs/job.repository';
 import { JobsRpc } from './jobs/jobs.rpc';
 import { REDIS, RedisCloser, redisProvider } from './redis.provider';
 import { OutboxPublisher } from './scheduling/outbox.publisher';
+import { InventoryService } from './scheduling/inventory.service';
 import { SchedulerService } from './scheduling/scheduler.service';
 import { SchedulingTrigger } from './scheduling/scheduling.trigger';
 import { WorkerRepository } from './workers/worker.repository';
@@ -30,6 +31,7 @@ export function schedulerModule(config: SchedulerConfig) {
       WorkerRepository,
       WorkerViewService,
       SchedulingTrigger,
+      InventoryService,
       OutboxPublisher,
       JobLifecycleService,
       SchedulerService,

@@ -12,11 +12,11 @@ import {
 import { encodeJson, NatsClient } from '@hounsfield/messaging';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
-import { capacityShortfall } from '../scheduling/placement';
+import { InventoryService } from '../scheduling/inventory.service';
+import { capacityShortfall, placeJob } from '../scheduling/placement';
 import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
 import { OutboxPublisher } from '../scheduling/outbox.publisher';
 import { leaseToken } from '../workers/worker.model';
-import { WorkerRepository } from '../workers/worker.repository';
 import { BatchResolutionError, resolveHyperparameters } from './batch-resolution';
 import { CommitOptions, JobRepository, queueScore } from './job.repository';
 import { clearPlacement, nowIso, stateEventEntry, transition } from './job-transitions';
@@ -34,9 +34,9 @@ export class JobLifecycleService {
 
   constructor(
     private readonly jobs: JobRepository,
-    private readonly workers: WorkerRepository,
     private readonly outbox: OutboxPublisher,
     private readonly trigger: SchedulingTrigger,
+    private readonly inventory: InventoryService,
     @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
   ) {}
@@ -62,8 +62,7 @@ export class JobLifecycleService {
       throw error;
     }
     if (!spec.resources.waitForCapacity) {
-      const live = await this.workers.live(Date.now(), this.config.HOUNSFIELD_WORKER_TTL_SECONDS * 1000);
-      const shortfall = capacityShortfall(spec, live);
+      const shortfall = capacityShortfall(spec, await this.inventory.liveWorkers());
       if (shortfall) throw schedulerError(SchedulerErrorCode.Unschedulable, shortfall);
     }
     const at = nowIso();
@@ -76,7 +75,6 @@ export class JobLifecycleService {
       createdAt: at,
       updatedAt: at,
       resolved,
-      pendingReason: 'waiting for the next scheduling pass',
       history: [{ state: 'queued', attempt: 1, at }],
     };
     await this.jobs.create(job, [stateEventEntry(job, undefined)]);
@@ -99,15 +97,28 @@ export class JobLifecycleService {
   /** Adds what is kept apart from the record: queue position and latest progress. */
   private async view(job: JobRecord): Promise<JobRecord> {
     const [position, progress] = await Promise.all([
-      job.state === 'queued' ? this.jobs.queuePosition(job.id) : undefined,
+      job.state === 'queued' ? this.jobs.queuePosition(job) : undefined,
       this.jobs.getProgress(job.id),
     ]);
     return {
       ...job,
       ...(position !== undefined ? { queuePosition: position } : {}),
       ...(progress && progress.attempt === job.attempt ? { lastProgress: progress } : {}),
-      ...(job.state !== 'queued' ? { pendingReason: undefined } : {}),
+      ...(job.state === 'queued' ? { pendingReason: await this.pendingReason(job, position) } : {}),
     };
+  }
+
+  /**
+   * Why a queued job waits, computed from the inventory now (not stored, so it is never stale):
+   * what it needs against what is free, or the jobs ahead of it when it would fit.
+   */
+  private async pendingReason(job: JobRecord, position: number | undefined): Promise<string> {
+    const result = placeJob(job.spec, await this.inventory.candidates(), { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT });
+    if (!result.placed) return result.reason;
+    const ahead = (position ?? 1) - 1;
+    return ahead > 0
+      ? `fits on ${result.workerId} now; ${ahead} job(s) ahead of it in the queue are placed first`
+      : `fits on ${result.workerId}; waiting for the next scheduling pass`;
   }
 
   /** Queued jobs end at once; placed ones get SIGTERM, a grace period, then SIGKILL from their worker. */
@@ -118,7 +129,7 @@ export class JobLifecycleService {
       throw schedulerError(SchedulerErrorCode.Conflict, `job ${id} already ended (${job.state})`);
     }
     if (job.state === 'queued' || job.state === 'preempted') {
-      const next = transition(job, 'cancelled', { finishedAt: nowIso(), pendingReason: undefined }, 'cancelled by request');
+      const next = transition(job, 'cancelled', { finishedAt: nowIso() }, 'cancelled by request');
       await this.commitOrConflict(next, { expectedAttempt: job.attempt, allowedStates: [job.state], active: false, outbox: [stateEventEntry(next, job.state)] });
       return this.view(next);
     }
@@ -210,7 +221,6 @@ export class JobLifecycleService {
     const next = transition(clearPlacement(ended), 'queued', {
       attempt,
       restarts: job.restarts + (spendRestart ? 1 : 0),
-      pendingReason: 'waiting for the next scheduling pass',
       cancelRequested: undefined,
     }, `${why}requeued as attempt ${attempt}${spendRestart ? ` (restart ${job.restarts + 1} of ${job.spec.maxRestarts})` : ''}`);
     const result = await this.jobs.commit(next, {

@@ -38,6 +38,12 @@ export interface CommitOptions {
 
 export type CommitResult = 'ok' | 'stale' | 'busy' | 'missing';
 
+export type QueueKind = 'gpu' | 'cpu';
+
+export function queueKindOf(job: JobRecord): QueueKind {
+  return job.spec.resources.gpus > 0 ? 'gpu' : 'cpu';
+}
+
 /** Priority first (higher earlier), then age (older earlier): one sortable number. */
 export function queueScore(priority: number, createdAt: string): number {
   return (100 - priority) * 1e13 + Date.parse(createdAt);
@@ -59,7 +65,11 @@ export class JobRepository {
   private jobKey = (id: string) => `${this.p}job:${id}`;
   private progressKey = (id: string) => `${this.p}progress:${id}`;
   leaseKey = (workerId: string) => `${this.p}lease:${workerId}`;
-  private readonly queueKey = () => `${this.p}queue`;
+  /**
+   * Two queues: GPU jobs, and CPU jobs (which any live worker can take at once). A scheduling pass
+   * stops reading the GPU queue when no GPU is free, so CPU jobs must not wait behind it.
+   */
+  private readonly queueKey = (kind: QueueKind) => `${this.p}queue:${kind}`;
   private readonly allKey = () => `${this.p}jobs`;
   private readonly activeKey = () => `${this.p}active`;
   private readonly outboxKey = () => `${this.p}outbox`;
@@ -69,7 +79,7 @@ export class JobRepository {
     const multi = this.redis
       .multi()
       .set(this.jobKey(job.id), JSON.stringify(job), 'NX')
-      .zadd(this.queueKey(), queueScore(job.spec.priority, job.createdAt), job.id)
+      .zadd(this.queueKey(queueKindOf(job)), queueScore(job.spec.priority, job.createdAt), job.id)
       .zadd(this.allKey(), Date.parse(job.createdAt), job.id);
     for (const entry of outbox) multi.hset(this.outboxKey(), entry.msgId, serialiseEntry(entry));
     await multi.exec();
@@ -80,10 +90,11 @@ export class JobRepository {
     return raw ? jobRecordSchema.parse(JSON.parse(raw)) : undefined;
   }
 
+  /** Many records in one round trip, in the order asked. Records are ours, so no re-validation on this hot path. */
   async getMany(ids: string[]): Promise<JobRecord[]> {
     if (ids.length === 0) return [];
     const raws = await this.redis.mget(ids.map(this.jobKey));
-    return raws.filter((raw): raw is string => raw !== null).map((raw) => jobRecordSchema.parse(JSON.parse(raw)));
+    return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as JobRecord);
   }
 
   /** Newest first. */
@@ -101,8 +112,9 @@ export class JobRepository {
     return result;
   }
 
-  queuedIds(): Promise<string[]> {
-    return this.redis.zrange(this.queueKey(), 0, -1);
+  /** Queued job ids in order (priority, then age), `start`..`stop` inclusive. */
+  queuedIds(kind: QueueKind, start = 0, stop = -1): Promise<string[]> {
+    return this.redis.zrange(this.queueKey(kind), start, stop);
   }
 
   activeIds(): Promise<string[]> {
@@ -110,8 +122,8 @@ export class JobRepository {
   }
 
   /** 1-based position in the queue, or undefined when not queued. */
-  async queuePosition(id: string): Promise<number | undefined> {
-    const rank = await this.redis.zrank(this.queueKey(), id);
+  async queuePosition(job: JobRecord): Promise<number | undefined> {
+    const rank = await this.redis.zrank(this.queueKey(queueKindOf(job)), job.id);
     return rank === null ? undefined : rank + 1;
   }
 
@@ -128,18 +140,9 @@ export class JobRepository {
       (lease?.gpuIndices ?? []).join(','),
     ];
     for (const entry of options.outbox ?? []) args.push(entry.msgId, serialiseEntry(entry));
-    const keys = [this.jobKey(job.id), this.queueKey(), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey()];
+    const keys = [this.jobKey(job.id), this.queueKey(queueKindOf(job)), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey()];
     const commit = (this.redis as unknown as { hfJobCommit: (...a: string[]) => Promise<CommitResult> }).hfJobCommit;
     return commit.call(this.redis, ...keys, ...args);
-  }
-
-  /** Sets the pending reason only while the job is still queued (a plain update would race). */
-  async setPendingReason(job: JobRecord, reason: string): Promise<void> {
-    if (job.pendingReason === reason) return;
-    await this.commit(
-      { ...job, pendingReason: reason },
-      { expectedAttempt: job.attempt, allowedStates: ['queued'], queueScore: queueScore(job.spec.priority, job.createdAt), active: false },
-    );
   }
 
   async leases(workerId: string): Promise<Map<number, string>> {

@@ -33,6 +33,21 @@ function skipReason(gpu: GpuInfo, spec: JobSpec, leases: Leases, policy: Placeme
   return undefined;
 }
 
+/**
+ * The largest number of GPUs any one worker could give a job with no type or memory
+ * constraint right now. No GPU job larger than this can be placed in this pass.
+ */
+export function largestFreeBlock(candidates: Candidate[], policy: PlacementPolicy): number {
+  let largest = 0;
+  for (const candidate of candidates) {
+    const free = candidate.worker.heartbeat.gpus.filter(
+      (gpu) => !candidate.leases.has(gpu.index) && !gpu.foreignProcesses && gpu.utilizationPercent <= policy.busyUtilizationPercent,
+    ).length;
+    largest = Math.max(largest, free);
+  }
+  return largest;
+}
+
 /** What the job needs, in the words of a pending reason. */
 export function describeNeed(spec: JobSpec): string {
   const { gpus, gpuType, minGpuMemoryGiB } = spec.resources;

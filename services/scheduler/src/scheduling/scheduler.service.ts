@@ -3,12 +3,16 @@ import { Assignment, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/con
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { resolveHyperparameters } from '../jobs/batch-resolution';
 import { JobLifecycleService } from '../jobs/job-lifecycle.service';
-import { JobRepository, OutboxEntry, queueScore } from '../jobs/job.repository';
+import { JobRepository, OutboxEntry } from '../jobs/job.repository';
 import { nowIso, stateEventEntry, transition } from '../jobs/job-transitions';
 import { leaseToken } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
-import { Candidate, placeJob } from './placement';
+import { InventoryService } from './inventory.service';
+import { largestFreeBlock, placeJob } from './placement';
+
+/** Queued jobs read per round trip in a scheduling pass. */
+const PAGE = 200;
 import { SchedulingTrigger } from './scheduling.trigger';
 
 /**
@@ -28,6 +32,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly workers: WorkerRepository,
     private readonly lifecycle: JobLifecycleService,
     private readonly outbox: OutboxPublisher,
+    private readonly inventory: InventoryService,
     trigger: SchedulingTrigger,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
   ) {
@@ -103,35 +108,39 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  /** One pass over the queue in priority order, placing whatever fits now. */
+  /**
+   * One pass over the queues in priority order, placing whatever fits now (smaller jobs may
+   * backfill behind a large one that does not fit yet). CPU jobs go first: any live worker takes
+   * them. The GPU queue is read page by page and the pass stops once no GPU is free, so a long
+   * queue costs nothing while the cluster is full.
+   */
   async schedulePass(): Promise<void> {
-    const now = Date.now();
-    const live = await this.workers.live(now, this.config.HOUNSFIELD_WORKER_TTL_SECONDS * 1000);
-    const active = await this.jobs.getMany(await this.jobs.activeIds());
-    const candidates: Candidate[] = await Promise.all(
-      live.map(async (worker) => ({
-        worker,
-        leases: await this.jobs.leases(worker.heartbeat.workerId),
-        activeJobs: active.filter((j) => j.workerId === worker.heartbeat.workerId).length,
-      })),
-    );
-    const queued = (await this.jobs.getMany(await this.jobs.queuedIds()))
-      .filter((job) => job.state === 'queued')
-      .sort((a, b) => queueScore(a.spec.priority, a.createdAt) - queueScore(b.spec.priority, b.createdAt));
+    const candidates = await this.inventory.candidates();
+    if (candidates.length === 0) return;
+    const policy = { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT };
     let placedAny = false;
-    for (const job of queued) {
-      const result = placeJob(job.spec, candidates, { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT });
-      if (!result.placed) {
-        await this.jobs.setPendingReason(job, result.reason);
-        continue;
-      }
+    const tryPlace = async (job: JobRecord) => {
+      if (job.state !== 'queued') return;
+      const result = placeJob(job.spec, candidates, policy);
+      if (!result.placed) return;
       const candidate = candidates.find((c) => c.worker.heartbeat.workerId === result.workerId);
-      if (!candidate) continue;
-      if (await this.assign(job, result.workerId, result.gpuIndices)) {
+      if (candidate && (await this.assign(job, result.workerId, result.gpuIndices))) {
         const token = leaseToken(job.id, job.attempt);
         for (const index of result.gpuIndices) candidate.leases.set(index, token);
         candidate.activeJobs += 1;
         placedAny = true;
+      }
+    };
+    for (const job of await this.jobs.getMany(await this.jobs.queuedIds('cpu'))) await tryPlace(job);
+    let block = largestFreeBlock(candidates, policy);
+    for (let start = 0; block > 0; start += PAGE) {
+      const ids = await this.jobs.queuedIds('gpu', start, start + PAGE - 1);
+      if (ids.length === 0) break;
+      for (const job of await this.jobs.getMany(ids)) {
+        if (block === 0) break;
+        if (job.spec.resources.gpus > block) continue;
+        await tryPlace(job);
+        block = largestFreeBlock(candidates, policy);
       }
     }
     if (placedAny) await this.outbox.flush();
@@ -157,7 +166,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const next = transition(
       job,
       'assigned',
-      { workerId, gpuIndices, cudaVisibleDevices, resolved, pendingReason: undefined, queuePosition: undefined },
+      { workerId, gpuIndices, cudaVisibleDevices, resolved },
       `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}`,
     );
     const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
