@@ -44,7 +44,7 @@ class EventPublisher(Protocol):
 
     async def progress(self, event: ProgressEvent) -> None: ...
 
-    async def heartbeat(self, heartbeat: WorkerHeartbeat, seq: int) -> bool: ...
+    async def heartbeat(self, heartbeat: WorkerHeartbeat, seq: int) -> str | None: ...
 
 
 class JetStreamEventPublisher:
@@ -87,14 +87,14 @@ class JetStreamEventPublisher:
     async def progress(self, event: ProgressEvent) -> None:
         await self._publish_retrying(job_progress_subject(event.jobId), event, progress_msg_id(event))
 
-    async def heartbeat(self, heartbeat: WorkerHeartbeat, seq: int) -> bool:
+    async def heartbeat(self, heartbeat: WorkerHeartbeat, seq: int) -> str | None:
+        """None when stored, else why not (the heartbeat loop decides how loudly to say so)."""
         try:
             await self._publish_once(
                 worker_heartbeat_subject(heartbeat.workerId),
                 heartbeat,
                 heartbeat_msg_id(heartbeat.workerId, seq),
             )
-            return True
+            return None
         except Exception as error:
-            _log.warning("heartbeat %d not published: %s", seq, error)
-            return False
+            return str(error) or type(error).__name__

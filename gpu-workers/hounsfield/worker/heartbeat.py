@@ -29,6 +29,7 @@ class HeartbeatLoop:
         # Message ids must not repeat after a restart within the stream's duplicate window, or the
         # restarted agent's first heartbeats would be dropped as duplicates: start at boot time.
         self._seq = time.time_ns() // 1_000_000
+        self._failing = False
 
     def _gpus(self, process_roots: list[int]) -> list[GpuInfo]:
         # Walking our own process trees only matters when NVML can see real processes.
@@ -56,7 +57,14 @@ class HeartbeatLoop:
     async def beat(self) -> bool:
         heartbeat = await self.build()
         self._seq += 1
-        return await self._publisher.heartbeat(heartbeat, self._seq)
+        problem = await self._publisher.heartbeat(heartbeat, self._seq)
+        # Said once when heartbeats start failing (stream missing, NATS down) and once on recovery.
+        if problem is not None and not self._failing:
+            _log.warning("heartbeats are not being stored (%s); retrying every %g s", problem, self._interval)
+        elif problem is None and self._failing:
+            _log.info("heartbeats are stored again")
+        self._failing = problem is not None
+        return problem is None
 
     async def run(self) -> None:
         """Beats at once, then every interval, until cancelled."""

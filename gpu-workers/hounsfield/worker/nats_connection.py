@@ -16,7 +16,7 @@ async def _on_error(error: Exception) -> None:
 
 
 async def _on_disconnected() -> None:
-    _log.warning("NATS disconnected; reconnecting")
+    _log.warning("NATS disconnected")
 
 
 async def _on_reconnected() -> None:
