@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
@@ -20,18 +19,14 @@ from hounsfield.contracts.subjects import (
 from worker.agents import StartAgent
 from worker.assignments import make_assignment, publish_assignment, publish_raw
 from worker.event_recorder import EventRecorder
+from worker.process_state import is_dead
 
 pytestmark = pytest.mark.timeout(180)
 
 
 async def _gone(pid: int, timeout: float = 5.0) -> bool:
-    """True once the process no longer exists or is a zombie waiting for its (dead) parent's reaper."""
     for _ in range(int(timeout / 0.1)):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
-            return True
-        if stat[stat.rfind(")") + 2] in "ZX":
+        if is_dead(pid):
             return True
         await asyncio.sleep(0.1)
     return False

@@ -1,0 +1,69 @@
+"""The trainer's command line and environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.trainer_launch import launch_command, trainer_env
+from worker.assignments import make_assignment
+
+AGENT_ENV = {
+    "PATH": "/usr/bin",
+    "CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7",
+    "HOUNSFIELD_NATS_URL": "nats://x:1",
+    "HOUNSFIELD_RESUME_FROM": "stale",
+}
+
+
+def test_command_runs_torchrun_through_the_launcher() -> None:
+    assignment = make_assignment("w", module="my_lab.train", args=["--epochs", "3"], nproc=2)
+    assert launch_command(assignment, python="/py") == [
+        "/py",
+        "-m",
+        "hounsfield.worker.launcher",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "my_lab.train",
+        "--epochs",
+        "3",
+    ]
+    assert (
+        launch_command(make_assignment("w", kind="vqgan3d"), python="/py")[-1]
+        == "hounsfield.trainers.vqgan3d"
+    )
+
+
+def test_cpu_job_never_inherits_cuda_visible_devices(tmp_path: Path) -> None:
+    env = trainer_env(make_assignment("w", cuda_visible_devices=""), AttemptDir(tmp_path), AGENT_ENV)
+    assert env["CUDA_VISIBLE_DEVICES"] == ""
+    assert "HOUNSFIELD_RESUME_FROM" not in env and "HOUNSFIELD_NATS_URL" not in env
+
+
+def test_platform_variables_and_job_env(tmp_path: Path) -> None:
+    assignment = make_assignment(
+        "node-a",
+        job_id="job-7",
+        gpu_indices=[2, 3],
+        cuda_visible_devices="2,3",
+        env={"WANDB_MODE": "offline", "CUDA_VISIBLE_DEVICES": "0", "OMP_NUM_THREADS": "4"},
+    )
+    attempt_dir = AttemptDir(tmp_path / "attempt-1")
+
+    env = trainer_env(assignment, attempt_dir, AGENT_ENV)
+
+    assert env["CUDA_VISIBLE_DEVICES"] == "2,3"  # the job's env cannot override it
+    assert env["WANDB_MODE"] == "offline" and env["OMP_NUM_THREADS"] == "4" and env["PATH"] == "/usr/bin"
+    assert env["HOUNSFIELD_JOB_ID"] == "job-7" and env["HOUNSFIELD_ATTEMPT"] == "1"
+    assert env["HOUNSFIELD_WORKER_ID"] == "node-a"
+    assert env["HOUNSFIELD_OUTPUT_DIR"] == str(attempt_dir.output_dir)
+    assert env["HOUNSFIELD_REPORT_FILE"] == str(attempt_dir.report_file)
+    assert json.loads(env["HOUNSFIELD_RESOLVED"])["perDeviceBatch"] == 32
+    assert json.loads(env["HOUNSFIELD_JOB_CONFIG"]) == {"preset": "tiny"}
+    assert json.loads(env["HOUNSFIELD_HYPERPARAMETERS"])["globalBatch"] == 32
+
+
+def test_omp_threads_default_to_one(tmp_path: Path) -> None:
+    assert trainer_env(make_assignment("w"), AttemptDir(tmp_path), AGENT_ENV)["OMP_NUM_THREADS"] == "1"
