@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -18,7 +19,18 @@ async def serve(settings: WorkerSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = await WorkerApp.start(settings)
+    # Starting waits for NATS as long as it takes; a signal meanwhile must still end the process.
+    starting = asyncio.create_task(WorkerApp.start(settings))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        _log.info("shutdown requested before the worker was up")
+        return
+    stopping.cancel()
+    app = starting.result()
     await stop.wait()
     _log.info("shutdown requested")
     await app.close()

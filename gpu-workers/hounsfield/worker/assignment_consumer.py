@@ -92,7 +92,12 @@ class AssignmentConsumer:
         """Consumes until cancelled. Never raises on a bad message or a lost connection."""
         while True:
             await self._wait_for_consumer()
-            subscription = await self._js.pull_subscribe_bind(durable=self._durable, stream=STREAM_ASSIGN)
+            try:
+                subscription = await self._js.pull_subscribe_bind(durable=self._durable, stream=STREAM_ASSIGN)
+            except Exception as error:  # disconnected between the lookup and the bind
+                _log.warning("cannot bind to consumer %s: %s", self._durable, error)
+                await asyncio.sleep(MAX_BACKOFF_SECONDS)
+                continue
             try:
                 await self._consume(subscription)
             finally:
