@@ -331,6 +331,8 @@ class JobRecord(BaseModel):
     queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     history: list[HistoryItem]
     cancelRequested: bool | None = None
+    stopAs: Literal['cancelled', 'failed'] | None = None
+    stopReason: Annotated[str | None, Field(max_length=4096)] = None
 
 
 class JobStateEvent(BaseModel):

@@ -42,8 +42,11 @@ export const jobRecordSchema = z
     /** 1-based position among queued jobs (priority, then age). */
     queuePosition: z.number().int().min(1).optional(),
     history: z.array(jobTransitionSchema),
-    /** A cancellation was asked for; the job ends `cancelled` once its processes are gone. */
+    /** A stop was asked for; the job ends in `stopAs` once its processes are gone. */
     cancelRequested: z.boolean().optional(),
+    /** How a requested stop ends: `cancelled` (a person asked) or `failed` (for example NaN loss with fail-fast). */
+    stopAs: z.enum(['cancelled', 'failed']).optional(),
+    stopReason: z.string().max(4096).optional(),
   })
   .strict()
   .meta({ id: 'JobRecord' });

@@ -52,3 +52,12 @@ export const cancelJobRequestSchema = z
     graceSeconds: z.number().min(0).max(3600).default(30),
   })
   .strict();
+
+/** Stop a job and end it `failed` with a reason (used by training-health alerts with fail-fast). */
+export const failJobRequestSchema = z
+  .object({
+    id: identifierSchema,
+    reason: z.string().min(1).max(4096),
+    graceSeconds: z.number().min(0).max(3600).default(30),
+  })
+  .strict();

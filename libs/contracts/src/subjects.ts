@@ -35,6 +35,7 @@ export const RPC = {
   getJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.get`,
   listJobs: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.list`,
   cancelJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.cancel`,
+  failJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.fail`,
   listWorkers: `${SUBJECT_PREFIX.rpc}.scheduler.workers.list`,
   health: (service: string) => `${SUBJECT_PREFIX.rpc}.${service}.health`,
 } as const;

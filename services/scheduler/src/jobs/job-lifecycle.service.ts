@@ -122,18 +122,27 @@ export class JobLifecycleService {
   }
 
   /** Queued jobs end at once; placed ones get SIGTERM, a grace period, then SIGKILL from their worker. */
-  async cancel(id: string, graceSeconds: number): Promise<JobRecord> {
+  cancel(id: string, graceSeconds: number): Promise<JobRecord> {
+    return this.stop(id, graceSeconds, 'cancelled', 'cancelled by request');
+  }
+
+  /** Like cancel, but the job ends `failed` with the reason and spends no restart on it. */
+  fail(id: string, reason: string, graceSeconds: number): Promise<JobRecord> {
+    return this.stop(id, graceSeconds, 'failed', reason);
+  }
+
+  private async stop(id: string, graceSeconds: number, stopAs: 'cancelled' | 'failed', reason: string): Promise<JobRecord> {
     const job = await this.jobs.get(id);
     if (!job) throw schedulerError(SchedulerErrorCode.NotFound, `no job with id ${id}`);
     if (isTerminalJobState(job.state)) {
       throw schedulerError(SchedulerErrorCode.Conflict, `job ${id} already ended (${job.state})`);
     }
     if (job.state === 'queued' || job.state === 'preempted') {
-      const next = transition(job, 'cancelled', { finishedAt: nowIso() }, 'cancelled by request');
+      const next = transition(job, stopAs, { finishedAt: nowIso(), ...(stopAs === 'failed' ? { reason } : {}) }, reason);
       await this.commitOrConflict(next, { expectedAttempt: job.attempt, allowedStates: [job.state], active: false, outbox: [stateEventEntry(next, job.state)] });
       return this.view(next);
     }
-    const marked = { ...job, cancelRequested: true, updatedAt: nowIso() };
+    const marked = { ...job, cancelRequested: true, stopAs, stopReason: reason, updatedAt: nowIso() };
     await this.commitOrConflict(marked, {
       expectedAttempt: job.attempt,
       allowedStates: [job.state],
@@ -189,16 +198,21 @@ export class JobLifecycleService {
       case 'succeeded':
         await this.commit(transition(job, 'succeeded', { ...exit, finishedAt: event.at }), job, { active: false, lease: release });
         break;
-      case 'cancelled':
-        await this.commit(transition(job, 'cancelled', { ...exit, finishedAt: event.at }, event.reason), job, { active: false, lease: release });
+      case 'cancelled': {
+        const endAs = job.stopAs ?? 'cancelled';
+        const reason = job.stopReason ?? event.reason;
+        await this.commit(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), job, { active: false, lease: release });
         break;
+      }
       case 'preempted':
         await this.requeue(job, `preempted: ${event.reason ?? 'the worker stopped the attempt'}`, false);
         break;
       case 'failed': {
         const trainerFailure = event.retryable !== false;
         if (job.cancelRequested) {
-          await this.commit(transition(job, 'cancelled', { ...exit, finishedAt: event.at }, 'cancelled by request'), job, { active: false, lease: release });
+          const endAs = job.stopAs ?? 'cancelled';
+          const reason = job.stopReason ?? 'cancelled by request';
+          await this.commit(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), job, { active: false, lease: release });
         } else if (trainerFailure && job.restarts < job.spec.maxRestarts) {
           await this.requeue(job, event.reason ?? `exit code ${event.exitCode}`, true, exit);
         } else {
@@ -215,6 +229,18 @@ export class JobLifecycleService {
    * failures; lost workers, withdrawn assignments and preemption spend none.
    */
   async requeue(job: JobRecord, reason: string, spendRestart: boolean, exit: Partial<JobRecord> = {}): Promise<boolean> {
+    if (job.cancelRequested) {
+      // Someone asked to stop it; a lost worker does not bring it back.
+      const endAs = job.stopAs ?? 'cancelled';
+      const why = `${job.stopReason ?? 'cancelled by request'} (${reason})`;
+      const result = await this.jobs.commit(transition(job, endAs, { ...exit, reason: why, finishedAt: nowIso() }, why), {
+        expectedAttempt: job.attempt,
+        allowedStates: PLACED_STATES,
+        active: false,
+        lease: { op: 'release', workerId: job.workerId ?? '_none', token: leaseToken(job.id, job.attempt) },
+      });
+      return result === 'ok';
+    }
     const attempt = job.attempt + 1;
     const ended = spendRestart ? transition(job, 'failed', exit, reason) : { ...job, ...exit };
     const why = spendRestart ? '' : `${reason}; `;
@@ -222,6 +248,8 @@ export class JobLifecycleService {
       attempt,
       restarts: job.restarts + (spendRestart ? 1 : 0),
       cancelRequested: undefined,
+      stopAs: undefined,
+      stopReason: undefined,
     }, `${why}requeued as attempt ${attempt}${spendRestart ? ` (restart ${job.restarts + 1} of ${job.spec.maxRestarts})` : ''}`);
     const result = await this.jobs.commit(next, {
       expectedAttempt: job.attempt,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { cancelJobRequestSchema, jobIdRequestSchema, listJobsRequestSchema, RPC, submitJobRequestSchema } from '@hounsfield/contracts';
+import { cancelJobRequestSchema, failJobRequestSchema, jobIdRequestSchema, listJobsRequestSchema, RPC, submitJobRequestSchema } from '@hounsfield/contracts';
 import { NatsClient, serveRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { z } from 'zod';
@@ -26,6 +26,7 @@ export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
       serveRpc(nc, RPC.getJob, QUEUE_GROUP, jobIdRequestSchema, (req) => this.lifecycle.get(req.id)),
       serveRpc(nc, RPC.listJobs, QUEUE_GROUP, listJobsRequestSchema, (req) => this.lifecycle.list(req.state, req.limit)),
       serveRpc(nc, RPC.cancelJob, QUEUE_GROUP, cancelJobRequestSchema, (req) => this.lifecycle.cancel(req.id, req.graceSeconds)),
+      serveRpc(nc, RPC.failJob, QUEUE_GROUP, failJobRequestSchema, (req) => this.lifecycle.fail(req.id, req.reason, req.graceSeconds)),
       serveRpc(nc, RPC.listWorkers, QUEUE_GROUP, z.object({}).strict(), () => this.workers.list()),
     ];
   }
