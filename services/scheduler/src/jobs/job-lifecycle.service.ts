@@ -233,12 +233,15 @@ export class JobLifecycleService {
       // Someone asked to stop it; a lost worker does not bring it back.
       const endAs = job.stopAs ?? 'cancelled';
       const why = `${job.stopReason ?? 'cancelled by request'} (${reason})`;
-      const result = await this.jobs.commit(transition(job, endAs, { ...exit, reason: why, finishedAt: nowIso() }, why), {
+      const ended = transition(job, endAs, { ...exit, reason: why, finishedAt: nowIso() }, why);
+      const result = await this.jobs.commit(ended, {
         expectedAttempt: job.attempt,
         allowedStates: PLACED_STATES,
         active: false,
         lease: { op: 'release', workerId: job.workerId ?? '_none', token: leaseToken(job.id, job.attempt) },
+        outbox: [stateEventEntry(ended, job.state)],
       });
+      if (result === 'ok') await this.outbox.flush();
       return result === 'ok';
     }
     const attempt = job.attempt + 1;
