@@ -13,12 +13,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from enum import StrEnum
 
-from hounsfield.contracts.models import Assignment, RunningItem, StatusEvent
-from hounsfield.contracts.subjects import SCHEMA_VERSION
-from hounsfield.sdk.report_format import utc_timestamp
+from hounsfield.contracts.models import Assignment, RunningItem
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
+from hounsfield.worker.attempt_status import AttemptStatus, StatusState
 from hounsfield.worker.event_publisher import EventPublisher
+from hounsfield.worker.report_records import AttemptIdentity
 from hounsfield.worker.settings import WorkerSettings
 
 _log = logging.getLogger(__name__)
@@ -138,24 +138,13 @@ class Agent:
         return None
 
     async def _report_unstarted(
-        self, assignment: Assignment, state: str, reason: str, retryable: bool | None
+        self, assignment: Assignment, state: StatusState, reason: str, retryable: bool | None
     ) -> None:
+        """The attempt ends here without a trainer; raises (→ nak) if the event cannot be stored."""
         key = (assignment.jobId, assignment.attempt)
         _log.warning("attempt %s:%d not started: %s", *key, reason)
-        event = StatusEvent.model_validate(
-            {
-                "v": SCHEMA_VERSION,
-                "type": "status",
-                "jobId": assignment.jobId,
-                "attempt": assignment.attempt,
-                "workerId": self.worker_id,
-                "state": state,
-                "at": utc_timestamp(),
-                "reason": reason,
-                **({"retryable": retryable} if retryable is not None else {}),
-            }
-        )
-        await self._publisher.status(event)
+        identity = AttemptIdentity(assignment.jobId, assignment.attempt, self.worker_id)
+        await AttemptStatus(identity, self._publisher).publish(state, reason=reason, retryable=retryable)
         self._cancelled_early.discard(key)
         self._ended.add(key)
 

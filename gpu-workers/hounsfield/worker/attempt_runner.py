@@ -9,21 +9,18 @@ then exactly one of ``succeeded``, ``failed``, ``cancelled`` (stopped on request
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
 
-from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo, StatusEvent
-from hounsfield.sdk.report_format import KIND_LAUNCH_ERROR, KIND_PROGRESS, KIND_RUNTIME, utc_timestamp
-from hounsfield.worker import process_tree
+from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo
+from hounsfield.sdk.report_format import KIND_LAUNCH_ERROR, KIND_PROGRESS, KIND_RUNTIME
 from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.attempt_status import AttemptStatus
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.exit_status import describe_exit
 from hounsfield.worker.log_tail import tail_lines
@@ -37,14 +34,13 @@ from hounsfield.worker.report_records import (
 )
 from hounsfield.worker.report_tailer import ReportTailer
 from hounsfield.worker.trainer_launch import launch_command, trainer_env
+from hounsfield.worker.trainer_stop import TrainerStop
 
 _log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
 #: A trainer that never uses the SDK still shows as running after this long.
 RUNNING_FALLBACK_SECONDS = 60.0
-
-StatusState = Literal["starting", "running", "succeeded", "failed", "cancelled", "preempted"]
 
 
 class StopKind(StrEnum):
@@ -56,7 +52,11 @@ class StopKind(StrEnum):
 class _StopRequest:
     kind: StopKind
     grace_seconds: float
-    killed: bool = False
+    trainer: TrainerStop | None = None  # None while no process exists
+
+    @property
+    def killed(self) -> bool:
+        return self.trainer is not None and self.trainer.killed
 
 
 class AttemptRunner:
@@ -76,13 +76,12 @@ class AttemptRunner:
         self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
         self._dir = attempt_dir
         self._publisher = publisher
+        self._status = AttemptStatus(self.identity, publisher)
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._python = python
         self._poll_seconds = poll_seconds
         self._process: asyncio.subprocess.Process | None = None
         self._stop: _StopRequest | None = None
-        self._kill_task: asyncio.Task[None] | None = None
-        self._known_pids: set[int] = set()
         self._running_published = False
         self._launch_error: str | None = None
         self._progress_seq = 0
@@ -103,13 +102,9 @@ class AttemptRunner:
         process = self._process
         return process.pid if process is not None and process.returncode is None else None
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop is not None
-
     async def announce_starting(self) -> None:
         """Publishes ``starting``; the agent acks the assignment only after this succeeded."""
-        await self._publish_status("starting")
+        await self._status.publish("starting")
 
     def request_stop(self, kind: StopKind, grace_seconds: float) -> bool:
         """SIGTERM now, SIGKILL after the grace period; False when the trainer has already exited.
@@ -135,12 +130,10 @@ class AttemptRunner:
             _log.exception(
                 "attempt %s:%d failed inside the agent", self.identity.job_id, self.identity.attempt
             )
-            await self._publish_terminal_safely(
+            await self._status.publish_final(
                 "failed", reason=f"worker agent error: {error}"[:4096], retryable=True
             )
         finally:
-            if self._kill_task is not None:
-                self._kill_task.cancel()
             self._kill_leftovers()
             self.done.set()
 
@@ -148,7 +141,7 @@ class AttemptRunner:
         try:
             self._dir.prepare()
         except OSError as error:
-            await self._publish_terminal_safely(
+            await self._status.publish_final(
                 "failed",
                 reason=f"cannot create the attempt directory {self._dir.root}: {error}",
                 retryable=True,
@@ -174,17 +167,17 @@ class AttemptRunner:
         if self._stop is not None:
             await self._publish_stopped(returncode)
         elif self._launch_error is not None:
-            await self._publish_terminal_safely(
+            await self._status.publish_final(
                 "failed",
                 exit_code=returncode,
-                reason=f"cannot start the trainer: {self._launch_error}"[:4096],
+                reason=f"cannot start the trainer: {self._launch_error}",
                 log_tail=tail_lines(self._dir.log_file),
                 retryable=False,
             )
         elif returncode == 0:
-            await self._publish_terminal_safely("succeeded", exit_code=0)
+            await self._status.publish_final("succeeded", exit_code=0)
         else:
-            await self._publish_terminal_safely(
+            await self._status.publish_final(
                 "failed",
                 exit_code=returncode,
                 reason=describe_exit(returncode),
@@ -208,7 +201,7 @@ class AttemptRunner:
                     start_new_session=True,
                 )
         except OSError as error:
-            await self._publish_terminal_safely(
+            await self._status.publish_final(
                 "failed", reason=f"cannot start the trainer ({command[0]}): {error}", retryable=True
             )
             return None
@@ -270,59 +263,23 @@ class AttemptRunner:
     # --- stopping ---------------------------------------------------------------------------
 
     def _terminate(self) -> None:
-        """SIGTERM to the ranks (the launcher's children) and a timer for SIGKILL.
-
-        The ranks are signalled directly rather than through torchrun: a rank that checkpoints
-        and exits 0 then lets torchrun finish normally. Before any rank exists the launcher's
-        own process group gets the SIGTERM instead.
-        """
         assert self._process is not None and self._stop is not None
-        root = self._process.pid
-        parents = process_tree.parent_map()
-        self._known_pids |= process_tree.descendants([root], parents)
-        ranks = process_tree.children(root, parents)
-        _log.info(
-            "attempt %s:%d: SIGTERM to %s (%s, grace %.1f s)",
-            self.identity.job_id,
-            self.identity.attempt,
-            f"ranks {ranks}" if ranks else f"process group {root}",
-            self._stop.kind,
-            self._stop.grace_seconds,
-        )
-        if ranks:
-            for rank in ranks:
-                process_tree.signal_process(rank, signal.SIGTERM)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(root, signal.SIGTERM)
-        self._kill_task = asyncio.create_task(self._kill_after(self._stop.grace_seconds))
+        label = f"attempt {self.identity.job_id}:{self.identity.attempt} ({self._stop.kind})"
+        self._stop.trainer = TrainerStop(self._process, self._stop.grace_seconds, label)
+        self._stop.trainer.begin()
 
-    async def _kill_after(self, grace_seconds: float) -> None:
-        await asyncio.sleep(grace_seconds)
-        process = self._process
-        if process is None or process.returncode is not None or self._stop is None:
-            return
-        self._stop.killed = True
-        pids = process_tree.descendants([process.pid]) | self._known_pids
-        _log.warning(
-            "attempt %s:%d did not stop within %.1f s of SIGTERM; SIGKILL to %d process(es)",
-            self.identity.job_id,
-            self.identity.attempt,
-            grace_seconds,
-            len(pids),
-        )
-        process_tree.kill_groups(pids, signal.SIGKILL)
+    async def _publish_running(self, runtime: RuntimeInfo | None) -> None:
+        self._running_published = True
+        await self._status.publish("running", runtime=runtime)
 
     def _kill_leftovers(self) -> None:
-        """If the agent itself failed while the trainer runs, the trainer must not outlive the attempt."""
+        """The trainer never outlives its attempt, even when the agent itself failed mid-way."""
+        trainer = self._stop.trainer if self._stop is not None else None
+        if trainer is not None:
+            trainer.cancel_timer()
         process = self._process
         if process is not None and process.returncode is None:
-            _log.warning(
-                "attempt %s:%d: killing the trainer left behind", self.identity.job_id, self.identity.attempt
-            )
-            process_tree.kill_groups(
-                process_tree.descendants([process.pid]) | self._known_pids, signal.SIGKILL
-            )
+            (trainer or TrainerStop(process, 0.0, f"attempt {self.identity.job_id}")).kill_now()
 
     async def _publish_stopped(self, returncode: int | None) -> None:
         stop = self._stop
@@ -335,64 +292,14 @@ class AttemptRunner:
             how = f"the trainer stopped after SIGTERM ({describe_exit(returncode)})"
         log_tail = tail_lines(self._dir.log_file) if returncode not in (None, 0) else None
         if stop.kind == StopKind.CANCEL:
-            await self._publish_terminal_safely(
+            await self._status.publish_final(
                 "cancelled", exit_code=returncode, reason=f"cancelled on request; {how}", log_tail=log_tail
             )
         else:
-            await self._publish_terminal_safely(
+            await self._status.publish_final(
                 "preempted",
                 exit_code=returncode,
                 reason=f"worker {self.identity.worker_id} shut down; {how}",
                 log_tail=log_tail,
                 retryable=True,
-            )
-
-    # --- publishing -------------------------------------------------------------------------
-
-    def _status(self, state: StatusState, **fields: Any) -> StatusEvent:
-        return StatusEvent(
-            v=1,  # the generated Literal checks this against SCHEMA_VERSION
-            type="status",
-            jobId=self.identity.job_id,
-            attempt=self.identity.attempt,
-            workerId=self.identity.worker_id,
-            state=state,
-            at=utc_timestamp(),
-            **{name: value for name, value in fields.items() if value is not None},
-        )
-
-    async def _publish_status(self, state: StatusState, **fields: Any) -> None:
-        await self._publisher.status(self._status(state, **fields))
-
-    async def _publish_running(self, runtime: RuntimeInfo | None) -> None:
-        self._running_published = True
-        await self._publish_status("running", runtime=runtime)
-
-    async def _publish_terminal_safely(
-        self,
-        state: StatusState,
-        *,
-        exit_code: int | None = None,
-        reason: str | None = None,
-        log_tail: list[str] | None = None,
-        retryable: bool | None = None,
-    ) -> None:
-        """The terminal event; if it cannot be stored the attempt still ends (heartbeats stop listing it)."""
-        _log.info(
-            "attempt %s:%d %s%s",
-            self.identity.job_id,
-            self.identity.attempt,
-            state,
-            f": {reason}" if reason else "",
-        )
-        try:
-            await self._publish_status(
-                state, exitCode=exit_code, reason=reason, logTail=log_tail, retryable=retryable
-            )
-        except Exception:
-            _log.exception(
-                "attempt %s:%d: %s status was not published",
-                self.identity.job_id,
-                self.identity.attempt,
-                state,
             )
