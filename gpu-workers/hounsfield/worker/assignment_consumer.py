@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -29,8 +30,18 @@ NAK_DELAY_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 5.0
 
 
+class RejectionCode(StrEnum):
+    UNSUPPORTED_VERSION = "unsupported_version"
+    INVALID_ASSIGNMENT = "invalid_assignment"
+    WRONG_WORKER = "wrong_worker"
+
+
 class AssignmentRejectedError(ValueError):
     """A message that can never become a valid assignment for this worker (it is terminated)."""
+
+    def __init__(self, code: RejectionCode, message: str) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
 
 
 def parse_assignment(data: bytes, worker_id: str) -> Assignment:
@@ -42,16 +53,19 @@ def parse_assignment(data: bytes, worker_id: str) -> Assignment:
         version = next((i for i in issues if i["loc"] and i["loc"][0] == "v"), None)
         if version is not None:
             raise AssignmentRejectedError(
-                f"unsupported schema version {version.get('input')!r} (this worker reads v{SCHEMA_VERSION})"
+                RejectionCode.UNSUPPORTED_VERSION,
+                f"unsupported schema version {version.get('input')!r} (this worker reads v{SCHEMA_VERSION})",
             ) from error
         described = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc']) or 'message'}: {issue['msg']}"
             for issue in issues[:3]
         )
         more = f" (+{len(issues) - 3} more)" if len(issues) > 3 else ""
-        raise AssignmentRejectedError(f"invalid assignment: {described}{more}") from error
+        raise AssignmentRejectedError(RejectionCode.INVALID_ASSIGNMENT, f"{described}{more}") from error
     if assignment.workerId != worker_id:
-        raise AssignmentRejectedError(f"addressed to worker {assignment.workerId!r}, this is {worker_id!r}")
+        raise AssignmentRejectedError(
+            RejectionCode.WRONG_WORKER, f"addressed to worker {assignment.workerId!r}, this is {worker_id!r}"
+        )
     return assignment
 
 
