@@ -225,7 +225,7 @@ class StatusEvent(BaseModel):
     reason: Annotated[str | None, Field(max_length=4096)] = None
     logTail: Annotated[list[LogTailItem] | None, Field(max_length=200)] = None
     runtime: RuntimeInfo | None = None
-    retryable: bool | None = None
+    failureKind: Literal['trainer', 'preflight', 'infrastructure'] | None = None
 
 
 class GpuInfo(BaseModel):
@@ -375,3 +375,14 @@ class JobStateEvent(BaseModel):
         str | None,
         Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
     ] = None
+
+
+class WorkerCancelRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    graceSeconds: Annotated[float | None, Field(ge=0.0, le=3600.0)] = None

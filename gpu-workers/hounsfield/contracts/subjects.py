@@ -27,5 +27,9 @@ def worker_consumer(worker_id: str) -> str:
     return "worker-" + worker_id + ""
 
 
+def worker_cancel_subject(worker_id: str) -> str:
+    return "hf.worker." + worker_id + ".cancel"
+
+
 RPC_SUBMIT_JOB = "hf.rpc.scheduler.jobs.submit"
 RPC_GET_JOB = "hf.rpc.scheduler.jobs.get"

@@ -98,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         if step % args.log_every == 0 or step == args.steps:
             run.report(
                 step,
-                {"loss": window_loss / window_steps},
+                # The batch layout the platform resolved, as this process received it.
+                {
+                    "loss": window_loss / window_steps,
+                    "per_device_batch": resolved.per_device_batch,
+                    "grad_accum_steps": resolved.grad_accum_steps,
+                },
                 total_steps=args.steps,
                 lr=resolved.lr,
                 samples_per_second=resolved.global_batch * window_steps / window_time,

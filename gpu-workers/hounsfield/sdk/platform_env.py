@@ -22,6 +22,8 @@ ENV_RESOLVED = "HOUNSFIELD_RESOLVED"
 ENV_JOB_CONFIG = "HOUNSFIELD_JOB_CONFIG"
 ENV_HYPERPARAMETERS = "HOUNSFIELD_HYPERPARAMETERS"
 ENV_RESUME_FROM = "HOUNSFIELD_RESUME_FROM"
+#: The dataset root named in the spec, resolved by the worker's preflight inside its data roots.
+ENV_DATA_ROOT = "HOUNSFIELD_DATA_ROOT"
 
 #: Every variable the platform owns in a trainer's environment (a job's own ``env`` cannot set them).
 PLATFORM_VARIABLES = (

@@ -16,8 +16,9 @@ from enum import StrEnum
 from hounsfield.contracts.models import Assignment, RunningItem
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
-from hounsfield.worker.attempt_status import AttemptStatus, StatusState
+from hounsfield.worker.attempt_status import AttemptStatus, FailureKind, StatusState
 from hounsfield.worker.event_publisher import EventPublisher
+from hounsfield.worker.preflight import Preflight
 from hounsfield.worker.report_records import AttemptIdentity
 from hounsfield.worker.settings import WorkerSettings
 
@@ -62,8 +63,10 @@ class Agent:
         *,
         gpu_count: int,
         base_env: Mapping[str, str] | None = None,
+        preflight: Preflight | None = None,
     ) -> None:
         self._settings = settings
+        self._preflight = preflight
         self._publisher = publisher
         self._gpu_count = gpu_count
         self._base_env = base_env
@@ -104,13 +107,14 @@ class Agent:
             return
         refusal = self._gpu_refusal(assignment)
         if refusal is not None:
-            await self._report_unstarted(assignment, "failed", refusal, True)
+            await self._report_unstarted(assignment, "failed", refusal, "infrastructure")
             return
         runner = AttemptRunner(
             assignment,
             AttemptDir.of(self._settings.attempts_dir, assignment.jobId, assignment.attempt),
             self._publisher,
             base_env=self._base_env,
+            preflight=self._preflight,
         )
         await runner.announce_starting()
         self._runners[key] = runner
@@ -138,13 +142,13 @@ class Agent:
         return None
 
     async def _report_unstarted(
-        self, assignment: Assignment, state: StatusState, reason: str, retryable: bool | None
+        self, assignment: Assignment, state: StatusState, reason: str, failure_kind: FailureKind | None
     ) -> None:
         """The attempt ends here without a trainer; raises (→ nak) if the event cannot be stored."""
         key = (assignment.jobId, assignment.attempt)
         _log.warning("attempt %s:%d not started: %s", *key, reason)
         identity = AttemptIdentity(assignment.jobId, assignment.attempt, self.worker_id)
-        await AttemptStatus(identity, self._publisher).publish(state, reason=reason, retryable=retryable)
+        await AttemptStatus(identity, self._publisher).publish(state, reason=reason, failureKind=failure_kind)
         self._cancelled_early.discard(key)
         self._ended.add(key)
 
@@ -180,7 +184,7 @@ class Agent:
         return True
 
     async def shutdown(self, grace_seconds: float) -> None:
-        """Stops every attempt (reported ``preempted``, retryable) and waits for them to end."""
+        """Stops every attempt (reported ``preempted``, so it is requeued) and waits for them to end."""
         runners = list(self._runners.values())
         if runners:
             _log.info("stopping %d attempt(s) before shutdown (grace %.1f s)", len(runners), grace_seconds)

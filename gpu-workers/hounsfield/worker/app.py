@@ -10,13 +10,16 @@ from typing import Any
 
 from nats.aio.client import Client
 
+from hounsfield.contracts.models import GpuInfo
 from hounsfield.gpu.inventory import GpuInventory, open_inventory
+from hounsfield.worker import process_tree
 from hounsfield.worker.agent import Agent
 from hounsfield.worker.assignment_consumer import AssignmentConsumer
 from hounsfield.worker.cancel_listener import CancelListener
 from hounsfield.worker.event_publisher import JetStreamEventPublisher
 from hounsfield.worker.heartbeat import HeartbeatLoop
 from hounsfield.worker.nats_connection import connect_nats
+from hounsfield.worker.preflight import Preflight, PreflightPolicy
 from hounsfield.worker.settings import WorkerSettings
 
 _log = logging.getLogger(__name__)
@@ -52,7 +55,14 @@ class WorkerApp:
         js = nc.jetstream()
         publisher = JetStreamEventPublisher(js)
         inventory = open_inventory(settings.fake_gpu_devices(), settings.worker_id)
-        agent = Agent(settings, publisher, gpu_count=inventory.count())
+        assert settings.work_dir is not None  # made absolute by the settings validator
+        policy = PreflightPolicy(settings.data_roots, settings.work_dir, settings.min_free_disk_gib)
+
+        def gpus_now() -> list[GpuInfo]:
+            # Called only once the agent runs attempts, so the late-bound `agent` exists.
+            return inventory.snapshot(process_tree.descendants(agent.process_roots()))
+
+        agent = Agent(settings, publisher, gpu_count=inventory.count(), preflight=Preflight(policy, gpus_now))
         app = cls(
             settings,
             nc,

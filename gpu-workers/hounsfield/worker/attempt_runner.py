@@ -3,7 +3,7 @@
 Status events for an attempt, in order: ``starting`` (before the assignment is acked), ``running``
 (when the trainer reports its runtime, or its first progress, or after RUNNING_FALLBACK_SECONDS),
 then exactly one of ``succeeded``, ``failed``, ``cancelled`` (stopped on request) or ``preempted``
-(stopped because the worker shut down; retryable).
+(stopped because the worker shut down; the scheduler requeues it).
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo
+from hounsfield.sdk.platform_env import ENV_DATA_ROOT
 from hounsfield.sdk.report_format import KIND_LAUNCH_ERROR, KIND_PROGRESS, KIND_RUNTIME
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_status import AttemptStatus
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.exit_status import describe_exit
 from hounsfield.worker.log_tail import tail_lines
+from hounsfield.worker.preflight import Preflight, PreflightError
 from hounsfield.worker.report_records import (
     AttemptIdentity,
     ReportRecordError,
@@ -71,7 +74,10 @@ class AttemptRunner:
         base_env: Mapping[str, str] | None = None,
         python: str = sys.executable,
         poll_seconds: float = POLL_SECONDS,
+        preflight: Preflight | None = None,
     ) -> None:
+        self._preflight = preflight
+        self._data_root: Path | None = None
         self.assignment = assignment
         self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
         self._dir = attempt_dir
@@ -131,7 +137,7 @@ class AttemptRunner:
                 "attempt %s:%d failed inside the agent", self.identity.job_id, self.identity.attempt
             )
             await self._status.publish_final(
-                "failed", reason=f"worker agent error: {error}"[:4096], retryable=True
+                "failed", reason=f"worker agent error: {error}"[:4096], failure_kind="infrastructure"
             )
         finally:
             self._kill_leftovers()
@@ -144,12 +150,20 @@ class AttemptRunner:
             await self._status.publish_final(
                 "failed",
                 reason=f"cannot create the attempt directory {self._dir.root}: {error}",
-                retryable=True,
+                failure_kind="infrastructure",
             )
             return
         if self._stop is not None:
             await self._publish_stopped(returncode=None)
             return
+        if self._preflight is not None:
+            try:
+                self._data_root = self._preflight.check(self.assignment)
+            except PreflightError as error:
+                await self._status.publish_final(
+                    "failed", reason=f"preflight: {error}", failure_kind="preflight"
+                )
+                return
         process = await self._spawn()
         if process is None:
             return
@@ -172,7 +186,7 @@ class AttemptRunner:
                 exit_code=returncode,
                 reason=f"cannot start the trainer: {self._launch_error}",
                 log_tail=tail_lines(self._dir.log_file),
-                retryable=False,
+                failure_kind="preflight",
             )
         elif returncode == 0:
             await self._status.publish_final("succeeded", exit_code=0)
@@ -182,12 +196,14 @@ class AttemptRunner:
                 exit_code=returncode,
                 reason=describe_exit(returncode),
                 log_tail=tail_lines(self._dir.log_file),
-                retryable=False,
+                failure_kind="trainer",
             )
 
     async def _spawn(self) -> asyncio.subprocess.Process | None:
         command = launch_command(self.assignment, self._python)
         env = trainer_env(self.assignment, self._dir, self._base_env)
+        if self._data_root is not None:
+            env[ENV_DATA_ROOT] = str(self._data_root)
         try:
             with self._dir.log_file.open("ab") as log:
                 # Its own session: signals meant for the agent (Ctrl-C in a terminal) do not reach
@@ -202,7 +218,9 @@ class AttemptRunner:
                 )
         except OSError as error:
             await self._status.publish_final(
-                "failed", reason=f"cannot start the trainer ({command[0]}): {error}", retryable=True
+                "failed",
+                reason=f"cannot start the trainer ({command[0]}): {error}",
+                failure_kind="infrastructure",
             )
             return None
 
@@ -301,5 +319,4 @@ class AttemptRunner:
                 exit_code=returncode,
                 reason=f"worker {self.identity.worker_id} shut down; {how}",
                 log_tail=log_tail,
-                retryable=True,
             )

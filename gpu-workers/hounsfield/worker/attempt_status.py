@@ -13,6 +13,9 @@ from hounsfield.worker.report_records import AttemptIdentity
 _log = logging.getLogger(__name__)
 
 StatusState = Literal["starting", "running", "succeeded", "failed", "cancelled", "preempted"]
+#: Whose failure it was: the scheduler retries ``trainer`` failures while restarts remain, fails
+#: ``preflight`` failures at once, and requeues ``infrastructure`` failures without spending one.
+FailureKind = Literal["trainer", "preflight", "infrastructure"]
 MAX_REASON_CHARS = 4096
 
 
@@ -48,7 +51,7 @@ class AttemptStatus:
         exit_code: int | None = None,
         reason: str | None = None,
         log_tail: list[str] | None = None,
-        retryable: bool | None = None,
+        failure_kind: FailureKind | None = None,
     ) -> None:
         """The terminal event. Never raises: if it cannot be stored the attempt still ends, and the
         scheduler notices it is gone from the heartbeats' ``running`` list."""
@@ -56,7 +59,7 @@ class AttemptStatus:
         _log.info("attempt %s:%d %s%s", job, attempt, state, f": {reason}" if reason else "")
         try:
             await self.publish(
-                state, exitCode=exit_code, reason=reason, logTail=log_tail, retryable=retryable
+                state, exitCode=exit_code, reason=reason, logTail=log_tail, failureKind=failure_kind
             )
         except Exception:
             _log.exception("attempt %s:%d: %s status was not published", job, attempt, state)

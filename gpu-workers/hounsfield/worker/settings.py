@@ -52,6 +52,8 @@ class WorkerSettings(BaseSettings):
     fake_gpus: str | None = None
     data_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     stop_grace_seconds: float = Field(30.0, ge=0, le=3600)
+    #: Preflight refuses to start a trainer with less free disk than this under the work dir.
+    min_free_disk_gib: float = Field(1.0, ge=0, le=1_000_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("worker_id")

@@ -100,7 +100,7 @@ async def test_failing_trainer_reports_exit_code_and_log_tail(
     assert done.state == "failed"
     assert done.exitCode == 3
     assert done.reason == "trainer exited with code 3"
-    assert done.retryable is False
+    assert done.failureKind == "trainer"
     assert done.logTail is not None and 0 < len(done.logTail) <= 50
     assert any("simulated failure: giving up" in line.root for line in done.logTail)
     assert len(recorder.progress()) == 1
@@ -168,7 +168,8 @@ async def test_stop_attempt_lets_a_cooperative_trainer_exit_cleanly(
     # GPU 0 is taken: the worker refuses the overlapping attempt as retryable.
     await publish_assignment(nc.jetstream(), clash)
     refused = await clash_recorder.wait_for_state("failed")
-    assert refused.retryable is True and refused.reason is not None and "GPU(s) [0]" in refused.reason
+    assert refused.failureKind == "infrastructure"
+    assert refused.reason is not None and "GPU(s) [0]" in refused.reason
 
     assert await app.agent.stop_attempt(assignment.jobId, grace_seconds=20)
 
@@ -243,5 +244,5 @@ async def test_shutdown_preempts_running_attempts(
     await app.close(grace_seconds=10)
 
     done = await recorder.wait_for_state("preempted", timeout=5)
-    assert done.retryable is True and done.exitCode == 0
+    assert done.state == "preempted" and done.exitCode == 0
     assert done.reason is not None and f"worker {worker_id} shut down" in done.reason

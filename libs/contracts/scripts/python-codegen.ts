@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildJsonSchemaDocument } from '../src/json-schema';
-import { CONSUMERS, RPC, STREAMS, SUBJECT_PREFIX } from '../src/subjects';
+import { CONSUMERS, RPC, STREAMS, SUBJECT_PREFIX, workerCancelSubject } from '../src/subjects';
 import { SCHEMA_VERSION } from '../src/version';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
@@ -87,6 +87,10 @@ export function renderPythonSubjects(): string {
     '',
     'def worker_consumer(worker_id: str) -> str:',
     `    return ${JSON.stringify(CONSUMERS.worker('WORKER')).replace('WORKER', '" + worker_id + "')}`,
+    '',
+    '',
+    'def worker_cancel_subject(worker_id: str) -> str:',
+    `    return ${JSON.stringify(workerCancelSubject('WORKER')).replace('WORKER', '" + worker_id + "')}`,
     '',
     '',
     `RPC_SUBMIT_JOB = ${JSON.stringify(RPC.submitJob)}`,

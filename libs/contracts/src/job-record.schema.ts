@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertEventSchema } from './alert-event.schema';
 import { identifierSchema, timestampSchema } from './common.schema';
 import { jobSpecSchema } from './job-spec.schema';
 import { jobStateSchema } from './job-state.schema';
@@ -47,6 +48,8 @@ export const jobRecordSchema = z
     /** How a requested stop ends: `cancelled` (a person asked) or `failed` (for example NaN loss with fail-fast). */
     stopAs: z.enum(['cancelled', 'failed']).optional(),
     stopReason: z.string().max(4096).optional(),
+    /** Training-health alerts of the current attempt and earlier ones, latest event of each (metrics service). */
+    alerts: z.array(alertEventSchema).optional(),
   })
   .strict()
   .meta({ id: 'JobRecord' });

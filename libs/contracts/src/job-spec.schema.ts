@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { monitoringPolicySchema } from './monitoring-policy.schema';
 
 /** The kinds of training the platform knows how to run. `script` runs a user's own module. */
 export const jobKindSchema = z.enum(['pcdiff', 'voxelization', 'vqgan3d', 'slice_interp', 'topo_unet', 'script']);
@@ -89,6 +90,8 @@ export const jobSpecSchema = z
     hyperparameters: hyperparametersSchema,
     data: dataSchema.default({ paths: [] }),
     checkpoint: checkpointPolicySchema.default({ keepLast: 3 }),
+    /** Training-health alerts: fail-fast on NaN loss, thresholds for spikes and stalls. */
+    monitoring: monitoringPolicySchema.default({ failOnNonFiniteLoss: false }),
     /** Higher runs first; ties go to the older job. */
     priority: z.number().int().min(-100).max(100).default(0),
     maxRestarts: z.number().int().min(0).max(20).default(0),

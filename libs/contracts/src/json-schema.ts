@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertEventSchema } from './alert-event.schema';
 import { assignmentSchema } from './assignment.schema';
 import { jobRecordSchema } from './job-record.schema';
 import { jobSpecSchema } from './job-spec.schema';
@@ -6,6 +7,7 @@ import { progressEventSchema } from './progress-event.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
 import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
 import { jobStateEventSchema } from './job-state-event.schema';
+import { workerCancelRequestSchema } from './worker-cancel.schema';
 import { gpuInfoSchema, workerHeartbeatSchema } from './worker-heartbeat.schema';
 
 /** The schemas other languages consume, keyed by the name their generated models take. */
@@ -20,6 +22,8 @@ export const EXPORTED_SCHEMAS = {
   WorkerHeartbeat: workerHeartbeatSchema,
   JobRecord: jobRecordSchema,
   JobStateEvent: jobStateEventSchema,
+  AlertEvent: alertEventSchema,
+  WorkerCancelRequest: workerCancelRequestSchema,
 } as const;
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertEventSchema } from './alert-event.schema';
 import { jobStateEventSchema } from './job-state-event.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { statusEventSchema } from './status-event.schema';
@@ -10,9 +11,15 @@ export const platformEventSchema = z.discriminatedUnion('type', [
   statusEventSchema,
   workerHeartbeatSchema,
   jobStateEventSchema,
+  alertEventSchema,
 ]);
 export type PlatformEvent = z.infer<typeof platformEventSchema>;
 
 /** What a job's live stream (SSE) carries. */
-export const jobEventSchema = z.discriminatedUnion('type', [progressEventSchema, statusEventSchema, jobStateEventSchema]);
+export const jobEventSchema = z.discriminatedUnion('type', [
+  progressEventSchema,
+  statusEventSchema,
+  jobStateEventSchema,
+  alertEventSchema,
+]);
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -29,8 +29,12 @@ export const statusEventSchema = z
     /** Last lines of the trainer's log, for failures. */
     logTail: z.array(z.string().max(4096)).max(200).optional(),
     runtime: runtimeInfoSchema.optional(),
-    /** True when the failure is the platform's (preflight, lost worker), not the trainer's. */
-    retryable: z.boolean().optional(),
+    /**
+     * Whose failure it was, which decides what the scheduler does next: `trainer` (non-zero exit:
+     * retried while restarts remain), `preflight` (the job cannot run as specified: failed at
+     * once, no retries), `infrastructure` (the platform's fault: requeued, no restart spent).
+     */
+    failureKind: z.enum(['trainer', 'preflight', 'infrastructure']).optional(),
   })
   .strict()
   .meta({ id: 'StatusEvent' });

@@ -27,6 +27,9 @@ export const SUBJECTS = {
   jobEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.>`,
   jobStatusAll: `${SUBJECT_PREFIX.events}.job.*.status`,
   jobProgressAll: `${SUBJECT_PREFIX.events}.job.*.progress`,
+  jobStateAll: `${SUBJECT_PREFIX.events}.job.*.state`,
+  /** Training-health alerts (metrics service). */
+  jobAlert: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.alert`,
 } as const;
 
 /** Request/reply subjects; each service listens in a queue group named after itself. */
@@ -37,6 +40,10 @@ export const RPC = {
   cancelJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.cancel`,
   failJob: `${SUBJECT_PREFIX.rpc}.scheduler.jobs.fail`,
   listWorkers: `${SUBJECT_PREFIX.rpc}.scheduler.workers.list`,
+  /** A job's stored metric series (metrics service). */
+  jobMetrics: `${SUBJECT_PREFIX.rpc}.metrics.jobs.series`,
+  /** A job's training-health alerts, latest event of each (metrics service). */
+  jobAlerts: `${SUBJECT_PREFIX.rpc}.metrics.jobs.alerts`,
   health: (service: string) => `${SUBJECT_PREFIX.rpc}.${service}.health`,
 } as const;
 
@@ -47,4 +54,5 @@ export const workerCancelSubject = (workerId: string) => `hf.worker.${workerId}.
 export const CONSUMERS = {
   worker: (workerId: string) => `worker-${workerId}`,
   scheduler: 'scheduler',
+  metrics: 'metrics',
 } as const;

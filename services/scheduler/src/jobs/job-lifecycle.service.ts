@@ -8,6 +8,7 @@ import {
   ProgressEvent,
   StatusEvent,
   workerCancelSubject,
+  WorkerCancelRequest,
 } from '@hounsfield/contracts';
 import { encodeJson, NatsClient } from '@hounsfield/messaging';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
@@ -160,8 +161,9 @@ export class JobLifecycleService {
 
   /** Best effort: a worker that is gone is handled by the dead-worker path instead. */
   async requestWorkerStop(workerId: string, jobId: string, attempt: number, graceSeconds: number): Promise<void> {
+    const request: WorkerCancelRequest = { jobId, attempt, graceSeconds };
     try {
-      await this.nats.nc.request(workerCancelSubject(workerId), encodeJson({ jobId, attempt, graceSeconds }), { timeout: 5000 });
+      await this.nats.nc.request(workerCancelSubject(workerId), encodeJson(request), { timeout: 5000 });
     } catch (error) {
       this.logger.warn(`could not reach worker ${workerId} to stop ${jobId}#${attempt}: ${String(error)}`);
     }
@@ -208,12 +210,14 @@ export class JobLifecycleService {
         await this.requeue(job, `preempted: ${event.reason ?? 'the worker stopped the attempt'}`, false);
         break;
       case 'failed': {
-        const trainerFailure = event.retryable !== false;
+        const kind = event.failureKind ?? 'trainer';
         if (job.cancelRequested) {
           const endAs = job.stopAs ?? 'cancelled';
           const reason = job.stopReason ?? 'cancelled by request';
           await this.commit(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), job, { active: false, lease: release });
-        } else if (trainerFailure && job.restarts < job.spec.maxRestarts) {
+        } else if (kind === 'infrastructure') {
+          await this.requeue(job, `worker ${event.workerId}: ${event.reason ?? 'infrastructure failure'} (no restart spent)`, false, exit);
+        } else if (kind === 'trainer' && job.restarts < job.spec.maxRestarts) {
           await this.requeue(job, event.reason ?? `exit code ${event.exitCode}`, true, exit);
         } else {
           await this.commit(transition(job, 'failed', { ...exit, finishedAt: event.at }, event.reason), job, { active: false, lease: release });
