@@ -1,0 +1,106 @@
+"""``python -m hounsfield.trainers.pcdiff``: trains PCDiff's skull-conditioned point diffusion model.
+
+Each sample is the defective skull's points followed by the implant's points (normalised by the
+defective skull's bounding box); the implant is noised to a random timestep and PVCNN2 learns to
+predict that noise (MSE on the implant points only). Examples::
+
+    python -m hounsfield.trainers.pcdiff --preset cpu-tiny --synthetic 6 --steps 50
+    python -m hounsfield.trainers.pcdiff --preset paper-skullbreak --data-root /data/SkullBreak
+    torchrun --nproc_per_node=2 -m hounsfield.trainers.pcdiff --preset cpu-tiny --synthetic 6
+
+Under the platform this module is the ``pcdiff`` job kind; its config is the job's ``config``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from hounsfield.data.skullbreak import SkullCompletionDataset
+from hounsfield.diffusion import EMA, NoiseSchedule, implant_noise_loss
+from hounsfield.models.pvcnn2 import PVCNN2
+from hounsfield.sdk import Run
+from hounsfield.trainers.cli import TrainerDefinition, TrainingParts, run_trainer
+from hounsfield.trainers.ddp import DistributedContext
+from hounsfield.trainers.loop import Batch, BatchPlan, LossFn
+from hounsfield.trainers.pcdiff_config import PRESETS, PCDiffTrainConfig, pcdiff_preset
+from hounsfield.trainers.sampler import position_seed
+from hounsfield.trainers.skull_data import training_cases
+
+_STREAM_T, _STREAM_NOISE = 2, 3
+
+
+def completion_cloud(batch: Batch) -> Tensor:
+    """``(B, 3, S + I)``: the defective skull's points first, the implant's last."""
+    return torch.cat([batch["defective_points"], batch["implant_points"]], dim=1).transpose(1, 2).contiguous()
+
+
+def sample_draws(
+    batch: Batch, schedule: NoiseSchedule, n_implant: int, seed: int, fixed_noise_per_case: bool
+) -> tuple[Tensor, Tensor]:
+    """Per-sample timesteps ``(B,)`` and implant noise ``(B, 3, n_implant)``, on the CPU.
+
+    Seeded by each sample's global position (or, for the noise with ``fixed_noise_per_case``, by
+    its case index), so they do not depend on how the global batch was split over processes.
+    """
+    positions = [int(p) for p in batch["position"]]
+    indices = [int(i) for i in batch["index"]]
+    ts, noises = [], []
+    for position, index in zip(positions, indices, strict=True):
+        t_gen = torch.Generator().manual_seed(position_seed(seed, position, _STREAM_T))
+        ts.append(torch.randint(schedule.num_timesteps, (1,), generator=t_gen))
+        noise_key = index if fixed_noise_per_case else position
+        noise_gen = torch.Generator().manual_seed(position_seed(seed, noise_key, _STREAM_NOISE))
+        noises.append(torch.randn(3, n_implant, generator=noise_gen))
+    return torch.cat(ts), torch.stack(noises)
+
+
+def pcdiff_loss(config: PCDiffTrainConfig, schedule: NoiseSchedule) -> LossFn:
+    """The micro-batch loss: mean implant-noise MSE with per-sample seeded timesteps and noise."""
+    n_skull = config.points.n_defective
+
+    def loss(model: torch.nn.Module, batch: Batch) -> Tensor:
+        x0 = completion_cloud(batch)
+        t, noise = sample_draws(
+            batch, schedule, x0.shape[2] - n_skull, config.seed, config.fixed_noise_per_case
+        )
+        per_sample = implant_noise_loss(
+            model, schedule, x0, n_skull, t=t.to(x0.device), noise=noise.to(x0.device, x0.dtype)
+        )
+        return per_sample.mean()
+
+    return loss
+
+
+def build(config: PCDiffTrainConfig, run: Run, context: DistributedContext, plan: BatchPlan) -> TrainingParts:
+    cases = training_cases(config, run.output_dir, context)
+    dataset = SkullCompletionDataset(cases, config.points, config.cache_dir or run.output_dir / "cache")
+    model = PVCNN2(config.model).to(context.device)
+    ema = EMA(model, config.ema_decay) if config.ema_decay is not None else None
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=plan.lr, betas=config.betas, weight_decay=config.weight_decay
+    )
+    schedule = NoiseSchedule.from_config(config.schedule)
+    return TrainingParts(
+        model=model, loss_fn=pcdiff_loss(config, schedule), optimizer=optimizer, dataset=dataset, ema=ema
+    )
+
+
+DEFINITION = TrainerDefinition[PCDiffTrainConfig](
+    name="pcdiff",
+    description=__doc__ or "",
+    preset=pcdiff_preset,
+    presets=tuple(PRESETS),
+    build=build,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_trainer(DEFINITION, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

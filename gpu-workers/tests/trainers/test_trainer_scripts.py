@@ -1,0 +1,157 @@
+"""Both trainers as processes: progress in the SDK report file, checkpoints, SIGTERM, resume.
+
+The trainers run as the worker agent runs them (HOUNSFIELD_* environment, the job's config as
+JSON, the resolved batch), on two synthetic subjects they generate themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+# (module, resolved batch: global, per device, accumulation, lr)
+TRAINERS = {
+    "pcdiff": ("hounsfield.trainers.pcdiff", 4, 2, 2, 1e-3),
+    "voxelization": ("hounsfield.trainers.voxelization", 2, 1, 2, 3e-3),
+}
+
+
+def _env(tmp: Path, kind: str, config: dict[str, Any], **extra: str) -> dict[str, str]:
+    _, global_batch, per_device, accum, lr = TRAINERS[kind]
+    resolved = {
+        "worldSize": 1,
+        "globalBatch": global_batch,
+        "perDeviceBatch": per_device,
+        "gradAccumSteps": accum,
+        "referenceBatch": global_batch,
+        "baseLr": lr,
+        "lrScaling": "linear",
+        "lr": lr,
+    }
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HOUNSFIELD_")}
+    env.update(
+        OMP_NUM_THREADS="1",
+        HOUNSFIELD_JOB_ID=f"job-{kind}",
+        HOUNSFIELD_ATTEMPT="1",
+        HOUNSFIELD_OUTPUT_DIR=str(tmp / "output"),
+        HOUNSFIELD_REPORT_FILE=str(tmp / "report.jsonl"),
+        HOUNSFIELD_RESOLVED=json.dumps(resolved),
+        HOUNSFIELD_JOB_CONFIG=json.dumps({"preset": "cpu-tiny", "synthetic": {"subjects": 2}, **config}),
+    )
+    env.update(extra)
+    return env
+
+
+def _start(kind: str, env: dict[str, str], launcher: list[str] | None = None) -> subprocess.Popen[bytes]:
+    command = [*(launcher or [sys.executable]), "-m", TRAINERS[kind][0]]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _records(report: Path) -> list[dict[str, Any]]:
+    if not report.exists():
+        return []
+    return [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
+
+
+def _progress(report: Path) -> list[dict[str, Any]]:
+    return [r for r in _records(report) if r["kind"] == "progress"]
+
+
+def _finish(process: subprocess.Popen[bytes], timeout: float = 120) -> tuple[int, str]:
+    out, _ = process.communicate(timeout=timeout)
+    return process.returncode, out.decode(errors="replace")
+
+
+def _checkpoint(output: Path, step: int) -> dict[str, Any]:
+    directory = output / "checkpoints" / f"step-{step:07d}"
+    assert {p.name for p in directory.iterdir()} == {"model.safetensors", "state.pt", "meta.json"}
+    state: dict[str, Any] = torch.load(directory / "state.pt", weights_only=True)
+    meta = json.loads((directory / "meta.json").read_text())
+    assert meta["step"] == step and meta["jobId"] is not None
+    return state
+
+
+@pytest.mark.parametrize("kind", sorted(TRAINERS))
+def test_trainer_reports_progress_and_leaves_a_checkpoint(kind: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, kind, {"steps": 4, "logEvery": 2})
+    code, log = _finish(_start(kind, env))
+    assert code == 0, log
+    records = _records(tmp_path / "report.jsonl")
+    assert records[0]["kind"] == "runtime" and records[0]["worldSize"] == 1
+    progress = _progress(tmp_path / "report.jsonl")
+    assert [p["step"] for p in progress] == [2, 4]
+    _, global_batch, _, _, lr = TRAINERS[kind]
+    for record in progress:
+        assert record["v"] == 1 and record["totalSteps"] == 4 and record["lr"] == pytest.approx(lr)
+        assert math.isfinite(record["metrics"]["loss"]) and record["metrics"]["loss"] > 0
+        assert record["samplesPerSecond"] > 0 and record["stepSeconds"] > 0
+        assert record["dataWaitSeconds"] >= 0 and record["epoch"] > 0
+    output = tmp_path / "output"
+    state = _checkpoint(output, 4)
+    assert state["sampler"] == {"global_index": 4 * global_batch}
+    assert (output / "config.json").is_file() and (output / "dataset" / "split.csv").is_file()
+
+
+def _stop_after_first_report(kind: str, tmp_path: Path) -> int:
+    """Starts a long run, sends SIGTERM once it reports, returns the step it stopped at."""
+    process = _start(kind, _env(tmp_path, kind, {"steps": 10_000, "logEvery": 1}))
+    deadline = time.monotonic() + 120
+    while not _progress(tmp_path / "report.jsonl"):
+        assert process.poll() is None, _finish(process)[1]
+        assert time.monotonic() < deadline, "no progress within 120 s"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    code, log = _finish(process, timeout=60)
+    assert code == 0, log
+    assert "stop requested" in log
+    stopped = _progress(tmp_path / "report.jsonl")[-1]["step"]
+    assert 1 <= stopped < 10_000
+    _checkpoint(tmp_path / "output", stopped)
+    return int(stopped)
+
+
+def test_voxelization_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    _stop_after_first_report("voxelization", tmp_path)
+
+
+def test_pcdiff_stops_on_sigterm_and_resumes_on_two_processes(tmp_path: Path) -> None:
+    stopped = _stop_after_first_report("pcdiff", tmp_path / "first")
+    checkpoint = tmp_path / "first" / "output" / "checkpoints" / f"step-{stopped:07d}"
+
+    # A second attempt on two processes (torchrun, gloo), resuming from that checkpoint.
+    second = tmp_path / "second"
+    resolved = {
+        "worldSize": 2,
+        "globalBatch": 4,
+        "perDeviceBatch": 2,
+        "gradAccumSteps": 1,
+        "referenceBatch": 4,
+        "baseLr": 1e-3,
+        "lrScaling": "linear",
+        "lr": 1e-3,
+    }
+    env = _env(
+        second,
+        "pcdiff",
+        {"logEvery": 1},
+        HOUNSFIELD_RESOLVED=json.dumps(resolved),
+        HOUNSFIELD_HYPERPARAMETERS=json.dumps({"globalBatch": 4, "baseLr": 1e-3, "maxSteps": stopped + 2}),
+        HOUNSFIELD_RESUME_FROM=str(checkpoint),
+    )
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    code, log = _finish(_start("pcdiff", env, torchrun))
+    assert code == 0, log
+    assert f"resumed from {checkpoint}" in log
+    assert [p["step"] for p in _progress(second / "report.jsonl")] == [stopped + 1, stopped + 2]
+    state = _checkpoint(second / "output", stopped + 2)
+    assert state["sampler"] == {"global_index": (stopped + 2) * 4}
