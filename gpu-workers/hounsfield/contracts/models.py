@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, RootModel, StringConstraints
 from typing_extensions import TypeAliasType
 
 
@@ -74,6 +74,22 @@ class Checkpoint(BaseModel):
     resumeFrom: Annotated[str | None, Field(max_length=256, min_length=1)] = None
 
 
+class LossTerm(RootModel[str]):
+    root: Annotated[str, Field(max_length=128, min_length=1)]
+
+
+class Monitoring(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    failOnNonFiniteLoss: bool
+    lossTerms: Annotated[list[LossTerm] | None, Field(max_length=64, min_length=1)] = (
+        None
+    )
+    lossSpikeFactor: Annotated[float | None, Field(gt=1.0, le=1000.0)] = None
+    stallSeconds: Annotated[float | None, Field(gt=0.0, le=604800.0)] = None
+
+
 class Arg(RootModel[str]):
     root: Annotated[str, Field(max_length=4096)]
 
@@ -110,6 +126,7 @@ class JobSpec(BaseModel):
     hyperparameters: Hyperparameters
     data: Data
     checkpoint: Checkpoint
+    monitoring: Monitoring
     priority: Annotated[int, Field(ge=-100, le=100)]
     maxRestarts: Annotated[int, Field(ge=0, le=20)]
     script: Script | None = None
@@ -289,6 +306,374 @@ class HistoryItem(BaseModel):
     reason: Annotated[str | None, Field(max_length=4096)] = None
 
 
+class JobStateEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['state']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    state: Literal[
+        'queued',
+        'assigned',
+        'starting',
+        'running',
+        'succeeded',
+        'failed',
+        'cancelled',
+        'preempted',
+    ]
+    from_: Annotated[
+        Literal[
+            'queued',
+            'assigned',
+            'starting',
+            'running',
+            'succeeded',
+            'failed',
+            'cancelled',
+            'preempted',
+        ]
+        | None,
+        Field(alias='from'),
+    ] = None
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+    reason: Annotated[str | None, Field(max_length=4096)] = None
+    workerId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+
+
+class AlertEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['alert']
+    alertId: Annotated[str, Field(max_length=256, min_length=1)]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    kind: Literal[
+        'non_finite_loss',
+        'loss_spike',
+        'loss_divergence',
+        'stall',
+        'data_bound',
+        'tiny_per_device_batch',
+    ]
+    status: Literal['firing', 'resolved']
+    severity: Literal['critical', 'warning']
+    metric: Annotated[str | None, Field(max_length=128, min_length=1)] = None
+    step: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
+    summary: Annotated[str, Field(max_length=2048, min_length=1)]
+    advice: Annotated[str, Field(max_length=4096, min_length=1)]
+    occurrences: Annotated[int, Field(ge=1, le=9007199254740991)]
+    firedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class WorkerCancelRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    graceSeconds: Annotated[float | None, Field(ge=0.0, le=3600.0)] = None
+
+
+StateFilesAdditionalProperty = TypeAliasType(
+    "StateFilesAdditionalProperty",
+    Annotated[
+        str, Field(max_length=128, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    ],
+)
+
+
+class Device(RootModel[str]):
+    root: Annotated[str, Field(max_length=32)]
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Literal['pth', 'lightning']
+    file: Annotated[str, Field(max_length=256, min_length=1)]
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    devices: Annotated[list[Device], Field(max_length=64)]
+
+
+class CheckpointMeta(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    format: Literal['hounsfield.checkpoint']
+    formatVersion: Annotated[int, Field(ge=1, le=9007199254740991)]
+    jobId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    attempt: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    epoch: Annotated[float | None, Field(ge=0.0)] = None
+    worldSize: Annotated[int, Field(ge=1, le=9007199254740991)]
+    resolved: ResolvedHyperparameters | None = None
+    globalSampleIndex: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
+    metrics: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128)],
+        float | Literal['NaN', 'Infinity', '-Infinity'],
+    ]
+    configHash: Annotated[str | None, Field(pattern='^[0-9a-f]{64}$')] = None
+    stateFiles: dict[
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=r'^[A-Za-z0-9][A-Za-z0-9_-]*$', min_length=1, max_length=64
+            ),
+        ],
+        StateFilesAdditionalProperty,
+    ]
+    createdAt: Annotated[str, Field(max_length=40, min_length=20)]
+    torchVersion: Annotated[str | None, Field(max_length=64)] = None
+    source: Source | None = None
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    size: Annotated[int, Field(ge=0, le=9007199254740991)]
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+
+
+class CheckpointFile(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        str, Field(max_length=128, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    ]
+    size: Annotated[int, Field(ge=0, le=9007199254740991)]
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+    parts: Annotated[list[Part], Field(max_length=100000, min_length=1)]
+
+
+class CheckpointManifest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    files: Annotated[list[CheckpointFile], Field(max_length=256, min_length=1)]
+
+
+class AccessGrant1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Literal['url']
+    url: AnyUrl
+    method: Literal['GET', 'PUT']
+    expiresAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class AccessGrant2(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Literal['path']
+    path: Annotated[str, Field(max_length=4096, min_length=1)]
+
+
+class AccessGrant(RootModel[AccessGrant1 | AccessGrant2]):
+    root: AccessGrant1 | AccessGrant2
+
+
+class CheckpointRecord(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    epoch: Annotated[float | None, Field(ge=0.0)] = None
+    committedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    totalSize: Annotated[int, Field(ge=0, le=9007199254740991)]
+    files: Annotated[list[CheckpointFile], Field(min_length=1)]
+    meta: CheckpointMeta
+
+
+class CheckpointEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['checkpoint']
+    action: Literal['committed', 'deleted']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    totalSize: Annotated[int, Field(ge=0, le=9007199254740991)]
+    metrics: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128)],
+        float | Literal['NaN', 'Infinity', '-Infinity'],
+    ]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class File(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        str, Field(max_length=128, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    ]
+    size: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class CheckpointUploadRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    files: Annotated[list[File], Field(max_length=256, min_length=1)]
+
+
+class File1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        str, Field(max_length=128, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    ]
+    size: Annotated[int, Field(ge=0, le=9007199254740991)]
+    parts: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class CheckpointUploadSession(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    uploadId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    partSize: Annotated[int, Field(ge=1, le=9007199254740991)]
+    expiresAt: Annotated[str, Field(max_length=40, min_length=20)]
+    files: list[File1]
+
+
+class CheckpointPartRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    id: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    file: Annotated[
+        str, Field(max_length=128, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    ]
+    part: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class CheckpointPartUploaded(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    uploadId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    file: Annotated[
+        str, Field(max_length=128, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    ]
+    part: Annotated[int, Field(ge=0, le=9007199254740991)]
+    size: Annotated[int, Field(ge=0, le=9007199254740991)]
+    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
+
+
+class CheckpointPartVerified(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    file: Annotated[
+        str, Field(max_length=128, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
+    ]
+    part: Annotated[int, Field(ge=0, le=9007199254740991)]
+    verified: Literal[True]
+
+
+class Retention(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    keepLast: Annotated[int, Field(ge=1, le=1000)]
+    keepBest: KeepBest | None = None
+    keepEvery: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+
+
+class CheckpointCommitRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    uploadId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    manifest: CheckpointManifest
+    retention: Retention
+
+
+class Ref(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            pattern='^(latest|best:[A-Za-z0-9_./-]{1,128}:(min|max)|\\d{1,15}|ck-[0-9a-f]{24})$'
+        ),
+    ]
+
+
+class CheckpointResolveRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    ref: Ref | str
+    pinSeconds: Annotated[int | None, Field(ge=1, le=604800)] = None
+
+
+class CheckpointImport(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    importId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    fileName: Annotated[str, Field(max_length=256, min_length=1)]
+    format: Literal['auto', 'pth', 'lightning']
+
+
 class JobRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -333,56 +718,4 @@ class JobRecord(BaseModel):
     cancelRequested: bool | None = None
     stopAs: Literal['cancelled', 'failed'] | None = None
     stopReason: Annotated[str | None, Field(max_length=4096)] = None
-
-
-class JobStateEvent(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    v: Literal[1]
-    type: Literal['state']
-    jobId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
-    state: Literal[
-        'queued',
-        'assigned',
-        'starting',
-        'running',
-        'succeeded',
-        'failed',
-        'cancelled',
-        'preempted',
-    ]
-    from_: Annotated[
-        Literal[
-            'queued',
-            'assigned',
-            'starting',
-            'running',
-            'succeeded',
-            'failed',
-            'cancelled',
-            'preempted',
-        ]
-        | None,
-        Field(alias='from'),
-    ] = None
-    at: Annotated[str, Field(max_length=40, min_length=20)]
-    reason: Annotated[str | None, Field(max_length=4096)] = None
-    workerId: Annotated[
-        str | None,
-        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
-    ] = None
-
-
-class WorkerCancelRequest(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    jobId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
-    graceSeconds: Annotated[float | None, Field(ge=0.0, le=3600.0)] = None
+    alerts: list[AlertEvent] | None = None

@@ -33,3 +33,17 @@ def worker_cancel_subject(worker_id: str) -> str:
 
 RPC_SUBMIT_JOB = "hf.rpc.scheduler.jobs.submit"
 RPC_GET_JOB = "hf.rpc.scheduler.jobs.get"
+
+RPC_CHECKPOINTS_UPLOAD_BEGIN = "hf.rpc.checkpoints.uploads.begin"
+RPC_CHECKPOINTS_UPLOAD_PART = "hf.rpc.checkpoints.uploads.part"
+RPC_CHECKPOINTS_PART_UPLOADED = "hf.rpc.checkpoints.uploads.part-uploaded"
+RPC_CHECKPOINTS_COMMIT = "hf.rpc.checkpoints.uploads.commit"
+RPC_CHECKPOINTS_RESOLVE = "hf.rpc.checkpoints.resolve"
+RPC_CHECKPOINTS_LIST = "hf.rpc.checkpoints.list"
+RPC_CHECKPOINTS_DOWNLOAD_PART = "hf.rpc.checkpoints.download.part"
+RPC_CHECKPOINTS_IMPORT_UPLOAD = "hf.rpc.checkpoints.imports.upload"
+RPC_CHECKPOINTS_IMPORT_START = "hf.rpc.checkpoints.imports.start"
+
+
+def checkpoint_events_subject(job_id: str) -> str:
+    return "hf.events.checkpoint." + job_id + ""

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildJsonSchemaDocument } from '../src/json-schema';
-import { CONSUMERS, RPC, STREAMS, SUBJECT_PREFIX, workerCancelSubject } from '../src/subjects';
+import { CONSUMERS, RPC, STREAMS, SUBJECT_PREFIX, SUBJECTS, workerCancelSubject } from '../src/subjects';
 import { SCHEMA_VERSION } from '../src/version';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
@@ -96,8 +96,24 @@ export function renderPythonSubjects(): string {
     `RPC_SUBMIT_JOB = ${JSON.stringify(RPC.submitJob)}`,
     `RPC_GET_JOB = ${JSON.stringify(RPC.getJob)}`,
     '',
+    ...checkpointSubjectLines(),
   ];
   return lines.join('\n');
+}
+
+/** The checkpoints service's subjects, which the worker agent and the `hounsfield` CLI use. */
+function checkpointSubjectLines(): string[] {
+  const rpc = Object.entries(RPC)
+    .flatMap(([name, subject]) => (name.startsWith('checkpoints') && typeof subject === 'string' ? [[name, subject] as const] : []))
+    .map(([name, subject]) => `RPC_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} = ${JSON.stringify(subject)}`);
+  return [
+    ...rpc,
+    '',
+    '',
+    'def checkpoint_events_subject(job_id: str) -> str:',
+    `    return ${JSON.stringify(SUBJECTS.checkpointEvents('JOB')).replace('JOB', '" + job_id + "')}`,
+    '',
+  ];
 }
 
 export function renderAll(): GeneratedFiles {

@@ -1,6 +1,21 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
 import { assignmentSchema } from './assignment.schema';
+import { checkpointEventSchema } from './checkpoint-event.schema';
+import { accessGrantSchema } from './checkpoint-grant.schema';
+import { checkpointFileSchema, checkpointManifestSchema } from './checkpoint-manifest.schema';
+import { checkpointMetaSchema } from './checkpoint-meta.schema';
+import { checkpointRecordSchema } from './checkpoint-record.schema';
+import {
+  checkpointCommitRequestSchema,
+  checkpointImportSchema,
+  checkpointPartRequestSchema,
+  checkpointPartUploadedSchema,
+  checkpointPartVerifiedSchema,
+  checkpointResolveRequestSchema,
+  checkpointUploadRequestSchema,
+  checkpointUploadSessionSchema,
+} from './checkpoint-rpc.schema';
 import { jobRecordSchema } from './job-record.schema';
 import { jobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
@@ -24,6 +39,20 @@ export const EXPORTED_SCHEMAS = {
   JobStateEvent: jobStateEventSchema,
   AlertEvent: alertEventSchema,
   WorkerCancelRequest: workerCancelRequestSchema,
+  CheckpointMeta: checkpointMetaSchema,
+  CheckpointFile: checkpointFileSchema,
+  CheckpointManifest: checkpointManifestSchema,
+  AccessGrant: accessGrantSchema,
+  CheckpointRecord: checkpointRecordSchema,
+  CheckpointEvent: checkpointEventSchema,
+  CheckpointUploadRequest: checkpointUploadRequestSchema,
+  CheckpointUploadSession: checkpointUploadSessionSchema,
+  CheckpointPartRequest: checkpointPartRequestSchema,
+  CheckpointPartUploaded: checkpointPartUploadedSchema,
+  CheckpointPartVerified: checkpointPartVerifiedSchema,
+  CheckpointCommitRequest: checkpointCommitRequestSchema,
+  CheckpointResolveRequest: checkpointResolveRequestSchema,
+  CheckpointImport: checkpointImportSchema,
 } as const;
 
 /**

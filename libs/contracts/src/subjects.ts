@@ -30,6 +30,11 @@ export const SUBJECTS = {
   jobStateAll: `${SUBJECT_PREFIX.events}.job.*.state`,
   /** Training-health alerts (metrics service). */
   jobAlert: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.alert`,
+  /**
+   * Checkpoint committed/deleted events (checkpoints service). Deliberately outside `job.<id>.>`:
+   * the job event stream and the scheduler's consumer only take the event types they know.
+   */
+  checkpointEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.checkpoint.${jobId}`,
 } as const;
 
 /** Request/reply subjects; each service listens in a queue group named after itself. */
@@ -44,6 +49,16 @@ export const RPC = {
   jobMetrics: `${SUBJECT_PREFIX.rpc}.metrics.jobs.series`,
   /** A job's training-health alerts, latest event of each (metrics service). */
   jobAlerts: `${SUBJECT_PREFIX.rpc}.metrics.jobs.alerts`,
+  /** Checkpoints service: upload (begin, part grant, part verified, commit), then read and import. */
+  checkpointsUploadBegin: `${SUBJECT_PREFIX.rpc}.checkpoints.uploads.begin`,
+  checkpointsUploadPart: `${SUBJECT_PREFIX.rpc}.checkpoints.uploads.part`,
+  checkpointsPartUploaded: `${SUBJECT_PREFIX.rpc}.checkpoints.uploads.part-uploaded`,
+  checkpointsCommit: `${SUBJECT_PREFIX.rpc}.checkpoints.uploads.commit`,
+  checkpointsResolve: `${SUBJECT_PREFIX.rpc}.checkpoints.resolve`,
+  checkpointsList: `${SUBJECT_PREFIX.rpc}.checkpoints.list`,
+  checkpointsDownloadPart: `${SUBJECT_PREFIX.rpc}.checkpoints.download.part`,
+  checkpointsImportUpload: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.upload`,
+  checkpointsImportStart: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.start`,
   health: (service: string) => `${SUBJECT_PREFIX.rpc}.${service}.health`,
 } as const;
 
