@@ -16,13 +16,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hounsfield.sdk.platform_env import PlatformEnv
 from hounsfield.sdk.report_format import encode_metric, progress_record, runtime_record
 from hounsfield.sdk.report_sink import ConsoleReportSink, FileReportSink, NullReportSink, ReportSink
 from hounsfield.sdk.resolved import LrScaling, Resolved, resolve_hyperparameters
 from hounsfield.sdk.stop_signal import StopSignal
+
+if TYPE_CHECKING:
+    import torch
+
+    from hounsfield.sdk.checkpoint import CheckpointContext, LoadedCheckpoint
 
 _log = logging.getLogger("hounsfield.sdk")
 
@@ -236,6 +241,49 @@ class Run:
                 data_wait_seconds=_non_negative("data_wait_seconds", data_wait_seconds),
                 step_seconds=_non_negative("step_seconds", step_seconds),
             )
+        )
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    def save_checkpoint(
+        self,
+        state: Mapping[str, Any],
+        step: int,
+        *,
+        epoch: float | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Saves a checkpoint of ``step`` and returns its directory; call it on every rank.
+
+        ``state["model"]`` (a state dict) is stored as safetensors; ``optimizer``, ``ema``,
+        ``scaler``, ``rng``, ``sampler`` (``{"global_index": int}``) and any other key with
+        ``torch.save`` of CPU tensors. Rank 0 writes the directory atomically (parents created) and
+        the worker agent uploads it; the other ranks wait until it is complete.
+        """
+        from hounsfield.sdk.checkpoint import save_checkpoint  # noqa: PLC0415 - keeps torch out of SDK import
+
+        return save_checkpoint(self._checkpoint_context(), state, step, epoch=epoch, metrics=metrics)
+
+    def load_checkpoint(self, *, device: torch.device | str | None = None) -> LoadedCheckpoint | None:
+        """The checkpoint to resume from (``.state``, ``.meta``, ``.step``), or None for a fresh start.
+
+        Tensors are loaded onto ``device`` (default: this rank's GPU, else the CPU), whatever world
+        size saved them; pickled state is read with ``weights_only=True``.
+        """
+        from hounsfield.sdk.checkpoint import load_checkpoint  # noqa: PLC0415 - keeps torch out of SDK import
+
+        return load_checkpoint(self._checkpoint_context(), device)
+
+    def _checkpoint_context(self) -> CheckpointContext:
+        from hounsfield.sdk.checkpoint import CheckpointContext  # noqa: PLC0415
+
+        return CheckpointContext(
+            env=self._env,
+            output_dir=self.output_dir,
+            resolved=self.resolved,
+            config=self.config,
+            hyperparameters=self.hyperparameters,
+            announce=self._sink.write,
         )
 
     def close(self) -> None:
