@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { jobStateSchema } from '@hounsfield/contracts';
-import { formatEvent, formatJob } from './format';
+import { formatEvent, formatJob, formatSeries } from './format';
 import { HounsfieldApiError, HounsfieldClient } from './http-client';
 
 const USAGE = `hounsfield — command-line client of the Hounsfield gateway
@@ -12,6 +12,7 @@ usage:
   hounsfield watch <job-id>         follow a job's events until it ends
   hounsfield cancel <job-id>        cancel a job (SIGTERM, grace period, SIGKILL)
   hounsfield workers                list workers and their GPUs
+  hounsfield metrics <job-id> [names]  draw a job's stored metric curves (names comma-separated)
 
 environment: HOUNSFIELD_URL (default http://127.0.0.1:8080), HOUNSFIELD_TOKEN`;
 
@@ -49,6 +50,14 @@ async function main(argv: string[]): Promise<number> {
       if (!arg) break;
       console.log(formatJob(await client.cancelJob(arg)));
       return 0;
+    case 'metrics': {
+      if (!arg) break;
+      const names = argv[2]?.split(',').filter(Boolean);
+      const metrics = await client.jobMetrics(arg, { names });
+      if (metrics.series.length === 0) console.log(`no stored series for ${arg} yet`);
+      for (const series of metrics.series) console.log(formatSeries(series));
+      return 0;
+    }
     case 'workers':
       for (const w of await client.listWorkers()) {
         console.log(`${w.workerId} (${w.hostname})${w.simulated ? ' simulated' : ''}, last seen ${w.lastSeenAt}`);

@@ -1,4 +1,4 @@
-import { JobEvent, JobRecord } from '@hounsfield/contracts';
+import { AlertEvent, JobEvent, JobRecord, MetricSeries } from '@hounsfield/contracts';
 
 function metricText(metrics: Record<string, number | string>): string {
   return Object.entries(metrics)
@@ -21,7 +21,15 @@ export function formatEvent(event: JobEvent): string {
     }
     case 'state':
       return `  ${event.from ?? 'new'} → ${event.state}${event.reason ? ` (${event.reason})` : ''}`;
+    case 'alert':
+      return formatAlert(event);
   }
+}
+
+/** An alert with what was seen and what to change. */
+export function formatAlert(alert: AlertEvent): string {
+  const head = `  ${alert.status === 'firing' ? `ALERT ${alert.severity}` : 'resolved'} ${alert.kind} (attempt ${alert.attempt})`;
+  return alert.status === 'firing' ? `${head}: ${alert.summary}\n    advice: ${alert.advice}` : `${head}: ${alert.summary}`;
 }
 
 export function formatJob(job: JobRecord): string {
@@ -36,5 +44,26 @@ export function formatJob(job: JobRecord): string {
   }
   if (job.lastProgress) lines.push(`  last progress: step ${job.lastProgress.step} ${metricText(job.lastProgress.metrics)}`);
   if (job.exitCode !== undefined) lines.push(`  exit code ${job.exitCode}${job.reason ? ` — ${job.reason}` : ''}`);
+  for (const alert of job.alerts ?? []) lines.push(formatAlert(alert));
   return lines.join('\n');
+}
+
+const BARS = '▁▂▃▄▅▆▇█';
+
+/**
+ * One line per series: its range, last value and a sparkline of the last `width` points (each
+ * point is already a mean over `stride` steps), so a curve shows in any terminal.
+ */
+export function formatSeries(series: MetricSeries, width = 60): string {
+  const points = series.points.slice(-width);
+  const values = points.map((p) => p.value).filter((v): v is number => v !== null);
+  if (values.length === 0) return `${series.name}: no finite values (${series.points.length} points)`;
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  const line = points
+    .map((p) => (p.value === null ? '!' : BARS[high === low ? 0 : Math.round(((p.value - low) / (high - low)) * (BARS.length - 1))]))
+    .join('');
+  const last = series.points[series.points.length - 1];
+  const fmt = (v: number) => Number(v.toPrecision(4));
+  return `${series.name.padEnd(20)} ${line}  last ${last.value === null ? 'non-finite' : fmt(last.value)} @ step ${last.step}  range ${fmt(low)}…${fmt(high)}  (${series.points.length} points, ${series.stride} step(s) each)`;
 }

@@ -1,4 +1,15 @@
-import { JobEvent, jobEventSchema, JobRecord, jobRecordSchema, JobSpecInput, JobState, WorkerView, workerViewSchema } from '@hounsfield/contracts';
+import {
+  JobEvent,
+  jobEventSchema,
+  JobMetrics,
+  jobMetricsSchema,
+  JobRecord,
+  jobRecordSchema,
+  JobSpecInput,
+  JobState,
+  WorkerView,
+  workerViewSchema,
+} from '@hounsfield/contracts';
 import { z } from 'zod';
 
 /** A non-2xx answer, with the RFC 9457 problem the gateway sent. */
@@ -51,6 +62,16 @@ export class HounsfieldClient {
 
   cancelJob(id: string, graceSeconds?: number): Promise<JobRecord> {
     return this.call('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, jobRecordSchema, graceSeconds === undefined ? {} : { graceSeconds });
+  }
+
+  /** Stored metric series of a job (all, or those named), optionally limited to a step range. */
+  jobMetrics(id: string, options: { names?: string[]; from?: number; to?: number } = {}): Promise<JobMetrics> {
+    const query = new URLSearchParams({
+      ...(options.names?.length ? { name: options.names.join(',') } : {}),
+      ...(options.from !== undefined ? { from: String(options.from) } : {}),
+      ...(options.to !== undefined ? { to: String(options.to) } : {}),
+    });
+    return this.call('GET', `/v1/jobs/${encodeURIComponent(id)}/metrics${query.size ? `?${query}` : ''}`, jobMetricsSchema);
   }
 
   async listWorkers(): Promise<WorkerView[]> {
