@@ -10,8 +10,8 @@ platform. Shared pieces:
   of how the batch was split;
 * ``config_base``: what every trainer config has (data, batch, optimiser, loop) and JSON overrides;
 * ``skull_data``: the cases a run trains on (a prepared dataset, or synthetic skulls generated first);
-* ``checkpoints``: save/resume through the SDK when it offers checkpoints, else a local fallback;
-* ``loop``: the training loop (accumulation, DDP, bf16 autocast on GPU, progress, SIGTERM, checkpoints);
+* ``loop``: the training loop (accumulation, DDP, bf16 autocast on GPU, progress, SIGTERM, and
+  checkpoints through the SDK's ``Run.save_checkpoint``/``load_checkpoint``);
 * ``cli``: the shared command line.
 
 Trainers: ``pcdiff`` (PVCNN2 point-cloud diffusion) and ``voxelization`` (Encode2Points + DPSR).

@@ -2,7 +2,8 @@
 
 Configuration, from weakest to strongest: the preset; the job spec's ``config`` (``run.config``,
 for example ``{"preset": "cpu-tiny", "dataRoot": "/data/SkullBreak", "steps": 500}``); the
-platform's hyperparameters (``maxSteps``, ``epochs``, ``seed``); the command line. The batch
+platform's hyperparameters (``maxSteps``, ``epochs``, ``seed``) and the dataset root the worker
+resolved from ``data.root`` (HOUNSFIELD_DATA_ROOT); the command line. The batch
 split and learning rate are the platform's resolved values under the agent and are resolved
 from the config's ``globalBatch``/``lr`` (same rules as the scheduler) when run standalone.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from torch.utils.data import Dataset
 from hounsfield.data.errors import DataError
 from hounsfield.diffusion import EMA
 from hounsfield.sdk import PlatformEnv, ResolutionError, Resolved, Run, resolve_hyperparameters
-from hounsfield.trainers.checkpoints import checkpoint_store
+from hounsfield.sdk.platform_env import ENV_DATA_ROOT
 from hounsfield.trainers.config_base import TrainerConfigBase, apply_overrides
 from hounsfield.trainers.ddp import DistributedContext, cleanup_distributed, init_distributed
 from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
@@ -124,8 +126,10 @@ def assemble_config(
     job_config: Mapping[str, Any],
     hyperparameters: Mapping[str, Any],
     cli: Mapping[str, Any],
+    data_root: str | None = None,
 ) -> ConfigT:
-    """Preset, then job config, then platform hyperparameters, then the command line."""
+    """Preset, then job config, then the platform's hyperparameters and the dataset root its
+    preflight resolved from the spec's ``data.root``, then the command line."""
     name = str(cli.get("preset") or job_config.get("preset") or DEFAULT_PRESET)
     config = definition.preset(name)
     config = apply_overrides(config, _layer(job_config), "job config")
@@ -136,6 +140,8 @@ def assemble_config(
         platform["epochs"] = float(hyperparameters["epochs"])
     if hyperparameters.get("seed") is not None:
         platform["seed"] = int(hyperparameters["seed"])
+    if data_root:
+        platform["dataRoot"] = data_root
     config = apply_overrides(config, _layer(platform), "hyperparameters")
     return apply_overrides(config, _layer(cli), "command line")
 
@@ -182,7 +188,13 @@ def run_trainer(definition: TrainerDefinition[Any], argv: Sequence[str] | None =
     run = Run.from_env(output_dir=args.output_dir)
     context: DistributedContext | None = None
     try:
-        config = assemble_config(definition, run.config, run.hyperparameters, command_line_overrides(args))
+        config = assemble_config(
+            definition,
+            run.config,
+            run.hyperparameters,
+            command_line_overrides(args),
+            data_root=os.environ.get(ENV_DATA_ROOT),
+        )
         plan = batch_plan(run, config)
         context = init_distributed(run.rank, run.world_size, run.local_rank)
         torch.manual_seed(config.seed)  # identical initial weights on every rank
@@ -222,7 +234,6 @@ def run_trainer(definition: TrainerDefinition[Any], argv: Sequence[str] | None =
                 num_workers=config.num_workers,
                 seed=config.seed,
             ),
-            store=checkpoint_store(run, meta),
             ema=parts.ema,
         )
         result = loop.run()

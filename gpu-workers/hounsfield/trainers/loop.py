@@ -9,6 +9,12 @@ Every ``log_every`` steps rank 0 reports through the SDK: the loss (mean over th
 ranks), gradient norm, learning rate, samples/s, the time per step spent waiting for the
 DataLoader, the step time and the epoch. When any rank has been asked to stop (SIGTERM), all
 ranks finish the current step, save a checkpoint and return; the trainer then exits 0.
+
+Checkpoints go through the SDK (``Run.save_checkpoint``/``load_checkpoint``): the weights under
+``model``, the optimizer under ``optimizer``, the EMA under ``ema``, ``sampler`` =
+``{"global_index": ...}`` (where the global sample order continues, at any world size) and
+``rng``. A run resumes from the checkpoint the SDK names: the agent's resume checkpoint
+(HOUNSFIELD_RESUME_FROM) or, standalone, the newest one in the output directory.
 """
 
 from __future__ import annotations
@@ -28,8 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hounsfield.diffusion import EMA
 from hounsfield.sdk import Resolved, Run
-from hounsfield.trainers.checkpoints import CheckpointStore, restore_rng, rng_state
-from hounsfield.trainers.ddp import DistributedContext, all_reduce_max, all_reduce_sum, barrier, wrap_model
+from hounsfield.trainers.ddp import DistributedContext, all_reduce_max, all_reduce_sum, wrap_model
 from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
 from hounsfield.trainers.sampler import GlobalOrderSampler, PositionedDataset, position_seed
 
@@ -163,7 +168,6 @@ class TrainingLoop:
         dataset: Dataset[Batch],
         plan: BatchPlan,
         settings: LoopSettings,
-        store: CheckpointStore,
         ema: EMA | None = None,
     ) -> None:
         self.run_ = run
@@ -174,48 +178,45 @@ class TrainingLoop:
         self.dataset = dataset
         self.plan = plan
         self.settings = settings
-        self.store = store
         self.ema = ema
         self.step = 0
         self.global_index = 0
         self._rng_restored = False
 
     def resume(self) -> None:
-        """Loads the newest checkpoint, if any (all ranks read it)."""
-        loaded = self.store.load_latest()
+        """Loads the checkpoint the SDK names (the agent's resume checkpoint, or standalone the
+        newest in the output directory), if any; every rank reads it."""
+        loaded = self.run_.load_checkpoint(device="cpu")  # CPU: RNG states must stay CPU tensors
         if loaded is None:
             return
         state = loaded.state
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.ema is not None and state.get("ema") is not None:
+        if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
         self.step = loaded.step
         if "rng" in state and self.context.world_size == 1:
-            restore_rng(state["rng"])
+            _restore_rng(state["rng"])
             self._rng_restored = True
         self.global_index = int(state["sampler"]["global_index"])
-        _log.info(
-            "resumed from %s at step %d (global sample %d)", loaded.source, self.step, self.global_index
-        )
+        _log.info("resumed from %s at step %d (global sample %d)", loaded.path, self.step, self.global_index)
 
     def state(self) -> dict[str, Any]:
-        return {
+        """The training state, in the SDK's keys (tensors are moved to the CPU when saved)."""
+        state: dict[str, Any] = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
             "sampler": {"global_index": self.global_index},
-            "rng": rng_state(),
-            "step": self.step,
+            "rng": _rng_state(),
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
 
-    def save(self, metrics: Mapping[str, float]) -> str | None:
-        path = None
-        if self.context.is_main:
-            path = self.store.save(self.state(), self.step, epoch=self.epoch, metrics=metrics)
-            _log.info("checkpoint at step %d: %s", self.step, path)
-        barrier(self.context)
-        return path
+    def save(self, metrics: Mapping[str, float]) -> str:
+        """Saves through the SDK (a collective: rank 0 writes, every rank waits for it)."""
+        path = self.run_.save_checkpoint(self.state(), self.step, epoch=self.epoch, metrics=metrics)
+        return str(path)
 
     @property
     def epoch(self) -> float:
@@ -286,6 +287,19 @@ class TrainingLoop:
             step_seconds=window.seconds / window.steps,
         )
         return loss
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _restore_rng(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 class _Window:

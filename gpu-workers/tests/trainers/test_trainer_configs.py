@@ -73,6 +73,8 @@ def test_job_config_then_platform_then_command_line() -> None:
     )
     assert (config.steps, config.seed, config.log_every, config.data_root) == (7, 9, 3, Path("/nowhere"))
     assert config.synthetic is not None and config.synthetic.subjects == 4
+    from_preflight = assemble_config(PCDIFF, {"dataRoot": "/mine"}, {}, {}, data_root="/data/SkullBreak")
+    assert from_preflight.data_root == Path("/data/SkullBreak")
     by_epochs = assemble_config(VOXELIZATION, {"epochs": 2}, {}, {})
     assert by_epochs.steps is None and total_steps(by_epochs, dataset_size=15, global_batch=2) == 15
 

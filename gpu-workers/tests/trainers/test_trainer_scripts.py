@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
+
+from hounsfield.checkpoints.layout import step_dir_name
+from hounsfield.checkpoints.reader import read_checkpoint
 
 # (module, resolved batch: global, per device, accumulation, lr)
 TRAINERS = {
@@ -72,12 +74,15 @@ def _finish(process: subprocess.Popen[bytes], timeout: float = 120) -> tuple[int
     return process.returncode, out.decode(errors="replace")
 
 
-def _checkpoint(output: Path, step: int) -> dict[str, Any]:
-    directory = output / "checkpoints" / f"step-{step:07d}"
-    assert {p.name for p in directory.iterdir()} == {"model.safetensors", "state.pt", "meta.json"}
-    state: dict[str, Any] = torch.load(directory / "state.pt", weights_only=True)
-    meta = json.loads((directory / "meta.json").read_text())
-    assert meta["step"] == step and meta["jobId"] is not None
+def _checkpoint(output: Path, step: int, kind: str) -> dict[str, Any]:
+    """The state of the SDK checkpoint of ``step`` (read back with the checkpoint reader)."""
+    directory = output / "checkpoints" / step_dir_name(step)
+    state, meta = read_checkpoint(directory)
+    expected = {"model", "optimizer", "sampler", "rng"} | ({"ema"} if kind == "pcdiff" else set())
+    assert set(state) == expected
+    assert (directory / "model.safetensors").is_file()
+    assert meta.step == step and meta.jobId == f"job-{kind}"
+    assert meta.globalSampleIndex == state["sampler"]["global_index"]
     return state
 
 
@@ -97,7 +102,7 @@ def test_trainer_reports_progress_and_leaves_a_checkpoint(kind: str, tmp_path: P
         assert record["samplesPerSecond"] > 0 and record["stepSeconds"] > 0
         assert record["dataWaitSeconds"] >= 0 and record["epoch"] > 0
     output = tmp_path / "output"
-    state = _checkpoint(output, 4)
+    state = _checkpoint(output, 4, kind)
     assert state["sampler"] == {"global_index": 4 * global_batch}
     assert (output / "config.json").is_file() and (output / "dataset" / "split.csv").is_file()
 
@@ -116,7 +121,7 @@ def _stop_after_first_report(kind: str, tmp_path: Path) -> int:
     assert "stop requested" in log
     stopped = _progress(tmp_path / "report.jsonl")[-1]["step"]
     assert 1 <= stopped < 10_000
-    _checkpoint(tmp_path / "output", stopped)
+    _checkpoint(tmp_path / "output", stopped, kind)
     return int(stopped)
 
 
@@ -126,7 +131,7 @@ def test_voxelization_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 def test_pcdiff_stops_on_sigterm_and_resumes_on_two_processes(tmp_path: Path) -> None:
     stopped = _stop_after_first_report("pcdiff", tmp_path / "first")
-    checkpoint = tmp_path / "first" / "output" / "checkpoints" / f"step-{stopped:07d}"
+    checkpoint = tmp_path / "first" / "output" / "checkpoints" / step_dir_name(stopped)
 
     # A second attempt on two processes (torchrun, gloo), resuming from that checkpoint.
     second = tmp_path / "second"
@@ -153,5 +158,5 @@ def test_pcdiff_stops_on_sigterm_and_resumes_on_two_processes(tmp_path: Path) ->
     assert code == 0, log
     assert f"resumed from {checkpoint}" in log
     assert [p["step"] for p in _progress(second / "report.jsonl")] == [stopped + 1, stopped + 2]
-    state = _checkpoint(second / "output", stopped + 2)
+    state = _checkpoint(second / "output", stopped + 2, "pcdiff")
     assert state["sampler"] == {"global_index": (stopped + 2) * 4}
