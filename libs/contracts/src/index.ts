@@ -2,6 +2,7 @@ export * from './version';
 export * from './common.schema';
 export * from './monitoring-policy.schema';
 export * from './job-spec.schema';
+export * from './lr-scaling';
 export * from './job-state.schema';
 export * from './resolved-hyperparameters.schema';
 export * from './assignment.schema';

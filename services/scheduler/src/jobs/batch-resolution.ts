@@ -1,4 +1,4 @@
-import { JobSpec, ResolvedHyperparameters } from '@hounsfield/contracts';
+import { JobSpec, lrScaleFactor, ResolvedHyperparameters } from '@hounsfield/contracts';
 
 export class BatchResolutionError extends Error {
   constructor(
@@ -58,8 +58,6 @@ export function resolveHyperparameters(spec: JobSpec, worldSize = worldSizeOf(sp
     );
   }
   const referenceBatch = hp.referenceBatch ?? hp.globalBatch;
-  const ratio = hp.globalBatch / referenceBatch;
-  const factor = hp.lrScaling === 'linear' ? ratio : hp.lrScaling === 'sqrt' ? Math.sqrt(ratio) : 1;
   return {
     worldSize,
     globalBatch: hp.globalBatch,
@@ -68,6 +66,6 @@ export function resolveHyperparameters(spec: JobSpec, worldSize = worldSizeOf(sp
     referenceBatch,
     baseLr: hp.baseLr,
     lrScaling: hp.lrScaling,
-    lr: hp.baseLr * factor,
+    lr: hp.baseLr * lrScaleFactor(hp.lrScaling, hp.globalBatch, referenceBatch),
   };
 }
