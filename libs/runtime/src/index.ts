@@ -3,3 +3,5 @@ export * from './config';
 export * from './health.controller';
 export * from './service-module';
 export * from './run-service';
+export * from './metrics.controller';
+export * from './prometheus.registry';

@@ -1,6 +1,8 @@
 import { DynamicModule, Module, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { MessagingModule } from '@hounsfield/messaging';
 import { HealthController, SERVICE_NAME } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import { createServiceRegistry, PROMETHEUS_REGISTRY } from './prometheus.registry';
 
 export interface ServiceModuleOptions {
   name: string;
@@ -10,7 +12,10 @@ export interface ServiceModuleOptions {
   providers?: Provider[];
 }
 
-/** A service's root module: NATS connection (topology provisioned), `/healthz`, and its own parts. */
+/**
+ * A service's root module: NATS connection (topology provisioned), `/healthz`, Prometheus `/metrics`
+ * (process metrics plus whatever the service registers in `PROMETHEUS_REGISTRY`), and its own parts.
+ */
 export function serviceModule(options: ServiceModuleOptions): Type<unknown> {
   const messaging: DynamicModule = MessagingModule.forRootAsync({
     inject: [],
@@ -18,8 +23,12 @@ export function serviceModule(options: ServiceModuleOptions): Type<unknown> {
   });
   @Module({
     imports: [messaging, ...(options.imports ?? [])],
-    controllers: [HealthController, ...(options.controllers ?? [])],
-    providers: [{ provide: SERVICE_NAME, useValue: options.name }, ...(options.providers ?? [])],
+    controllers: [HealthController, MetricsController, ...(options.controllers ?? [])],
+    providers: [
+      { provide: SERVICE_NAME, useValue: options.name },
+      { provide: PROMETHEUS_REGISTRY, useFactory: createServiceRegistry },
+      ...(options.providers ?? []),
+    ],
   })
   class ServiceRootModule {}
   return ServiceRootModule;
