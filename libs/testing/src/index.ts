@@ -3,3 +3,4 @@ export * from './ports';
 export * from './process';
 export * from './servers';
 export * from './stack';
+export * from './prometheus';
