@@ -1,0 +1,51 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  checkpointCommitRequestSchema,
+  checkpointImportStartRequestSchema,
+  checkpointImportUploadRequestSchema,
+  checkpointListRequestSchema,
+  checkpointPartRequestSchema,
+  checkpointPartUploadedSchema,
+  checkpointResolveRequestSchema,
+  checkpointUploadRequestSchema,
+  RPC,
+} from '@hounsfield/contracts';
+import { NatsClient, serveRpc } from '@hounsfield/messaging';
+import type { Subscription } from '@nats-io/nats-core';
+import { ImportService } from './imports/import.service';
+import { CheckpointQueryService } from './queries/checkpoint-query.service';
+import { UploadService } from './uploads/upload.service';
+
+const QUEUE_GROUP = 'checkpoints';
+
+/** The checkpoints service's request/reply API (worker agents, the scheduler, the gateway). */
+@Injectable()
+export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
+  private subscriptions: Subscription[] = [];
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    private readonly uploads: UploadService,
+    private readonly queries: CheckpointQueryService,
+    private readonly imports: ImportService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const nc = this.nats.nc;
+    this.subscriptions = [
+      serveRpc(nc, RPC.checkpointsUploadBegin, QUEUE_GROUP, checkpointUploadRequestSchema, (req) => this.uploads.begin(req)),
+      serveRpc(nc, RPC.checkpointsUploadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.uploads.partGrant(req)),
+      serveRpc(nc, RPC.checkpointsPartUploaded, QUEUE_GROUP, checkpointPartUploadedSchema, (req) => this.uploads.partUploaded(req)),
+      serveRpc(nc, RPC.checkpointsCommit, QUEUE_GROUP, checkpointCommitRequestSchema, (req) => this.uploads.commit(req)),
+      serveRpc(nc, RPC.checkpointsResolve, QUEUE_GROUP, checkpointResolveRequestSchema, (req) => this.queries.resolve(req)),
+      serveRpc(nc, RPC.checkpointsList, QUEUE_GROUP, checkpointListRequestSchema, (req) => this.queries.list(req.jobId, req.limit)),
+      serveRpc(nc, RPC.checkpointsDownloadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.queries.downloadPart(req)),
+      serveRpc(nc, RPC.checkpointsImportUpload, QUEUE_GROUP, checkpointImportUploadRequestSchema, (req) => this.imports.upload(req.fileName, req.size)),
+      serveRpc(nc, RPC.checkpointsImportStart, QUEUE_GROUP, checkpointImportStartRequestSchema, (req) => this.imports.start(req)),
+    ];
+  }
+
+  onApplicationShutdown(): void {
+    for (const sub of this.subscriptions) sub.unsubscribe();
+  }
+}

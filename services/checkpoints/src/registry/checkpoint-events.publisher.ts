@@ -1,0 +1,34 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CheckpointEvent, checkpointEventSchema, CheckpointRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
+import { NatsClient, publishValidated } from '@hounsfield/messaging';
+
+/**
+ * Publishes `committed` and `deleted` events. They inform (dashboards, the metrics service); the
+ * registry in Redis is the truth, so a lost event is logged, never fatal to a commit.
+ */
+@Injectable()
+export class CheckpointEventsPublisher {
+  private readonly logger = new Logger(CheckpointEventsPublisher.name);
+
+  constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
+
+  async publish(action: CheckpointEvent['action'], record: CheckpointRecord): Promise<void> {
+    const event: CheckpointEvent = {
+      v: SCHEMA_VERSION,
+      type: 'checkpoint',
+      action,
+      jobId: record.jobId,
+      attempt: record.attempt,
+      step: record.step,
+      checkpointId: record.id,
+      totalSize: record.totalSize,
+      metrics: record.meta.metrics,
+      at: new Date().toISOString(),
+    };
+    try {
+      await publishValidated(this.nats.js, SUBJECTS.checkpointEvents(record.jobId), checkpointEventSchema, event, `${record.id}:${action}`);
+    } catch (error) {
+      this.logger.warn(`checkpoint ${record.id} ${action}: event not published (${String(error)})`);
+    }
+  }
+}
