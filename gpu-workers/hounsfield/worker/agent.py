@@ -7,6 +7,7 @@ the cancel listener call into it. Several attempts may run at once on disjoint G
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections import OrderedDict
@@ -140,6 +141,28 @@ class Agent:
             if busy:
                 return f"GPU(s) {busy} on worker {self.worker_id} are in use by {job_id} attempt {attempt}"
         return None
+
+    async def report_unreadable(self, data: bytes, error: Exception) -> None:
+        """An assignment for this worker that it cannot read fails its job visibly, instead of
+        leaving it assigned until the scheduler's timeout and then placing it again forever."""
+        try:
+            raw = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(raw, dict) or raw.get("workerId") != self.worker_id:
+            return
+        job_id, attempt = raw.get("jobId"), raw.get("attempt")
+        if not isinstance(job_id, str) or not isinstance(attempt, int) or attempt < 1:
+            return
+        reason = (
+            f"worker {self.worker_id} cannot read this assignment ({error}); the worker's hounsfield "
+            "package and the scheduler disagree on the contracts: upgrade the worker"
+        )
+        identity = AttemptIdentity(job_id, attempt, self.worker_id)
+        await AttemptStatus(identity, self._publisher).publish(
+            "failed", reason=reason[:4096], failureKind="preflight"
+        )
+        self._ended.add((job_id, attempt))
 
     async def _report_unstarted(
         self, assignment: Assignment, state: StatusState, reason: str, failure_kind: FailureKind | None

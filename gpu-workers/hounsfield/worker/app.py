@@ -69,7 +69,7 @@ class WorkerApp:
             inventory,
             agent,
             HeartbeatLoop(agent, inventory, publisher, settings.heartbeat_interval),
-            AssignmentConsumer(js, settings.worker_id, agent.accept),
+            AssignmentConsumer(js, settings.worker_id, agent.accept, on_rejected=agent.report_unreadable),
             CancelListener(nc, agent),
         )
         await app._cancel_listener.start()

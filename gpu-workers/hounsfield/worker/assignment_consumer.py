@@ -77,7 +77,9 @@ class AssignmentConsumer:
         handle: Callable[[Assignment], Awaitable[None]],
         *,
         fetch_timeout: float = FETCH_TIMEOUT_SECONDS,
+        on_rejected: Callable[[bytes, AssignmentRejectedError], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_rejected = on_rejected
         self._js = js
         self._worker_id = worker_id
         self._handle = handle
@@ -150,6 +152,11 @@ class AssignmentConsumer:
             assignment = parse_assignment(message.data, self._worker_id)
         except AssignmentRejectedError as error:
             _log.warning("dead letter on %s (terminated): %s", message.subject, error)
+            if self._on_rejected is not None:
+                try:
+                    await self._on_rejected(message.data, error)
+                except Exception as report_error:
+                    _log.warning("could not report the rejected assignment: %s", report_error)
             await _settle(message.term(), "term")
             return
         try:

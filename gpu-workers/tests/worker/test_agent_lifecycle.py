@@ -110,15 +110,33 @@ async def test_missing_trainer_module_fails_with_a_reason(
     start_agent: StartAgent, nc: Client, worker_id: str
 ) -> None:
     await start_agent()
-    assignment = make_assignment(worker_id, kind="pcdiff")
+    assignment = make_assignment(worker_id, kind="topo_unet")
     recorder = await EventRecorder.subscribe(nc, f"hf.events.job.{assignment.jobId}.>")
     await publish_assignment(nc.jetstream(), assignment)
 
     done = await recorder.wait_for_state("succeeded", "failed")
 
     assert done.state == "failed"
+    assert done.failureKind == "preflight"
     assert done.reason is not None
-    assert done.reason.startswith("cannot start the trainer: module 'hounsfield.trainers.pcdiff' not found")
+    expected = "cannot start the trainer: module 'hounsfield.trainers.topo_unet' not found"
+    assert done.reason.startswith(expected)
+
+
+async def test_an_unreadable_assignment_fails_its_job_instead_of_hanging(
+    start_agent: StartAgent, nc: Client, worker_id: str
+) -> None:
+    await start_agent()
+    newer = json.loads(make_assignment(worker_id).model_dump_json(exclude_none=True))
+    newer["spec"]["monitoring"] = {"failOnNaN": True}  # a field this worker's contracts lack
+    recorder = await EventRecorder.subscribe(nc, f"hf.events.job.{newer['jobId']}.>")
+    await publish_raw(nc.jetstream(), worker_id, json.dumps(newer).encode())
+
+    done = await recorder.wait_for_state("succeeded", "failed")
+
+    assert done.failureKind == "preflight"
+    assert done.reason is not None and "cannot read this assignment" in done.reason
+    assert "spec.monitoring" in done.reason
 
 
 async def test_bad_messages_are_terminated_and_consumption_continues(
@@ -128,7 +146,8 @@ async def test_bad_messages_are_terminated_and_consumption_continues(
     await start_agent()
     js = nc.jetstream()
     valid = make_assignment(worker_id, args=["--steps", "1", "--sleep", "0"])
-    wrong_version = json.loads(valid.model_dump_json(exclude_none=True)) | {"v": 2}
+    # Another job's assignment in a schema version this worker cannot read (that job is failed).
+    wrong_version = json.loads(make_assignment(worker_id).model_dump_json(exclude_none=True)) | {"v": 2}
     other_worker = make_assignment("someone-else")
     recorder = await EventRecorder.subscribe(nc, f"hf.events.job.{valid.jobId}.>")
 

@@ -41,6 +41,7 @@ export function renderPythonModels(jsonSchema: string): string {
         '--disable-timestamp',
         '--use-annotated',
         '--collapse-root-models',
+        '--strict-nullable',
         '--use-standard-collections',
         '--use-union-operator',
         '--use-title-as-name',

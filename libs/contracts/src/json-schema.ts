@@ -64,7 +64,7 @@ export function buildJsonSchemaDocument(): Record<string, unknown> {
   for (const [id, schema] of Object.entries(EXPORTED_SCHEMAS)) {
     registry.add(schema, { id });
   }
-  const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/$defs/${id}`, target: 'draft-2020-12' }) as {
+  const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/$defs/${id}`, target: 'draft-2020-12', io: 'input' }) as {
     schemas: Record<string, Record<string, unknown>>;
   };
   const defs: Record<string, unknown> = {};

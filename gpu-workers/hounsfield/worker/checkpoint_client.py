@@ -1,0 +1,141 @@
+"""The checkpoints service's request/reply API, as the worker agent and the CLI call it over NATS.
+
+Every reply is ``{"ok": true, "data": ...}`` or ``{"ok": false, "error": {code, message, details}}``;
+failures become ``CheckpointServiceError`` with the service's code (``invalid_request``,
+``not_found``, ``conflict``, ``unavailable``, ``internal``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from nats.aio.client import Client
+from nats.errors import NoRespondersError, TimeoutError
+from pydantic import BaseModel, ValidationError
+
+from hounsfield.contracts.models import (
+    AccessGrant,
+    AccessGrant1,
+    AccessGrant2,
+    CheckpointCommitRequest,
+    CheckpointPartRequest,
+    CheckpointPartUploaded,
+    CheckpointRecord,
+    CheckpointResolveRequest,
+    CheckpointUploadRequest,
+    CheckpointUploadSession,
+)
+from hounsfield.contracts.subjects import (
+    RPC_CHECKPOINTS_COMMIT,
+    RPC_CHECKPOINTS_DOWNLOAD_PART,
+    RPC_CHECKPOINTS_PART_UPLOADED,
+    RPC_CHECKPOINTS_RESOLVE,
+    RPC_CHECKPOINTS_UPLOAD_BEGIN,
+    RPC_CHECKPOINTS_UPLOAD_PART,
+    SCHEMA_VERSION,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+Grant = AccessGrant1 | AccessGrant2
+
+#: Verifying a part or a whole commit reads bytes back from the store; allow for large ones.
+COMMIT_TIMEOUT_SECONDS = 600.0
+
+
+class CheckpointServiceError(Exception):
+    """The checkpoints service refused or could not answer; ``code`` says which."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details or {}
+
+    @property
+    def retryable(self) -> bool:
+        """Worth another try later: the service (or its store) was down, or a commit was in progress."""
+        return self.code in ("unavailable", "conflict", "internal")
+
+
+class CheckpointClient:
+    def __init__(self, nc: Client, *, timeout: float = 30.0) -> None:
+        self._nc = nc
+        self._timeout = timeout
+
+    async def begin_upload(
+        self, job_id: str, attempt: int, step: int, files: list[tuple[str, int]]
+    ) -> CheckpointUploadSession:
+        request = CheckpointUploadRequest.model_validate(
+            {
+                "v": SCHEMA_VERSION,
+                "jobId": job_id,
+                "attempt": attempt,
+                "step": step,
+                "files": [{"name": name, "size": size} for name, size in files],
+            }
+        )
+        return await self._call(RPC_CHECKPOINTS_UPLOAD_BEGIN, request, CheckpointUploadSession)
+
+    async def upload_grant(self, upload_id: str, file: str, part: int) -> Grant:
+        request = CheckpointPartRequest.model_validate(
+            {"v": SCHEMA_VERSION, "id": upload_id, "file": file, "part": part}
+        )
+        return (await self._call(RPC_CHECKPOINTS_UPLOAD_PART, request, AccessGrant)).root
+
+    async def part_uploaded(self, upload_id: str, file: str, part: int, size: int, sha256: str) -> None:
+        request = CheckpointPartUploaded.model_validate(
+            {
+                "v": SCHEMA_VERSION,
+                "uploadId": upload_id,
+                "file": file,
+                "part": part,
+                "size": size,
+                "sha256": sha256,
+            }
+        )
+        await self._call(RPC_CHECKPOINTS_PART_UPLOADED, request, None, COMMIT_TIMEOUT_SECONDS)
+
+    async def commit(self, request: CheckpointCommitRequest) -> CheckpointRecord:
+        return await self._call(RPC_CHECKPOINTS_COMMIT, request, CheckpointRecord, COMMIT_TIMEOUT_SECONDS)
+
+    async def resolve(
+        self, ref: str, job_id: str | None = None, pin_seconds: int | None = None
+    ) -> CheckpointRecord:
+        request = CheckpointResolveRequest.model_validate(
+            {"v": SCHEMA_VERSION, "ref": ref, "jobId": job_id, "pinSeconds": pin_seconds}
+        )
+        return await self._call(RPC_CHECKPOINTS_RESOLVE, request, CheckpointRecord)
+
+    async def download_grant(self, checkpoint_id: str, file: str, part: int) -> Grant:
+        request = CheckpointPartRequest.model_validate(
+            {"v": SCHEMA_VERSION, "id": checkpoint_id, "file": file, "part": part}
+        )
+        return (await self._call(RPC_CHECKPOINTS_DOWNLOAD_PART, request, AccessGrant)).root
+
+    async def _call(
+        self, subject: str, request: BaseModel, reply: type[Model] | None, timeout: float | None = None
+    ) -> Any:
+        payload = request.model_dump_json(exclude_none=True).encode()
+        try:
+            message = await self._nc.request(subject, payload, timeout=timeout or self._timeout)
+        except (NoRespondersError, TimeoutError) as error:
+            raise CheckpointServiceError(
+                "unavailable", f"the checkpoints service did not answer on {subject}: {error!r}"
+            ) from error
+        try:
+            body = json.loads(message.data)
+        except json.JSONDecodeError as error:
+            raise CheckpointServiceError("internal", f"malformed reply on {subject}: {error}") from error
+        if not isinstance(body, dict) or not body.get("ok"):
+            failure = body.get("error", {}) if isinstance(body, dict) else {}
+            raise CheckpointServiceError(
+                str(failure.get("code", "internal")),
+                str(failure.get("message", "no message")),
+                failure.get("details"),
+            )
+        if reply is None:
+            return body.get("data")
+        try:
+            return reply.model_validate(body.get("data"))
+        except ValidationError as error:
+            raise CheckpointServiceError("internal", f"unexpected reply on {subject}: {error}") from error

@@ -1,0 +1,143 @@
+"""Moving one stored part through a grant: a presigned URL (s3) or a path on the shared filesystem (fs).
+
+Bytes stream in chunks, hashed on the way (the part's sha256, and the running sha256 of its file),
+so a checkpoint is never held in memory. Blocking I/O: the agent runs these in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+from urllib.parse import urlsplit
+
+from hounsfield.contracts.models import AccessGrant1, AccessGrant2
+
+CHUNK = 1 << 20
+#: The fs store's marker for in-progress writes (libs/storage): listings skip such files.
+TEMP_SUFFIX = ".hf-tmp"
+
+
+class TransferError(OSError):
+    """A part could not be written or read through its grant (worth retrying with a fresh grant)."""
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+@dataclass(frozen=True)
+class PartDigest:
+    size: int
+    sha256: str
+
+
+def put_part(
+    grant: AccessGrant1 | AccessGrant2, source: Path, offset: int, length: int, whole: Hasher
+) -> PartDigest:
+    """Stores ``length`` bytes of ``source`` from ``offset``, feeding them to ``whole`` as well."""
+    with source.open("rb") as file:
+        file.seek(offset)
+        if isinstance(grant, AccessGrant2):
+            return _write_path(Path(grant.path), file, length, whole)
+        return _http_put(str(grant.url), file, length, whole)
+
+
+def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes], whole: Hasher) -> PartDigest:
+    """Appends one stored part to ``target``, feeding ``whole`` on the way."""
+    if isinstance(grant, AccessGrant2):
+        try:
+            with open(grant.path, "rb") as source:
+                return _copy(source, target, None, whole)
+        except FileNotFoundError as error:
+            raise TransferError(f"{grant.path} is gone (deleted by retention?)") from error
+    url = urlsplit(str(grant.url))
+    connection = _connection(url.scheme, url.netloc)
+    try:
+        connection.request("GET", f"{url.path}?{url.query}")
+        response = connection.getresponse()
+        if response.status != 200:
+            raise TransferError(f"GET {url.path} answered {response.status}: {response.read(500)!r}")
+        return _copy(response, target, None, whole)
+    except (OSError, http.client.HTTPException) as error:
+        raise TransferError(f"GET {url.path} failed: {error}") from error
+    finally:
+        connection.close()
+
+
+def _write_path(path: Path, source: IO[bytes], length: int, whole: Hasher) -> PartDigest:
+    """Writes a temporary file beside ``path``, flushes it, renames it into place (readers never see half)."""
+    temp = path.with_name(f".{uuid.uuid4().hex}{TEMP_SUFFIX}")
+    try:
+        with temp.open("wb") as target:
+            digest = _copy(source, target, length, whole)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise TransferError(f"cannot write {path}: {error}") from error
+    return digest
+
+
+def _http_put(url_text: str, source: IO[bytes], length: int, whole: Hasher) -> PartDigest:
+    url = urlsplit(url_text)
+    connection = _connection(url.scheme, url.netloc)
+    part_hash = hashlib.sha256()
+    try:
+        # A presigned PUT needs the exact length up front (S3 refuses chunked uploads).
+        connection.putrequest("PUT", f"{url.path}?{url.query}", skip_accept_encoding=True)
+        connection.putheader("Content-Length", str(length))
+        connection.endheaders()
+        remaining = length
+        while remaining > 0:
+            chunk = source.read(min(CHUNK, remaining))
+            if not chunk:
+                raise TransferError(
+                    f"the local file ended {remaining} bytes early (changed while uploading?)"
+                )
+            part_hash.update(chunk)
+            whole.update(chunk)
+            connection.send(chunk)
+            remaining -= len(chunk)
+        response = connection.getresponse()
+        body = response.read(500)
+        if response.status not in (200, 201, 204):
+            raise TransferError(f"PUT {url.path} answered {response.status}: {body!r}")
+    except (OSError, http.client.HTTPException) as error:
+        if isinstance(error, TransferError):
+            raise
+        raise TransferError(f"PUT {url.path} failed: {error}") from error
+    finally:
+        connection.close()
+    return PartDigest(length, part_hash.hexdigest())
+
+
+def _copy(
+    source: IO[bytes] | http.client.HTTPResponse, target: IO[bytes], length: int | None, whole: Hasher
+) -> PartDigest:
+    part_hash = hashlib.sha256()
+    size = 0
+    while length is None or size < length:
+        chunk = source.read(CHUNK if length is None else min(CHUNK, length - size))
+        if not chunk:
+            break
+        part_hash.update(chunk)
+        whole.update(chunk)
+        target.write(chunk)
+        size += len(chunk)
+    if length is not None and size != length:
+        raise TransferError(f"the source ended after {size} of {length} bytes")
+    return PartDigest(size, part_hash.hexdigest())
+
+
+def _connection(scheme: str, netloc: str) -> http.client.HTTPConnection:
+    if scheme == "https":
+        return http.client.HTTPSConnection(netloc, timeout=300)
+    if scheme == "http":
+        return http.client.HTTPConnection(netloc, timeout=300)
+    raise TransferError(f"unsupported grant URL scheme {scheme!r}")
