@@ -1,10 +1,59 @@
-import { serviceModule } from '@hounsfield/runtime';
-import { MetricsConfig } from './config';
+import { HEALTH_CHECKS, serviceModule } from '@hounsfield/runtime';
+import Redis from 'ioredis';
+import { AlertRepository } from './alerts/alert.repository';
+import { AlertService } from './alerts/alert.service';
+import { HealthMonitor } from './alerts/health-monitor.service';
+import { SchedulerPoller } from './cluster/scheduler.poller';
+import { WorkerTelemetry } from './cluster/worker-telemetry';
+import { METRICS_CONFIG, MetricsConfig } from './config';
+import { AlertMetrics } from './exposition/alert.metrics';
+import { CheckpointMetrics } from './exposition/checkpoint.metrics';
+import { GpuMetrics } from './exposition/gpu.metrics';
+import { JobMetrics } from './exposition/job.metrics';
+import { SchedulingMetrics } from './exposition/scheduling.metrics';
+import { Housekeeping } from './housekeeping';
+import { EventsIngestor } from './ingest/events.ingestor';
+import { IngestMetrics } from './ingest/ingest.metrics';
+import { JobContextService } from './jobs/job-context.service';
+import { JobStateRepository } from './jobs/job-state.repository';
+import { MetricsRpc } from './metrics.rpc';
+import { REDIS, RedisCloser, redisProvider } from './redis.provider';
+import { SeriesRepository } from './series/series.repository';
 
 /**
- * The metrics service (progress and telemetry ingestion, Prometheus exposition, training-health alerts). It boots, connects to NATS and answers /healthz; its
- * capability arrives with its own issue.
+ * The metrics service: ingests progress, telemetry and lifecycle events, exposes them to
+ * Prometheus on /metrics, stores downsampled series for the API, and raises training-health alerts.
  */
 export function metricsModule(config: MetricsConfig) {
-  return serviceModule({ name: 'metrics', natsUrl: config.HOUNSFIELD_NATS_URL });
+  return serviceModule({
+    name: 'metrics',
+    natsUrl: config.HOUNSFIELD_NATS_URL,
+    providers: [
+      { provide: METRICS_CONFIG, useValue: config },
+      redisProvider,
+      RedisCloser,
+      {
+        provide: HEALTH_CHECKS,
+        inject: [REDIS],
+        useFactory: (redis: Redis) => ({ redis: async () => (await redis.ping()) === 'PONG' }),
+      },
+      IngestMetrics,
+      JobMetrics,
+      GpuMetrics,
+      SchedulingMetrics,
+      AlertMetrics,
+      CheckpointMetrics,
+      JobContextService,
+      JobStateRepository,
+      SeriesRepository,
+      AlertRepository,
+      AlertService,
+      WorkerTelemetry,
+      HealthMonitor,
+      Housekeeping,
+      SchedulerPoller,
+      EventsIngestor,
+      MetricsRpc,
+    ],
+  });
 }

@@ -1,0 +1,95 @@
+import { Logger } from '@nestjs/common';
+import { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+
+/** What happens to one message of a batch. */
+export type Settlement = { kind: 'ack' } | { kind: 'term'; reason: string } | { kind: 'nak'; delayMs: number };
+
+export interface BatchConsumerOptions {
+  js: JetStreamClient;
+  stream: string;
+  durable: string;
+  /** Most messages handed over at once. */
+  batchSize: number;
+  /** Settles every message: returns one settlement per message, in order. Throwing naks them all. */
+  handle: (messages: JsMsg[]) => Promise<Settlement[]>;
+  logger: Logger;
+  retryDelayMs?: number;
+}
+
+/**
+ * Reads a durable consumer continuously and hands over whatever arrived while the previous batch
+ * was being handled (up to `batchSize`), so the work per message (validation, Redis writes) is
+ * grouped under load while a lone message is handled at once. Batches are handled one at a time,
+ * in stream order. Like the one-at-a-time `DurableConsumer`, every message ends in ack, term or
+ * nak, and nothing a message contains can stop the loop. The buffer is bounded: reading pauses
+ * while it holds more than a few batches (and the server stops at the consumer's ack-pending limit).
+ */
+export class BatchConsumer {
+  private stopped = false;
+  private loop?: Promise<void>;
+  private messages?: ConsumerMessages;
+  private readonly buffer: JsMsg[] = [];
+  private draining?: Promise<void>;
+
+  constructor(private readonly options: BatchConsumerOptions) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.messages?.close();
+    await this.loop;
+    await this.draining;
+  }
+
+  private async run(): Promise<void> {
+    const { js, stream, durable, logger, batchSize } = this.options;
+    while (!this.stopped) {
+      try {
+        const consumer = await js.consumers.get(stream, durable);
+        this.messages = await consumer.consume({ max_messages: batchSize });
+        for await (const msg of this.messages) {
+          this.buffer.push(msg);
+          this.kick();
+          if (this.buffer.length >= 4 * batchSize) await this.draining;
+        }
+      } catch (error) {
+        if (this.stopped) return;
+        logger.warn(`reading ${stream}/${durable} failed (retrying): ${String(error)}`);
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  private kick(): void {
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      await this.settle(this.buffer.splice(0, this.options.batchSize));
+    }
+  }
+
+  private async settle(batch: JsMsg[]): Promise<void> {
+    let settlements: Settlement[];
+    try {
+      settlements = await this.options.handle(batch);
+    } catch (error) {
+      const delay = this.options.retryDelayMs ?? 2000;
+      this.options.logger.warn(`batch of ${batch.length} will be retried in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
+      for (const msg of batch) msg.nak(delay);
+      return;
+    }
+    batch.forEach((msg, i) => {
+      const settlement = settlements[i] ?? { kind: 'ack' };
+      if (settlement.kind === 'ack') msg.ack();
+      else if (settlement.kind === 'term') msg.term(settlement.reason.slice(0, 200));
+      else msg.nak(settlement.delayMs);
+    });
+  }
+}

@@ -1,0 +1,19 @@
+import { describe, expect, it } from '@jest/globals';
+import { SCHEMA_VERSION } from '@hounsfield/contracts';
+import { decodeEvent } from './event-decoder';
+
+const bytes = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
+const heartbeat = { v: SCHEMA_VERSION, type: 'heartbeat', workerId: 'w', hostname: 'h', simulated: true, gpus: [], running: [], intervalSeconds: 5, at: '2026-01-01T00:00:00.000Z' };
+
+describe('decodeEvent', () => {
+  it('accepts a valid event', () => {
+    expect(decodeEvent(bytes(heartbeat))).toMatchObject({ ok: true, event: { type: 'heartbeat', workerId: 'w' } });
+  });
+
+  it('tells broken JSON, another schema version and a wrong shape apart', () => {
+    expect(decodeEvent(bytes('{"v":'))).toMatchObject({ ok: false, reason: 'malformed_json' });
+    expect(decodeEvent(bytes({ ...heartbeat, v: 2 }))).toMatchObject({ ok: false, reason: 'unknown_version', detail: 'schema version 2; this service reads 1' });
+    expect(decodeEvent(bytes({ ...heartbeat, gpus: 'none' }))).toMatchObject({ ok: false, reason: 'invalid_event' });
+    expect(decodeEvent(bytes([1, 2]))).toMatchObject({ ok: false, reason: 'unknown_version' });
+  });
+});

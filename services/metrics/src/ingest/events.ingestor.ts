@@ -1,0 +1,157 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { CONSUMERS, JobStateEvent, ProgressEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
+import { ensureConsumer, eventsConsumerConfig, NatsClient } from '@hounsfield/messaging';
+import type { JsMsg } from '@nats-io/jetstream';
+import { HealthMonitor } from '../alerts/health-monitor.service';
+import { WorkerTelemetry } from '../cluster/worker-telemetry';
+import { METRICS_CONFIG, MetricsConfig } from '../config';
+import { CheckpointMetrics } from '../exposition/checkpoint.metrics';
+import { GpuMetrics } from '../exposition/gpu.metrics';
+import { JobMetrics } from '../exposition/job.metrics';
+import { SchedulingMetrics } from '../exposition/scheduling.metrics';
+import { Housekeeping } from '../housekeeping';
+import { JobContext } from '../jobs/job-context';
+import { JobContextService } from '../jobs/job-context.service';
+import { JobStateRepository } from '../jobs/job-state.repository';
+import { SeriesBuffer } from '../series/series.buffer';
+import { SeriesRepository } from '../series/series.repository';
+import { BatchConsumer, Settlement } from './batch-consumer';
+import { decodeEvent, MetricsEvent } from './event-decoder';
+import { IngestMetrics } from './ingest.metrics';
+
+const ACK: Settlement = { kind: 'ack' };
+/** Retry delay for reports whose job the scheduler could not describe (it is down or slow). */
+const CONTEXT_RETRY_MS = 3000;
+
+/**
+ * The metrics service's view of the EVENTS stream (progress, heartbeats, worker status, scheduler
+ * state, checkpoints), read by one durable consumer in batches. Per batch: unreadable messages are terminated
+ * and counted; job contexts are fetched; the Redis writes (job states, stored series) go in two
+ * round trips; only then do gauges and health checks see the events, in stream order. A failed
+ * Redis write naks the whole batch before anything in memory changed.
+ */
+@Injectable()
+export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(EventsIngestor.name);
+  private consumer?: BatchConsumer;
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(METRICS_CONFIG) private readonly config: MetricsConfig,
+    private readonly ingest: IngestMetrics,
+    private readonly contexts: JobContextService,
+    private readonly states: JobStateRepository,
+    private readonly series: SeriesRepository,
+    private readonly jobs: JobMetrics,
+    private readonly gpus: GpuMetrics,
+    private readonly checkpoints: CheckpointMetrics,
+    private readonly scheduling: SchedulingMetrics,
+    private readonly telemetry: WorkerTelemetry,
+    private readonly health: HealthMonitor,
+    private readonly housekeeping: Housekeeping,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await ensureConsumer(
+      this.nats.jsm,
+      STREAMS.events,
+      eventsConsumerConfig(CONSUMERS.metrics, [
+        SUBJECTS.jobProgressAll,
+        SUBJECTS.workerHeartbeatAll,
+        SUBJECTS.jobStatusAll,
+        SUBJECTS.jobStateAll,
+        SUBJECTS.checkpointEvents('*'),
+      ]),
+    );
+    this.consumer = new BatchConsumer({
+      js: this.nats.js,
+      stream: STREAMS.events,
+      durable: CONSUMERS.metrics,
+      batchSize: this.config.HOUNSFIELD_METRICS_BATCH_SIZE,
+      handle: (messages) => this.handle(messages),
+      logger: this.logger,
+    });
+    this.consumer.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  async handle(messages: JsMsg[]): Promise<Settlement[]> {
+    const settlements: Settlement[] = messages.map(() => ACK);
+    const events: { index: number; event: MetricsEvent }[] = [];
+    messages.forEach((msg, index) => {
+      const decoded = decodeEvent(msg.data);
+      if (decoded.ok) {
+        events.push({ index, event: decoded.event });
+        return;
+      }
+      this.logger.warn(`terminated ${msg.subject} (seq ${msg.seq}): ${decoded.reason}: ${decoded.detail}`);
+      this.ingest.onRejected(decoded.reason);
+      settlements[index] = { kind: 'term', reason: `${decoded.reason}: ${decoded.detail}` };
+    });
+
+    const contexts = await this.contextsFor(events.map((e) => e.event).filter((e): e is ProgressEvent => e.type === 'progress'));
+    const ready = events.filter(({ index, event }) => {
+      if (event.type !== 'progress' || contexts.has(event.jobId)) return true;
+      settlements[index] = { kind: 'nak', delayMs: CONTEXT_RETRY_MS };
+      return false;
+    });
+
+    const changes = await this.states.apply(ready.map((e) => e.event).filter((e): e is JobStateEvent => e.type === 'state'));
+    const buffer = new SeriesBuffer();
+    for (const { event } of ready) if (event.type === 'progress') buffer.add(event);
+    this.ingest.onSeriesDropped(await this.series.append(buffer.drain()));
+
+    this.scheduling.observe(changes);
+    for (const change of changes) if (change.applied) this.housekeeping.onJobState(change.event);
+    for (const { event } of ready) {
+      await this.apply(event, contexts);
+      this.ingest.onIngested(event.type);
+    }
+    return settlements;
+  }
+
+  private async apply(event: MetricsEvent, contexts: Map<string, JobContext>): Promise<void> {
+    switch (event.type) {
+      case 'progress': {
+        const context = contexts.get(event.jobId) as JobContext;
+        this.jobs.observe(event, context);
+        await this.health.onProgress(event, context);
+        return;
+      }
+      case 'heartbeat':
+        this.telemetry.record(event, Date.now());
+        this.gpus.observe(event);
+        await this.health.onHeartbeat(event);
+        return;
+      case 'status':
+        await this.health.onStatus(event);
+        return;
+      case 'checkpoint':
+        this.checkpoints.observe(event);
+        return;
+      case 'state':
+      case 'alert':
+        return;
+    }
+  }
+
+  /** The context of every job with reports in the batch; jobs whose scheduler read failed are left out. */
+  private async contextsFor(reports: ProgressEvent[]): Promise<Map<string, JobContext>> {
+    const latest = new Map<string, number>();
+    for (const r of reports) latest.set(r.jobId, Math.max(latest.get(r.jobId) ?? 0, r.attempt));
+    const contexts = new Map<string, JobContext>();
+    await Promise.all(
+      [...latest].map(async ([jobId, attempt]) => {
+        try {
+          contexts.set(jobId, await this.contexts.get(jobId, attempt));
+        } catch (error) {
+          this.logger.warn(`reports of job ${jobId} will be retried: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }),
+    );
+    return contexts;
+  }
+}

@@ -1,0 +1,32 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { jobIdRequestSchema, metricSeriesRequestSchema, RPC } from '@hounsfield/contracts';
+import { NatsClient, serveRpc } from '@hounsfield/messaging';
+import type { Subscription } from '@nats-io/nats-core';
+import { AlertService } from './alerts/alert.service';
+import { SeriesRepository } from './series/series.repository';
+
+const QUEUE_GROUP = 'metrics';
+
+/** The metrics service's request/reply API, used by the gateway: stored series and alerts of a job. */
+@Injectable()
+export class MetricsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
+  private subscriptions: Subscription[] = [];
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    private readonly series: SeriesRepository,
+    private readonly alerts: AlertService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const nc = this.nats.nc;
+    this.subscriptions = [
+      serveRpc(nc, RPC.jobMetrics, QUEUE_GROUP, metricSeriesRequestSchema, async (request) => ({ jobId: request.jobId, series: await this.series.read(request) })),
+      serveRpc(nc, RPC.jobAlerts, QUEUE_GROUP, jobIdRequestSchema, (request) => this.alerts.list(request.id)),
+    ];
+  }
+
+  onApplicationShutdown(): void {
+    for (const sub of this.subscriptions) sub.unsubscribe();
+  }
+}
