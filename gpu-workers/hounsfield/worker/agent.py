@@ -18,6 +18,7 @@ from hounsfield.contracts.models import Assignment, RunningItem
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
 from hounsfield.worker.attempt_status import AttemptStatus, FailureKind, StatusState
+from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.preflight import Preflight
 from hounsfield.worker.report_records import AttemptIdentity
@@ -65,9 +66,11 @@ class Agent:
         gpu_count: int,
         base_env: Mapping[str, str] | None = None,
         preflight: Preflight | None = None,
+        checkpoints: CheckpointClient | None = None,
     ) -> None:
         self._settings = settings
         self._preflight = preflight
+        self._checkpoints = checkpoints
         self._publisher = publisher
         self._gpu_count = gpu_count
         self._base_env = base_env
@@ -116,6 +119,7 @@ class Agent:
             self._publisher,
             base_env=self._base_env,
             preflight=self._preflight,
+            checkpoints=self._checkpoints,
         )
         await runner.announce_starting()
         self._runners[key] = runner

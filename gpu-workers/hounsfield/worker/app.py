@@ -16,6 +16,7 @@ from hounsfield.worker import process_tree
 from hounsfield.worker.agent import Agent
 from hounsfield.worker.assignment_consumer import AssignmentConsumer
 from hounsfield.worker.cancel_listener import CancelListener
+from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import JetStreamEventPublisher
 from hounsfield.worker.heartbeat import HeartbeatLoop
 from hounsfield.worker.nats_connection import connect_nats
@@ -62,7 +63,13 @@ class WorkerApp:
             # Called only once the agent runs attempts, so the late-bound `agent` exists.
             return inventory.snapshot(process_tree.descendants(agent.process_roots()))
 
-        agent = Agent(settings, publisher, gpu_count=inventory.count(), preflight=Preflight(policy, gpus_now))
+        agent = Agent(
+            settings,
+            publisher,
+            gpu_count=inventory.count(),
+            preflight=Preflight(policy, gpus_now),
+            checkpoints=CheckpointClient(nc),
+        )
         app = cls(
             settings,
             nc,

@@ -19,10 +19,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo
-from hounsfield.sdk.platform_env import ENV_DATA_ROOT
+from hounsfield.sdk.checkpoint_report import decode_checkpoint_line
+from hounsfield.sdk.platform_env import ENV_DATA_ROOT, ENV_RESUME_FROM
 from hounsfield.sdk.report_format import KIND_LAUNCH_ERROR, KIND_PROGRESS, KIND_RUNTIME
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_status import AttemptStatus
+from hounsfield.worker.checkpoint_client import CheckpointClient
+from hounsfield.worker.checkpoint_sync import CheckpointSync
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.exit_status import describe_exit
 from hounsfield.worker.log_tail import tail_lines
@@ -75,9 +78,15 @@ class AttemptRunner:
         python: str = sys.executable,
         poll_seconds: float = POLL_SECONDS,
         preflight: Preflight | None = None,
+        checkpoints: CheckpointClient | None = None,
     ) -> None:
         self._preflight = preflight
         self._data_root: Path | None = None
+        # Resume download and checkpoint uploads; without a client, resumeFrom passes through as given.
+        self._checkpoints = (
+            None if checkpoints is None else CheckpointSync(checkpoints, assignment, attempt_dir.root)
+        )
+        self._resume_dir: Path | None = None
         self.assignment = assignment
         self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
         self._dir = attempt_dir
@@ -164,6 +173,17 @@ class AttemptRunner:
                     "failed", reason=f"preflight: {error}", failure_kind="preflight"
                 )
                 return
+        if self._checkpoints is not None:
+            try:
+                self._resume_dir = await self._checkpoints.download_resume()
+            except Exception as error:
+                # Not the trainer's fault: the scheduler requeues, and resolves the latest checkpoint again.
+                await self._status.publish_final(
+                    "failed",
+                    reason=f"cannot fetch the resume checkpoint {self.assignment.resumeFrom}: {error}"[:4096],
+                    failure_kind="infrastructure",
+                )
+                return
         process = await self._spawn()
         if process is None:
             return
@@ -178,6 +198,9 @@ class AttemptRunner:
         if self._stop is not None:  # a stop arrived while the process was being created
             self._terminate()
         returncode = await self._follow(process)
+        if self._checkpoints is not None:
+            # A restart resumes from the newest committed checkpoint: commit them before reporting.
+            await self._checkpoints.finish()
         if self._stop is not None:
             await self._publish_stopped(returncode)
         elif self._launch_error is not None:
@@ -204,6 +227,8 @@ class AttemptRunner:
         env = trainer_env(self.assignment, self._dir, self._base_env)
         if self._data_root is not None:
             env[ENV_DATA_ROOT] = str(self._data_root)
+        if self._resume_dir is not None:
+            env[ENV_RESUME_FROM] = str(self._resume_dir)
         try:
             with self._dir.log_file.open("ab") as log:
                 # Its own session: signals meant for the agent (Ctrl-C in a terminal) do not reach
@@ -263,6 +288,11 @@ class AttemptRunner:
                 )
 
     async def _relay_line(self, line: str) -> None:
+        saved = decode_checkpoint_line(line)
+        if saved is not None:
+            if self._checkpoints is not None:
+                self._checkpoints.announce(saved)
+            return
         record = decode_line(line)
         kind = record["kind"]
         if kind == KIND_RUNTIME:
