@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { decodeJson } from './codec';
 import { MessagingError, MessagingErrorCode } from './messaging.errors';
@@ -16,6 +16,11 @@ export interface DurableConsumerOptions<T extends z.ZodType> {
   logger?: Logger;
   /** Delay before a message that failed unexpectedly is redelivered. */
   retryDelayMs?: number;
+  /**
+   * Messages buffered ahead of the handler. 1 pulls one at a time (slow work: a message is never
+   * held while another runs); more keeps a fast handler busy. Handling stays sequential either way.
+   */
+  prefetch?: number;
 }
 
 /**
@@ -26,6 +31,7 @@ export interface DurableConsumerOptions<T extends z.ZodType> {
 export class DurableConsumer<T extends z.ZodType> {
   private stopped = false;
   private loop?: Promise<void>;
+  private messages?: ConsumerMessages;
   private readonly logger: Logger;
 
   constructor(private readonly options: DurableConsumerOptions<T>) {
@@ -38,24 +44,25 @@ export class DurableConsumer<T extends z.ZodType> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.messages?.close();
     await this.loop;
   }
 
   private async run(): Promise<void> {
-    let consumer: Consumer | undefined;
+    const prefetch = this.options.prefetch ?? 1;
     while (!this.stopped) {
-      let msg: JsMsg | null;
       try {
-        consumer ??= await this.options.js.consumers.get(this.options.stream, this.options.durable);
-        msg = await consumer.next({ expires: 1000 });
+        const consumer: Consumer = await this.options.js.consumers.get(this.options.stream, this.options.durable);
+        this.messages = await consumer.consume(prefetch > 1 ? { max_messages: prefetch } : { max_messages: 1, expires: 1000 });
+        for await (const msg of this.messages) {
+          await this.settle(msg);
+          if (this.stopped) break;
+        }
       } catch (error) {
-        consumer = undefined;
         if (this.stopped) return;
         this.logger.warn(`pull from ${this.options.stream}/${this.options.durable} failed: ${String(error)}`);
         await new Promise((r) => setTimeout(r, 1000));
-        continue;
       }
-      if (msg) await this.settle(msg);
     }
   }
 

@@ -33,6 +33,7 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
       schema: platformEventSchema,
       handle: (event) => this.handle(event),
       logger: this.logger,
+      prefetch: 64,
     });
     this.consumer.start();
   }
