@@ -8,6 +8,7 @@ import { JobsRpc } from './jobs/jobs.rpc';
 import { REDIS, RedisCloser, redisProvider } from './redis.provider';
 import { OutboxPublisher } from './scheduling/outbox.publisher';
 import { InventoryService } from './scheduling/inventory.service';
+import { ResumePointService } from './scheduling/resume-point.service';
 import { SchedulerService } from './scheduling/scheduler.service';
 import { SchedulingTrigger } from './scheduling/scheduling.trigger';
 import { WorkerRepository } from './workers/worker.repository';
@@ -33,6 +34,7 @@ export function schedulerModule(config: SchedulerConfig) {
       SchedulingTrigger,
       InventoryService,
       OutboxPublisher,
+      ResumePointService,
       JobLifecycleService,
       SchedulerService,
       EventsConsumer,

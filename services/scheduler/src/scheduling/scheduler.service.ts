@@ -10,6 +10,7 @@ import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
 import { InventoryService } from './inventory.service';
 import { largestFreeBlock, placeJob } from './placement';
+import { ResumePointService } from './resume-point.service';
 
 /** Queued jobs read per round trip in a scheduling pass. */
 const PAGE = 200;
@@ -33,6 +34,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly lifecycle: JobLifecycleService,
     private readonly outbox: OutboxPublisher,
     private readonly inventory: InventoryService,
+    private readonly resumePoints: ResumePointService,
     trigger: SchedulingTrigger,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
   ) {
@@ -150,6 +152,15 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
     const resolved = resolveHyperparameters(job.spec, worldSize);
     const cudaVisibleDevices = gpuIndices.join(',');
+    const resume = await this.resumePoints.resumePoint(job);
+    if (resume.kind === 'wait') {
+      this.logger.warn(`job ${job.id}: not assigned yet: ${resume.reason}`);
+      return false;
+    }
+    if (resume.kind === 'fail') {
+      await this.lifecycle.fail(job.id, resume.reason, 0).catch((error: unknown) => this.logger.warn(`job ${job.id}: ${String(error)}`));
+      return false;
+    }
     const assignment: Assignment = {
       v: SCHEMA_VERSION,
       assignmentId: `${job.id}:${job.attempt}`,
@@ -161,13 +172,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       cudaVisibleDevices,
       nprocPerNode: worldSize,
       resolved,
+      ...(resume.kind === 'resume' ? { resumeFrom: resume.checkpoint.id } : {}),
       issuedAt: nowIso(),
     };
+    const resumeNote =
+      resume.kind === 'resume' ? `; resumes from checkpoint ${resume.checkpoint.id} (step ${resume.checkpoint.step})` : resume.note ? `; ${resume.note}` : '';
     const next = transition(
       job,
       'assigned',
       { workerId, gpuIndices, cudaVisibleDevices, resolved },
-      `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}`,
+      `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}${resumeNote}`,
     );
     const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
     const result = await this.jobs.commit(next, {
