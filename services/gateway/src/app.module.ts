@@ -1,9 +1,13 @@
 import { APP_FILTER } from '@nestjs/core';
 import { serviceModule } from '@hounsfield/runtime';
+import { CheckpointDownloads } from './checkpoints/checkpoint-downloads';
+import { CheckpointsClient } from './checkpoints/checkpoints.client';
+import { CheckpointsController } from './checkpoints/checkpoints.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config';
 import { ProblemFilter } from './http/problem.filter';
 import { JobEventsStream } from './jobs/job-events.stream';
 import { JobsController } from './jobs/jobs.controller';
+import { MetricsClient } from './jobs/metrics.client';
 import { SchedulerClient } from './jobs/scheduler.client';
 import { WorkersController } from './workers/workers.controller';
 
@@ -12,12 +16,15 @@ export function gatewayModule(config: GatewayConfig) {
   return serviceModule({
     name: 'gateway',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    controllers: [JobsController, WorkersController],
+    controllers: [JobsController, WorkersController, CheckpointsController],
     providers: [
       { provide: GATEWAY_CONFIG, useValue: config },
       { provide: APP_FILTER, useClass: ProblemFilter },
       SchedulerClient,
+      MetricsClient,
       JobEventsStream,
+      CheckpointsClient,
+      CheckpointDownloads,
     ],
   });
 }

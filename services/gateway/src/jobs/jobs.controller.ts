@@ -1,9 +1,10 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { cancelJobRequestSchema, identifierSchema, JobRecord, jobSpecSchema, jobStateSchema } from '@hounsfield/contracts';
+import { cancelJobRequestSchema, identifierSchema, JobMetrics, JobRecord, jobSpecSchema, jobStateSchema, METRIC_NAME_MAX } from '@hounsfield/contracts';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { validateOr400 } from '../http/validation';
 import { JobEventsStream } from './job-events.stream';
+import { MetricsClient } from './metrics.client';
 import { SchedulerClient } from './scheduler.client';
 
 const listQuerySchema = z
@@ -13,11 +14,26 @@ const listQuerySchema = z
   })
   .strict();
 
+/** `?name=loss,lr&from=100&to=2000`: series names (comma-separated, all when absent) and an inclusive step range. */
+const metricsQuerySchema = z
+  .object({
+    name: z
+      .string()
+      .transform((value) => value.split(',').map((n) => n.trim()).filter(Boolean))
+      .pipe(z.array(z.string().min(1).max(METRIC_NAME_MAX)).max(64))
+      .optional(),
+    from: z.coerce.number().int().min(0).optional(),
+    to: z.coerce.number().int().min(0).optional(),
+  })
+  .strict()
+  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, { message: 'from must not be greater than to', path: ['from'] });
+
 @Controller('v1/jobs')
 export class JobsController {
   constructor(
     private readonly scheduler: SchedulerClient,
     private readonly events: JobEventsStream,
+    private readonly metrics: MetricsClient,
   ) {}
 
   /** Validates the spec here (400 with field paths) so a bad request never reaches the scheduler. */
@@ -34,9 +50,21 @@ export class JobsController {
     return { jobs: await this.scheduler.list(state, limit) };
   }
 
+  /** The scheduler's record with the metrics service's training-health alerts of the job. */
   @Get(':id')
-  get(@Param('id') id: string): Promise<JobRecord> {
-    return this.scheduler.get(validateOr400(identifierSchema, id, 'the job id'));
+  async get(@Param('id') id: string): Promise<JobRecord> {
+    const jobId = validateOr400(identifierSchema, id, 'the job id');
+    const [job, alerts] = await Promise.all([this.scheduler.get(jobId), this.metrics.alerts(jobId)]);
+    return alerts ? { ...job, alerts } : job;
+  }
+
+  /** Stored, downsampled metric series of the job, for curves without Prometheus. */
+  @Get(':id/metrics')
+  async jobMetrics(@Param('id') id: string, @Query() query: unknown): Promise<JobMetrics> {
+    const jobId = validateOr400(identifierSchema, id, 'the job id');
+    const { name, from, to } = validateOr400(metricsQuerySchema, query, 'the query');
+    await this.scheduler.get(jobId);
+    return this.metrics.series({ jobId, names: name, fromStep: from, toStep: to });
   }
 
   @Post(':id/cancel')
