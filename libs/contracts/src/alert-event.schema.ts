@@ -38,15 +38,16 @@ export const alertEventSchema = z
     severity: z.enum(['critical', 'warning']),
     /** The loss term concerned, for loss alerts. */
     metric: z.string().min(1).max(128).optional(),
-    /** The training step at which the alert last changed. */
+    /** The training step at which the alert fired (at which it resolved, once resolved). */
     step: z.number().int().min(0).optional(),
-    /** What was observed, with the numbers. */
+    /** What was observed when it fired (or resolved), with the numbers. */
     summary: z.string().min(1).max(2048),
     /** What to change, in words a researcher can act on. */
     advice: z.string().min(1).max(4096),
     /** How many times the condition was seen while this alert fired (spikes repeat). */
     occurrences: z.number().int().min(1),
     firedAt: timestampSchema,
+    /** When the condition was last seen, or the alert resolved. */
     at: timestampSchema,
   })
   .strict()

@@ -4,7 +4,7 @@
  * KEYS[1] = the job's alert hash; ARGV = op ('fire' | 'resolve'), alert id, TTL seconds, alert JSON
  * (for 'fire': the alert as it would be when first fired; for 'resolve': the resolved text fields).
  * 'fire' on an absent or resolved alert stores it firing → 'fired'; on a firing one it counts one
- * more occurrence and keeps when it first fired → 'updated'. 'resolve' on a firing alert →
+ * more occurrence and moves \`at\` to it, keeping the onset (summary, step, firedAt) → 'updated'. 'resolve' on a firing alert →
  * 'resolved'; otherwise 'none'. Returns { outcome, stored JSON }.
  */
 export const ALERT_LUA = `
@@ -18,10 +18,7 @@ local stored = current
 if op == 'fire' then
   if current and current.status == 'firing' then
     current.occurrences = current.occurrences + 1
-    current.step = incoming.step
     current.at = incoming.at
-    current.summary = incoming.summary
-    current.advice = incoming.advice
     stored, outcome = current, 'updated'
   else
     stored, outcome = incoming, 'fired'
