@@ -1,4 +1,5 @@
 # Generated from libs/contracts by `npm run contracts:generate`. Do not edit.
+# mypy: disable-error-code="assignment"
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ class Resources(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    gpus: Annotated[int, Field(ge=0, le=64)]
-    cpuProcesses: Annotated[int, Field(ge=1, le=64)]
+    gpus: Annotated[int, Field(ge=0, le=64)] = 0
+    cpuProcesses: Annotated[int, Field(ge=1, le=64)] = 1
     gpuType: Annotated[str | None, Field(max_length=64, min_length=1)] = None
     minGpuMemoryGiB: Annotated[float | None, Field(gt=0.0, le=1024.0)] = None
-    waitForCapacity: bool
+    waitForCapacity: bool = False
 
 
 class Hyperparameters(BaseModel):
@@ -33,11 +34,11 @@ class Hyperparameters(BaseModel):
     globalBatch: Annotated[int, Field(ge=1, le=1000000)]
     referenceBatch: Annotated[int | None, Field(ge=1, le=1000000)] = None
     baseLr: Annotated[float, Field(gt=0.0, le=10.0)]
-    lrScaling: Literal['linear', 'sqrt', 'none']
+    lrScaling: Literal['linear', 'sqrt', 'none'] = 'linear'
     maxPerDeviceBatch: Annotated[int | None, Field(ge=1, le=100000)] = None
     epochs: Annotated[int | None, Field(ge=1, le=1000000)] = None
     maxSteps: Annotated[int | None, Field(ge=1, le=100000000)] = None
-    seed: Annotated[int, Field(ge=0, le=2147483647)]
+    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
 
 
 class Path(RootModel[str]):
@@ -49,7 +50,7 @@ class Data(BaseModel):
         extra='forbid',
     )
     root: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
-    paths: Annotated[list[Path], Field(max_length=64)]
+    paths: Annotated[list[Path], Field(max_length=64, validate_default=True)] = []
     split: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
 
 
@@ -59,7 +60,7 @@ class KeepBest(BaseModel):
     )
     metric: Annotated[str, Field(max_length=64, min_length=1)]
     mode: Literal['min', 'max']
-    count: Annotated[int, Field(ge=1, le=100)]
+    count: Annotated[int, Field(ge=1, le=100)] = 1
 
 
 class Checkpoint(BaseModel):
@@ -68,7 +69,7 @@ class Checkpoint(BaseModel):
     )
     everySteps: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     everyEpochs: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
-    keepLast: Annotated[int, Field(ge=1, le=1000)]
+    keepLast: Annotated[int, Field(ge=1, le=1000)] = 3
     keepBest: KeepBest | None = None
     keepEvery: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     resumeFrom: Annotated[str | None, Field(max_length=256, min_length=1)] = None
@@ -82,7 +83,7 @@ class Monitoring(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    failOnNonFiniteLoss: bool
+    failOnNonFiniteLoss: bool = False
     lossTerms: Annotated[list[LossTerm] | None, Field(max_length=64, min_length=1)] = (
         None
     )
@@ -106,7 +107,7 @@ class Script(BaseModel):
             pattern='^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$',
         ),
     ]
-    args: Annotated[list[Arg], Field(max_length=256)]
+    args: Annotated[list[Arg], Field(max_length=256, validate_default=True)] = []
 
 
 EnvAdditionalProperty = TypeAliasType(
@@ -122,19 +123,25 @@ class JobSpec(BaseModel):
     kind: Literal[
         'pcdiff', 'voxelization', 'vqgan3d', 'slice_interp', 'topo_unet', 'script'
     ]
-    resources: Resources
+    resources: Annotated[Resources, Field(validate_default=True)] = {
+        'gpus': 0,
+        'cpuProcesses': 1,
+        'waitForCapacity': False,
+    }
     hyperparameters: Hyperparameters
-    data: Data
-    checkpoint: Checkpoint
-    monitoring: Monitoring
-    priority: Annotated[int, Field(ge=-100, le=100)]
-    maxRestarts: Annotated[int, Field(ge=0, le=20)]
+    data: Annotated[Data, Field(validate_default=True)] = {'paths': []}
+    checkpoint: Annotated[Checkpoint, Field(validate_default=True)] = {'keepLast': 3}
+    monitoring: Annotated[Monitoring, Field(validate_default=True)] = {
+        'failOnNonFiniteLoss': False
+    }
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     script: Script | None = None
-    config: dict[str, Any]
+    config: dict[str, Any] = {}
     env: dict[
         Annotated[str, StringConstraints(pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')],
         EnvAdditionalProperty,
-    ]
+    ] = {}
 
 
 class ResolvedHyperparameters(BaseModel):
@@ -623,7 +630,7 @@ class Retention(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    keepLast: Annotated[int, Field(ge=1, le=1000)]
+    keepLast: Annotated[int, Field(ge=1, le=1000)] = 3
     keepBest: KeepBest | None = None
     keepEvery: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
 
