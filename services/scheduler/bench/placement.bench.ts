@@ -13,6 +13,7 @@ import { Assignment, assignmentSchema, CONSUMERS, JobRecord, jobRecordSchema, RP
 import { decodeJson, encodeJson, NatsClient, requestRpc } from '@hounsfield/messaging';
 import { LocalStack } from '@hounsfield/testing';
 import type { ConsumerMessages } from '@nats-io/jetstream';
+import { z } from 'zod';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 64);
 const GPUS_PER_WORKER = 8;
@@ -157,7 +158,11 @@ async function main(): Promise<void> {
     const rtt = await natsRoundTrip(nats);
     const workers = Array.from({ length: WORKERS }, (_, i) => new SimulatedWorker(nats, `bench-${String(i).padStart(2, '0')}`, timeline, rand));
     await Promise.all(workers.map((w) => w.start()));
-    await new Promise((r) => setTimeout(r, 1500));
+    const registered = Date.now() + 60_000;
+    while ((await requestRpc(nats.nc, RPC.listWorkers, {}, z.array(z.unknown()))).length < WORKERS) {
+      if (Date.now() > registered) throw new Error('simulated workers did not register within 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     for (const w of workers) void w.consume();
 
     const sizes = Array.from({ length: JOBS }, () => {
@@ -178,15 +183,23 @@ async function main(): Promise<void> {
         const gpus = sizes[next++];
         const t0 = performance.now();
         const job: JobRecord = await requestRpc(nats.nc, RPC.submitJob, {
-          spec: { name: `bench-${gpus}`, kind: 'script', script: { module: 'bench' }, resources: { gpus }, hyperparameters: { globalBatch: 8 * gpus, baseLr: 1e-4 } },
+          spec: { name: `bench-${gpus}`, kind: 'script', script: { module: 'bench' }, resources: { gpus, waitForCapacity: true }, hyperparameters: { globalBatch: 8 * gpus, baseLr: 1e-4 } },
         }, jobRecordSchema);
         timeline.submittedAt.set(job.id, t0);
       }
     };
     await Promise.all(Array.from({ length: 16 }, submitOne));
     const submitSeconds = (performance.now() - started) / 1000;
+    console.error(`  submitted ${JOBS} jobs in ${submitSeconds.toFixed(1)} s`);
     const deadline = Date.now() + 15 * 60_000;
-    while (timeline.assignedAt.size < JOBS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    let lastReport = Date.now();
+    while (timeline.assignedAt.size < JOBS && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (Date.now() - lastReport > 10_000) {
+        lastReport = Date.now();
+        console.error(`  … ${timeline.assignedAt.size}/${JOBS} placed, ${timeline.busyGpus} GPUs busy`);
+      }
+    }
     clearInterval(sampler);
     const elapsed = (Math.max(...timeline.assignedAt.values()) - started) / 1000;
 

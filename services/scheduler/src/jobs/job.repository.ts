@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JobRecord, jobRecordSchema, JobState, ProgressEvent, progressEventSchema } from '@hounsfield/contracts';
+import { JobRecord, JobState, ProgressEvent, progressEventSchema } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { REDIS } from '../redis.provider';
@@ -38,11 +38,13 @@ export interface CommitOptions {
 
 export type CommitResult = 'ok' | 'stale' | 'busy' | 'missing';
 
-export type QueueKind = 'gpu' | 'cpu';
-
-export function queueKindOf(job: JobRecord): QueueKind {
-  return job.spec.resources.gpus > 0 ? 'gpu' : 'cpu';
+/** Which queue a job waits in: its GPU count (0 = CPU jobs). */
+export function queueSizeOf(job: JobRecord): number {
+  return job.spec.resources.gpus;
 }
+
+/** Upper bound of GPUs per job (the spec's own limit). */
+export const MAX_JOB_GPUS = 64;
 
 /** Priority first (higher earlier), then age (older earlier): one sortable number. */
 export function queueScore(priority: number, createdAt: string): number {
@@ -66,10 +68,11 @@ export class JobRepository {
   private progressKey = (id: string) => `${this.p}progress:${id}`;
   leaseKey = (workerId: string) => `${this.p}lease:${workerId}`;
   /**
-   * Two queues: GPU jobs, and CPU jobs (which any live worker can take at once). A scheduling pass
-   * stops reading the GPU queue when no GPU is free, so CPU jobs must not wait behind it.
+   * One queue per GPU count (0 = CPU jobs), each ordered by priority then age. A scheduling pass
+   * then reads only the queues of sizes that can fit now and merges their heads in order, so a
+   * long queue of jobs too large for the free GPUs costs nothing.
    */
-  private readonly queueKey = (kind: QueueKind) => `${this.p}queue:${kind}`;
+  private readonly queueKey = (size: number) => `${this.p}queue:${size}`;
   private readonly allKey = () => `${this.p}jobs`;
   private readonly activeKey = () => `${this.p}active`;
   private readonly outboxKey = () => `${this.p}outbox`;
@@ -79,15 +82,16 @@ export class JobRepository {
     const multi = this.redis
       .multi()
       .set(this.jobKey(job.id), JSON.stringify(job), 'NX')
-      .zadd(this.queueKey(queueKindOf(job)), queueScore(job.spec.priority, job.createdAt), job.id)
+      .zadd(this.queueKey(queueSizeOf(job)), queueScore(job.spec.priority, job.createdAt), job.id)
       .zadd(this.allKey(), Date.parse(job.createdAt), job.id);
     for (const entry of outbox) multi.hset(this.outboxKey(), entry.msgId, serialiseEntry(entry));
     await multi.exec();
   }
 
+  /** Records are written only here, after validation, so reading them back trusts them. */
   async get(id: string): Promise<JobRecord | undefined> {
     const raw = await this.redis.get(this.jobKey(id));
-    return raw ? jobRecordSchema.parse(JSON.parse(raw)) : undefined;
+    return raw ? (JSON.parse(raw) as JobRecord) : undefined;
   }
 
   /** Many records in one round trip, in the order asked. Records are ours, so no re-validation on this hot path. */
@@ -112,9 +116,20 @@ export class JobRepository {
     return result;
   }
 
-  /** Queued job ids in order (priority, then age), `start`..`stop` inclusive. */
-  queuedIds(kind: QueueKind, start = 0, stop = -1): Promise<string[]> {
-    return this.redis.zrange(this.queueKey(kind), start, stop);
+  /** Queued job ids of one size with their scores, in order, `start`..`stop` inclusive. */
+  async queuedPage(size: number, start: number, stop: number): Promise<{ id: string; score: number }[]> {
+    const flat = await this.redis.zrange(this.queueKey(size), start, stop, 'WITHSCORES');
+    const page: { id: string; score: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) page.push({ id: flat[i], score: Number(flat[i + 1]) });
+    return page;
+  }
+
+  /** Number of queued jobs per size 0..MAX_JOB_GPUS, in one round trip. */
+  async queueLengths(): Promise<number[]> {
+    const pipeline = this.redis.pipeline();
+    for (let size = 0; size <= MAX_JOB_GPUS; size += 1) pipeline.zcard(this.queueKey(size));
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([, count]) => Number(count ?? 0));
   }
 
   activeIds(): Promise<string[]> {
@@ -123,8 +138,16 @@ export class JobRepository {
 
   /** 1-based position in the queue, or undefined when not queued. */
   async queuePosition(job: JobRecord): Promise<number | undefined> {
-    const rank = await this.redis.zrank(this.queueKey(queueKindOf(job)), job.id);
-    return rank === null ? undefined : rank + 1;
+    const score = await this.redis.zscore(this.queueKey(queueSizeOf(job)), job.id);
+    if (score === null) return undefined;
+    // Jobs of every size that come first: lower score, or the same score and a smaller id.
+    const pipeline = this.redis.pipeline();
+    for (let size = 0; size <= MAX_JOB_GPUS; size += 1) pipeline.zcount(this.queueKey(size), '-inf', `(${score}`);
+    pipeline.zrangebyscore(this.queueKey(queueSizeOf(job)), score, score);
+    const results = (await pipeline.exec()) ?? [];
+    const ahead = results.slice(0, -1).reduce((sum, [, count]) => sum + Number(count ?? 0), 0);
+    const ties = (results[results.length - 1][1] as string[]).filter((id) => id < job.id).length;
+    return ahead + ties + 1;
   }
 
   async commit(job: JobRecord, options: CommitOptions): Promise<CommitResult> {
@@ -140,9 +163,18 @@ export class JobRepository {
       (lease?.gpuIndices ?? []).join(','),
     ];
     for (const entry of options.outbox ?? []) args.push(entry.msgId, serialiseEntry(entry));
-    const keys = [this.jobKey(job.id), this.queueKey(queueKindOf(job)), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey()];
+    const keys = [this.jobKey(job.id), this.queueKey(queueSizeOf(job)), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey()];
     const commit = (this.redis as unknown as { hfJobCommit: (...a: string[]) => Promise<CommitResult> }).hfJobCommit;
     return commit.call(this.redis, ...keys, ...args);
+  }
+
+  /** Leases of many workers in one round trip. */
+  async leasesOf(workerIds: string[]): Promise<Map<number, string>[]> {
+    if (workerIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of workerIds) pipeline.hgetall(this.leaseKey(id));
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([, raw]) => new Map(Object.entries((raw ?? {}) as Record<string, string>).map(([i, t]) => [Number(i), t])));
   }
 
   async leases(workerId: string): Promise<Map<number, string>> {

@@ -20,13 +20,12 @@ export class InventoryService {
 
   async candidates(): Promise<Candidate[]> {
     const live = await this.liveWorkers();
-    const active = await this.jobs.getMany(await this.jobs.activeIds());
-    return Promise.all(
-      live.map(async (worker) => ({
-        worker,
-        leases: await this.jobs.leases(worker.heartbeat.workerId),
-        activeJobs: active.filter((j) => j.workerId === worker.heartbeat.workerId).length,
-      })),
-    );
+    const [active, leases] = await Promise.all([
+      this.jobs.getMany(await this.jobs.activeIds()),
+      this.jobs.leasesOf(live.map((w) => w.heartbeat.workerId)),
+    ]);
+    const load = new Map<string, number>();
+    for (const job of active) if (job.workerId) load.set(job.workerId, (load.get(job.workerId) ?? 0) + 1);
+    return live.map((worker, i) => ({ worker, leases: leases[i], activeJobs: load.get(worker.heartbeat.workerId) ?? 0 }));
   }
 }

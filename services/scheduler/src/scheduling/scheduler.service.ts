@@ -133,17 +133,35 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         placedAny = true;
       }
     };
-    for (const job of await this.jobs.getMany(await this.jobs.queuedIds('cpu'))) await tryPlace(job);
+    const lengths = await this.jobs.queueLengths();
+    for (let start = 0; start < lengths[0]; start += PAGE) {
+      const page = await this.jobs.queuedPage(0, start, start + PAGE - 1);
+      for (const job of await this.jobs.getMany(page.map((e) => e.id))) await tryPlace(job);
+    }
+    // GPU jobs: merge the heads of every size queue that fits the largest free block, in
+    // priority-then-age order; a head that cannot be placed (type, memory) is skipped this pass.
+    const cursors = new Map<number, { entries: { id: string; score: number }[]; next: number }>();
     let block = largestFreeBlock(candidates, policy);
-    for (let start = 0; block > 0; start += PAGE) {
-      const ids = await this.jobs.queuedIds('gpu', start, start + PAGE - 1);
-      if (ids.length === 0) break;
-      for (const job of await this.jobs.getMany(ids)) {
-        if (block === 0) break;
-        if (job.spec.resources.gpus > block) continue;
-        await tryPlace(job);
-        block = largestFreeBlock(candidates, policy);
+    while (block > 0) {
+      let best: { size: number; id: string; score: number } | undefined;
+      for (let size = 1; size <= block; size += 1) {
+        if (!lengths[size]) continue;
+        let cursor = cursors.get(size);
+        if (!cursor || (cursor.entries.length === 0 && cursor.next < lengths[size])) {
+          const from = cursor?.next ?? 0;
+          cursor = { entries: await this.jobs.queuedPage(size, from, from + PAGE - 1), next: from + PAGE };
+          cursors.set(size, cursor);
+        }
+        const head = cursor.entries[0];
+        if (head && (!best || head.score < best.score || (head.score === best.score && head.id < best.id))) {
+          best = { size, ...head };
+        }
       }
+      if (!best) break;
+      cursors.get(best.size)?.entries.shift();
+      const [job] = await this.jobs.getMany([best.id]);
+      if (job) await tryPlace(job);
+      block = largestFreeBlock(candidates, policy);
     }
     if (placedAny) await this.outbox.flush();
   }
