@@ -87,8 +87,13 @@ def save_checkpoint(
     *,
     epoch: float | None = None,
     metrics: Mapping[str, Any] | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Writes the checkpoint (rank 0), waits for it on every rank, returns its directory."""
+    """Writes the checkpoint (rank 0), waits for it on every rank, returns its directory.
+
+    ``source`` records where an imported checkpoint came from (legacy import): the contract's
+    CheckpointMeta.source (kind, file, sha256, devices).
+    """
     if step < 0:
         raise CheckpointError(f"step must be >= 0, got {step}")
     if epoch is not None and not epoch >= 0:
@@ -98,7 +103,9 @@ def save_checkpoint(
     if context.env.rank == 0:
         try:
             encoded = {str(name): encode_metric(value) for name, value in (metrics or {}).items()}
-            write_checkpoint(target, state, lambda files: _meta(context, state, step, epoch, encoded, files))
+            write_checkpoint(
+                target, state, lambda files: _meta(context, state, step, epoch, encoded, files, source)
+            )
             context.announce(checkpoint_record(step, target))
             _log.info("checkpoint step %d saved to %s", step, target)
         except BaseException as error:  # the other ranks must still leave the collective below
@@ -163,9 +170,10 @@ def _meta(
     epoch: float | None,
     metrics: dict[str, float | str],
     files: dict[str, str],
+    source: Mapping[str, Any] | None,
 ) -> CheckpointMeta:
     resolved = context.resolved
-    return CheckpointMeta(
+    meta = CheckpointMeta(
         format=FORMAT,
         formatVersion=FORMAT_VERSION,
         jobId=context.env.job_id,
@@ -180,6 +188,11 @@ def _meta(
         stateFiles=files,  # type: ignore[arg-type]
         createdAt=utc_timestamp(),
         torchVersion=torch.__version__[:64],
+    )
+    return (
+        meta
+        if source is None
+        else CheckpointMeta.model_validate({**meta.model_dump(), "source": dict(source)})
     )
 
 

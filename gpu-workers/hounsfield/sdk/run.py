@@ -262,7 +262,7 @@ class Run:
         """
         from hounsfield.sdk.checkpoint import save_checkpoint  # noqa: PLC0415 - keeps torch out of SDK import
 
-        return save_checkpoint(self._checkpoint_context(), state, step, epoch=epoch, metrics=metrics)
+        return save_checkpoint(self.checkpoint_context(), state, step, epoch=epoch, metrics=metrics)
 
     def load_checkpoint(self, *, device: torch.device | str | None = None) -> LoadedCheckpoint | None:
         """The checkpoint to resume from (``.state``, ``.meta``, ``.step``), or None for a fresh start.
@@ -272,9 +272,10 @@ class Run:
         """
         from hounsfield.sdk.checkpoint import load_checkpoint  # noqa: PLC0415 - keeps torch out of SDK import
 
-        return load_checkpoint(self._checkpoint_context(), device)
+        return load_checkpoint(self.checkpoint_context(), device)
 
-    def _checkpoint_context(self) -> CheckpointContext:
+    def checkpoint_context(self) -> CheckpointContext:
+        """What this run's checkpoints are written with (for platform tools such as legacy import)."""
         from hounsfield.sdk.checkpoint import CheckpointContext  # noqa: PLC0415
 
         return CheckpointContext(

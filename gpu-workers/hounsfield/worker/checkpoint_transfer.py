@@ -55,10 +55,15 @@ def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes], whole: Hashe
                 return _copy(source, target, None, whole)
         except FileNotFoundError as error:
             raise TransferError(f"{grant.path} is gone (deleted by retention?)") from error
-    url = urlsplit(str(grant.url))
+    return get_url(str(grant.url), target, whole)
+
+
+def get_url(url_text: str, target: IO[bytes], whole: Hasher) -> PartDigest:
+    """Appends what a (presigned) URL answers to ``target``, streamed."""
+    url = urlsplit(url_text)
     connection = _connection(url.scheme, url.netloc)
     try:
-        connection.request("GET", f"{url.path}?{url.query}")
+        connection.request("GET", f"{url.path}?{url.query}" if url.query else url.path)
         response = connection.getresponse()
         if response.status != 200:
             raise TransferError(f"GET {url.path} answered {response.status}: {response.read(500)!r}")

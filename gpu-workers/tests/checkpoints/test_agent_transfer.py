@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from worker.assignments import make_assignment
 
 from hounsfield.checkpoints.manifest import verify_directory
-from hounsfield.contracts.models import Assignment, Retention
+from hounsfield.contracts.models import Retention
 from hounsfield.sdk import Run
 from hounsfield.sdk.checkpoint_report import CheckpointSaved
 from hounsfield.worker.checkpoint_client import CheckpointClient, CheckpointServiceError
@@ -84,36 +85,10 @@ async def test_sync_commits_announced_checkpoints_in_order_and_prunes_local_copi
     checkpoint_client: CheckpointClient, tmp_path: Path
 ) -> None:
     job_id = f"py-{uuid.uuid4().hex[:8]}"
-    assignment = Assignment.model_validate(
-        {
-            "v": 1,
-            "assignmentId": f"{job_id}:1",
-            "jobId": job_id,
-            "attempt": 1,
-            "workerId": "w",
-            "spec": {
-                "name": "t",
-                "kind": "script",
-                "script": {"module": "m"},
-                "hyperparameters": {"globalBatch": 8, "baseLr": 0.1},
-                "checkpoint": {"keepLast": 2},
-            },
-            "gpuIndices": [],
-            "cudaVisibleDevices": "",
-            "nprocPerNode": 1,
-            "resolved": {
-                "worldSize": 1,
-                "globalBatch": 8,
-                "perDeviceBatch": 8,
-                "gradAccumSteps": 1,
-                "referenceBatch": 8,
-                "baseLr": 0.1,
-                "lrScaling": "linear",
-                "lr": 0.1,
-            },
-            "issuedAt": "2026-01-01T00:00:00.000Z",
-        }
-    )
+    assignment = make_assignment("w", job_id=job_id)
+    policy = assignment.spec.checkpoint.model_copy(update={"keepLast": 2})
+    spec = assignment.spec.model_copy(update={"checkpoint": policy})
+    assignment = assignment.model_copy(update={"spec": spec})
     sync = CheckpointSync(checkpoint_client, assignment, tmp_path / "attempt")
     for step in (1, 2, 3):
         sync.announce(CheckpointSaved(step, _save(tmp_path / "out", job_id, step, size_floats=1000)))
