@@ -27,9 +27,12 @@ export class FsObjectStore implements ObjectStore {
   readonly driver = 'fs' as const;
   /** Absolute, so path grants are absolute too. */
   readonly root: string;
+  /** `root` with a trailing separator: every object path starts with it (also when root is `/`). */
+  private readonly rootPrefix: string;
 
   constructor(root: string) {
     this.root = resolve(root);
+    this.rootPrefix = this.root.endsWith(sep) ? this.root : this.root + sep;
   }
 
   /** Creates the root directory if it is missing. */
@@ -46,7 +49,7 @@ export class FsObjectStore implements ObjectStore {
     assertValidKey(key);
     const path = join(this.root, ...key.split('/'));
     // The key rules already exclude every escape; this guards against a rule being loosened later.
-    if (!path.startsWith(this.root + sep)) throw StorageError.invalidKey(key, 'resolves outside the store root');
+    if (!path.startsWith(this.rootPrefix)) throw StorageError.invalidKey(key, 'resolves outside the store root');
     return path;
   }
 
@@ -131,7 +134,12 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async sha256(key: string): Promise<string> {
-    return (await digestStream(key, await this.get(key))).sha256;
+    const body = await this.get(key);
+    try {
+      return (await digestStream(key, body)).sha256;
+    } catch (error) {
+      throw error instanceof StorageError ? error : StorageError.io(`cannot read ${key}`, key, error);
+    }
   }
 
   /** The file path itself: the worker shares the filesystem. The parent directory is created so the writer can start at once. */
@@ -194,7 +202,7 @@ export class FsObjectStore implements ObjectStore {
 
   /** Removes directories left empty by a delete, up to (not including) the root. */
   private async pruneEmptyParents(dir: string): Promise<void> {
-    for (let current = dir; current.startsWith(this.root + sep); current = dirname(current)) {
+    for (let current = dir; current.startsWith(this.rootPrefix); current = dirname(current)) {
       try {
         await rmdir(current);
       } catch {
