@@ -17,7 +17,10 @@ export interface ObjectStore {
    */
   put(key: string, body: Readable, options?: PutOptions): Promise<PutResult>;
 
-  /** Reads the object, or the bytes of `range`. Throws NotFound when the object does not exist. */
+  /**
+   * Reads the object, or the bytes of `range`. Throws NotFound when the object does not exist;
+   * a failure after that (disk, network) arrives as an error event on the returned stream.
+   */
   get(key: string, range?: ByteRange): Promise<Readable>;
 
   /** Size and modification time, or undefined when there is no object under `key`. */
