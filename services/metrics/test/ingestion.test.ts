@@ -98,6 +98,37 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
     expect(window.series[0].points.map((p) => p.step)).toEqual([23, 27, 31]);
   });
 
+  it('lets a resumed attempt replace the steps it re-runs, and keeps the steps before its checkpoint', async () => {
+    h.scheduler.addJob('job-resume');
+    for (let step = 0; step < 6; step += 1) await h.publish(SUBJECTS.jobProgress('job-resume'), events.progress('job-resume', step, step, { loss: 10 + step }));
+    // Attempt 2 resumed from a checkpoint at step 3 and reports steps 3..5 again, with other values.
+    for (let step = 3; step < 6; step += 1) await h.publish(SUBJECTS.jobProgress('job-resume'), events.progress('job-resume', step, step, { loss: 20 + step }, { attempt: 2 }));
+    const m = await eventually(async () => {
+      const r = await requestRpc(h.nats.nc, RPC.jobMetrics, { jobId: 'job-resume', names: ['loss'] }, jobMetricsSchema);
+      return r.series[0]?.points.at(-1)?.attempt === 2 && r.series[0].points.at(-1)?.step === 5 ? r : undefined;
+    });
+    expect(m.series[0].points.map((p) => [p.step, p.attempt, p.value])).toEqual([[0, 1, 10], [1, 1, 11], [2, 1, 12], [3, 2, 23], [4, 2, 24], [5, 2, 25]]);
+  });
+
+  it('stores at most the configured number of series per job, and counts what it drops', async () => {
+    const limited = await startMetricsHarness({ HOUNSFIELD_METRICS_SERIES_PER_JOB: '2' });
+    try {
+      limited.scheduler.addJob('job-wide');
+      const odd = 'val;loss=a,b|c%\nx';
+      await limited.publish(SUBJECTS.jobProgress('job-wide'), events.progress('job-wide', 0, 0, { [odd]: 1, b: 2, c: 3 }));
+      await limited.publish(SUBJECTS.jobProgress('job-wide'), events.progress('job-wide', 1, 1, { [odd]: 4, b: 5, c: 6 }));
+      const m = await eventually(async () => {
+        const r = await requestRpc(limited.nats.nc, RPC.jobMetrics, { jobId: 'job-wide' }, jobMetricsSchema);
+        return r.series.find((s) => s.name === odd)?.points.length === 2 ? r : undefined;
+      });
+      expect(m.series.map((s) => s.name)).toEqual(['b', odd]);
+      expect(m.series.find((s) => s.name === odd)?.points.map((p) => p.value)).toEqual([1, 4]);
+      expect(valueOf(await limited.scrape(), 'hounsfield_series_dropped_total')).toBe(2);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('counts a redelivered report once', async () => {
     h.scheduler.addJob('job-dup');
     const report = events.progress('job-dup', 5, 5, { loss: 2 });

@@ -23,6 +23,13 @@ import { isTinyPerDeviceBatch } from './tiny-batch';
 
 const ENDED_STATUSES: StatusEvent['state'][] = ['succeeded', 'failed', 'cancelled', 'preempted'];
 
+/** Something a report made necessary (raise, resolve, stop); run in order after the checks. */
+type Action = () => Promise<unknown>;
+
+async function runInOrder(actions: Action[]): Promise<void> {
+  for (const action of actions) await action();
+}
+
 /**
  * Watches every running attempt and raises training-health alerts: NaN/Inf losses (and the
  * fail-fast stop), loss spikes and divergence, stalls, data-bound steps and tiny per-device
@@ -55,27 +62,35 @@ export class HealthMonitor {
     this.watches.delete(jobId);
   }
 
-  async onProgress(event: ProgressEvent, context: JobContext): Promise<void> {
+  /**
+   * Checks one report. The checks run at once; what they call for (raising, resolving, stopping the
+   * job) runs afterwards, in order. Returns undefined when nothing needs doing (almost every report),
+   * so a healthy run costs no promise per report.
+   */
+  onProgress(event: ProgressEvent, context: JobContext, atMs = Date.parse(event.at)): Promise<void> | undefined {
     const watch = this.watch(event.jobId, event.attempt);
-    if (!watch) return;
+    if (!watch) return undefined;
+    const actions: Action[] = [];
     const subject = { jobId: event.jobId, attempt: event.attempt };
     const sameAttempt = context.attempt === event.attempt;
-    watch.lastProgress = { step: event.step, atMs: Date.parse(event.at) };
+    watch.lastProgress = { step: event.step, atMs };
     if (watch.stallFiring) {
       watch.stallFiring = false;
-      await this.alerts.resolve({ ...subject, kind: 'stall' }, stallResolvedText(event.step), event.step, event.at);
+      actions.push(() => this.alerts.resolve({ ...subject, kind: 'stall' }, stallResolvedText(event.step), event.step, event.at));
     }
     if (!watch.tinyBatchChecked && sameAttempt) {
       watch.tinyBatchChecked = true;
-      if (context.resolved && isTinyPerDeviceBatch(context.resolved, this.config.HOUNSFIELD_METRICS_TINY_BATCH_WORLD_SIZE)) {
-        await this.alerts.raise({ ...subject, kind: 'tiny_per_device_batch' }, tinyBatchText(context.resolved), event.step, event.at);
+      const resolved = context.resolved;
+      if (resolved && isTinyPerDeviceBatch(resolved, this.config.HOUNSFIELD_METRICS_TINY_BATCH_WORLD_SIZE)) {
+        actions.push(() => this.alerts.raise({ ...subject, kind: 'tiny_per_device_batch' }, tinyBatchText(resolved), event.step, event.at));
       }
     }
-    await this.checkLosses(event, context, watch);
-    await this.checkDataBound(event, sameAttempt ? context.gpuIndices : [], watch);
+    this.checkLosses(event, context, watch, actions);
+    this.checkDataBound(event, sameAttempt ? context.gpuIndices : [], watch, actions);
+    return actions.length ? runInOrder(actions) : undefined;
   }
 
-  private async checkLosses(event: ProgressEvent, context: JobContext, watch: AttemptWatch): Promise<void> {
+  private checkLosses(event: ProgressEvent, context: JobContext, watch: AttemptWatch, actions: Action[]): void {
     const policy = context.monitoring;
     const trendOptions = {
       window: this.config.HOUNSFIELD_METRICS_LOSS_WINDOW,
@@ -88,22 +103,29 @@ export class HealthMonitor {
       if (typeof value !== 'number') {
         const failFast = policy.failOnNonFiniteLoss;
         const text = nonFiniteLossText(metric, value, event.step, context.resolved, failFast);
-        await this.alerts.raise({ ...subject, kind: 'non_finite_loss' }, text, event.step, event.at);
-        if (failFast && !watch.stopRequested) watch.stopRequested = await this.failJob(event.jobId, `training-health alert: ${text.summary}`);
+        actions.push(() => this.alerts.raise({ ...subject, kind: 'non_finite_loss' }, text, event.step, event.at));
+        if (failFast && !watch.stopRequested) {
+          // Set now, so the next bad report of this batch does not ask again; cleared if the scheduler could not be asked.
+          watch.stopRequested = true;
+          actions.push(async () => {
+            watch.stopRequested = await this.failJob(event.jobId, `training-health alert: ${text.summary}`);
+          });
+        }
         continue;
       }
       for (const finding of watch.trend(metric, trendOptions).observe(value)) {
         if (finding.kind === 'spike') {
           const text = lossSpikeText(metric, finding.value, finding.average, trendOptions.spikeFactor, event.step, context.resolved);
-          await this.alerts.raise({ ...subject, kind: 'loss_spike' }, text, event.step, event.at);
+          actions.push(() => this.alerts.raise({ ...subject, kind: 'loss_spike' }, text, event.step, event.at));
         } else {
-          await this.alerts.raise({ ...subject, kind: 'loss_divergence' }, lossDivergenceText(metric, finding.level, finding.best, event.step, context.resolved), event.step, event.at);
+          const text = lossDivergenceText(metric, finding.level, finding.best, event.step, context.resolved);
+          actions.push(() => this.alerts.raise({ ...subject, kind: 'loss_divergence' }, text, event.step, event.at));
         }
       }
     }
   }
 
-  private async checkDataBound(event: ProgressEvent, gpuIndices: number[], watch: AttemptWatch): Promise<void> {
+  private checkDataBound(event: ProgressEvent, gpuIndices: number[], watch: AttemptWatch, actions: Action[]): void {
     const utilization = gpuIndices.length ? this.telemetry.meanUtilizationPercent(event.workerId, gpuIndices) : undefined;
     const reading = readDataBound(event, utilization, {
       utilizationPercent: this.config.HOUNSFIELD_METRICS_DATA_BOUND_UTILIZATION_PERCENT,
@@ -116,15 +138,16 @@ export class HealthMonitor {
       watch.dataBoundStreak = Math.max(0, watch.dataBoundStreak) + 1;
       if (watch.dataBoundStreak >= needed && !watch.dataBoundFiring) {
         const text = dataBoundText(reading.waitRatio, event.dataWaitSeconds ?? 0, event.stepSeconds ?? 0, reading.utilizationPercent, gpuIndices.length);
-        await this.alerts.raise(subject, text, event.step, event.at);
+        // Set even when the alert was already firing (stored before a restart): it is raised once.
         watch.dataBoundFiring = true;
+        actions.push(() => this.alerts.raise(subject, text, event.step, event.at));
       }
       return;
     }
     watch.dataBoundStreak = Math.min(0, watch.dataBoundStreak) - 1;
     if (watch.dataBoundFiring && -watch.dataBoundStreak >= needed) {
       watch.dataBoundFiring = false;
-      await this.alerts.resolve(subject, dataBoundResolvedText(utilization), event.step, event.at);
+      actions.push(() => this.alerts.resolve(subject, dataBoundResolvedText(utilization), event.step, event.at));
     }
   }
 

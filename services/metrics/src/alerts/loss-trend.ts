@@ -14,10 +14,18 @@ export type TrendFinding =
   | { kind: 'spike'; value: number; average: number }
   | { kind: 'divergence'; level: number; best: number };
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+const NONE: TrendFinding[] = [];
+
+/** Index of the first element of a sorted array not less than `value`. */
+function lowerBound(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
@@ -25,10 +33,12 @@ function median(values: number[]): number {
  * it (the moving average the researcher would eyeball). Divergence compares the window's *median*
  * with the lowest median seen: a single spike moves the mean for a whole window but not the median,
  * so it is never mistaken for divergence. Both need a positive baseline (a negative loss, such as a
- * log-likelihood, has no meaningful "k times").
+ * log-likelihood, has no meaningful "k times"). The window is also kept sorted, so the median costs
+ * no sort per report (this runs for every report of every loss term).
  */
 export class LossTrend {
   private readonly values: number[] = [];
+  private readonly sorted: number[] = [];
   private sum = 0;
   private best = Number.POSITIVE_INFINITY;
   private windowsAbove = 0;
@@ -38,22 +48,28 @@ export class LossTrend {
 
   /** Feeds one finite value and returns what it revealed. */
   observe(value: number): TrendFinding[] {
-    const findings: TrendFinding[] = [];
+    let findings = NONE;
     const { window, spikeFactor, divergenceFactor } = this.options;
     if (this.values.length >= Math.min(window, MIN_HISTORY)) {
       const average = this.sum / this.values.length;
-      if (average > 0 && value > spikeFactor * average) findings.push({ kind: 'spike', value, average });
+      if (average > 0 && value > spikeFactor * average) findings = [{ kind: 'spike', value, average }];
     }
     this.values.push(value);
+    this.sorted.splice(lowerBound(this.sorted, value), 0, value);
     this.sum += value;
-    if (this.values.length > window) this.sum -= this.values.shift() as number;
+    if (this.values.length > window) {
+      const oldest = this.values.shift() as number;
+      this.sorted.splice(lowerBound(this.sorted, oldest), 1);
+      this.sum -= oldest;
+    }
     if (this.values.length === window) {
-      const level = median(this.values);
+      const mid = window >> 1;
+      const level = window % 2 ? this.sorted[mid] : (this.sorted[mid - 1] + this.sorted[mid]) / 2;
       this.best = Math.min(this.best, level);
       this.windowsAbove = this.best > 0 && level > divergenceFactor * this.best ? this.windowsAbove + 1 : 0;
       if (this.windowsAbove >= window && !this.diverged) {
         this.diverged = true;
-        findings.push({ kind: 'divergence', level, best: this.best });
+        findings = [...findings, { kind: 'divergence', level, best: this.best }];
       }
     }
     return findings;

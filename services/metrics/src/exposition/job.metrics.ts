@@ -6,124 +6,123 @@ import { JobContext } from '../jobs/job-context';
 import { isLossTerm } from '../jobs/loss-terms';
 import { numericValue } from './metric-value';
 
-type InfoLabels = { job_id: string; job_name: string; kind: string; worker_id: string };
+type Scalar = 'lr' | 'step' | 'plannedSteps' | 'epoch' | 'attempt' | 'throughput' | 'dataWait' | 'stepTime' | 'dataWaitRatio' | 'eta' | 'lastReport';
 
-/** The label sets one job has in each per-job gauge, so its series can be removed exactly. */
-interface JobSeries {
-  terms: Set<string>;
-  metrics: Set<string>;
-  info?: InfoLabels;
-  /** Steps per second from consecutive reports, when the trainer does not report step time. */
+/** What the gauges show for one job: its latest value of everything it reported. */
+interface JobEntry {
+  name: string;
+  kind: string;
+  workerId: string;
+  /** Every metric the job reported, with its latest value (a metric reported now and then keeps its last one). */
+  metrics: Map<string, { value: number; loss: boolean }>;
+  scalars: Partial<Record<Scalar, number>>;
+  /** For steps per second from consecutive reports, when the trainer does not report step time. */
   lastReport?: { step: number; atMs: number };
 }
 
 /**
  * Per-job training gauges, labelled by `job_id` (Prometheus reserves `job` for the scrape job):
- * loss terms, other scalars, learning rate, step, epoch, throughput, data wait, ETA. A job's
- * series live until `remove(jobId)`, which the housekeeping calls some time after the job ends.
+ * loss terms, other scalars, learning rate, step, epoch, throughput, data wait, ETA. Only the latest
+ * values of each job are kept; the gauges are filled from them when Prometheus scrapes, so a report
+ * costs a few map updates and a removed job simply has no series. A job's series live until
+ * `remove(jobId)`, which the housekeeping calls some time after the job ends.
  */
 @Injectable()
 export class JobMetrics {
-  private readonly series = new Map<string, JobSeries>();
-  private readonly loss: Gauge<'job_id' | 'term'>;
-  private readonly metric: Gauge<'job_id' | 'metric'>;
-  private readonly info: Gauge<'job_id' | 'job_name' | 'kind' | 'worker_id'>;
-  private readonly perJob: Record<
-    'lr' | 'step' | 'plannedSteps' | 'epoch' | 'attempt' | 'throughput' | 'dataWait' | 'stepTime' | 'dataWaitRatio' | 'eta' | 'lastReport',
-    Gauge<'job_id'>
-  >;
+  private readonly jobs = new Map<string, JobEntry>();
 
   constructor(@Inject(PROMETHEUS_REGISTRY) registry: Registry) {
     const registers = [registry];
-    this.loss = new Gauge({ name: 'hounsfield_job_loss', help: 'Latest value of each loss term a trainer reports (NaN and ±Inf kept).', labelNames: ['job_id', 'term'], registers });
-    this.metric = new Gauge({ name: 'hounsfield_job_metric', help: 'Latest value of each reported scalar that is not a loss term.', labelNames: ['job_id', 'metric'], registers });
-    this.info = new Gauge({ name: 'hounsfield_job_info', help: 'Always 1; names the job, its kind and the worker of its current attempt.', labelNames: ['job_id', 'job_name', 'kind', 'worker_id'], registers });
-    const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['job_id'], registers });
-    this.perJob = {
-      lr: gauge('hounsfield_job_learning_rate', 'Learning rate the trainer reports.'),
-      step: gauge('hounsfield_job_step', 'Latest reported optimizer step.'),
-      plannedSteps: gauge('hounsfield_job_planned_steps', 'Steps the trainer plans to run (when it reports them).'),
-      epoch: gauge('hounsfield_job_epoch', 'Latest reported epoch (may be fractional).'),
-      attempt: gauge('hounsfield_job_attempt', 'Attempt that reported last (1 + restarts and requeues).'),
-      throughput: gauge('hounsfield_job_samples_per_second', 'Training samples per second over all processes.'),
-      dataWait: gauge('hounsfield_job_data_wait_seconds', 'Mean time a step waits for data.'),
-      stepTime: gauge('hounsfield_job_step_seconds', 'Mean wall time of a step.'),
-      dataWaitRatio: gauge('hounsfield_job_data_wait_ratio', 'Fraction of the step spent waiting for data.'),
-      eta: gauge('hounsfield_job_eta_seconds', 'Estimated time until the planned last step.'),
-      lastReport: gauge('hounsfield_job_last_progress_timestamp_seconds', 'When the trainer last reported progress (worker clock).'),
-    };
+    const jobs = this.jobs;
+    const perMetric = (name: string, help: string, label: 'term' | 'metric', loss: boolean) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['job_id', label],
+        registers,
+        collect() {
+          this.reset();
+          for (const [job_id, entry] of jobs) {
+            for (const [metric, m] of entry.metrics) if (m.loss === loss) this.set({ job_id, [label]: metric }, m.value);
+          }
+        },
+      });
+    perMetric('hounsfield_job_loss', 'Latest value of each loss term a trainer reports (NaN and ±Inf kept).', 'term', true);
+    perMetric('hounsfield_job_metric', 'Latest value of each reported scalar that is not a loss term.', 'metric', false);
+    new Gauge({
+      name: 'hounsfield_job_info',
+      help: 'Always 1; names the job, its kind and the worker of its current attempt.',
+      labelNames: ['job_id', 'job_name', 'kind', 'worker_id'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job_id, e] of jobs) this.set({ job_id, job_name: e.name, kind: e.kind, worker_id: e.workerId }, 1);
+      },
+    });
+    const scalar = (name: string, help: string, key: Scalar) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['job_id'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [job_id, entry] of jobs) {
+            const value = entry.scalars[key];
+            if (value !== undefined) this.set({ job_id }, value);
+          }
+        },
+      });
+    scalar('hounsfield_job_learning_rate', 'Learning rate the trainer reports.', 'lr');
+    scalar('hounsfield_job_step', 'Latest reported optimizer step.', 'step');
+    scalar('hounsfield_job_planned_steps', 'Steps the trainer plans to run (when it reports them).', 'plannedSteps');
+    scalar('hounsfield_job_epoch', 'Latest reported epoch (may be fractional).', 'epoch');
+    scalar('hounsfield_job_attempt', 'Attempt that reported last (1 + restarts and requeues).', 'attempt');
+    scalar('hounsfield_job_samples_per_second', 'Training samples per second over all processes.', 'throughput');
+    scalar('hounsfield_job_data_wait_seconds', 'Mean time a step waits for data.', 'dataWait');
+    scalar('hounsfield_job_step_seconds', 'Mean wall time of a step.', 'stepTime');
+    scalar('hounsfield_job_data_wait_ratio', 'Fraction of the step spent waiting for data.', 'dataWaitRatio');
+    scalar('hounsfield_job_eta_seconds', 'Estimated time until the planned last step.', 'eta');
+    scalar('hounsfield_job_last_progress_timestamp_seconds', 'When the trainer last reported progress (worker clock).', 'lastReport');
   }
 
-  /** Updates every gauge of the job from one progress report. */
+  /** Takes the latest values of the job from one progress report. */
   observe(event: ProgressEvent, context: JobContext): void {
-    const job_id = event.jobId;
-    const entry = this.entry(job_id);
+    let entry = this.jobs.get(event.jobId);
+    if (!entry) {
+      entry = { name: context.name, kind: context.kind, workerId: event.workerId, metrics: new Map(), scalars: {} };
+      this.jobs.set(event.jobId, entry);
+    }
+    entry.name = context.name;
+    entry.kind = context.kind;
+    entry.workerId = event.workerId;
     for (const [name, value] of Object.entries(event.metrics)) {
-      if (isLossTerm(name, context.monitoring)) {
-        entry.terms.add(name);
-        this.loss.set({ job_id, term: name }, numericValue(value));
-      } else {
-        entry.metrics.add(name);
-        this.metric.set({ job_id, metric: name }, numericValue(value));
-      }
+      entry.metrics.set(name, { value: numericValue(value), loss: isLossTerm(name, context.monitoring) });
     }
     const atMs = Date.parse(event.at);
-    const g = this.perJob;
-    g.step.set({ job_id }, event.step);
-    g.attempt.set({ job_id }, event.attempt);
-    g.lastReport.set({ job_id }, atMs / 1000);
-    if (event.totalSteps !== undefined) g.plannedSteps.set({ job_id }, event.totalSteps);
-    if (event.epoch !== undefined) g.epoch.set({ job_id }, event.epoch);
-    if (event.lr !== undefined) g.lr.set({ job_id }, event.lr);
-    if (event.samplesPerSecond !== undefined) g.throughput.set({ job_id }, event.samplesPerSecond);
-    if (event.dataWaitSeconds !== undefined) g.dataWait.set({ job_id }, event.dataWaitSeconds);
-    if (event.stepSeconds !== undefined) g.stepTime.set({ job_id }, event.stepSeconds);
-    if (event.dataWaitSeconds !== undefined && event.stepSeconds) {
-      g.dataWaitRatio.set({ job_id }, Math.min(1, event.dataWaitSeconds / event.stepSeconds));
-    }
-    const secondsPerStep = event.stepSeconds ?? this.measuredSecondsPerStep(entry, event.step, atMs);
+    const s = entry.scalars;
+    s.step = event.step;
+    s.attempt = event.attempt;
+    s.lastReport = atMs / 1000;
+    if (event.totalSteps !== undefined) s.plannedSteps = event.totalSteps;
+    if (event.epoch !== undefined) s.epoch = event.epoch;
+    if (event.lr !== undefined) s.lr = event.lr;
+    if (event.samplesPerSecond !== undefined) s.throughput = event.samplesPerSecond;
+    if (event.dataWaitSeconds !== undefined) s.dataWait = event.dataWaitSeconds;
+    if (event.stepSeconds !== undefined) s.stepTime = event.stepSeconds;
+    if (event.dataWaitSeconds !== undefined && event.stepSeconds) s.dataWaitRatio = Math.min(1, event.dataWaitSeconds / event.stepSeconds);
+    const secondsPerStep = event.stepSeconds ?? measuredSecondsPerStep(entry.lastReport, event.step, atMs);
     entry.lastReport = { step: event.step, atMs };
-    if (event.totalSteps !== undefined && secondsPerStep !== undefined) {
-      g.eta.set({ job_id }, Math.max(0, event.totalSteps - event.step) * secondsPerStep);
-    }
-    this.setInfo(entry, { job_id, job_name: context.name, kind: context.kind, worker_id: event.workerId });
+    if (event.totalSteps !== undefined && secondsPerStep !== undefined) s.eta = Math.max(0, event.totalSteps - event.step) * secondsPerStep;
   }
 
   /** Removes every series of the job. */
   remove(jobId: string): void {
-    const entry = this.series.get(jobId);
-    if (!entry) return;
-    for (const term of entry.terms) this.loss.remove({ job_id: jobId, term });
-    for (const metric of entry.metrics) this.metric.remove({ job_id: jobId, metric });
-    if (entry.info) this.info.remove(entry.info);
-    for (const gauge of Object.values(this.perJob)) gauge.remove({ job_id: jobId });
-    this.series.delete(jobId);
+    this.jobs.delete(jobId);
   }
+}
 
-  jobIds(): string[] {
-    return [...this.series.keys()];
-  }
-
-  private entry(jobId: string): JobSeries {
-    let entry = this.series.get(jobId);
-    if (!entry) {
-      entry = { terms: new Set(), metrics: new Set() };
-      this.series.set(jobId, entry);
-    }
-    return entry;
-  }
-
-  private measuredSecondsPerStep(entry: JobSeries, step: number, atMs: number): number | undefined {
-    const last = entry.lastReport;
-    if (!last || step <= last.step || atMs <= last.atMs) return undefined;
-    return (atMs - last.atMs) / 1000 / (step - last.step);
-  }
-
-  /** A new attempt may run on another worker: the old info series goes, so the job has exactly one. */
-  private setInfo(entry: JobSeries, labels: InfoLabels): void {
-    const old = entry.info;
-    if (old && (old.worker_id !== labels.worker_id || old.job_name !== labels.job_name || old.kind !== labels.kind)) this.info.remove(old);
-    entry.info = labels;
-    this.info.set(labels, 1);
-  }
+function measuredSecondsPerStep(last: JobEntry['lastReport'], step: number, atMs: number): number | undefined {
+  if (!last || step <= last.step || atMs <= last.atMs) return undefined;
+  return (atMs - last.atMs) / 1000 / (step - last.step);
 }

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 
-/** What happens to one message of a batch. */
-export type Settlement = { kind: 'ack' } | { kind: 'term'; reason: string } | { kind: 'nak'; delayMs: number };
+/** What happens to one message of a batch: done, or never processable. */
+export type Settlement = { kind: 'ack' } | { kind: 'term'; reason: string };
 
 export interface BatchConsumerOptions {
   js: JetStreamClient;
@@ -10,19 +10,21 @@ export interface BatchConsumerOptions {
   durable: string;
   /** Most messages handed over at once. */
   batchSize: number;
-  /** Settles every message: returns one settlement per message, in order. Throwing naks them all. */
+  /** Settles every message: returns one settlement per message, in order. Throwing naks the whole batch. */
   handle: (messages: JsMsg[]) => Promise<Settlement[]>;
   logger: Logger;
   retryDelayMs?: number;
 }
 
 /**
- * Reads a durable consumer continuously and hands over whatever arrived while the previous batch
- * was being handled (up to `batchSize`), so the work per message (validation, Redis writes) is
- * grouped under load while a lone message is handled at once. Batches are handled one at a time,
- * in stream order. Like the one-at-a-time `DurableConsumer`, every message ends in ack, term or
- * nak, and nothing a message contains can stop the loop. The buffer is bounded: reading pauses
- * while it holds more than a few batches (and the server stops at the consumer's ack-pending limit).
+ * Reads a durable consumer with `AckPolicy.All` continuously and hands over whatever arrived while
+ * the previous batch was being handled (up to `batchSize`), so the work per message (validation,
+ * Redis writes) is grouped under load while a lone message is handled at once. Batches are handled
+ * one at a time, in stream order, and settled with one ack for the whole batch (acking a message
+ * acks every earlier one): unreadable messages are terminated one by one first, and a batch whose
+ * handling failed is nak'd message by message, so it comes back. Nothing a message contains can
+ * stop the loop. The buffer is bounded: reading pauses while it holds more than a few batches (and
+ * the server stops at the consumer's ack-pending limit).
  */
 export class BatchConsumer {
   private stopped = false;
@@ -85,11 +87,12 @@ export class BatchConsumer {
       for (const msg of batch) msg.nak(delay);
       return;
     }
+    let last: JsMsg | undefined;
     batch.forEach((msg, i) => {
       const settlement = settlements[i] ?? { kind: 'ack' };
-      if (settlement.kind === 'ack') msg.ack();
-      else if (settlement.kind === 'term') msg.term(settlement.reason.slice(0, 200));
-      else msg.nak(settlement.delayMs);
+      if (settlement.kind === 'term') msg.term(settlement.reason.slice(0, 200));
+      else last = msg;
     });
+    last?.ack();
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { CONSUMERS, JobStateEvent, ProgressEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 import { ensureConsumer, eventsConsumerConfig, NatsClient } from '@hounsfield/messaging';
-import type { JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, JsMsg } from '@nats-io/jetstream';
 import { HealthMonitor } from '../alerts/health-monitor.service';
 import { WorkerTelemetry } from '../cluster/worker-telemetry';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
@@ -10,7 +10,7 @@ import { GpuMetrics } from '../exposition/gpu.metrics';
 import { JobMetrics } from '../exposition/job.metrics';
 import { SchedulingMetrics } from '../exposition/scheduling.metrics';
 import { Housekeeping } from '../housekeeping';
-import { JobContext } from '../jobs/job-context';
+import { JobContext, unknownJobContext } from '../jobs/job-context';
 import { JobContextService } from '../jobs/job-context.service';
 import { JobStateRepository } from '../jobs/job-state.repository';
 import { SeriesBuffer } from '../series/series.buffer';
@@ -20,15 +20,20 @@ import { decodeEvent, MetricsEvent } from './event-decoder';
 import { IngestMetrics } from './ingest.metrics';
 
 const ACK: Settlement = { kind: 'ack' };
-/** Retry delay for reports whose job the scheduler could not describe (it is down or slow). */
-const CONTEXT_RETRY_MS = 3000;
+
+/**
+ * The subjects whose events this service uses, told apart before any decoding: the consumer reads
+ * the whole EVENTS stream (one wildcard filter is far cheaper for the server than several) and
+ * passes over the rest (its own alerts, event types it does not know).
+ */
+const USED = /^hf\.events\.(?:job\.[^.]+\.(?:progress|status|state)|worker\.[^.]+\.heartbeat|checkpoint\.[^.]+)$/;
 
 /**
  * The metrics service's view of the EVENTS stream (progress, heartbeats, worker status, scheduler
- * state, checkpoints), read by one durable consumer in batches. Per batch: unreadable messages are terminated
- * and counted; job contexts are fetched; the Redis writes (job states, stored series) go in two
- * round trips; only then do gauges and health checks see the events, in stream order. A failed
- * Redis write naks the whole batch before anything in memory changed.
+ * state, checkpoints), read by one durable consumer in batches. Per batch: unreadable messages are
+ * terminated and counted; job contexts are fetched; the Redis writes (job states, stored series) go
+ * in two round trips; only then do the gauges and health checks see the events, in stream order. A failed Redis write naks the whole batch before anything in memory
+ * changed; a redelivered report is stored once (the series skip what they already hold).
  */
 @Injectable()
 export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -52,17 +57,7 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await ensureConsumer(
-      this.nats.jsm,
-      STREAMS.events,
-      eventsConsumerConfig(CONSUMERS.metrics, [
-        SUBJECTS.jobProgressAll,
-        SUBJECTS.workerHeartbeatAll,
-        SUBJECTS.jobStatusAll,
-        SUBJECTS.jobStateAll,
-        SUBJECTS.checkpointEvents('*'),
-      ]),
-    );
+    await ensureConsumer(this.nats.jsm, STREAMS.events, { ...eventsConsumerConfig(CONSUMERS.metrics, [SUBJECTS.eventsAll]), ack_policy: AckPolicy.All });
     this.consumer = new BatchConsumer({
       js: this.nats.js,
       stream: STREAMS.events,
@@ -82,6 +77,7 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     const settlements: Settlement[] = messages.map(() => ACK);
     const events: { index: number; event: MetricsEvent }[] = [];
     messages.forEach((msg, index) => {
+      if (!USED.test(msg.subject)) return;
       const decoded = decodeEvent(msg.data);
       if (decoded.ok) {
         events.push({ index, event: decoded.event });
@@ -93,52 +89,52 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     });
 
     const contexts = await this.contextsFor(events.map((e) => e.event).filter((e): e is ProgressEvent => e.type === 'progress'));
-    const ready = events.filter(({ index, event }) => {
-      if (event.type !== 'progress' || contexts.has(event.jobId)) return true;
-      settlements[index] = { kind: 'nak', delayMs: CONTEXT_RETRY_MS };
-      return false;
-    });
 
-    const changes = await this.states.apply(ready.map((e) => e.event).filter((e): e is JobStateEvent => e.type === 'state'));
+    const changes = await this.states.apply(events.map((e) => e.event).filter((e): e is JobStateEvent => e.type === 'state'));
     const buffer = new SeriesBuffer();
-    for (const { event } of ready) if (event.type === 'progress') buffer.add(event);
+    for (const { event } of events) if (event.type === 'progress') buffer.add(event);
     this.ingest.onSeriesDropped(await this.series.append(buffer.drain()));
 
     this.scheduling.observe(changes);
     for (const change of changes) if (change.applied) this.housekeeping.onJobState(change.event);
-    for (const { event } of ready) {
-      await this.apply(event, contexts);
-      this.ingest.onIngested(event.type);
+    const counts = new Map<string, number>();
+    for (const { event } of events) {
+      const pending = this.apply(event, contexts);
+      if (pending) await pending;
+      counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
     }
+    for (const [type, count] of counts) this.ingest.onIngested(type, count);
     return settlements;
   }
 
-  private async apply(event: MetricsEvent, contexts: Map<string, JobContext>): Promise<void> {
+  /** Applies one event, in stream order; returns a promise only when there is something to wait for. */
+  private apply(event: MetricsEvent, contexts: Map<string, JobContext>): Promise<void> | undefined {
     switch (event.type) {
       case 'progress': {
         const context = contexts.get(event.jobId) as JobContext;
         this.jobs.observe(event, context);
-        await this.health.onProgress(event, context);
-        return;
+        return this.health.onProgress(event, context);
       }
       case 'heartbeat':
         this.telemetry.record(event, Date.now());
         this.gpus.observe(event);
-        await this.health.onHeartbeat(event);
-        return;
+        return this.health.onHeartbeat(event);
       case 'status':
-        await this.health.onStatus(event);
-        return;
+        return this.health.onStatus(event);
       case 'checkpoint':
         this.checkpoints.observe(event);
-        return;
+        return undefined;
       case 'state':
       case 'alert':
-        return;
+        return undefined;
     }
   }
 
-  /** The context of every job with reports in the batch; jobs whose scheduler read failed are left out. */
+  /**
+   * The context of every job with reports in the batch. While the scheduler cannot be asked, a job
+   * is watched with default thresholds (and read again with its next batch): its reports still
+   * count, and a fail-fast stop could not be requested anyway.
+   */
   private async contextsFor(reports: ProgressEvent[]): Promise<Map<string, JobContext>> {
     const latest = new Map<string, number>();
     for (const r of reports) latest.set(r.jobId, Math.max(latest.get(r.jobId) ?? 0, r.attempt));
@@ -147,8 +143,9 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
       [...latest].map(async ([jobId, attempt]) => {
         try {
           contexts.set(jobId, await this.contexts.get(jobId, attempt));
-        } catch (error) {
-          this.logger.warn(`reports of job ${jobId} will be retried: ${error instanceof Error ? error.message : String(error)}`);
+        } catch {
+          // Logged by the context service when the read failed.
+          contexts.set(jobId, unknownJobContext(jobId, attempt));
         }
       }),
     );

@@ -19,12 +19,12 @@ export class IngestMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.seriesDropped = new Counter({ name: 'hounsfield_series_dropped_total', help: 'Reports not stored because their job already has the most series allowed.', registers });
+    this.seriesDropped = new Counter({ name: 'hounsfield_series_dropped_total', help: 'Reported values not stored because their job already has the most series allowed.', registers });
     for (const reason of ['malformed_json', 'unknown_version', 'invalid_event'] satisfies RejectReason[]) this.rejected.inc({ reason }, 0);
   }
 
-  onIngested(type: string): void {
-    this.ingested.inc({ type });
+  onIngested(type: string, count = 1): void {
+    this.ingested.inc({ type }, count);
   }
 
   onRejected(reason: RejectReason): void {

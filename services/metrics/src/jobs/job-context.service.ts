@@ -7,6 +7,8 @@ import { contextFromRecord, JobContext, unknownJobContext } from './job-context'
 const RPC_TIMEOUT_MS = 3000;
 /** Contexts kept; the oldest is dropped beyond it (finished jobs are also dropped explicitly). */
 const MAX_CONTEXTS = 10_000;
+/** After a failed read, the scheduler is not asked about the job again for this long (no timeout per batch). */
+const RETRY_AFTER_MS = 10_000;
 
 /** The scheduler could not be asked; the events that need the context are retried later. */
 export class ContextUnavailableError extends Error {}
@@ -21,6 +23,7 @@ export class JobContextService {
   /** `covers`: the highest attempt this context was read for, so a stale record is not re-read per event. */
   private readonly cache = new Map<string, { context: JobContext; covers: number }>();
   private readonly pending = new Map<string, Promise<JobContext>>();
+  private readonly failedUntil = new Map<string, number>();
 
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
@@ -34,6 +37,7 @@ export class JobContextService {
   async get(jobId: string, attempt: number): Promise<JobContext> {
     const cached = this.peek(jobId, attempt);
     if (cached) return cached;
+    if ((this.failedUntil.get(jobId) ?? 0) > Date.now()) throw new ContextUnavailableError(`job ${jobId}: the scheduler did not answer recently`);
     let request = this.pending.get(jobId);
     if (!request) {
       request = this.fetch(jobId, attempt).finally(() => this.pending.delete(jobId));
@@ -44,6 +48,7 @@ export class JobContextService {
 
   forget(jobId: string): void {
     this.cache.delete(jobId);
+    this.failedUntil.delete(jobId);
   }
 
   private async fetch(jobId: string, attempt: number): Promise<JobContext> {
@@ -55,11 +60,15 @@ export class JobContextService {
         this.logger.warn(`job ${jobId} is unknown to the scheduler; watching it with default thresholds`);
         context = unknownJobContext(jobId, attempt);
       } else {
-        throw new ContextUnavailableError(`cannot read job ${jobId} from the scheduler: ${error instanceof Error ? error.message : String(error)}`);
+        this.failedUntil.set(jobId, Date.now() + RETRY_AFTER_MS);
+        const why = `cannot read job ${jobId} from the scheduler: ${error instanceof Error ? error.message : String(error)}`;
+        this.logger.warn(`${why}; default thresholds until it answers (asking again in ${RETRY_AFTER_MS / 1000} s)`);
+        throw new ContextUnavailableError(why);
       }
     }
     // A record older than the event (a report racing the requeue) still beats nothing; it is read
     // again at the next event of the newer attempt.
+    this.failedUntil.delete(jobId);
     this.cache.delete(jobId);
     this.cache.set(jobId, { context, covers: Math.max(attempt, context.attempt) });
     if (this.cache.size > MAX_CONTEXTS) this.cache.delete(this.cache.keys().next().value as string);

@@ -1,76 +1,134 @@
 /**
- * Appends reports to one stored series, atomically. A series is a hash of buckets: bucket `b`
- * holds the reports of steps [b·stride, (b+1)·stride) merged (sum and count of the finite values,
- * their min and max, how many were NaN/±Inf, the last step and time). When the buckets outnumber
- * the point budget, neighbours merge and the stride doubles, so a series stays bounded however long
- * the job runs while keeping its whole history at a coarser resolution.
+ * Appends one batch of a job's reports to its stored series, atomically. The job's series live in
+ * one hash of buckets (see series-record.ts for the bucket format): bucket `b` holds the reports of
+ * steps [b·stride, (b+1)·stride), every series merged (sum and count of the finite values, min, max,
+ * how many were NaN/±Inf). When the buckets outnumber the point budget, neighbours merge and the
+ * stride doubles, so a job's series stay bounded however long it runs while keeping their whole
+ * history at a coarser resolution. A report that opens a new bucket past the last one (the usual
+ * append) is stored as it came, without being parsed.
  *
- * Reports are applied once: `_seq` holds the last applied (attempt, seq), and anything not after
- * it (a redelivery) is skipped. A later attempt replaces what an earlier one left in a bucket (a
- * resumed job re-runs steps from its checkpoint).
+ * Reports are applied once: `_seq` holds the last applied (attempt, seq), and anything not after it
+ * (a redelivery) is skipped. A later attempt replaces what an earlier one left in a bucket (a resumed
+ * job re-runs steps from its checkpoint). A series beyond the most a job may have is dropped.
  *
- * KEYS[1] = series hash, KEYS[2] = the job's set of series names.
- * ARGV = name, point budget, most series per job, TTL seconds, then 5 per report:
- *        attempt, seq, step, value ('' when not finite), time (ms).
- * Returns the number of points, or -1 when the job already has its most series (nothing stored).
+ * KEYS[1] = the job's bucket hash, KEYS[2] = the job's set of (escaped) series names.
+ * ARGV = point budget, most series per job, TTL seconds, n, then the n names the batch uses, then
+ *        the reports in stream order, newline-separated in one argument (one argument per report
+ *        costs more to send than the script spends on them). Returns how many reported values were
+ *        dropped because their series was refused.
  */
 export const SERIES_APPEND_LUA = `
 local key, names = KEYS[1], KEYS[2]
-local name, budget, maxSeries, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if redis.call('SISMEMBER', names, name) == 0 then
-  if redis.call('SCARD', names) >= maxSeries then return -1 end
-  redis.call('SADD', names, name)
+local budget, maxSeries, ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local refused, refusedCount = {}, 0
+for i = 5, 4 + n do
+  if redis.call('SISMEMBER', names, ARGV[i]) == 0 then
+    if redis.call('SCARD', names) < maxSeries then
+      redis.call('SADD', names, ARGV[i])
+    else
+      refused[ARGV[i]] = true
+      refusedCount = refusedCount + 1
+    end
+  end
 end
 
-local function decode(raw)
-  local a, s, t, sum, lo, hi, n, bad = string.match(raw, '^(%d+)|(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]*)|(%d+)|(%d+)$')
-  return { tonumber(a), tonumber(s), tonumber(t), tonumber(sum), tonumber(lo), tonumber(hi), tonumber(n), tonumber(bad) }
-end
 local function num(x)
   if x == nil then return '' end
   return string.format('%.17g', x)
 end
-local function encode(p)
-  return string.format('%d|%d|%d|', p[1], p[2], p[3]) .. num(p[4]) .. '|' .. num(p[5]) .. '|' .. num(p[6]) .. string.format('|%d|%d', p[7], p[8])
+-- A record as { attempt, seq, step, at, values = { name = { sum, min, max, count, bad } }, order = { names } }.
+local function parse(raw)
+  local a, q, s, t = string.match(raw, '^(%d+)|(%d+)|(%d+)|(%d+)')
+  local r = { tonumber(a), tonumber(q), tonumber(s), tonumber(t), values = {}, order = {} }
+  for name, v in string.gmatch(raw, ';([^=;]+)=([^;]*)') do
+    local sum, lo, hi, cnt, bad = string.match(v, '^([^,]*),([^,]*),([^,]*),(%d+),(%d+)$')
+    if sum then
+      r.values[name] = { tonumber(sum), tonumber(lo), tonumber(hi), tonumber(cnt), tonumber(bad) }
+    elseif v == '' then
+      r.values[name] = { 0, nil, nil, 1, 1 }
+    else
+      local x = tonumber(v)
+      r.values[name] = { x, x, x, 1, 0 }
+    end
+    r.order[#r.order + 1] = name
+  end
+  return r
 end
 local function lower(x, y) if x == nil then return y end if y == nil then return x end return math.min(x, y) end
 local function upper(x, y) if x == nil then return y end if y == nil then return x end return math.max(x, y) end
-local function combine(a, b)
-  if a[1] ~= b[1] then
-    if a[1] > b[1] then return a end
-    return b
+local function combine(x, y)
+  if x[1] ~= y[1] then
+    if x[1] > y[1] then return x end
+    return y
   end
-  return { a[1], math.max(a[2], b[2]), math.max(a[3], b[3]), a[4] + b[4], lower(a[5], b[5]), upper(a[6], b[6]), a[7] + b[7], a[8] + b[8] }
+  local r = { x[1], math.max(x[2], y[2]), math.max(x[3], y[3]), math.max(x[4], y[4]), values = x.values, order = x.order }
+  for _, name in ipairs(y.order) do
+    local a, b = x.values[name], y.values[name]
+    if a then
+      r.values[name] = { a[1] + b[1], lower(a[2], b[2]), upper(a[3], b[3]), a[4] + b[4], a[5] + b[5] }
+    else
+      r.values[name] = b
+      r.order[#r.order + 1] = name
+    end
+  end
+  return r
+end
+local function encode(r)
+  local parts = { string.format('%d|%d|%d|%d', r[1], r[2], r[3], r[4]) }
+  for _, name in ipairs(r.order) do
+    local v = r.values[name]
+    parts[#parts + 1] = name .. '=' .. num(v[1]) .. ',' .. num(v[2]) .. ',' .. num(v[3]) .. string.format(',%d,%d', v[4], v[5])
+  end
+  return table.concat(parts, ';')
+end
+local dropped = 0
+local function withoutRefused(raw)
+  return (string.gsub(raw, ';([^=;]+)=([^;]*)', function(name)
+    if refused[name] then
+      dropped = dropped + 1
+      return ''
+    end
+  end))
 end
 
-local stride = tonumber(redis.call('HGET', key, '_stride') or '1')
+local meta = redis.call('HMGET', key, '_stride', '_seq', '_last')
+local stride, last = tonumber(meta[1] or '1'), tonumber(meta[3] or '-1')
 local lastAttempt, lastSeq = 0, -1
-local mark = redis.call('HGET', key, '_seq')
-if mark then
-  local a, q = string.match(mark, '^(%d+):(%d+)$')
+if meta[2] then
+  local a, q = string.match(meta[2], '^(%d+):(%d+)$')
   lastAttempt, lastSeq = tonumber(a), tonumber(q)
 end
 
-for i = 5, #ARGV, 5 do
-  local attempt, seq, step, raw, at = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
-  if attempt > lastAttempt or (attempt == lastAttempt and seq > lastSeq) then
-    lastAttempt, lastSeq = attempt, seq
-    local point
-    if raw == '' then
-      point = { attempt, step, at, 0, nil, nil, 1, 1 }
+-- pending[b] is a raw string (one report, unparsed) or a parsed record.
+local pending, order = {}, {}
+for raw in string.gmatch(ARGV[5 + n], '[^\\n]+') do
+  local a, q, s = string.match(raw, '^(%d+)|(%d+)|(%d+)|')
+  a, q, s = tonumber(a), tonumber(q), tonumber(s)
+  if a > lastAttempt or (a == lastAttempt and q > lastSeq) then
+    lastAttempt, lastSeq = a, q
+    if refusedCount > 0 then raw = withoutRefused(raw) end
+    local b = math.floor(s / stride)
+    local current = pending[b]
+    if current == nil then
+      order[#order + 1] = b
+      if b <= last then current = redis.call('HGET', key, string.format('%d', b)) end
+      if current then pending[b] = combine(parse(current), parse(raw)) else pending[b] = raw end
     else
-      local v = tonumber(raw)
-      point = { attempt, step, at, v, v, v, 1, 0 }
+      if type(current) == 'string' then current = parse(current) end
+      pending[b] = combine(current, parse(raw))
     end
-    local field = string.format('%d', math.floor(step / stride))
-    local current = redis.call('HGET', key, field)
-    if current then point = combine(decode(current), point) end
-    redis.call('HSET', key, field, encode(point))
   end
 end
-redis.call('HSET', key, '_stride', string.format('%d', stride), '_seq', string.format('%d:%d', lastAttempt, lastSeq))
+for _, b in ipairs(order) do
+  local r = pending[b]
+  if type(r) ~= 'string' then r = encode(r) end
+  redis.call('HSET', key, string.format('%d', b), r)
+  if b > last then last = b end
+end
 
-local count = redis.call('HLEN', key) - 2
+local count = redis.call('HLEN', key)
+if meta[1] then count = count - 3 end
 while count > budget do
   stride = stride * 2
   local all = redis.call('HGETALL', key)
@@ -78,19 +136,20 @@ while count > budget do
   for i = 1, #all, 2 do
     if string.sub(all[i], 1, 1) ~= '_' then
       local b = math.floor(tonumber(all[i]) / 2)
-      local p = decode(all[i + 1])
-      if merged[b] then merged[b] = combine(merged[b], p) else merged[b] = p end
+      local r = parse(all[i + 1])
+      if merged[b] then merged[b] = combine(merged[b], r) else merged[b] = r end
     end
   end
   redis.call('DEL', key)
-  count = 0
-  for b, p in pairs(merged) do
-    redis.call('HSET', key, string.format('%d', b), encode(p))
+  count, last = 0, -1
+  for b, r in pairs(merged) do
+    redis.call('HSET', key, string.format('%d', b), encode(r))
     count = count + 1
+    if b > last then last = b end
   end
-  redis.call('HSET', key, '_stride', string.format('%d', stride), '_seq', string.format('%d:%d', lastAttempt, lastSeq))
 end
+redis.call('HSET', key, '_stride', string.format('%d', stride), '_seq', string.format('%d:%d', lastAttempt, lastSeq), '_last', string.format('%d', last))
 redis.call('EXPIRE', key, ttl)
 redis.call('EXPIRE', names, ttl)
-return count
+return dropped
 `;

@@ -1,6 +1,7 @@
 import { ProgressEvent } from '@hounsfield/contracts';
 import { numericValue } from '../exposition/metric-value';
-import { SeriesAppend } from './series.repository';
+import { JobSeriesAppend } from './series.repository';
+import { encodeReport, escapeName } from './series-record';
 
 /**
  * The report fields stored as series beside the trainer's own metrics. A trainer metric of the same
@@ -14,31 +15,29 @@ const PROGRESS_FIELDS: [string, (e: ProgressEvent) => number | undefined][] = [
   ['step_seconds', (e) => e.stepSeconds],
 ];
 
-/** Collects a batch's reports per series, so each series costs one store call per batch. */
+/** Collects a batch's reports per job, so each job costs one store call per batch. */
 export class SeriesBuffer {
-  private readonly series = new Map<string, SeriesAppend>();
+  private readonly jobs = new Map<string, JobSeriesAppend>();
 
   add(event: ProgressEvent): void {
-    const atMs = Date.parse(event.at);
-    const put = (name: string, value: number) => {
-      const key = `${event.jobId}\u0000${name}`;
-      let entry = this.series.get(key);
-      if (!entry) {
-        entry = { jobId: event.jobId, name, reports: [] };
-        this.series.set(key, entry);
-      }
-      entry.reports.push({ attempt: event.attempt, seq: event.seq, step: event.step, value, atMs });
-    };
-    for (const [name, value] of Object.entries(event.metrics)) put(name, numericValue(value));
+    let job = this.jobs.get(event.jobId);
+    if (!job) {
+      job = { jobId: event.jobId, names: new Set(), reports: [] };
+      this.jobs.set(event.jobId, job);
+    }
+    const values: [string, number][] = [];
+    for (const [name, value] of Object.entries(event.metrics)) values.push([escapeName(name), numericValue(value)]);
     for (const [name, read] of PROGRESS_FIELDS) {
       const value = read(event);
-      if (value !== undefined && !(name in event.metrics)) put(name, value);
+      if (value !== undefined && !(name in event.metrics)) values.push([name, value]);
     }
+    for (const [name] of values) job.names.add(name);
+    job.reports.push(encodeReport(event.attempt, event.seq, event.step, Date.parse(event.at), values));
   }
 
-  drain(): SeriesAppend[] {
-    const all = [...this.series.values()];
-    this.series.clear();
+  drain(): JobSeriesAppend[] {
+    const all = [...this.jobs.values()];
+    this.jobs.clear();
     return all;
   }
 }
