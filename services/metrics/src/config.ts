@@ -11,7 +11,7 @@ export const metricsEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_METRICS_WORKER_TTL_SECONDS: seconds.default(120),
   /** Stored series and alerts of a job are deleted this long after its last report. */
   HOUNSFIELD_METRICS_RETENTION_SECONDS: seconds.default(30 * 24 * 3600),
-  /** Points kept per stored series; beyond it neighbouring points merge (the stride doubles). */
+  /** Buckets of steps kept per job (all its series share them, so each series has at most this many points); beyond it neighbours merge (the stride doubles). */
   HOUNSFIELD_METRICS_POINTS_PER_SERIES: z.coerce.number().int().min(16).max(100_000).default(1000),
   /** Series stored per job; names beyond it are counted and dropped. */
   HOUNSFIELD_METRICS_SERIES_PER_JOB: z.coerce.number().int().min(1).max(1000).default(64),
