@@ -172,4 +172,18 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
     expect(gone.some((s) => s.labels.job_id === 'job-life')).toBe(false);
     expect(valueOf(gone, 'hounsfield_jobs_finished_total', { state: 'succeeded' })).toBe(1);
   });
+
+  it('keeps ingesting with default thresholds while the scheduler does not answer', async () => {
+    h.scheduler.stop();
+    await h.publish(SUBJECTS.jobProgress('job-orphan'), events.progress('job-orphan', 0, 3, { loss: 0.5 }));
+    const samples = await eventually(async () => {
+      const s = await h.scrape();
+      return valueOf(s, 'hounsfield_job_step', { job_id: 'job-orphan' }) === 3 ? s : undefined;
+    });
+    expect(valueOf(samples, 'hounsfield_job_info', { job_id: 'job-orphan', job_name: 'job-orphan', kind: 'unknown' })).toBe(1);
+    expect(valueOf(samples, 'hounsfield_job_loss', { job_id: 'job-orphan', term: 'loss' })).toBe(0.5);
+    const stored = await requestRpc(h.nats.nc, RPC.jobMetrics, { jobId: 'job-orphan' }, jobMetricsSchema);
+    expect(stored.series.map((s) => s.name)).toEqual(['loss']);
+  });
 });
+

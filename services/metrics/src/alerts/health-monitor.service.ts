@@ -67,18 +67,19 @@ export class HealthMonitor {
    * job) runs afterwards, in order. Returns undefined when nothing needs doing (almost every report),
    * so a healthy run costs no promise per report.
    */
-  onProgress(event: ProgressEvent, context: JobContext, atMs = Date.parse(event.at)): Promise<void> | undefined {
+  onProgress(event: ProgressEvent, context: JobContext): Promise<void> | undefined {
     const watch = this.watch(event.jobId, event.attempt);
     if (!watch) return undefined;
     const actions: Action[] = [];
     const subject = { jobId: event.jobId, attempt: event.attempt };
     const sameAttempt = context.attempt === event.attempt;
-    watch.lastProgress = { step: event.step, atMs };
+    watch.lastProgress = { step: event.step, atMs: Date.parse(event.at) };
     if (watch.stallFiring) {
       watch.stallFiring = false;
       actions.push(() => this.alerts.resolve({ ...subject, kind: 'stall' }, stallResolvedText(event.step), event.step, event.at));
     }
-    if (!watch.tinyBatchChecked && sameAttempt) {
+    // Checked once per attempt, on the scheduler's record (not on the defaults used while it is unreachable).
+    if (!watch.tinyBatchChecked && sameAttempt && context.known) {
       watch.tinyBatchChecked = true;
       const resolved = context.resolved;
       if (resolved && isTinyPerDeviceBatch(resolved, this.config.HOUNSFIELD_METRICS_TINY_BATCH_WORLD_SIZE)) {

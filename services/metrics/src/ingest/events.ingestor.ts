@@ -32,8 +32,9 @@ const USED = /^hf\.events\.(?:job\.[^.]+\.(?:progress|status|state)|worker\.[^.]
  * The metrics service's view of the EVENTS stream (progress, heartbeats, worker status, scheduler
  * state, checkpoints), read by one durable consumer in batches. Per batch: unreadable messages are
  * terminated and counted; job contexts are fetched; the Redis writes (job states, stored series) go
- * in two round trips; only then do the gauges and health checks see the events, in stream order. A failed Redis write naks the whole batch before anything in memory
- * changed; a redelivered report is stored once (the series skip what they already hold).
+ * in two round trips; only then do the gauges and health checks see the events, in stream order. A
+ * failed Redis write naks the whole batch before anything in memory changed; a redelivered report
+ * is stored once (the series skip what they already hold).
  */
 @Injectable()
 export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -75,12 +76,12 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
 
   async handle(messages: JsMsg[]): Promise<Settlement[]> {
     const settlements: Settlement[] = messages.map(() => ACK);
-    const events: { index: number; event: MetricsEvent }[] = [];
+    const events: MetricsEvent[] = [];
     messages.forEach((msg, index) => {
       if (!USED.test(msg.subject)) return;
       const decoded = decodeEvent(msg.data);
       if (decoded.ok) {
-        events.push({ index, event: decoded.event });
+        events.push(decoded.event);
         return;
       }
       this.logger.warn(`terminated ${msg.subject} (seq ${msg.seq}): ${decoded.reason}: ${decoded.detail}`);
@@ -88,17 +89,17 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
       settlements[index] = { kind: 'term', reason: `${decoded.reason}: ${decoded.detail}` };
     });
 
-    const contexts = await this.contextsFor(events.map((e) => e.event).filter((e): e is ProgressEvent => e.type === 'progress'));
+    const contexts = await this.contextsFor(events.filter((e): e is ProgressEvent => e.type === 'progress'));
 
-    const changes = await this.states.apply(events.map((e) => e.event).filter((e): e is JobStateEvent => e.type === 'state'));
+    const changes = await this.states.apply(events.filter((e): e is JobStateEvent => e.type === 'state'));
     const buffer = new SeriesBuffer();
-    for (const { event } of events) if (event.type === 'progress') buffer.add(event);
+    for (const event of events) if (event.type === 'progress') buffer.add(event);
     this.ingest.onSeriesDropped(await this.series.append(buffer.drain()));
 
     this.scheduling.observe(changes);
     for (const change of changes) if (change.applied) this.housekeeping.onJobState(change.event);
     const counts = new Map<string, number>();
-    for (const { event } of events) {
+    for (const event of events) {
       const pending = this.apply(event, contexts);
       if (pending) await pending;
       counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
@@ -132,8 +133,8 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
 
   /**
    * The context of every job with reports in the batch. While the scheduler cannot be asked, a job
-   * is watched with default thresholds (and read again with its next batch): its reports still
-   * count, and a fail-fast stop could not be requested anyway.
+   * is watched with default thresholds (the context service asks again after a pause): its reports
+   * still count, and a fail-fast stop could not be requested anyway.
    */
   private async contextsFor(reports: ProgressEvent[]): Promise<Map<string, JobContext>> {
     const latest = new Map<string, number>();
