@@ -9,7 +9,6 @@ and commits it like any checkpoint: this job's committed checkpoint is the impor
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def _local_copy(source: str, name: str, directory: Path) -> tuple[Path, bool]:
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / (Path(name).name or "source")
     with target.open("wb") as handle:
-        get_url(source, handle, hashlib.sha256())
+        get_url(source, handle)
     return target, True
 
 

@@ -1,25 +1,26 @@
 """Fetching a committed checkpoint for a resume: download part by part, verify, then expose it.
 
-Every part and every whole file is checked against the manifest while it streams to disk; the
-directory appears under its final name only when all of it matched, so a trainer never starts
-from a partial or corrupted checkpoint.
+Every part is checked against the manifest (size and sha256) as it streams to disk — the service
+computed each file's sha256 from exactly these verified parts, so matching parts mean a matching
+file. Two parts are in flight at once, each written at its own offset. The directory appears under
+its final name only when all of it matched, so a trainer never starts from a partial or corrupted
+checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import BinaryIO
 
 from hounsfield.checkpoints.meta import read_meta
-from hounsfield.contracts.models import CheckpointFile, CheckpointRecord
+from hounsfield.contracts.models import AccessGrant1, AccessGrant2, CheckpointFile, CheckpointRecord
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_transfer import PartDigest, TransferError, get_part
 
+PARTS_IN_FLIGHT = 2
 PART_ATTEMPTS = 3
 
 
@@ -49,44 +50,48 @@ async def download_checkpoint(client: CheckpointClient, record: CheckpointRecord
 async def _download_file(
     client: CheckpointClient, checkpoint_id: str, file: CheckpointFile, path: Path
 ) -> None:
-    whole = hashlib.sha256()
-    where = f"checkpoint {checkpoint_id}"
     with path.open("wb") as handle:
-        for index, expected in enumerate(file.parts):
-            digest, whole = await _download_part(client, checkpoint_id, file.name, index, handle, whole)
-            if digest.size != expected.size or digest.sha256 != expected.sha256:
-                raise CheckpointVerificationError(
-                    f"{file.name} part {index} of {where}: got {digest.size} bytes, sha256 "
-                    f"{digest.sha256[:12]}…; the manifest says {expected.size} bytes, "
-                    f"{expected.sha256[:12]}…"
-                )
-        handle.flush()
-        os.fsync(handle.fileno())
-    actual = whole.hexdigest()
-    if actual != file.sha256:
-        raise CheckpointVerificationError(
-            f"{file.name} of {where}: sha256 {actual[:12]}… differs from the manifest"
-        )
+        handle.truncate(file.size)
+    slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
+    offsets = [0]
+    for part in file.parts[:-1]:
+        offsets.append(offsets[-1] + part.size)
+
+    async def fetch(index: int) -> None:
+        async with slots:
+            digest = await _download_part(client, checkpoint_id, file.name, index, path, offsets[index])
+        expected = file.parts[index]
+        if digest.size != expected.size or digest.sha256 != expected.sha256:
+            raise CheckpointVerificationError(
+                f"{file.name} part {index} of checkpoint {checkpoint_id}: got {digest.size} bytes, sha256 "
+                f"{digest.sha256[:12]}…; the manifest says {expected.size} bytes, {expected.sha256[:12]}…"
+            )
+
+    tasks = [asyncio.create_task(fetch(index)) for index in range(len(file.parts))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    with path.open("rb+") as written:
+        os.fsync(written.fileno())
 
 
 async def _download_part(
-    client: CheckpointClient,
-    checkpoint_id: str,
-    name: str,
-    index: int,
-    handle: BinaryIO,
-    whole: hashlib._Hash,
-) -> tuple[PartDigest, hashlib._Hash]:
-    """Appends one part (fresh grant per attempt; a failed attempt's bytes are cut off again)."""
-    start = handle.tell()
+    client: CheckpointClient, checkpoint_id: str, name: str, index: int, path: Path, offset: int
+) -> PartDigest:
+    """Writes one part at its offset (fresh grant per attempt; a retry overwrites the same bytes)."""
     for attempt in range(PART_ATTEMPTS):
         grant = await client.download_grant(checkpoint_id, name, index)
-        trial = whole.copy()
         try:
-            return await asyncio.to_thread(get_part, grant, handle, trial), trial
+            return await asyncio.to_thread(_write_at, grant, path, offset)
         except TransferError:
             if attempt + 1 == PART_ATTEMPTS:
                 raise
-            handle.seek(start)
-            handle.truncate()
     raise AssertionError("unreachable")
+
+
+def _write_at(grant: AccessGrant1 | AccessGrant2, path: Path, offset: int) -> PartDigest:
+    with path.open("rb+") as handle:
+        handle.seek(offset)
+        return get_part(grant, handle)

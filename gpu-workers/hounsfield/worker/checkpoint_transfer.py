@@ -1,7 +1,8 @@
 """Moving one stored part through a grant: a presigned URL (s3) or a path on the shared filesystem (fs).
 
-Bytes stream in chunks, hashed on the way (the part's sha256, and the running sha256 of its file),
-so a checkpoint is never held in memory. Blocking I/O: the agent runs these in a thread.
+Bytes stream in chunks and are hashed on the way (the part's sha256), so a checkpoint is never
+held in memory and each byte is hashed once. Blocking I/O: the agent runs these in threads
+(hashlib and file/socket I/O release the GIL, so two parts in flight use two cores).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 from urllib.parse import urlsplit
 
 from hounsfield.contracts.models import AccessGrant1, AccessGrant2
 
-CHUNK = 1 << 20
+CHUNK = 4 << 20
 #: The fs store's marker for in-progress writes (libs/storage): listings skip such files.
 TEMP_SUFFIX = ".hf-tmp"
 
@@ -26,40 +27,34 @@ class TransferError(OSError):
     """A part could not be written or read through its grant (worth retrying with a fresh grant)."""
 
 
-class Hasher(Protocol):
-    def update(self, data: bytes, /) -> None: ...
-
-
 @dataclass(frozen=True)
 class PartDigest:
     size: int
     sha256: str
 
 
-def put_part(
-    grant: AccessGrant1 | AccessGrant2, source: Path, offset: int, length: int, whole: Hasher
-) -> PartDigest:
-    """Stores ``length`` bytes of ``source`` from ``offset``, feeding them to ``whole`` as well."""
+def put_part(grant: AccessGrant1 | AccessGrant2, source: Path, offset: int, length: int) -> PartDigest:
+    """Stores ``length`` bytes of ``source`` from ``offset``; returns their size and sha256."""
     with source.open("rb") as file:
         file.seek(offset)
         if isinstance(grant, AccessGrant2):
-            return _write_path(Path(grant.path), file, length, whole)
-        return _http_put(str(grant.url), file, length, whole)
+            return _write_path(Path(grant.path), file, length)
+        return _http_put(str(grant.url), file, length)
 
 
-def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes], whole: Hasher) -> PartDigest:
-    """Appends one stored part to ``target``, feeding ``whole`` on the way."""
+def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes]) -> PartDigest:
+    """Writes one stored part to ``target`` at its current position; returns its size and sha256."""
     if isinstance(grant, AccessGrant2):
         try:
             with open(grant.path, "rb") as source:
-                return _copy(source, target, None, whole)
+                return _copy(source, target, None)
         except FileNotFoundError as error:
             raise TransferError(f"{grant.path} is gone (deleted by retention?)") from error
-    return get_url(str(grant.url), target, whole)
+    return get_url(str(grant.url), target)
 
 
-def get_url(url_text: str, target: IO[bytes], whole: Hasher) -> PartDigest:
-    """Appends what a (presigned) URL answers to ``target``, streamed."""
+def get_url(url_text: str, target: IO[bytes]) -> PartDigest:
+    """Writes what a (presigned) URL answers to ``target``, streamed."""
     url = urlsplit(url_text)
     connection = _connection(url.scheme, url.netloc)
     try:
@@ -67,29 +62,45 @@ def get_url(url_text: str, target: IO[bytes], whole: Hasher) -> PartDigest:
         response = connection.getresponse()
         if response.status != 200:
             raise TransferError(f"GET {url.path} answered {response.status}: {response.read(500)!r}")
-        return _copy(response, target, None, whole)
+        return _copy(response, target, None)
     except (OSError, http.client.HTTPException) as error:
+        if isinstance(error, TransferError):
+            raise
         raise TransferError(f"GET {url.path} failed: {error}") from error
     finally:
         connection.close()
 
 
-def _write_path(path: Path, source: IO[bytes], length: int, whole: Hasher) -> PartDigest:
-    """Writes a temporary file beside ``path``, flushes it, renames it into place (readers never see half)."""
+def _write_path(path: Path, source: IO[bytes], length: int) -> PartDigest:
+    """Writes a temporary file beside ``path`` and renames it into place (readers never see half).
+
+    Not flushed here: ``flush_paths`` flushes all of a checkpoint's parts once before the commit,
+    as one copy would, instead of waiting for the disk after every part.
+    """
     temp = path.with_name(f".{uuid.uuid4().hex}{TEMP_SUFFIX}")
     try:
         with temp.open("wb") as target:
-            digest = _copy(source, target, length, whole)
-            target.flush()
-            os.fsync(target.fileno())
+            digest = _copy(source, target, length)
         os.replace(temp, path)
     except OSError as error:
         temp.unlink(missing_ok=True)
+        if isinstance(error, TransferError):
+            raise
         raise TransferError(f"cannot write {path}: {error}") from error
     return digest
 
 
-def _http_put(url_text: str, source: IO[bytes], length: int, whole: Hasher) -> PartDigest:
+def flush_paths(paths: list[Path]) -> None:
+    """Flushes written parts and their directories: a commit must never name bytes a crash can lose."""
+    for path in [*paths, *sorted({p.parent for p in paths})]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _http_put(url_text: str, source: IO[bytes], length: int) -> PartDigest:
     url = urlsplit(url_text)
     connection = _connection(url.scheme, url.netloc)
     part_hash = hashlib.sha256()
@@ -106,7 +117,6 @@ def _http_put(url_text: str, source: IO[bytes], length: int, whole: Hasher) -> P
                     f"the local file ended {remaining} bytes early (changed while uploading?)"
                 )
             part_hash.update(chunk)
-            whole.update(chunk)
             connection.send(chunk)
             remaining -= len(chunk)
         response = connection.getresponse()
@@ -122,9 +132,7 @@ def _http_put(url_text: str, source: IO[bytes], length: int, whole: Hasher) -> P
     return PartDigest(length, part_hash.hexdigest())
 
 
-def _copy(
-    source: IO[bytes] | http.client.HTTPResponse, target: IO[bytes], length: int | None, whole: Hasher
-) -> PartDigest:
+def _copy(source: IO[bytes] | http.client.HTTPResponse, target: IO[bytes], length: int | None) -> PartDigest:
     part_hash = hashlib.sha256()
     size = 0
     while length is None or size < length:
@@ -132,7 +140,6 @@ def _copy(
         if not chunk:
             break
         part_hash.update(chunk)
-        whole.update(chunk)
         target.write(chunk)
         size += len(chunk)
     if length is not None and size != length:

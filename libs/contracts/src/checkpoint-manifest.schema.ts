@@ -24,11 +24,22 @@ export const checkpointFileSchema = z
   .meta({ id: 'CheckpointFile' });
 export type CheckpointFile = z.infer<typeof checkpointFileSchema>;
 
+/**
+ * One file as a worker reports it: every part's size and sha256 (computed where the file was
+ * written), optionally the whole file's. The service verifies every part and computes the file's
+ * sha256 from the verified bytes itself, so a worker need not hash each byte twice.
+ */
+export const checkpointManifestFileSchema = checkpointFileSchema
+  .extend({ sha256: sha256HexSchema.optional() })
+  .strict()
+  .meta({ id: 'CheckpointManifestFile' });
+export type CheckpointManifestFile = z.infer<typeof checkpointManifestFileSchema>;
+
 /** What a worker claims it uploaded; the service verifies every byte against it before a commit. */
 export const checkpointManifestSchema = z
   .object({
     files: z
-      .array(checkpointFileSchema)
+      .array(checkpointManifestFileSchema)
       .min(1)
       .max(256)
       .refine((files) => new Set(files.map((f) => f.name)).size === files.length, 'file names must be unique')

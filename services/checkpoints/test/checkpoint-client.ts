@@ -3,7 +3,7 @@ import {
   accessGrantSchema,
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
-  CheckpointFile,
+  CheckpointManifestFile,
   CheckpointMeta,
   CheckpointRecord,
   checkpointRecordSchema,
@@ -34,6 +34,8 @@ export interface UploadOptions {
   tamper?: Tamper;
   /** Report each stored part (the worker's pipelined verification); off = commit verifies everything. */
   reportParts?: boolean;
+  /** Each file's whole sha256 in the manifest: computed (default), left out (the service computes it), or this value. */
+  fileSha256?: 'computed' | 'omitted' | string;
 }
 
 /**
@@ -52,7 +54,7 @@ export class CheckpointTestClient {
       { v: SCHEMA_VERSION, jobId: options.jobId, attempt, step: options.step, files: Object.entries(files).map(([name, b]) => ({ name, size: b.length })) },
       checkpointUploadSessionSchema,
     );
-    const manifest: CheckpointFile[] = [];
+    const manifest: CheckpointManifestFile[] = [];
     for (const [name, bytes] of Object.entries(files)) {
       const parts = [];
       for (let part = 0; part * session.partSize < bytes.length || part === 0; part += 1) {
@@ -71,7 +73,8 @@ export class CheckpointTestClient {
           ).catch(() => undefined); // a mismatch is reported here too; the commit decides
         }
       }
-      manifest.push({ name, size: bytes.length, sha256: sha256(bytes), parts });
+      const whole = options.fileSha256 ?? 'computed';
+      manifest.push({ name, size: bytes.length, parts, ...(whole === 'omitted' ? {} : { sha256: whole === 'computed' ? sha256(bytes) : whole }) });
     }
     const commit = () =>
       requestRpc(

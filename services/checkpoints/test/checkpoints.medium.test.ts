@@ -76,6 +76,15 @@ describe.each<Driver>(['fs', 's3'])('checkpoints service on the %s store', (driv
     expect((await rejection(upload.commit())).error.code).toBe('conflict');
   });
 
+  it('computes each file\'s sha256 from the verified bytes, and checks one the manifest states', async () => {
+    const jobId = newJob('digest');
+    const files = checkpointFiles();
+    const record = await h.client.commit({ jobId, step: 1, files, fileSha256: 'omitted' });
+    expect(record.files.find((f) => f.name === 'model.safetensors')?.sha256).toBe(sha256(files['model.safetensors']));
+    const wrong = await h.client.upload({ jobId, step: 2, files: checkpointFiles(), fileSha256: 'f'.repeat(64) });
+    expect((await rejection(wrong.commit())).error.message).toMatch(/model\.safetensors: sha256 .* \(altered\)/);
+  });
+
   it('tells the worker at once when a reported part does not match', async () => {
     const jobId = newJob('part');
     const failure = await h.client

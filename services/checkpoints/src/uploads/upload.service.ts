@@ -121,8 +121,8 @@ export class UploadService {
 
   private async verified(upload: StoredUpload, request: CheckpointCommitRequest): Promise<{ stored: StoredCheckpoint } | { problems: VerificationProblem[] }> {
     const { session, prefix } = upload;
-    const problems = await this.verifier.verify(session, prefix, request.manifest);
-    if (problems.length > 0) return { problems };
+    const verification = await this.verifier.verify(session, prefix, request.manifest);
+    if (verification.problems.length > 0) return { problems: verification.problems };
     const read = await readUploadMeta(this.store, session, prefix, request.manifest.files.map((f) => f.name));
     if ('problem' in read) return { problems: [read.problem] };
     const record: CheckpointRecord = {
@@ -133,7 +133,7 @@ export class UploadService {
       ...(read.meta.epoch !== undefined ? { epoch: read.meta.epoch } : {}),
       committedAt: new Date().toISOString(),
       totalSize: request.manifest.files.reduce((sum, f) => sum + f.size, 0),
-      files: request.manifest.files,
+      files: request.manifest.files.map((f) => ({ ...f, sha256: verification.sha256.get(f.name) as string })),
       meta: read.meta,
     };
     return { stored: { record, member: orderMember(session.attempt, session.step, session.uploadId), prefix } };

@@ -1,10 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CheckpointFile, CheckpointManifest, CheckpointUploadSession } from '@hounsfield/contracts';
+import { CheckpointManifest, CheckpointManifestFile, CheckpointUploadSession } from '@hounsfield/contracts';
 import { createHash, type Hash } from 'node:crypto';
 import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
 import { expectedPartSize, partCount, partKey } from '../registry/storage-keys';
 import { digestPart, PartDigest } from './part-digest';
 import { hashProblem, sizeProblem, VerificationProblem } from './verification-problem';
+
+/** The verdict on an upload: its problems, and each file's sha256 computed from the verified bytes. */
+export interface Verification {
+  problems: VerificationProblem[];
+  sha256: Map<string, string>;
+}
 
 /** What was learned about one file from the parts verified so far, in order. */
 class FileProgress {
@@ -70,14 +76,19 @@ export class UploadVerifier {
     return run;
   }
 
-  /** Every problem of the upload against `manifest` (empty when it verifies). */
-  async verify(session: CheckpointUploadSession, prefix: string, manifest: CheckpointManifest): Promise<VerificationProblem[]> {
-    const problems = manifestProblems(session, manifest);
-    if (problems.length > 0) return problems;
+  /**
+   * Every problem of the upload against `manifest` (none when it verifies), and each file's sha256
+   * over the stored bytes (checked against the manifest's when it gives one).
+   */
+  async verify(session: CheckpointUploadSession, prefix: string, manifest: CheckpointManifest): Promise<Verification> {
+    const verification: Verification = { problems: manifestProblems(session, manifest), sha256: new Map() };
+    if (verification.problems.length > 0) return verification;
     for (const file of manifest.files) {
-      problems.push(...(await this.verifyFile(session, prefix, file)));
+      const { problems, sha256 } = await this.verifyFile(session, prefix, file);
+      verification.problems.push(...problems);
+      verification.sha256.set(file.name, sha256);
     }
-    return problems;
+    return verification;
   }
 
   /** Drops what this process remembers about an upload (after its commit or rejection). */
@@ -90,21 +101,20 @@ export class UploadVerifier {
     for (const [id, upload] of this.uploads) if (now - upload.touched > idleMs) this.uploads.delete(id);
   }
 
-  private async verifyFile(session: CheckpointUploadSession, prefix: string, file: CheckpointFile): Promise<VerificationProblem[]> {
+  private async verifyFile(session: CheckpointUploadSession, prefix: string, file: CheckpointManifestFile): Promise<{ problems: VerificationProblem[]; sha256: string }> {
     const progress = this.uploads.get(session.uploadId)?.files.get(file.name);
     await progress?.chain;
     if (progress && !progress.broken && progress.nextPart === file.parts.length && (await this.unchanged(prefix, file.name, progress.parts))) {
       const problems: VerificationProblem[] = [];
       progress.parts.forEach((digest, part) => problems.push(...compare(file, part, digest)));
-      const whole = progress.whole.digest('hex');
+      const sha256 = progress.whole.digest('hex');
       progress.broken = true; // the digest is spent; a second commit attempt reads the file again
-      if (problems.length === 0 && whole !== file.sha256) problems.push(hashProblem(file.name, undefined, whole, file.sha256));
-      return problems;
+      return { problems: [...problems, ...wholeFileProblems(file, sha256, problems)], sha256 };
     }
     return this.readWholeFile(prefix, file);
   }
 
-  private async readWholeFile(prefix: string, file: CheckpointFile): Promise<VerificationProblem[]> {
+  private async readWholeFile(prefix: string, file: CheckpointManifestFile): Promise<{ problems: VerificationProblem[]; sha256: string }> {
     const whole = createHash('sha256');
     const problems: VerificationProblem[] = [];
     for (let part = 0; part < file.parts.length; part += 1) {
@@ -116,8 +126,7 @@ export class UploadVerifier {
       problems.push(...compare(file, part, digest));
     }
     const sha256 = whole.digest('hex');
-    if (problems.length === 0 && sha256 !== file.sha256) problems.push(hashProblem(file.name, undefined, sha256, file.sha256));
-    return problems;
+    return { problems: [...problems, ...wholeFileProblems(file, sha256, problems)], sha256 };
   }
 
   private async unchanged(prefix: string, file: string, parts: PartDigest[]): Promise<boolean> {
@@ -144,7 +153,13 @@ export class UploadVerifier {
   }
 }
 
-function compare(file: CheckpointFile, part: number, digest: PartDigest): VerificationProblem[] {
+/** A whole-file sha256 the manifest states must match too (only checked when the parts did). */
+function wholeFileProblems(file: CheckpointManifestFile, sha256: string, partProblems: VerificationProblem[]): VerificationProblem[] {
+  if (partProblems.length > 0 || file.sha256 === undefined || file.sha256 === sha256) return [];
+  return [hashProblem(file.name, undefined, sha256, file.sha256)];
+}
+
+function compare(file: CheckpointManifestFile, part: number, digest: PartDigest): VerificationProblem[] {
   const expected = file.parts[part];
   if (digest.size !== expected.size) return [sizeProblem(file.name, part, digest.size, expected.size)];
   if (digest.sha256 !== expected.sha256) return [hashProblem(file.name, part, digest.sha256, expected.sha256)];
