@@ -65,6 +65,16 @@ describe('legacy import on a machine without GPUs: .pth from GPU 7 of 8 over HTT
     expect(checkpoint.files.map((f) => f.name).sort()).toEqual(['legacy.pt', 'meta.json', 'model.safetensors', 'optimizer.pt']);
     const weights = sums(readSafetensors(await downloadFile(fixture, `${accepted.jobId}:latest`, 'model.safetensors')));
     for (const [name, sum] of Object.entries(expected.pth)) expect(weights[name]).toBeCloseTo(sum, 4);
+
+    // Download grants for tools that fetch parts themselves; unknown references are 404 problems.
+    const grants = (await (await fetch(`${fixture.stack.gatewayUrl}/v1/checkpoints/${checkpoint.id}/download`)).json()) as {
+      files: { name: string; parts: { size: number; grant: { kind: string; path?: string } }[] }[];
+    };
+    const model = grants.files.find((f) => f.name === 'model.safetensors');
+    expect(model?.parts.every((p) => p.grant.kind === 'path' && p.grant.path?.startsWith(fixture.dataDir))).toBe(true);
+    const missing = await fetch(`${fixture.stack.gatewayUrl}/v1/checkpoints/${accepted.jobId}:best:psnr:max`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 
   it('`hounsfield checkpoint import --gateway` turns a Lightning .ckpt into a checkpoint', async () => {
