@@ -165,6 +165,8 @@ describe.each<Driver>(['fs', 's3'])('checkpoints service on the %s store', (driv
 
     expect((await h.client.list(jobId)).map((r) => r.step)).toEqual([2]);
     expect((await h.client.download(pinned, 'model.safetensors')).length).toBe(4096);
+    // A worker resolving the id the scheduler pinned still finds it while the pin lasts.
+    expect((await h.client.resolve(first.id)).id).toBe(first.id);
     const keys = await eventually(() => storedKeys(h.store, jobId), (k) => !k.some((key) => key.includes(first.id)), 20_000);
     expect(keys.some((key) => key.includes(first.id))).toBe(false);
     expect((await rejection(h.client.download(pinned, 'model.safetensors'))).error.code).toBe('not_found');

@@ -43,6 +43,8 @@ export class CheckpointQueryService {
       const found = await this.find(jobId, ref);
       if (found === undefined) break;
       if (await this.checkpoints.pin(found, until)) return found.record;
+      // Named by id and retired meanwhile: still answerable while an earlier pin keeps its bytes.
+      if (ref.startsWith('ck-') && (await this.readable(found))) return found.record;
     }
     const job = jobId ? ` of job ${jobId}` : '';
     throw checkpointError(CheckpointErrorCode.NotFound, `no committed checkpoint${job} matches ${ref}`);
