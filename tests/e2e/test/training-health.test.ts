@@ -62,12 +62,15 @@ describe('training-health alerts raised by purpose-built trainer runs', () => {
 
   it('flags a stall while the trainer lives and resolves it when progress resumes, live on the job\'s event stream', async () => {
     const submitted = await fixture.client.submitJob(
-      faultJob('stall', ['--fault', 'stall', '--at', '4', '--stall-seconds', '9', '--steps', '30', '--sleep', '0.05'], { monitoring: { failOnNonFiniteLoss: false, stallSeconds: 3 } }),
+      faultJob('stall', ['--fault', 'stall', '--at', '4', '--stall-seconds', '12', '--steps', '30', '--sleep', '0.05'], { monitoring: { failOnNonFiniteLoss: false, stallSeconds: 5 } }),
     );
     const events: JobEvent[] = [];
     for await (const event of fixture.client.jobEvents(submitted.id)) events.push(event);
     const alerts = events.filter((e): e is AlertEvent => e.type === 'alert' && e.kind === 'stall');
-    expect(alerts.map((a) => a.status)).toEqual(['firing', 'resolved']);
+    // The 12 s stall fires and resolves. (On a starved machine a later multi-second gap between
+    // reports is a real stall too, so more pairs may follow; the alert still ends resolved.)
+    expect(alerts.slice(0, 2).map((a) => a.status)).toEqual(['firing', 'resolved']);
+    expect(alerts.at(-1)?.status).toBe('resolved');
     expect(alerts[0].summary).toMatch(/^no progress for \d+ s after step 3, while the trainer process is alive on worker health-node$/);
     expect(alerts[1].summary).toBe('progress resumed at step 4');
     const job = await fixture.client.getJob(submitted.id);
