@@ -106,9 +106,10 @@ def _assert_same(one: dict[str, Any], two: dict[str, Any]) -> None:
     for name, grad in one["grads"].items():
         # float32 sums in another order: measured up to 5e-5 of the tensor's largest entry (DPSR's
         # FFTs over the grid). Elementwise rtol would flag tiny entries, and the gradients of conv
-        # biases that GroupNorm cancels are rounding noise (~1e-8), hence the absolute floor.
+        # biases that GroupNorm cancels are rounding noise (seen up to 6e-7 with 2 cores under load),
+        # hence the absolute floor relative to the largest gradient of the model.
         difference = (two["grads"][name] - grad).abs().max().item()
-        assert difference <= 2e-4 * grad.abs().max().item() + 1e-6 * overall, (name, difference)
+        assert difference <= 2e-4 * grad.abs().max().item() + 1e-5 * overall, (name, difference)
 
 
 def test_pcdiff_world_size_two_with_accumulation_equals_one_process(skull_root: Path, tmp_path: Path) -> None:
