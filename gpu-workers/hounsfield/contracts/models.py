@@ -510,10 +510,6 @@ class AccessGrant2(BaseModel):
     path: Annotated[str, Field(max_length=4096, min_length=1)]
 
 
-class AccessGrant(RootModel[AccessGrant1 | AccessGrant2]):
-    root: AccessGrant1 | AccessGrant2
-
-
 class CheckpointRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -691,6 +687,278 @@ class CheckpointImport(BaseModel):
     ]
     fileName: Annotated[str, Field(max_length=256, min_length=1)]
     format: Literal['auto', 'pth', 'lightning']
+
+
+class Diffusion(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    job: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    ref: Annotated[
+        str,
+        Field(
+            pattern='^(latest|best:[A-Za-z0-9_./-]{1,128}:(min|max)|\\d{1,15}|ck-[0-9a-f]{24})$'
+        ),
+    ] = 'latest'
+    config: dict[str, Any] | None = None
+
+
+class Voxelization(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    job: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    ref: Annotated[
+        str,
+        Field(
+            pattern='^(latest|best:[A-Za-z0-9_./-]{1,128}:(min|max)|\\d{1,15}|ck-[0-9a-f]{24})$'
+        ),
+    ] = 'latest'
+    config: dict[str, Any] | None = None
+
+
+class Checkpoints(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    diffusion: Diffusion
+    voxelization: Voxelization
+
+
+class Case(RootModel[str]):
+    root: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+
+
+class Dataset(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    root: Annotated[str, Field(max_length=1024, min_length=1)]
+    splitCsv: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    split: Literal['train', 'val', 'test'] = 'test'
+    cases: Annotated[list[Case] | None, Field(max_length=10000, min_length=1)] = None
+    maxCases: Annotated[int | None, Field(ge=1, le=100000)] = None
+
+
+class Sampler(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    method: Literal['ddpm', 'ddim'] = 'ddim'
+    steps: Annotated[int, Field(ge=1, le=10000)] = 50
+    eta: Annotated[float, Field(ge=0.0, le=10.0)] = 0
+    tStart: Annotated[int | None, Field(ge=0, le=100000)] = None
+    clipX0: Annotated[float, Field(ge=0.0, le=1000.0)] = 3
+
+
+class Postprocess(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    nearPoints: bool | None = None
+    maxPointDistanceVox: Annotated[float | None, Field(ge=0.0, le=1000.0)] = None
+    opening: bool | None = None
+    openingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
+    largestComponent: bool | None = None
+    median: bool | None = None
+    medianSize: Annotated[int | None, Field(ge=1, le=99)] = None
+    closing: bool | None = None
+    closingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
+    fillHoles: bool | None = None
+
+
+class EvaluationSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str | None, Field(max_length=128, min_length=1)] = None
+    checkpoints: Checkpoints
+    dataset: Dataset
+    sampler: Annotated[Sampler, Field(validate_default=True)] = {
+        'method': 'ddim',
+        'steps': 50,
+        'eta': 0,
+        'clipX0': 3,
+    }
+    ensembleSize: Annotated[int, Field(ge=1, le=64)] = 5
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal['gpu', 'cpu'] = 'gpu'
+    postprocess: Annotated[Postprocess, Field(validate_default=True)] = {}
+    weights: Literal['ema', 'raw'] = 'ema'
+    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
+    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
+    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+
+
+class EvaluationCase(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    caseId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    defectClass: Annotated[str, Field(max_length=64, min_length=1)]
+    index: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class Artifact(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=128, min_length=1)]
+    key: Annotated[str, Field(max_length=1024, min_length=1)]
+
+
+class EvaluationCaseResult(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    caseId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    defectClass: Annotated[str, Field(max_length=64, min_length=1)]
+    metrics: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], float]
+    fallback: bool = False
+    seconds: Annotated[float, Field(ge=0.0)]
+    shardJobId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    artifacts: Annotated[
+        list[Artifact], Field(max_length=16, validate_default=True)
+    ] = []
+    finishedAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class EvaluationIdRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+
+
+class Diffusion1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    config: dict[str, Any]
+
+
+class Voxelization1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    config: dict[str, Any]
+
+
+class Models(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    diffusion: Diffusion1
+    voxelization: Voxelization1
+
+
+class EvaluationShardContext(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: EvaluationSpec
+    models: Models
+    stream: str
+    consumer: str
+    planned: bool
+    complete: bool
+
+
+class Case1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    caseId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    defectClass: Annotated[str, Field(max_length=64, min_length=1)]
+
+
+class EvaluationPlanRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    cases: Annotated[list[Case1], Field(max_length=100000)]
+    problem: Annotated[str | None, Field(max_length=4096)] = None
+
+
+class EvaluationPlanReply(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    total: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class EvaluationArtifactRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    caseId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    file: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$')]
+
+
+class EvaluationArtifactGrant(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    key: str
+    grant: AccessGrant1 | AccessGrant2
+
+
+class EvaluationResultReply(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    done: Annotated[int, Field(ge=0, le=9007199254740991)]
+    total: Annotated[int, Field(ge=0, le=9007199254740991)]
 
 
 class JobRecord(BaseModel):

@@ -5,6 +5,7 @@ SCHEMA_VERSION = 1
 
 STREAM_ASSIGN = "HF_ASSIGN"
 STREAM_EVENTS = "HF_EVENTS"
+STREAM_EVAL = "HF_EVAL"
 
 
 def assign_subject(worker_id: str) -> str:
@@ -47,3 +48,19 @@ RPC_CHECKPOINTS_IMPORT_START = "hf.rpc.checkpoints.imports.start"
 
 def checkpoint_events_subject(job_id: str) -> str:
     return "hf.events.checkpoint." + job_id + ""
+
+
+RPC_EVALUATIONS_CREATE = "hf.rpc.evaluation.create"
+RPC_EVALUATIONS_GET = "hf.rpc.evaluation.get"
+RPC_EVALUATIONS_SHARD_CONTEXT = "hf.rpc.evaluation.shards.context"
+RPC_EVALUATIONS_PLAN = "hf.rpc.evaluation.shards.plan"
+RPC_EVALUATIONS_ARTIFACT = "hf.rpc.evaluation.shards.artifact"
+RPC_EVALUATIONS_RESULT = "hf.rpc.evaluation.shards.result"
+
+
+def evaluation_cases_subject(evaluation_id: str) -> str:
+    return "hf.eval." + evaluation_id + ".cases"
+
+
+def evaluation_consumer(evaluation_id: str) -> str:
+    return "eval-" + evaluation_id + ""

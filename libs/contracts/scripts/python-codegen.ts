@@ -71,6 +71,7 @@ export function renderPythonSubjects(): string {
     '',
     `STREAM_ASSIGN = ${JSON.stringify(STREAMS.assign)}`,
     `STREAM_EVENTS = ${JSON.stringify(STREAMS.events)}`,
+    `STREAM_EVAL = ${JSON.stringify(STREAMS.eval)}`,
     '',
     '',
     'def assign_subject(worker_id: str) -> str:',
@@ -101,8 +102,29 @@ export function renderPythonSubjects(): string {
     `RPC_GET_JOB = ${JSON.stringify(RPC.getJob)}`,
     '',
     ...checkpointSubjectLines(),
+    ...evaluationSubjectLines(),
   ];
   return lines.join('\n');
+}
+
+/** The evaluation service's subjects and queue names, which the evaluation shards use. */
+function evaluationSubjectLines(): string[] {
+  const rpc = Object.entries(RPC)
+    .flatMap(([name, subject]) => (name.startsWith('evaluations') && typeof subject === 'string' ? [[name, subject] as const] : []))
+    .map(([name, subject]) => `RPC_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} = ${JSON.stringify(subject)}`);
+  return [
+    '',
+    ...rpc,
+    '',
+    '',
+    'def evaluation_cases_subject(evaluation_id: str) -> str:',
+    `    return ${JSON.stringify(SUBJECTS.evalCases('EVAL')).replace('EVAL', '" + evaluation_id + "')}`,
+    '',
+    '',
+    'def evaluation_consumer(evaluation_id: str) -> str:',
+    `    return ${JSON.stringify(CONSUMERS.evaluation('EVAL')).replace('EVAL', '" + evaluation_id + "')}`,
+    '',
+  ];
 }
 
 /** The checkpoints service's subjects, which the worker agent and the `hounsfield` CLI use. */

@@ -16,6 +16,17 @@ import {
   checkpointUploadRequestSchema,
   checkpointUploadSessionSchema,
 } from './checkpoint-rpc.schema';
+import { evaluationCaseResultSchema, evaluationCaseSchema } from './evaluation-case.schema';
+import {
+  evaluationArtifactGrantSchema,
+  evaluationArtifactRequestSchema,
+  evaluationIdRequestSchema,
+  evaluationPlanReplySchema,
+  evaluationPlanRequestSchema,
+  evaluationResultReplySchema,
+  evaluationShardContextSchema,
+} from './evaluation-rpc.schema';
+import { evaluationSpecSchema } from './evaluation-spec.schema';
 import { jobRecordSchema } from './job-record.schema';
 import { jobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
@@ -54,6 +65,16 @@ export const EXPORTED_SCHEMAS = {
   CheckpointCommitRequest: checkpointCommitRequestSchema,
   CheckpointResolveRequest: checkpointResolveRequestSchema,
   CheckpointImport: checkpointImportSchema,
+  EvaluationSpec: evaluationSpecSchema,
+  EvaluationCase: evaluationCaseSchema,
+  EvaluationCaseResult: evaluationCaseResultSchema,
+  EvaluationIdRequest: evaluationIdRequestSchema,
+  EvaluationShardContext: evaluationShardContextSchema,
+  EvaluationPlanRequest: evaluationPlanRequestSchema,
+  EvaluationPlanReply: evaluationPlanReplySchema,
+  EvaluationArtifactRequest: evaluationArtifactRequestSchema,
+  EvaluationArtifactGrant: evaluationArtifactGrantSchema,
+  EvaluationResultReply: evaluationResultReplySchema,
 } as const;
 
 /**

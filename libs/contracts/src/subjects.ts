@@ -7,12 +7,15 @@ export const STREAMS = {
   assign: 'HF_ASSIGN',
   /** Lifecycle, progress, heartbeats and alerts; limits retention. */
   events: 'HF_EVENTS',
+  /** Evaluation cases, one message per case (`<eval>:<case>`); one durable pull consumer per evaluation. */
+  eval: 'HF_EVAL',
 } as const;
 
 export const SUBJECT_PREFIX = {
   assign: 'hf.assign',
   events: 'hf.events',
   rpc: 'hf.rpc',
+  eval: 'hf.eval',
 } as const;
 
 export const SUBJECTS = {
@@ -35,6 +38,9 @@ export const SUBJECTS = {
    * the job event stream and the scheduler's consumer only take the event types they know.
    */
   checkpointEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.checkpoint.${jobId}`,
+  evalAll: `${SUBJECT_PREFIX.eval}.>`,
+  /** The work queue of one evaluation's cases. */
+  evalCases: (evaluationId: string) => `${SUBJECT_PREFIX.eval}.${evaluationId}.cases`,
 } as const;
 
 /** Request/reply subjects; each service listens in a queue group named after itself. */
@@ -59,6 +65,13 @@ export const RPC = {
   checkpointsDownloadPart: `${SUBJECT_PREFIX.rpc}.checkpoints.download.part`,
   checkpointsImportUpload: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.upload`,
   checkpointsImportStart: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.start`,
+  /** Evaluation service: create and read (gateway), then the shards' context, plan, artefact grants and results. */
+  evaluationsCreate: `${SUBJECT_PREFIX.rpc}.evaluation.create`,
+  evaluationsGet: `${SUBJECT_PREFIX.rpc}.evaluation.get`,
+  evaluationsShardContext: `${SUBJECT_PREFIX.rpc}.evaluation.shards.context`,
+  evaluationsPlan: `${SUBJECT_PREFIX.rpc}.evaluation.shards.plan`,
+  evaluationsArtifact: `${SUBJECT_PREFIX.rpc}.evaluation.shards.artifact`,
+  evaluationsResult: `${SUBJECT_PREFIX.rpc}.evaluation.shards.result`,
   health: (service: string) => `${SUBJECT_PREFIX.rpc}.${service}.health`,
 } as const;
 
@@ -70,4 +83,6 @@ export const CONSUMERS = {
   worker: (workerId: string) => `worker-${workerId}`,
   scheduler: 'scheduler',
   metrics: 'metrics',
+  /** The shards' shared pull consumer of one evaluation's cases. */
+  evaluation: (evaluationId: string) => `eval-${evaluationId}`,
 } as const;

@@ -38,6 +38,15 @@ export const STREAM_CONFIGS: Record<keyof typeof STREAMS, Partial<StreamConfig> 
     max_age: 14 * DAY_NS,
     max_msgs_per_subject: 200_000,
   },
+  eval: {
+    name: STREAMS.eval,
+    subjects: [SUBJECTS.evalAll],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(10 * 60 * 1000),
+    max_age: 30 * DAY_NS,
+  },
 };
 
 /** The per-worker durable pull consumer on the assignment work queue. */
@@ -95,4 +104,20 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, conf
 
 export function ensureWorkerConsumer(jsm: JetStreamManager, workerId: string): Promise<void> {
   return ensureConsumer(jsm, STREAMS.assign, workerConsumerConfig(workerId));
+}
+
+/**
+ * The shards' shared durable pull consumer on one evaluation's cases. A case a shard stops
+ * reporting on (`in_progress()`) for `ackWaitMs` goes to another shard; it is never dropped.
+ */
+export function evaluationConsumerConfig(evaluationId: string, ackWaitMs: number): Partial<ConsumerConfig> {
+  return {
+    durable_name: CONSUMERS.evaluation(evaluationId),
+    filter_subject: SUBJECTS.evalCases(evaluationId),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(ackWaitMs),
+    max_deliver: -1,
+    max_ack_pending: 1000,
+  };
 }
