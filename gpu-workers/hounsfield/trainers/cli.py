@@ -81,6 +81,7 @@ def argument_parser(definition: TrainerDefinition[Any]) -> argparse.ArgumentPars
     parser.add_argument("--checkpoint-every", type=int)
     parser.add_argument("--num-workers", type=int, help="DataLoader worker processes")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--time-limit-minutes", type=float, help="stop cleanly after this much training")
     parser.add_argument("--output-dir", type=Path, help="standalone only; default hounsfield-runs/<time>")
     parser.add_argument(
         "--config", help="overrides as JSON, or @file.json (same keys as the job spec's config)"
@@ -109,6 +110,7 @@ def command_line_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "checkpointEvery": args.checkpoint_every,
         "numWorkers": args.num_workers,
         "seed": args.seed,
+        "timeLimitMinutes": args.time_limit_minutes,
     }
     overrides.update({key: value for key, value in flags.items() if value is not None})
     if args.synthetic is not None or args.synthetic_shape is not None:
@@ -233,6 +235,10 @@ def run_trainer(definition: TrainerDefinition[Any], argv: Sequence[str] | None =
                 bf16=config.bf16,
                 num_workers=config.num_workers,
                 seed=config.seed,
+                time_limit_seconds=None
+                if config.time_limit_minutes is None
+                else 60 * config.time_limit_minutes,
+                time_limit_clock=config.time_limit_clock,
             ),
             ema=parts.ema,
         )

@@ -65,6 +65,13 @@ class TrainerConfigBase(TrainerModel):
     log_every: int = Field(default=10, ge=1)
     checkpoint_every: int | None = Field(default=None, ge=1, description="steps; None = only at the end")
     seed: int = Field(default=0, ge=0)
+    time_limit_minutes: float | None = Field(
+        default=None, gt=0, description="stop (checkpoint, exit 0) after this much training time"
+    )
+    time_limit_clock: Literal["wall", "cpu"] = Field(
+        default="wall",
+        description="cpu: this process's CPU time, so a busy machine does not shrink the budget",
+    )
     bf16: bool = Field(default=True, description="bf16 autocast on GPUs (never on the CPU)")
 
     @model_validator(mode="after")

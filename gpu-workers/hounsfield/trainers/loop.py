@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -78,6 +78,8 @@ class LoopSettings:
     bf16: bool
     num_workers: int
     seed: int
+    time_limit_seconds: float | None = None
+    time_limit_clock: Literal["wall", "cpu"] = "wall"
 
 
 @dataclass(frozen=True)
@@ -222,9 +224,17 @@ class TrainingLoop:
     def epoch(self) -> float:
         return self.global_index / len(self.dataset)  # type: ignore[arg-type]
 
-    def _stop_requested(self) -> bool:
-        flag = 1.0 if self.run_.should_stop else 0.0
-        return all_reduce_max([flag], self.context)[0] > 0
+    def _clock(self) -> float:
+        return time.process_time() if self.settings.time_limit_clock == "cpu" else time.monotonic()
+
+    def _stop_reason(self, started: float) -> str | None:
+        """Why all ranks leave now (any rank's SIGTERM, or the time limit), agreed by all-reduce."""
+        limit = self.settings.time_limit_seconds
+        over_time = limit is not None and self._clock() - started >= limit
+        flags = all_reduce_max([float(self.run_.should_stop), float(over_time)], self.context)
+        if flags[0] > 0:
+            return "stop requested"
+        return "time limit reached" if flags[1] > 0 else None
 
     def run(self) -> LoopResult:
         self.resume()
@@ -242,10 +252,12 @@ class TrainingLoop:
         window = _Window()
         start_step, stopped, last_loss, checkpoint = self.step, False, None, None
         ddp_model.train()
+        loop_started = self._clock()
         while self.step < settings.total_steps:
-            if self._stop_requested():
-                stopped = True
-                _log.info("stop requested: leaving after step %d", self.step)
+            reason = self._stop_reason(loop_started)
+            if reason is not None:
+                stopped = reason == "stop requested"
+                _log.info("%s: leaving after step %d", reason, self.step)
                 break
             started = time.perf_counter()
             self.optimizer.zero_grad(set_to_none=True)
@@ -268,7 +280,7 @@ class TrainingLoop:
                 checkpoint = self.save({"loss": last_loss} if last_loss is not None else {})
         if window.steps:
             last_loss = self._report(window)
-        if self.step > start_step or stopped:
+        if self.step > start_step:
             checkpoint = self.save({"loss": last_loss} if last_loss is not None else {})
         return LoopResult(self.step - start_step, self.global_index, stopped, last_loss, checkpoint)
 

@@ -160,3 +160,14 @@ def test_pcdiff_stops_on_sigterm_and_resumes_on_two_processes(tmp_path: Path) ->
     assert [p["step"] for p in _progress(second / "report.jsonl")] == [stopped + 1, stopped + 2]
     state = _checkpoint(second / "output", stopped + 2, "pcdiff")
     assert state["sampler"] == {"global_index": (stopped + 2) * 4}
+
+
+def test_time_limit_ends_training_with_a_checkpoint(tmp_path: Path) -> None:
+    config = {"steps": 10_000, "logEvery": 1000, "timeLimitMinutes": 0.02, "timeLimitClock": "cpu"}
+    env = _env(tmp_path, "voxelization", config)
+    code, log = _finish(_start("voxelization", env))
+    assert code == 0, log
+    assert "time limit reached" in log
+    [last] = _progress(tmp_path / "report.jsonl")  # the partial window is reported on the way out
+    assert 1 <= last["step"] < 10_000
+    _checkpoint(tmp_path / "output", last["step"], "voxelization")
