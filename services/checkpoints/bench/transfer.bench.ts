@@ -1,0 +1,177 @@
+/**
+ * Checkpoint transfer benchmark: a 1 GiB checkpoint uploaded and downloaded through the platform
+ * path (the worker agent's code: grants, parts verified by the service while they upload, commit,
+ * verified download) and with a raw client in the same run, against the S3 test server (moto) and
+ * the fs store. Prints throughput, the platform/raw ratio against the faster raw client, and the
+ * checkpoints service's resident memory (after boot, and the most it reached during transfers).
+ * Each transfer runs BENCH_REPEATS times, platform and raw back to back; the table shows median
+ * throughputs, and the median over repeats of platform / best raw of the same repeat, since a
+ * shared machine's disk and CPU vary more between minutes than between adjacent transfers.
+ *
+ *   npm run bench -w services/checkpoints          (BENCH_MIB=256 BENCH_REPEATS=1 for a quicker run)
+ */
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION } from '@hounsfield/contracts';
+import { LocalStack, pythonExecutable, REPO_ROOT, ServerHandle, startS3Server } from '@hounsfield/testing';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const MiB = 1024 * 1024;
+const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const CLIENT = join(REPO_ROOT, 'services/checkpoints/bench/transfer_client.py');
+const BUCKET = 'bench-checkpoints';
+const run = promisify(execFile);
+
+type Driver = 's3' | 'fs';
+interface Row {
+  driver: Driver;
+  direction: 'upload' | 'download';
+  /** Seconds per repeat. */
+  platform: number[];
+  raw: Record<string, number[]>;
+}
+
+/** A checkpoint directory: meta.json and one SIZE-byte weights file (incompressible bytes). */
+function writeCheckpoint(directory: string): string {
+  const step = join(directory, 'step-000000001');
+  mkdirSync(step, { recursive: true });
+  const block = randomBytes(64 * MiB);
+  const fd = openSync(join(step, 'model.safetensors'), 'w');
+  for (let written = 0; written < SIZE; written += block.length) writeSync(fd, block, 0, Math.min(block.length, SIZE - written));
+  closeSync(fd);
+  const meta = {
+    format: CHECKPOINT_FORMAT,
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    step: 1,
+    worldSize: 1,
+    metrics: {},
+    stateFiles: { model: 'model.safetensors' },
+    createdAt: new Date().toISOString(),
+  };
+  writeFileSync(join(step, 'meta.json'), JSON.stringify(meta));
+  return step;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function timed(args: string[]): Promise<{ seconds: number; id?: string }> {
+  const { stdout } = await run(pythonExecutable(), [CLIENT, ...args], { cwd: REPO_ROOT, maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop() as string);
+}
+
+/** Resident memory of a process in MB, from /proc (VmRSS now, VmHWM the peak so far). */
+function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, s3: ServerHandle): Promise<{ rows: Row[]; memory: { boot: number; transfers: number } }> {
+  const root = join(dataDir, driver, 'objects');
+  const storageEnv =
+    driver === 'fs'
+      ? { HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: root }
+      : { HOUNSFIELD_STORAGE_DRIVER: 's3', HOUNSFIELD_S3_ENDPOINT: s3.url, HOUNSFIELD_S3_BUCKET: BUCKET, HOUNSFIELD_S3_ACCESS_KEY: 'bench', HOUNSFIELD_S3_SECRET_KEY: 'bench' };
+  const stack = await LocalStack.start({ dataDir: join(dataDir, driver), env: { ...storageEnv, HOUNSFIELD_LOG_LEVEL: 'warn' }, services: ['checkpoints'] });
+  try {
+    const pid = stack.services.get('checkpoints')?.pid as number;
+    await new Promise((r) => setTimeout(r, 2000)); // let boot-time allocations settle
+    const boot = memory(pid).rss;
+    let transfers = boot;
+    const sampler = setInterval(() => (transfers = Math.max(transfers, memory(pid).rss)), 100);
+    const file = join(checkpoint, 'model.safetensors');
+    const s3Args = ['--endpoint', s3.url, '--bucket', BUCKET, '--key', `raw/${driver}/model.bin`];
+    const rawUploads: [string, string[]][] =
+      driver === 's3'
+        ? [
+            ['boto3 upload_file', ['raw-upload-s3', ...s3Args, '--path', file]],
+            ['boto3 put_object', ['raw-upload-s3', ...s3Args, '--path', file, '--single']],
+          ]
+        : [['copy + fsync', ['raw-copy', file, join(root, 'raw', 'model.bin')]]];
+    const rawDownloads: [string, string[]][] =
+      driver === 's3'
+        ? [
+            ['boto3 download_file', ['raw-download-s3', ...s3Args, '--out', join(dataDir, `${driver}-raw-1.bin`)]],
+            ['boto3 get_object', ['raw-download-s3', ...s3Args, '--out', join(dataDir, `${driver}-raw-2.bin`), '--single']],
+          ]
+        : [['copy + fsync', ['raw-copy', join(root, 'raw', 'model.bin'), join(dataDir, `${driver}-raw.bin`)]]];
+
+    const times: Record<string, number[]> = {};
+    const record = (name: string, seconds: number) => (times[name] ??= []).push(seconds);
+    for (let repeat = 0; repeat < REPEATS; repeat += 1) {
+      const upload = await timed(['platform-upload', checkpoint, '--nats', stack.nats.url, '--job', `bench-${driver}`]);
+      record('platform upload', upload.seconds);
+      for (const [name, args] of rawUploads) record(`up:${name}`, (await timed(args)).seconds);
+      const out = join(dataDir, `${driver}-platform-${repeat}`);
+      record('platform download', (await timed(['platform-download', upload.id as string, out, '--nats', stack.nats.url])).seconds);
+      for (const [name, args] of rawDownloads) record(`down:${name}`, (await timed(args)).seconds);
+      rmSync(out, { recursive: true, force: true });
+    }
+    const raw = (prefix: string) =>
+      Object.fromEntries(Object.entries(times).flatMap(([name, values]) => (name.startsWith(prefix) ? [[name.slice(prefix.length), values]] : [])));
+    clearInterval(sampler);
+    transfers = Math.max(transfers, memory(pid).rss);
+    return {
+      rows: [
+        { driver, direction: 'upload', platform: times['platform upload'], raw: raw('up:') },
+        { driver, direction: 'download', platform: times['platform download'], raw: raw('down:') },
+      ],
+      memory: { boot, transfers },
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+function printTable(rows: Row[], memoryByDriver: Record<string, { boot: number; transfers: number }>): void {
+  const mbps = (seconds: number) => SIZE / MiB / seconds;
+  console.log(`\ncheckpoint transfer, ${SIZE / MiB} MiB, median of ${REPEATS} (throughput in MiB/s)\n`);
+  console.log('| store | direction | platform | raw client | raw | platform / best raw |');
+  console.log('|---|---|---:|---|---:|---:|');
+  for (const row of rows) {
+    // Per repeat: the faster raw client against the platform, measured minutes apart at most.
+    const ratios = row.platform.map((seconds, repeat) => Math.min(...Object.values(row.raw).map((raw) => raw[repeat])) / seconds);
+    for (const [index, [name, seconds]] of Object.entries(row.raw).entries()) {
+      const first = index === 0;
+      console.log(
+        `| ${first ? row.driver : ''} | ${first ? row.direction : ''} | ${first ? mbps(median(row.platform)).toFixed(0) : ''} | ${name} | ${mbps(median(seconds)).toFixed(0)} | ${first ? median(ratios).toFixed(2) : ''} |`,
+      );
+    }
+  }
+  console.log('\n| store | service RSS after boot (MB) | most during transfers (MB) |');
+  console.log('|---|---:|---:|');
+  for (const [driver, m] of Object.entries(memoryByDriver)) console.log(`| ${driver} | ${m.boot.toFixed(0)} | ${m.transfers.toFixed(0)} |`);
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hf-bench-ckpt-'));
+  const s3 = await startS3Server();
+  try {
+    const checkpoint = writeCheckpoint(join(dataDir, 'source'));
+    const rows: Row[] = [];
+    const memoryByDriver: Record<string, { boot: number; transfers: number }> = {};
+    for (const driver of ['s3', 'fs'] as const) {
+      const result = await benchDriver(driver, dataDir, checkpoint, s3);
+      rows.push(...result.rows);
+      memoryByDriver[driver] = result.memory;
+      rmSync(join(dataDir, driver), { recursive: true, force: true });
+    }
+    printTable(rows, memoryByDriver);
+  } finally {
+    await s3.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
