@@ -30,7 +30,11 @@ def _platform_upload(args: argparse.Namespace) -> None:
         nc = await nats.connect(args.nats)
         try:
             record = await upload_checkpoint(
-                CheckpointClient(nc), Path(args.path), job_id=args.job, attempt=1, retention=Retention(keepLast=1)
+                CheckpointClient(nc),
+                Path(args.path),
+                job_id=args.job,
+                attempt=1,
+                retention=Retention(keepLast=1),
             )
             return record.id
         finally:
@@ -64,7 +68,11 @@ def _s3(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     import boto3
 
     return boto3.client(
-        "s3", endpoint_url=args.endpoint, aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+        "s3",
+        endpoint_url=args.endpoint,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        region_name="us-east-1",
     )
 
 
@@ -73,7 +81,9 @@ def _raw_upload_s3(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     if args.single:
         with open(args.path, "rb") as body:
-            s3.put_object(Bucket=args.bucket, Key=args.key, Body=body, ContentLength=os.path.getsize(args.path))
+            s3.put_object(
+                Bucket=args.bucket, Key=args.key, Body=body, ContentLength=os.path.getsize(args.path)
+            )
     else:
         s3.upload_file(args.path, args.bucket, args.key)
     _report(started)
@@ -131,7 +141,9 @@ def main() -> None:
         raw.add_argument("--key", required=True)
         raw.add_argument("--path")
         raw.add_argument("--out")
-        raw.add_argument("--single", action="store_true", help="one plain request instead of the managed transfer")
+        raw.add_argument(
+            "--single", action="store_true", help="one plain request instead of the managed transfer"
+        )
         raw.set_defaults(run=handler)
     copy = commands.add_parser("raw-copy")
     copy.add_argument("path")
