@@ -510,6 +510,10 @@ class AccessGrant2(BaseModel):
     path: Annotated[str, Field(max_length=4096, min_length=1)]
 
 
+class AccessGrant(RootModel[AccessGrant1 | AccessGrant2]):
+    root: AccessGrant1 | AccessGrant2
+
+
 class CheckpointRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -943,14 +947,6 @@ class EvaluationArtifactRequest(BaseModel):
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
     file: Annotated[str, Field(pattern='^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$')]
-
-
-class EvaluationArtifactGrant(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    key: str
-    grant: AccessGrant1 | AccessGrant2
 
 
 class EvaluationResultReply(BaseModel):

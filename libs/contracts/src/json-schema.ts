@@ -18,7 +18,6 @@ import {
 } from './checkpoint-rpc.schema';
 import { evaluationCaseResultSchema, evaluationCaseSchema } from './evaluation-case.schema';
 import {
-  evaluationArtifactGrantSchema,
   evaluationArtifactRequestSchema,
   evaluationIdRequestSchema,
   evaluationPlanReplySchema,
@@ -73,7 +72,6 @@ export const EXPORTED_SCHEMAS = {
   EvaluationPlanRequest: evaluationPlanRequestSchema,
   EvaluationPlanReply: evaluationPlanReplySchema,
   EvaluationArtifactRequest: evaluationArtifactRequestSchema,
-  EvaluationArtifactGrant: evaluationArtifactGrantSchema,
   EvaluationResultReply: evaluationResultReplySchema,
 } as const;
 
