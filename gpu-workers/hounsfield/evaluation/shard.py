@@ -1,0 +1,281 @@
+"""An evaluation shard: a ``script`` job that scores cases from the evaluation's work queue.
+
+Run by the worker agent as ``python -m hounsfield.evaluation.shard --evaluation <id> --nats-url
+<url>`` (the evaluation service submits it). It
+
+1. asks the service for the evaluation (spec, pinned checkpoints with their trainer configs);
+2. downloads and verifies both checkpoints like a resume checkpoint, and builds the networks;
+3. if no shard has yet, lists the cases from the dataset the worker resolved and sends the plan;
+4. pulls one case at a time from the evaluation's durable consumer, keeps its deadline alive with
+   ``in_progress()`` while it works, stores the artefacts (``implant.nrrd``, ``points.npy``) through
+   write grants, reports the result (the service stores it by case: a redelivery overwrites) and
+   only then acks. A shard killed mid-case never acks, so the case goes to another shard after the
+   evaluation's ``caseTimeoutSeconds``.
+5. exits when the service says every case has a result (or after ``--idle-exit-seconds`` with an
+   empty queue and nothing in flight anywhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.client import JetStreamContext
+from pydantic import ValidationError
+
+from hounsfield.contracts.models import (
+    EvaluationCase,
+    EvaluationCaseResult,
+    EvaluationShardContext,
+    EvaluationSpec,
+)
+from hounsfield.contracts.subjects import SCHEMA_VERSION
+from hounsfield.data.cases import SkullCase
+from hounsfield.data.volume_io import write_mask_nrrd
+from hounsfield.evaluation.case_plan import planned_cases
+from hounsfield.evaluation.evaluation_client import EvaluationClient
+from hounsfield.evaluation.pipeline import ImplantNetworks, evaluate_case, load_case, sampler_config
+from hounsfield.evaluation.postprocess import PostprocessOptions
+from hounsfield.sdk.platform_env import ENV_DATA_ROOT, PlatformEnv
+from hounsfield.worker.checkpoint_client import CheckpointClient
+from hounsfield.worker.checkpoint_download import download_checkpoint
+from hounsfield.worker.checkpoint_transfer import put_part
+from hounsfield.worker.nats_connection import connect_nats
+
+_log = logging.getLogger("hounsfield.evaluation.shard")
+
+FETCH_TIMEOUT_SECONDS = 2.0
+
+
+def postprocess_options(spec: EvaluationSpec) -> PostprocessOptions:
+    """The spec's camelCase post-processing fields as PostprocessOptions (unset = default)."""
+    given = spec.postprocess.model_dump(exclude_none=True)
+    return PostprocessOptions(
+        **{re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in given.items()}
+    )
+
+
+def case_seed(spec: EvaluationSpec, index: int) -> int:
+    """The seed of one case: the same on every shard and every redelivery."""
+    return spec.seed * 1_000_003 + index
+
+
+class Shard:
+    def __init__(
+        self,
+        nc: Client,
+        context: EvaluationShardContext,
+        networks: ImplantNetworks,
+        data_root: Path,
+        work_dir: Path,
+        job_id: str | None,
+    ) -> None:
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream()
+        self._context = context
+        self._client = EvaluationClient(nc, context.evaluationId)
+        self._networks = networks
+        self._data_root = data_root
+        self._work_dir = work_dir
+        self._job_id = job_id
+        spec = context.spec
+        self._sampler = sampler_config(
+            spec.sampler.method,
+            spec.sampler.steps,
+            spec.sampler.eta,
+            spec.sampler.tStart,
+            spec.sampler.clipX0,
+            spec.ensembleSize,
+        )
+        self._postprocess = postprocess_options(spec)
+        self._cases: dict[str, SkullCase] = {}
+
+    def cases(self) -> dict[str, SkullCase]:
+        if not self._cases:
+            self._cases = {c.case_id: c for c in planned_cases(self._context.spec.dataset, self._data_root)}
+        return self._cases
+
+    async def plan(self) -> None:
+        """Sends the case list (the service keeps the first one it gets)."""
+        try:
+            cases = self.cases()
+        except Exception as error:  # a missing split or an unreadable dataset fails the evaluation
+            await self._client.plan([], problem=f"cannot list the cases under {self._data_root}: {error}")
+            raise
+        problem = None if cases else f"no case under {self._data_root} matches the spec's dataset"
+        total = await self._client.plan([(c.case_id, c.defect_class) for c in cases.values()], problem)
+        _log.info("evaluation %s: %d case(s) planned", self._context.evaluationId, total)
+
+    async def consume(self, idle_exit_seconds: float) -> int:
+        """Pulls and scores cases until the evaluation is complete; returns the cases scored here."""
+        subscription = await self._js.pull_subscribe_bind(
+            durable=self._context.consumer, stream=self._context.stream
+        )
+        scored = 0
+        idle_since: float | None = None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    messages = await subscription.fetch(1, timeout=FETCH_TIMEOUT_SECONDS)
+                except NatsTimeoutError:
+                    messages = []
+                if messages:
+                    idle_since = None
+                    scored += await self._handle(messages[0])
+                    continue
+                if (await self._client.context()).complete:
+                    return scored
+                info = await self._js.consumer_info(self._context.stream, self._context.consumer)
+                if info.num_pending or info.num_ack_pending:
+                    idle_since = None  # another shard holds a case; it may come back to us
+                    continue
+                idle_since = idle_since if idle_since is not None else loop.time()
+                if loop.time() - idle_since >= idle_exit_seconds:
+                    _log.warning("queue empty and nothing in flight for %.0f s; leaving", idle_exit_seconds)
+                    return scored
+        finally:
+            await subscription.unsubscribe()
+
+    async def _handle(self, message: Msg) -> int:
+        try:
+            case = EvaluationCase.model_validate_json(message.data)
+        except ValidationError as error:
+            _log.error("terminating an unreadable case message: %s", error)
+            await message.term()
+            return 0
+        keepalive = asyncio.create_task(self._keep_alive(message))
+        try:
+            result = await self._score(case)
+            await self._client.report_result(result)
+            await message.ack()
+            return 1
+        except Exception:
+            _log.exception("case %s failed; it goes back to the queue", case.caseId)
+            await message.nak(delay=5)
+            return 0
+        finally:
+            keepalive.cancel()
+
+    async def _keep_alive(self, message: Msg) -> None:
+        interval = max(1.0, self._context.spec.caseTimeoutSeconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await message.in_progress()
+            except Exception as error:  # a lost link: the case may be redelivered; the result still counts
+                _log.warning("in_progress failed: %s", error)
+
+    async def _score(self, case: EvaluationCase) -> EvaluationCaseResult:
+        skull_case = self.cases().get(case.caseId)
+        if skull_case is None:
+            raise LookupError(f"case {case.caseId} is not in the dataset under {self._data_root}")
+        seed = case_seed(self._context.spec, case.index)
+        cache = self._work_dir / "cache"
+
+        def compute():  # type: ignore[no-untyped-def]
+            inputs = load_case(skull_case, self._networks, cache, seed)
+            return evaluate_case(self._networks, inputs, self._sampler, self._postprocess, seed)
+
+        outcome = await asyncio.to_thread(compute)
+        artifacts = []
+        with tempfile.TemporaryDirectory(dir=self._work_dir) as scratch:
+            implant_path = Path(scratch) / "implant.nrrd"
+            write_mask_nrrd(implant_path, outcome.implant.astype(np.uint8), outcome.spacing_mm)
+            points_path = Path(scratch) / "points.npy"
+            np.save(points_path, outcome.implant_points_vox)
+            for path in (implant_path, points_path):
+                granted = await self._client.artifact_grant(case.caseId, path.name)
+                await asyncio.to_thread(put_part, granted.grant.root, path, 0, path.stat().st_size)
+                artifacts.append({"name": path.name, "key": granted.key})
+        _log.info("case %s: %s in %.1f s", case.caseId, outcome.metrics, outcome.seconds)
+        return EvaluationCaseResult.model_validate(
+            {
+                "v": SCHEMA_VERSION,
+                "evaluationId": case.evaluationId,
+                "caseId": case.caseId,
+                "defectClass": case.defectClass,
+                "metrics": outcome.metrics,
+                "fallback": outcome.fallback,
+                "seconds": outcome.seconds,
+                "shardJobId": self._job_id,
+                "artifacts": artifacts,
+                "finishedAt": datetime.now(UTC).isoformat(),
+            }
+        )
+
+
+async def load_networks(nc: Client, context: EvaluationShardContext, work_dir: Path) -> ImplantNetworks:
+    """Both pinned checkpoints, downloaded and verified, as networks in eval mode."""
+    checkpoints = CheckpointClient(nc)
+    directories = []
+    for model in (context.models.diffusion, context.models.voxelization):
+        record = await checkpoints.resolve(model.checkpointId)
+        directories.append(await download_checkpoint(checkpoints, record, work_dir / "checkpoints"))
+    return await asyncio.to_thread(
+        ImplantNetworks.load,
+        directories[0],
+        context.models.diffusion.config,
+        directories[1],
+        context.models.voxelization.config,
+        context.spec.weights,
+    )
+
+
+async def run_shard(
+    evaluation_id: str, nats_url: str, data_root: Path, work_dir: Path, idle_exit_seconds: float
+) -> int:
+    env = PlatformEnv.read()
+    nc = await connect_nats(nats_url, f"eval-shard-{evaluation_id}")
+    try:
+        client = EvaluationClient(nc, evaluation_id)
+        context = await client.context()
+        if context.complete:
+            _log.info("evaluation %s is complete; nothing to do", evaluation_id)
+            return 0
+        work_dir.mkdir(parents=True, exist_ok=True)
+        networks = await load_networks(nc, context, work_dir)
+        shard = Shard(nc, context, networks, data_root, work_dir, env.job_id)
+        if not context.planned:
+            await shard.plan()
+        scored = await shard.consume(idle_exit_seconds)
+        _log.info("evaluation %s: this shard scored %d case(s)", evaluation_id, scored)
+        return 0
+    finally:
+        await nc.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Score evaluation cases from the work queue.")
+    parser.add_argument("--evaluation", required=True, help="evaluation id")
+    parser.add_argument("--nats-url", required=True)
+    parser.add_argument(
+        "--data-root", type=Path, help="dataset root (default: the worker's HOUNSFIELD_DATA_ROOT)"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="downloads and scratch (default: the attempt's output dir)"
+    )
+    parser.add_argument("--idle-exit-seconds", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = PlatformEnv.read()
+    data_root = args.data_root or (Path(os.environ[ENV_DATA_ROOT]) if os.environ.get(ENV_DATA_ROOT) else None)
+    if data_root is None:
+        parser.error(f"no dataset root: pass --data-root or run under a worker that sets {ENV_DATA_ROOT}")
+    work_dir = args.work_dir or env.output_dir or Path(tempfile.mkdtemp(prefix="hf-eval-shard-"))
+    return asyncio.run(run_shard(args.evaluation, args.nats_url, data_root, work_dir, args.idle_exit_seconds))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
