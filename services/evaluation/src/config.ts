@@ -1,11 +1,22 @@
 import { baseEnvSchema, parseEnv, portSchema } from '@hounsfield/runtime';
+import { StorageConfig, storageConfigFromEnv } from '@hounsfield/storage';
 import { z } from 'zod';
 
 export const evaluationEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_EVALUATION_PORT: portSchema.default(8084),
+  /** The NATS URL shards connect to, as workers see it; defaults to HOUNSFIELD_NATS_URL. */
+  HOUNSFIELD_EVALUATION_SHARD_NATS_URL: z.string().regex(/^nats:\/\/.+/, 'a NATS URL such as nats://10.0.0.5:4222').optional(),
+  /** How long artefact write grants and report download grants stay valid. */
+  HOUNSFIELD_EVALUATION_GRANT_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  /** How often unfinished evaluations are reconciled (cases re-queued, reports written). */
+  HOUNSFIELD_EVALUATION_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
 });
-export type EvaluationConfig = z.infer<typeof evaluationEnvSchema>;
+
+/** The parsed environment plus the object store settings (HOUNSFIELD_STORAGE_* / HOUNSFIELD_S3_*). */
+export type EvaluationConfig = z.infer<typeof evaluationEnvSchema> & { storage: StorageConfig };
+
+export const EVALUATION_CONFIG = Symbol('EVALUATION_CONFIG');
 
 export function loadEvaluationConfig(env: NodeJS.ProcessEnv = process.env): EvaluationConfig {
-  return parseEnv(evaluationEnvSchema, env);
+  return { ...parseEnv(evaluationEnvSchema, env), storage: storageConfigFromEnv(env) };
 }

@@ -1,0 +1,114 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  EvaluationCase,
+  EvaluationCaseResult,
+  evaluationCaseResultSchema,
+  EvaluationRecord,
+  evaluationRecordSchema,
+} from '@hounsfield/contracts';
+import Redis from 'ioredis';
+import { z } from 'zod';
+import { EVALUATION_CONFIG, EvaluationConfig } from '../config';
+import { REDIS } from '../infrastructure/redis.provider';
+
+/** A planned case: its id, defect class and position (which seeds its sampling). */
+export type PlannedCase = Pick<EvaluationCase, 'caseId' | 'defectClass' | 'index'>;
+const plannedCaseSchema = z.object({ caseId: z.string(), defectClass: z.string(), index: z.number().int() }).strict();
+
+/** The first plan wins: a later one (another shard, a retry) leaves the stored list as it is. */
+const SAVE_PLAN = `
+if redis.call('HLEN', KEYS[1]) > 0 then return {0, redis.call('HLEN', KEYS[1])} end
+for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return {1, redis.call('HLEN', KEYS[1])}
+`;
+
+/**
+ * Evaluation runs in Redis: the record (JSON), the planned cases and the per-case results (hashes
+ * keyed by case id, so a redelivered case overwrites its result and never counts twice), and the
+ * set of unfinished runs the reconciler visits.
+ */
+@Injectable()
+export class EvaluationRepository {
+  private readonly prefix: string;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(EVALUATION_CONFIG) config: EvaluationConfig,
+  ) {
+    this.prefix = `${config.HOUNSFIELD_REDIS_PREFIX}eval:`;
+  }
+
+  private key(id: string, part?: 'plan' | 'results'): string {
+    return part ? `${this.prefix}${id}:${part}` : `${this.prefix}${id}`;
+  }
+
+  private get activeKey(): string {
+    return `${this.prefix}active`;
+  }
+
+  async create(record: EvaluationRecord): Promise<boolean> {
+    const created = await this.redis.set(this.key(record.id), JSON.stringify(record), 'NX');
+    if (created) await this.redis.sadd(this.activeKey, record.id);
+    return created === 'OK';
+  }
+
+  async get(id: string): Promise<EvaluationRecord | undefined> {
+    const raw = await this.redis.get(this.key(id));
+    return raw === null ? undefined : evaluationRecordSchema.parse(JSON.parse(raw));
+  }
+
+  /** Replaces the record; a finished one leaves the reconciler's set. */
+  async save(record: EvaluationRecord): Promise<void> {
+    const multi = this.redis.multi().set(this.key(record.id), JSON.stringify(record));
+    if (record.status === 'succeeded' || record.status === 'failed') multi.srem(this.activeKey, record.id);
+    await multi.exec();
+  }
+
+  active(): Promise<string[]> {
+    return this.redis.smembers(this.activeKey);
+  }
+
+  /** Stores the case list unless one is stored; returns whether this call stored it, and the total. */
+  async savePlan(id: string, cases: PlannedCase[]): Promise<{ created: boolean; total: number }> {
+    const args = cases.flatMap((c) => [c.caseId, JSON.stringify(c)]);
+    const [created, total] = (await this.redis.eval(SAVE_PLAN, 1, this.key(id, 'plan'), ...args)) as [number, number];
+    return { created: created === 1, total };
+  }
+
+  async plan(id: string): Promise<PlannedCase[]> {
+    const raw = await this.redis.hgetall(this.key(id, 'plan'));
+    return Object.values(raw)
+      .map((value) => plannedCaseSchema.parse(JSON.parse(value)))
+      .sort((a, b) => a.index - b.index);
+  }
+
+  async planned(id: string, caseId: string): Promise<PlannedCase | undefined> {
+    const raw = await this.redis.hget(this.key(id, 'plan'), caseId);
+    return raw === null ? undefined : plannedCaseSchema.parse(JSON.parse(raw));
+  }
+
+  /** Stores (or overwrites) a case's result; returns how many cases have one. */
+  async saveResult(result: EvaluationCaseResult): Promise<number> {
+    const replies = await this.redis
+      .multi()
+      .hset(this.key(result.evaluationId, 'results'), result.caseId, JSON.stringify(result))
+      .hlen(this.key(result.evaluationId, 'results'))
+      .exec();
+    const [error, done] = replies?.[1] ?? [new Error('no reply'), 0];
+    if (error) throw error;
+    return Number(done);
+  }
+
+  doneCount(id: string): Promise<number> {
+    return this.redis.hlen(this.key(id, 'results'));
+  }
+
+  async results(id: string): Promise<EvaluationCaseResult[]> {
+    const raw = await this.redis.hgetall(this.key(id, 'results'));
+    return Object.values(raw).map((value) => evaluationCaseResultSchema.parse(JSON.parse(value)));
+  }
+
+  async resultIds(id: string): Promise<Set<string>> {
+    return new Set(await this.redis.hkeys(this.key(id, 'results')));
+  }
+}
