@@ -4,6 +4,8 @@ import { CheckpointDownloads } from './checkpoints/checkpoint-downloads';
 import { CheckpointsClient } from './checkpoints/checkpoints.client';
 import { CheckpointsController } from './checkpoints/checkpoints.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config';
+import { EvaluationsClient } from './evaluations/evaluations.client';
+import { EvaluationsController } from './evaluations/evaluations.controller';
 import { ProblemFilter } from './http/problem.filter';
 import { JobEventsStream } from './jobs/job-events.stream';
 import { JobsController } from './jobs/jobs.controller';
@@ -16,7 +18,7 @@ export function gatewayModule(config: GatewayConfig) {
   return serviceModule({
     name: 'gateway',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    controllers: [JobsController, WorkersController, CheckpointsController],
+    controllers: [JobsController, WorkersController, CheckpointsController, EvaluationsController],
     providers: [
       { provide: GATEWAY_CONFIG, useValue: config },
       { provide: APP_FILTER, useClass: ProblemFilter },
@@ -25,6 +27,7 @@ export function gatewayModule(config: GatewayConfig) {
       JobEventsStream,
       CheckpointsClient,
       CheckpointDownloads,
+      EvaluationsClient,
     ],
   });
 }
