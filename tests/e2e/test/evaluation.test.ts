@@ -1,0 +1,149 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HounsfieldClient } from '@hounsfield/client';
+import { AccessGrant, EvaluationRecord, evaluationRecordSchema, JobSpecInput } from '@hounsfield/contracts';
+import { LocalStack } from '@hounsfield/testing';
+import { finished, getJson, python, REPO_ROOT, run } from './checkpoints-fixture';
+import { FAST_ENV, Fixture, startRegisteredWorker } from './stack-fixture';
+
+/** A tiny CPU training of one of the two PCDiff networks on synthetic skulls (a few steps, cpu-tiny). */
+function training(kind: 'pcdiff' | 'voxelization'): JobSpecInput {
+  return {
+    name: `tiny-${kind}`,
+    kind,
+    resources: { gpus: 0, cpuProcesses: 1 },
+    hyperparameters: { globalBatch: 2, baseLr: 1e-3, maxSteps: 2, seed: 0 },
+    config: { preset: 'cpu-tiny', synthetic: { subjects: 2, shape: 32 } },
+  };
+}
+
+async function postEvaluation(fixture: Fixture, spec: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${fixture.stack.gatewayUrl}/v1/evaluations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(spec),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const getEvaluation = (fixture: Fixture, id: string) => getJson(`${fixture.stack.gatewayUrl}/v1/evaluations/${id}`, evaluationRecordSchema);
+
+async function waitFor(fixture: Fixture, id: string, done: (r: EvaluationRecord) => boolean, timeoutMs: number): Promise<EvaluationRecord> {
+  const deadline = Date.now() + timeoutMs;
+  let last: EvaluationRecord | undefined;
+  while (Date.now() < deadline) {
+    last = await getEvaluation(fixture, id).catch(() => last);
+    if (last && done(last)) return last;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`evaluation ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(last?.progress)} ${last?.status}`);
+}
+
+/** The pids of this evaluation's shard processes (children the test's own worker started). */
+function shardPids(evaluationId: string): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.includes('hounsfield.evaluation.shard') && line.includes(evaluationId) && !line.includes('hounsfield.worker.launcher'))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+const readGrant = (grant: AccessGrant | undefined): string => {
+  if (grant?.kind !== 'path') throw new Error(`expected an fs grant, got ${JSON.stringify(grant)}`);
+  return readFileSync(grant.path, 'utf8');
+};
+
+describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed shard, a restarted service', () => {
+  let fixture: Fixture;
+
+  beforeAll(async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hf-e2e-eval-'));
+    const data = join(dataDir, 'data');
+    await run(python(), ['-c', `from hounsfield.data.synthetic_skulls import generate_skullbreak as g; from pathlib import Path; g(Path(${JSON.stringify(join(data, 'skulls'))}), 2, shape=(32, 32, 32), seed=3)`], {
+      cwd: join(REPO_ROOT, 'gpu-workers'),
+    });
+    const stack = await LocalStack.start({
+      dataDir,
+      env: {
+        ...FAST_ENV,
+        HOUNSFIELD_STORAGE_DRIVER: 'fs',
+        HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects'),
+        HOUNSFIELD_EVALUATION_RECONCILE_INTERVAL_MS: '1000',
+      },
+    });
+    fixture = {
+      stack,
+      client: new HounsfieldClient({ baseUrl: stack.gatewayUrl }),
+      dataDir,
+      async cleanup() {
+        await stack.stop();
+        if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+    await startRegisteredWorker(fixture, { workerId: 'eval-node', env: { HOUNSFIELD_DATA_ROOTS: data } });
+  });
+  afterAll(async () => {
+    await fixture?.cleanup();
+  });
+
+  it('rejects an invalid spec with field paths', async () => {
+    const { status, body } = await postEvaluation(fixture, { checkpoints: { diffusion: { job: 'x', ref: 'soon' } }, dataset: {}, shards: 0 });
+    expect(status).toBe(400);
+    const paths = (body.errors as { path: string }[]).map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['checkpoints.diffusion.ref', 'checkpoints.voxelization', 'dataset.root', 'shards']));
+  });
+
+  it('scores every case once, aggregates exactly and writes the reports despite a killed shard and a service restart', async () => {
+    const [diffusion, voxelization] = await Promise.all([finished(fixture, training('pcdiff')), finished(fixture, training('voxelization'))]);
+    expect([diffusion.state, voxelization.state]).toEqual(['succeeded', 'succeeded']);
+
+    const { status, body } = await postEvaluation(fixture, {
+      name: 'tiny',
+      checkpoints: { diffusion: { job: diffusion.id, ref: 'latest' }, voxelization: { job: voxelization.id } },
+      dataset: { root: 'skulls' },
+      sampler: { method: 'ddim', steps: 2 },
+      ensembleSize: 2,
+      shards: 2,
+      device: 'cpu',
+      caseTimeoutSeconds: 4,
+    });
+    expect(status).toBe(201);
+    const id = String(body.id);
+
+    // Kill one shard in the middle of its work, then restart the evaluation service.
+    await waitFor(fixture, id, (r) => r.progress.done >= 2, 120_000);
+    const pids = shardPids(id);
+    expect(pids.length).toBeGreaterThan(0);
+    process.kill(pids[0], 'SIGKILL');
+    await fixture.stack.services.get('evaluation')?.stop();
+    await fixture.stack.startService('evaluation');
+
+    const record = await waitFor(fixture, id, (r) => r.status === 'succeeded' || r.status === 'failed', 150_000);
+    expect(record.status).toBe('succeeded');
+    expect(record.progress).toMatchObject({ total: 10, done: 10 });
+
+    const csv = readGrant(record.reportLinks?.csv).trim().split('\n');
+    const header = csv[0].split(',');
+    const rows = csv.slice(1).map((line) => line.split(','));
+    const caseIds = rows.map((r) => r[0]);
+    expect(new Set(caseIds).size).toBe(caseIds.length);
+    expect(caseIds).toHaveLength(10);
+    for (const metric of ['DSC', 'bDSC', 'HD95']) {
+      const column = header.indexOf(metric);
+      const mean = rows.reduce((sum, r) => sum + Number(r[column]), 0) / rows.length;
+      expect(record.summary?.overall[metric].mean).toBeCloseTo(mean, 9);
+    }
+    const classes = [...new Set(rows.map((r) => r[1]))];
+    expect(classes).toHaveLength(5);
+    const markdown = readGrant(record.reportLinks?.markdown);
+    const yaml = readGrant(record.reportLinks?.yaml);
+    for (const defectClass of classes) {
+      expect(markdown).toContain(`| ${defectClass} |`);
+      expect(yaml).toContain(`"${defectClass}":`);
+    }
+    expect(existsSync(join(fixture.dataDir, 'objects', 'evaluations', id, 'cases', caseIds[0], 'implant.nrrd'))).toBe(true);
+  });
+});
