@@ -5,7 +5,6 @@ import { WorkerTelemetry } from './cluster/worker-telemetry';
 import { METRICS_CONFIG, MetricsConfig } from './config';
 import { AlertMetrics } from './exposition/alert.metrics';
 import { CheckpointMetrics } from './exposition/checkpoint.metrics';
-import { GpuMetrics } from './exposition/gpu.metrics';
 import { JobMetrics } from './exposition/job.metrics';
 import { JobContextService } from './jobs/job-context.service';
 import { JobStateRepository } from './jobs/job-state.repository';
@@ -26,7 +25,6 @@ export class Housekeeping implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly jobs: JobMetrics,
     private readonly alertMetrics: AlertMetrics,
     private readonly checkpointMetrics: CheckpointMetrics,
-    private readonly gpus: GpuMetrics,
     private readonly telemetry: WorkerTelemetry,
     private readonly health: HealthMonitor,
     private readonly contexts: JobContextService,
@@ -63,7 +61,6 @@ export class Housekeeping implements OnApplicationBootstrap, OnApplicationShutdo
       this.finishedAt.delete(jobId);
     }
     for (const workerId of this.telemetry.expire(nowMs - this.config.HOUNSFIELD_METRICS_WORKER_TTL_SECONDS * 1000)) {
-      this.gpus.removeWorker(workerId);
       this.logger.log(`worker ${workerId} is silent; its GPU series are removed`);
     }
     await this.states.pruneFinished(cutoff);

@@ -23,6 +23,11 @@ export class WorkerTelemetry {
     return this.workers.get(workerId);
   }
 
+  /** The latest heartbeat of every live worker. */
+  *heartbeats(): IterableIterator<WorkerHeartbeat> {
+    for (const sighting of this.workers.values()) yield sighting.heartbeat;
+  }
+
   /** Mean utilisation (percent) of the given GPUs of a worker, or undefined when it reports none of them. */
   meanUtilizationPercent(workerId: string, gpuIndices: number[]): number | undefined {
     const gpus = this.workers.get(workerId)?.heartbeat.gpus.filter((g) => gpuIndices.includes(g.index)) ?? [];

@@ -2,21 +2,19 @@ import { Inject, Injectable } from '@nestjs/common';
 import { GpuInfo, WorkerHeartbeat } from '@hounsfield/contracts';
 import { PROMETHEUS_REGISTRY } from '@hounsfield/runtime';
 import { Gauge, Registry } from 'prom-client';
+import { WorkerTelemetry } from '../cluster/worker-telemetry';
 
 /**
  * Per-GPU telemetry from worker heartbeats, labelled by worker and GPU index, in base units
  * (utilisation as a 0–1 ratio, memory in bytes). The GPU's model and uuid are on `hounsfield_gpu_info`
- * only, so the value series stay lean. Only the latest heartbeat of each worker is kept; the gauges
- * are filled from it when Prometheus scrapes, so a heartbeat costs a map update, and a worker (or a
- * GPU) that is gone simply has no series.
+ * only, so the value series stay lean. The gauges are filled from the latest heartbeat of each
+ * live worker (WorkerTelemetry) when Prometheus scrapes, so a heartbeat costs nothing here, and a
+ * worker that went silent (or a GPU it no longer reports) simply has no series.
  */
 @Injectable()
 export class GpuMetrics {
-  private readonly latest = new Map<string, WorkerHeartbeat>();
-
-  constructor(@Inject(PROMETHEUS_REGISTRY) registry: Registry) {
+  constructor(@Inject(PROMETHEUS_REGISTRY) registry: Registry, telemetry: WorkerTelemetry) {
     const registers = [registry];
-    const workers = this.latest;
     const perGpu = (name: string, help: string, read: (gpu: GpuInfo) => number | undefined) =>
       new Gauge({
         name,
@@ -25,7 +23,7 @@ export class GpuMetrics {
         registers,
         collect() {
           this.reset();
-          for (const heartbeat of workers.values()) {
+          for (const heartbeat of telemetry.heartbeats()) {
             for (const gpu of heartbeat.gpus) {
               const value = read(gpu);
               if (value !== undefined) this.set({ worker_id: heartbeat.workerId, gpu: String(gpu.index) }, value);
@@ -46,7 +44,7 @@ export class GpuMetrics {
       registers,
       collect() {
         this.reset();
-        for (const h of workers.values()) for (const g of h.gpus) this.set({ worker_id: h.workerId, gpu: String(g.index), uuid: g.uuid, name: g.name }, 1);
+        for (const h of telemetry.heartbeats()) for (const g of h.gpus) this.set({ worker_id: h.workerId, gpu: String(g.index), uuid: g.uuid, name: g.name }, 1);
       },
     });
     const perWorker = (name: string, help: string, labelNames: string[], read: (h: WorkerHeartbeat) => [Record<string, string>, number]) =>
@@ -57,7 +55,7 @@ export class GpuMetrics {
         registers,
         collect() {
           this.reset();
-          for (const heartbeat of workers.values()) {
+          for (const heartbeat of telemetry.heartbeats()) {
             const [labels, value] = read(heartbeat);
             this.set({ worker_id: heartbeat.workerId, ...labels }, value);
           }
@@ -71,15 +69,4 @@ export class GpuMetrics {
     perWorker('hounsfield_worker_running_attempts', 'Job attempts the worker runs now.', ['worker_id'], (h) => [{}, h.running.length]);
   }
 
-  observe(heartbeat: WorkerHeartbeat): void {
-    const current = this.latest.get(heartbeat.workerId);
-    // Heartbeats of one worker arrive in order; a redelivered older one must not win.
-    if (current && Date.parse(current.at) > Date.parse(heartbeat.at)) return;
-    this.latest.set(heartbeat.workerId, heartbeat);
-  }
-
-  /** Removes every series of a worker that stopped sending heartbeats. */
-  removeWorker(workerId: string): void {
-    this.latest.delete(workerId);
-  }
 }

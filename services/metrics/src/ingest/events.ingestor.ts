@@ -6,7 +6,6 @@ import { HealthMonitor } from '../alerts/health-monitor.service';
 import { WorkerTelemetry } from '../cluster/worker-telemetry';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
 import { CheckpointMetrics } from '../exposition/checkpoint.metrics';
-import { GpuMetrics } from '../exposition/gpu.metrics';
 import { JobMetrics } from '../exposition/job.metrics';
 import { SchedulingMetrics } from '../exposition/scheduling.metrics';
 import { Housekeeping } from '../housekeeping';
@@ -49,7 +48,6 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     private readonly states: JobStateRepository,
     private readonly series: SeriesRepository,
     private readonly jobs: JobMetrics,
-    private readonly gpus: GpuMetrics,
     private readonly checkpoints: CheckpointMetrics,
     private readonly scheduling: SchedulingMetrics,
     private readonly telemetry: WorkerTelemetry,
@@ -118,7 +116,6 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
       }
       case 'heartbeat':
         this.telemetry.record(event, Date.now());
-        this.gpus.observe(event);
         return this.health.onHeartbeat(event);
       case 'status':
         return this.health.onStatus(event);
