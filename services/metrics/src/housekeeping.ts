@@ -32,7 +32,7 @@ export class Housekeeping implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   onApplicationBootstrap(): void {
-    const ttlMs = this.config.HOUNSFIELD_METRICS_FINISHED_JOB_TTL_SECONDS * 1000;
+    const ttlMs = Math.min(this.config.HOUNSFIELD_METRICS_FINISHED_JOB_TTL_SECONDS, this.config.HOUNSFIELD_METRICS_WORKER_TTL_SECONDS) * 1000;
     const everyMs = Math.min(30_000, Math.max(200, ttlMs / 4));
     this.timer = setInterval(() => {
       this.sweep(Date.now()).catch((error: unknown) => this.logger.warn(`housekeeping failed: ${String(error)}`));

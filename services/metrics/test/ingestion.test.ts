@@ -8,7 +8,7 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
   let h: MetricsHarness;
 
   beforeAll(async () => {
-    h = await startMetricsHarness({ HOUNSFIELD_METRICS_POINTS_PER_SERIES: '16', HOUNSFIELD_METRICS_FINISHED_JOB_TTL_SECONDS: '1' });
+    h = await startMetricsHarness({ HOUNSFIELD_METRICS_POINTS_PER_SERIES: '16', HOUNSFIELD_METRICS_FINISHED_JOB_TTL_SECONDS: '1', HOUNSFIELD_METRICS_WORKER_TTL_SECONDS: '2' });
   });
   afterAll(async () => {
     await h?.close();
@@ -49,6 +49,17 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
     expect(valueOf(samples, 'hounsfield_gpu_power_watts', { worker_id: 'node-b', gpu: '0' })).toBe(180);
     expect(valueOf(samples, 'hounsfield_gpu_foreign_processes', { worker_id: 'node-b', gpu: '1' })).toBe(1);
     expect(valueOf(samples, 'hounsfield_gpu_info', { worker_id: 'node-b', gpu: '0', uuid: 'GPU-node-b-0', name: 'NVIDIA H100 80GB HBM3' })).toBe(1);
+  });
+
+  it('drops the GPU series of a worker that stopped sending heartbeats', async () => {
+    await h.publish(SUBJECTS.workerHeartbeat('node-gone'), events.heartbeat('node-gone', [{ utilizationPercent: 50 }]));
+    await eventually(async () => valueOf(await h.scrape(), 'hounsfield_gpu_utilization_ratio', { worker_id: 'node-gone', gpu: '0' }) === 0.5 || undefined);
+    // Worker TTL 2 s: without further heartbeats its series go.
+    const after = await eventually(async () => {
+      const s = await h.scrape();
+      return s.some((sample) => sample.labels.worker_id === 'node-gone') ? undefined : s;
+    }, 10_000, 'series of the silent worker removed');
+    expect(valueOf(after, 'hounsfield_worker_info', { worker_id: 'node-gone' })).toBeUndefined();
   });
 
   it('terminates malformed and unknown-version events, counts them, and keeps consuming', async () => {
