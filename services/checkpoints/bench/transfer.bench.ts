@@ -15,7 +15,7 @@ import { LocalStack, pythonExecutable, REPO_ROOT, ServerHandle, startS3Server } 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -133,7 +133,9 @@ async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, 
 
 function printTable(rows: Row[], memoryByDriver: Record<string, { boot: number; transfers: number }>): void {
   const mbps = (seconds: number) => SIZE / MiB / seconds;
-  console.log(`\ncheckpoint transfer, ${SIZE / MiB} MiB, median of ${REPEATS} (throughput in MiB/s)\n`);
+  // Every platform byte is hashed by the worker and twice by the service; on a busy machine that CPU shows.
+  const load = loadavg().map((l) => l.toFixed(1)).join(' ');
+  console.log(`\ncheckpoint transfer, ${SIZE / MiB} MiB, median of ${REPEATS} (throughput in MiB/s); ${cpus().length} CPUs, load average ${load}\n`);
   console.log('| store | direction | platform | raw client | raw | platform / best raw |');
   console.log('|---|---|---:|---|---:|---:|');
   for (const row of rows) {
