@@ -2,27 +2,27 @@
  * Appends one batch of a job's reports to its stored series, atomically. The job's series live in
  * one hash of buckets (see series-record.ts for the bucket format): bucket `b` holds the reports of
  * steps [b·stride, (b+1)·stride), every series merged (sum and count of the finite values, min, max,
- * how many were NaN/±Inf). When the buckets outnumber the point budget, neighbours merge and the
- * stride doubles, so a job's series stay bounded however long it runs while keeping their whole
- * history at a coarser resolution. A report that opens a new bucket past the last one (the usual
- * append) is stored as it came, without being parsed.
+ * how many were NaN/±Inf). The last bucket is open: reports join it as they came, one per line,
+ * without being parsed; it is merged into one record once a later bucket opens, so every report is
+ * parsed at most once however many share its bucket. When the buckets outnumber the point budget,
+ * the caller compacts them (SERIES_COMPACT_LUA): that work is done in Node, which parses far faster.
  *
  * Reports are applied once: `_seq` holds the last applied (attempt, seq), and anything not after it
  * (a redelivery) is skipped. A later attempt replaces what an earlier one left in a bucket (a resumed
  * job re-runs steps from its checkpoint). A series beyond the most a job may have is dropped.
  *
  * KEYS[1] = the job's bucket hash, KEYS[2] = the job's set of (escaped) series names.
- * ARGV = point budget, most series per job, TTL seconds, n, then the n names the batch uses, then
- *        the reports in stream order, newline-separated in one argument (one argument per report
- *        costs more to send than the script spends on them). Returns how many reported values were
- *        dropped because their series was refused.
+ * ARGV = most series per job, TTL seconds, n, then the n names the batch uses, then the reports in
+ *        stream order, newline-separated in one argument (one argument per report costs more to send
+ *        than the script spends on them). Returns { values dropped because their series was refused,
+ *        buckets now stored }.
  */
 export const SERIES_APPEND_LUA = `
 local key, names = KEYS[1], KEYS[2]
-local budget, maxSeries, ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local maxSeries, ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 
 local refused, refusedCount = {}, 0
-for i = 5, 4 + n do
+for i = 4, 3 + n do
   if redis.call('SISMEMBER', names, ARGV[i]) == 0 then
     if redis.call('SCARD', names) < maxSeries then
       redis.call('SADD', names, ARGV[i])
@@ -38,7 +38,7 @@ local function num(x)
   return string.format('%.17g', x)
 end
 -- A record as { attempt, seq, step, at, values = { name = { sum, min, max, count, bad } }, order = { names } }.
-local function parse(raw)
+local function parseLine(raw)
   local a, q, s, t = string.match(raw, '^(%d+)|(%d+)|(%d+)|(%d+)')
   local r = { tonumber(a), tonumber(q), tonumber(s), tonumber(t), values = {}, order = {} }
   for name, v in string.gmatch(raw, ';([^=;]+)=([^;]*)') do
@@ -74,6 +74,14 @@ local function combine(x, y)
   end
   return r
 end
+-- A stored bucket: one record, or (the open bucket) several, one per line, combined in order.
+local function parse(raw)
+  local r = nil
+  for line in string.gmatch(raw, '[^\\n]+') do
+    if r then r = combine(r, parseLine(line)) else r = parseLine(line) end
+  end
+  return r
+end
 local function encode(r)
   local parts = { string.format('%d|%d|%d|%d', r[1], r[2], r[3], r[4]) }
   for _, name in ipairs(r.order) do
@@ -100,56 +108,63 @@ if meta[2] then
   lastAttempt, lastSeq = tonumber(a), tonumber(q)
 end
 
--- pending[b] is a raw string (one report, unparsed) or a parsed record.
-local pending, order = {}, {}
-for raw in string.gmatch(ARGV[5 + n], '[^\\n]+') do
+-- pending[b]: the bucket's new content, as stored (lines of reports and records); closing[b]: merge it before storing.
+local pending, order, closing = {}, {}, {}
+local function content(b)
+  if pending[b] == nil then
+    order[#order + 1] = b
+    if b <= last then pending[b] = redis.call('HGET', key, string.format('%d', b)) or false else pending[b] = false end
+  end
+  return pending[b]
+end
+for raw in string.gmatch(ARGV[4 + n], '[^\\n]+') do
   local a, q, s = string.match(raw, '^(%d+)|(%d+)|(%d+)|')
   a, q, s = tonumber(a), tonumber(q), tonumber(s)
   if a > lastAttempt or (a == lastAttempt and q > lastSeq) then
     lastAttempt, lastSeq = a, q
     if refusedCount > 0 then raw = withoutRefused(raw) end
     local b = math.floor(s / stride)
-    local current = pending[b]
-    if current == nil then
-      order[#order + 1] = b
-      if b <= last then current = redis.call('HGET', key, string.format('%d', b)) end
-      if current then pending[b] = combine(parse(current), parse(raw)) else pending[b] = raw end
-    else
-      if type(current) == 'string' then current = parse(current) end
-      pending[b] = combine(current, parse(raw))
+    if b > last then
+      -- A later bucket opens: the one open until now is complete.
+      if last >= 0 then content(last); closing[last] = true end
+      if pending[b] == nil then order[#order + 1] = b; pending[b] = false end
+      last = b
+    elseif b < last then
+      closing[b] = true
     end
+    local current = content(b)
+    if current then pending[b] = current .. '\\n' .. raw else pending[b] = raw end
   end
 end
 for _, b in ipairs(order) do
-  local r = pending[b]
-  if type(r) ~= 'string' then r = encode(r) end
-  redis.call('HSET', key, string.format('%d', b), r)
-  if b > last then last = b end
+  local stored = pending[b]
+  if stored then
+    if closing[b] and b ~= last and string.find(stored, '\\n', 1, true) then stored = encode(parse(stored)) end
+    redis.call('HSET', key, string.format('%d', b), stored)
+  end
 end
 
-local count = redis.call('HLEN', key)
-if meta[1] then count = count - 3 end
-while count > budget do
-  stride = stride * 2
-  local all = redis.call('HGETALL', key)
-  local merged = {}
-  for i = 1, #all, 2 do
-    if string.sub(all[i], 1, 1) ~= '_' then
-      local b = math.floor(tonumber(all[i]) / 2)
-      local r = parse(all[i + 1])
-      if merged[b] then merged[b] = combine(merged[b], r) else merged[b] = r end
-    end
-  end
-  redis.call('DEL', key)
-  count, last = 0, -1
-  for b, r in pairs(merged) do
-    redis.call('HSET', key, string.format('%d', b), encode(r))
-    count = count + 1
-    if b > last then last = b end
-  end
-end
 redis.call('HSET', key, '_stride', string.format('%d', stride), '_seq', string.format('%d:%d', lastAttempt, lastSeq), '_last', string.format('%d', last))
 redis.call('EXPIRE', key, ttl)
 redis.call('EXPIRE', names, ttl)
-return dropped
+local count = redis.call('HLEN', key) - 3
+return { dropped, count }
+`;
+
+/**
+ * Replaces a job's buckets with their compaction, unless reports were appended since they were read
+ * (then nothing changes; the next append asks again).
+ *
+ * KEYS[1] = the job's bucket hash. ARGV = `_seq` as read, new stride, new last bucket, TTL seconds,
+ * then bucket/record pairs. Returns 1 when replaced, 0 when the hash changed meanwhile.
+ */
+export const SERIES_COMPACT_LUA = `
+if redis.call('HGET', KEYS[1], '_seq') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], '_stride', ARGV[2], '_seq', ARGV[1], '_last', ARGV[3])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return 1
 `;

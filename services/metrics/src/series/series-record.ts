@@ -1,11 +1,13 @@
 /**
  * The stored form of one bucket of a job's series: every report of the bucket's steps, all series
- * together, as one string, so a report that opens a new bucket is stored as it is.
+ * together, as lines of one string. A closed bucket is one merged line; the open (last) bucket keeps
+ * its reports as they came, one per line, until a later bucket opens.
  *
  *   attempt|seq|step|timeMs;name=value;name=value            one report (value empty when NaN/±Inf)
  *   attempt|seq|step|timeMs;name=sum,min,max,count,nonFinite  reports merged (min/max empty when none finite)
  *
- * The header keeps the last seq and step and the latest time merged. Names are escaped so that
+ * The header keeps the last seq and step and the latest time merged. Lines combine in order, and a
+ * line of a later attempt replaces what earlier attempts left (a resumed job re-runs steps). Names are escaped so that
  * `%`, `;`, `=`, `,`, `|` and newlines inside a metric name cannot break the format (reports travel
  * to the store newline-separated).
  */
@@ -32,30 +34,115 @@ export function encodeReport(attempt: number, seq: number, step: number, atMs: n
 
 const HEADER = /^(\d+)\|(\d+)\|(\d+)\|(\d+)$/;
 
-/** The points a stored bucket holds, by (unescaped) series name. */
-export function decodeRecord(raw: string): Map<string, MetricPoint> {
+/** Sum, min, max, count and non-finite count of one series in one line. */
+type Aggregate = [sum: number, min: number | null, max: number | null, count: number, nonFinite: number];
+
+interface Line {
+  attempt: number;
+  seq: number;
+  step: number;
+  atMs: number;
+  values: Map<string, Aggregate>;
+}
+
+function malformed(raw: string): Error {
+  return new Error(`malformed stored bucket ${JSON.stringify(raw)}`);
+}
+
+/** @param rename how a stored (escaped) name becomes a key: unescaped for reading, kept for compaction. */
+function decodeLine(raw: string, rename: (name: string) => string = unescapeName): Line {
   const [head, ...fields] = raw.split(';');
   const h = HEADER.exec(head);
-  if (!h) throw new Error(`malformed stored bucket ${JSON.stringify(raw)}`);
-  const at = new Date(Number(h[4])).toISOString();
-  const points = new Map<string, MetricPoint>();
+  if (!h) throw malformed(raw);
+  const values = new Map<string, Aggregate>();
+  const orNull = (text: string) => (text === '' ? null : Number(text));
   for (const field of fields) {
     const eq = field.indexOf('=');
-    if (eq < 1) throw new Error(`malformed stored bucket ${JSON.stringify(raw)}`);
+    if (eq < 1) throw malformed(raw);
     const parts = field.slice(eq + 1).split(',');
-    const orNull = (text: string) => (text === '' ? null : Number(text));
-    let point: MetricPoint;
+    let aggregate: Aggregate;
     if (parts.length === 1) {
       const value = orNull(parts[0]);
-      point = { attempt: Number(h[1]), step: Number(h[3]), at, value, min: value, max: value, count: 1, nonFinite: value === null ? 1 : 0 };
+      aggregate = value === null ? [0, null, null, 1, 1] : [value, value, value, 1, 0];
     } else if (parts.length === 5) {
-      const [sum, min, max, count, nonFinite] = parts;
-      const finite = Number(count) - Number(nonFinite);
-      point = { attempt: Number(h[1]), step: Number(h[3]), at, value: finite > 0 ? Number(sum) / finite : null, min: orNull(min), max: orNull(max), count: Number(count), nonFinite: Number(nonFinite) };
+      aggregate = [Number(parts[0]), orNull(parts[1]), orNull(parts[2]), Number(parts[3]), Number(parts[4])];
     } else {
-      throw new Error(`malformed stored bucket ${JSON.stringify(raw)}`);
+      throw malformed(raw);
     }
-    points.set(unescapeName(field.slice(0, eq)), point);
+    values.set(rename(field.slice(0, eq)), aggregate);
+  }
+  return { attempt: Number(h[1]), seq: Number(h[2]), step: Number(h[3]), atMs: Number(h[4]), values };
+}
+
+const lower = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+const upper = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+
+/** Two lines as one, as the store script combines them. */
+function combine(a: Line, b: Line): Line {
+  if (a.attempt !== b.attempt) return a.attempt > b.attempt ? a : b;
+  const values = new Map(a.values);
+  for (const [name, y] of b.values) {
+    const x = values.get(name);
+    values.set(name, x ? [x[0] + y[0], lower(x[1], y[1]), upper(x[2], y[2]), x[3] + y[3], x[4] + y[4]] : y);
+  }
+  return { attempt: a.attempt, seq: Math.max(a.seq, b.seq), step: Math.max(a.step, b.step), atMs: Math.max(a.atMs, b.atMs), values };
+}
+
+/** A stored bucket (one line, or the open bucket's several) as one merged line. */
+function decodeBucketLine(raw: string, rename?: (name: string) => string): Line {
+  return raw
+    .split('\n')
+    .map((line) => decodeLine(line, rename))
+    .reduce(combine);
+}
+
+const keepName = (name: string) => name;
+
+function encodeLine(line: Line, escape: (name: string) => string = escapeName): string {
+  const num = (x: number | null) => (x === null ? '' : String(x));
+  let record = `${line.attempt}|${line.seq}|${line.step}|${line.atMs}`;
+  for (const [name, [sum, min, max, count, nonFinite]] of line.values) record += `;${escape(name)}=${num(sum)},${num(min)},${num(max)},${count},${nonFinite}`;
+  return record;
+}
+
+/** Buckets after compaction: fewer, each covering `stride` steps. */
+export interface Compaction {
+  stride: number;
+  last: number;
+  buckets: [bucket: string, record: string][];
+}
+
+/**
+ * Merges neighbouring buckets (the stride doubles) until at most `budget` remain, with the same
+ * rules as the store script. `stored` is the hash as read (buckets and the `_stride` field).
+ */
+export function compactBuckets(stored: Record<string, string>, budget: number): Compaction {
+  let stride = Number(stored._stride ?? 1);
+  let buckets = new Map<number, Line>();
+  for (const [field, raw] of Object.entries(stored)) if (!field.startsWith('_')) buckets.set(Number(field), decodeBucketLine(raw, keepName));
+  while (buckets.size > budget) {
+    stride *= 2;
+    const merged = new Map<number, Line>();
+    for (const b of [...buckets.keys()].sort((x, y) => x - y)) {
+      const target = Math.floor(b / 2);
+      const line = buckets.get(b) as Line;
+      const into = merged.get(target);
+      merged.set(target, into ? combine(into, line) : line);
+    }
+    buckets = merged;
+  }
+  const indices = [...buckets.keys()].sort((x, y) => x - y);
+  return { stride, last: indices.at(-1) ?? -1, buckets: indices.map((b) => [String(b), encodeLine(buckets.get(b) as Line, keepName)]) };
+}
+
+/** The points a stored bucket holds, by (unescaped) series name. */
+export function decodeRecord(raw: string): Map<string, MetricPoint> {
+  const line = decodeBucketLine(raw);
+  const at = new Date(line.atMs).toISOString();
+  const points = new Map<string, MetricPoint>();
+  for (const [name, [sum, min, max, count, nonFinite]] of line.values) {
+    const finite = count - nonFinite;
+    points.set(name, { attempt: line.attempt, step: line.step, at, value: finite > 0 ? sum / finite : null, min, max, count, nonFinite });
   }
   return points;
 }

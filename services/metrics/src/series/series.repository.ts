@@ -3,8 +3,8 @@ import { MetricPoint, MetricSeries, MetricSeriesRequest } from '@hounsfield/cont
 import Redis from 'ioredis';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
 import { REDIS } from '../redis.provider';
-import { SERIES_APPEND_LUA } from './series-append.lua';
-import { decodeRecord } from './series-record';
+import { SERIES_APPEND_LUA, SERIES_COMPACT_LUA } from './series-append.lua';
+import { compactBuckets, decodeRecord } from './series-record';
 
 /** A batch's reports of one job, in the stored form (see series-record.ts), with the escaped series names they use. */
 export interface JobSeriesAppend {
@@ -24,27 +24,47 @@ export class SeriesRepository {
   ) {
     this.p = `${config.HOUNSFIELD_REDIS_PREFIX}metrics:`;
     this.redis.defineCommand('hfSeriesAppend', { numberOfKeys: 2, lua: SERIES_APPEND_LUA });
+    this.redis.defineCommand('hfSeriesCompact', { numberOfKeys: 1, lua: SERIES_COMPACT_LUA });
   }
 
   // The job id in braces is a Redis Cluster hash tag: a job's two keys share a slot, as the script needs.
   private bucketsKey = (jobId: string) => `${this.p}series:{${jobId}}`;
   private namesKey = (jobId: string) => `${this.p}series-names:{${jobId}}`;
 
-  /** Appends a batch in one round trip, one script call per job; returns how many values were dropped (jobs over their series limit). */
+  private get ttlSeconds(): number {
+    return Math.ceil(this.config.HOUNSFIELD_METRICS_RETENTION_SECONDS);
+  }
+
+  /**
+   * Appends a batch in one round trip, one script call per job, then compacts the jobs that went
+   * over their point budget; returns how many values were dropped (jobs over their series limit).
+   */
   async append(appends: JobSeriesAppend[]): Promise<number> {
     if (appends.length === 0) return 0;
     const pipeline = this.redis.pipeline();
     const command = (pipeline as unknown as { hfSeriesAppend: (...args: (string | number)[]) => unknown }).hfSeriesAppend;
-    const limits = [this.config.HOUNSFIELD_METRICS_POINTS_PER_SERIES, this.config.HOUNSFIELD_METRICS_SERIES_PER_JOB, Math.ceil(this.config.HOUNSFIELD_METRICS_RETENTION_SECONDS)];
     for (const { jobId, names, reports } of appends) {
-      command.call(pipeline, this.bucketsKey(jobId), this.namesKey(jobId), ...limits, names.size, ...names, reports.join('\n'));
+      command.call(pipeline, this.bucketsKey(jobId), this.namesKey(jobId), this.config.HOUNSFIELD_METRICS_SERIES_PER_JOB, this.ttlSeconds, names.size, ...names, reports.join('\n'));
     }
     let dropped = 0;
-    for (const [error, reply] of (await pipeline.exec()) ?? []) {
+    const full: string[] = [];
+    ((await pipeline.exec()) ?? []).forEach(([error, reply], i) => {
       if (error) throw error;
-      dropped += Number(reply);
-    }
+      const [droppedValues, buckets] = reply as [number, number];
+      dropped += droppedValues;
+      if (buckets > this.config.HOUNSFIELD_METRICS_POINTS_PER_SERIES) full.push(appends[i].jobId);
+    });
+    for (const jobId of full) await this.compact(jobId);
     return dropped;
+  }
+
+  /** Merges a job's buckets down to the budget; a report appended meanwhile makes it wait for the next append. */
+  private async compact(jobId: string): Promise<void> {
+    const key = this.bucketsKey(jobId);
+    const stored = await this.redis.hgetall(key);
+    const { stride, last, buckets } = compactBuckets(stored, this.config.HOUNSFIELD_METRICS_POINTS_PER_SERIES);
+    const command = (this.redis as unknown as { hfSeriesCompact: (...args: (string | number)[]) => Promise<number> }).hfSeriesCompact;
+    await command.call(this.redis, key, stored._seq ?? '', stride, last, this.ttlSeconds, ...buckets.flat());
   }
 
   /** The job's series (those named, or all), ordered by name, points by step. */
