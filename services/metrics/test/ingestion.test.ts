@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jobMetricsSchema, RPC, SUBJECTS } from '@hounsfield/contracts';
-import { requestRpc } from '@hounsfield/messaging';
+import { ensureConsumer, eventsConsumerConfig, requestRpc } from '@hounsfield/messaging';
+import { AckPolicy } from '@nats-io/jetstream';
 import { valueOf } from './exposition-text';
 import { eventually, events, MetricsHarness, startMetricsHarness } from './metrics-harness';
 
@@ -196,5 +197,19 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
     const stored = await requestRpc(h.nats.nc, RPC.jobMetrics, { jobId: 'job-orphan' }, jobMetricsSchema);
     expect(stored.series.map((s) => s.name)).toEqual(['loss']);
   });
-});
 
+  it('replaces the explicit-ack consumer an earlier release left, and reads the stream again', async () => {
+    const earlier = await startMetricsHarness({}, async (nats) => {
+      await ensureConsumer(nats.jsm, 'HF_EVENTS', eventsConsumerConfig('metrics', [SUBJECTS.jobProgressAll, SUBJECTS.workerHeartbeatAll]));
+      await nats.js.publish(SUBJECTS.jobProgress('job-before'), new TextEncoder().encode(JSON.stringify(events.progress('job-before', 0, 9, { loss: 0.3 }))));
+    });
+    try {
+      const info = await earlier.nats.jsm.consumers.info('HF_EVENTS', 'metrics');
+      expect(info.config.ack_policy).toBe(AckPolicy.All);
+      expect(info.config.filter_subjects ?? [info.config.filter_subject]).toEqual([SUBJECTS.eventsAll]);
+      await eventually(async () => valueOf(await earlier.scrape(), 'hounsfield_job_step', { job_id: 'job-before' }) === 9 || undefined);
+    } finally {
+      await earlier.close();
+    }
+  });
+});

@@ -97,8 +97,11 @@ export interface MetricsHarness {
 
 let msgCounter = 0;
 
-/** nats-server, redis-server, a stand-in scheduler and the metrics service in this process. */
-export async function startMetricsHarness(env: Record<string, string> = {}): Promise<MetricsHarness> {
+/**
+ * nats-server, redis-server, a stand-in scheduler and the metrics service in this process.
+ * `beforeBoot` runs against NATS before the service starts (to set up what an earlier release left).
+ */
+export async function startMetricsHarness(env: Record<string, string> = {}, beforeBoot?: (nats: NatsClient) => Promise<void>): Promise<MetricsHarness> {
   const servers: ServerHandle[] = [];
   servers.push(await startNatsServer());
   servers.push(await startRedisServer());
@@ -106,6 +109,7 @@ export async function startMetricsHarness(env: Record<string, string> = {}): Pro
   const nats = await NatsClient.connect({ url: natsServer.url, name: 'metrics-test' });
   const scheduler = new FakeScheduler(nats);
   scheduler.start();
+  await beforeBoot?.(nats);
   const config = loadMetricsConfig({
     HOUNSFIELD_NATS_URL: natsServer.url,
     HOUNSFIELD_REDIS_URL: redisServer.url,

@@ -56,6 +56,7 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.replaceOutdatedConsumer();
     await ensureConsumer(this.nats.jsm, STREAMS.events, { ...eventsConsumerConfig(CONSUMERS.metrics, [SUBJECTS.eventsAll]), ack_policy: AckPolicy.All });
     this.consumer = new BatchConsumer({
       js: this.nats.js,
@@ -70,6 +71,25 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
 
   async onApplicationShutdown(): Promise<void> {
     await this.consumer?.stop();
+  }
+
+  /**
+   * A durable made by an earlier release (acking each message, several filters) cannot be changed in
+   * place, and settling it one ack per batch would leave most messages to be redelivered: replace
+   * it. The new one reads the stream again from the start, which is harmless (stored series skip
+   * what they hold, job states apply only newer changes).
+   */
+  private async replaceOutdatedConsumer(): Promise<void> {
+    let info;
+    try {
+      info = await this.nats.jsm.consumers.info(STREAMS.events, CONSUMERS.metrics);
+    } catch {
+      return; // none yet
+    }
+    const filters = info.config.filter_subjects ?? (info.config.filter_subject ? [info.config.filter_subject] : []);
+    if (info.config.ack_policy === AckPolicy.All && filters.length === 1 && filters[0] === SUBJECTS.eventsAll) return;
+    this.logger.warn(`replacing the ${CONSUMERS.metrics} consumer of an earlier release (ack policy ${info.config.ack_policy}, filters ${filters.join(' ')})`);
+    await this.nats.jsm.consumers.delete(STREAMS.events, CONSUMERS.metrics);
   }
 
   async handle(messages: JsMsg[]): Promise<Settlement[]> {
