@@ -1,4 +1,4 @@
-"""The manifest of a stored checkpoint: every file's size and sha256, whole and part by part.
+"""The manifest of a stored checkpoint: every file's size and sha256, and the sizes of its parts.
 
 The checkpoints service chooses the part size when an upload begins; file ``f`` of ``n`` bytes is
 stored as parts ``[i * part_size, (i + 1) * part_size)``, an empty file as one empty part.
@@ -15,7 +15,7 @@ from hounsfield.checkpoints.layout import META_FILE, CheckpointFormatError
 from hounsfield.contracts.models import CheckpointFile
 
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-CHUNK = 1 << 20
+CHUNK = 4 << 20
 
 
 def checkpoint_files(directory: Path) -> list[tuple[str, int]]:
@@ -47,6 +47,25 @@ def part_ranges(size: int, part_size: int) -> Iterator[tuple[int, int]]:
         yield offset, min(part_size, size - offset)
 
 
+def hash_range(path: Path, offset: int, length: int, digest: hashlib._Hash) -> None:
+    """Feeds ``length`` bytes of ``path`` from ``offset`` to ``digest`` (reads in chunks)."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK, remaining))
+            if not chunk:
+                raise OSError(f"{path} ended {remaining} bytes early")
+            digest.update(chunk)
+            remaining -= len(chunk)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    hash_range(path, 0, path.stat().st_size, digest)
+    return digest.hexdigest()
+
+
 def verify_directory(directory: Path, files: list[CheckpointFile]) -> list[str]:
     """Problems of a local copy against the manifest (empty when every byte matches), streamed."""
     problems: list[str] = []
@@ -58,12 +77,8 @@ def verify_directory(directory: Path, files: list[CheckpointFile]) -> list[str]:
         if path.stat().st_size != file.size:
             problems.append(f"{file.name} has {path.stat().st_size} bytes, the manifest says {file.size}")
             continue
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-        if digest.hexdigest() != file.sha256:
-            actual = digest.hexdigest()
+        actual = file_sha256(path)
+        if actual != file.sha256:
             problems.append(
                 f"{file.name}: sha256 {actual[:12]}… differs from the manifest's {file.sha256[:12]}…"
             )

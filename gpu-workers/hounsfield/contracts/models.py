@@ -458,7 +458,6 @@ class Part(BaseModel):
         extra='forbid',
     )
     size: Annotated[int, Field(ge=0, le=9007199254740991)]
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
 
 
 class CheckpointFile(BaseModel):
@@ -473,23 +472,11 @@ class CheckpointFile(BaseModel):
     parts: Annotated[list[Part], Field(max_length=100000, min_length=1)]
 
 
-class CheckpointManifestFile(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: Annotated[
-        str, Field(max_length=128, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9._-]*$')
-    ]
-    size: Annotated[int, Field(ge=0, le=9007199254740991)]
-    sha256: Annotated[str | None, Field(pattern='^[0-9a-f]{64}$')] = None
-    parts: Annotated[list[Part], Field(max_length=100000, min_length=1)]
-
-
 class CheckpointManifest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    files: Annotated[list[CheckpointManifestFile], Field(max_length=256, min_length=1)]
+    files: Annotated[list[CheckpointFile], Field(max_length=256, min_length=1)]
 
 
 class AccessGrant1(BaseModel):
@@ -624,7 +611,6 @@ class CheckpointPartUploaded(BaseModel):
     ]
     part: Annotated[int, Field(ge=0, le=9007199254740991)]
     size: Annotated[int, Field(ge=0, le=9007199254740991)]
-    sha256: Annotated[str, Field(pattern='^[0-9a-f]{64}$')]
 
 
 class CheckpointPartVerified(BaseModel):

@@ -82,16 +82,9 @@ class CheckpointClient:
         )
         return (await self._call(RPC_CHECKPOINTS_UPLOAD_PART, request, AccessGrant)).root
 
-    async def part_uploaded(self, upload_id: str, file: str, part: int, size: int, sha256: str) -> None:
+    async def part_uploaded(self, upload_id: str, file: str, part: int, size: int) -> None:
         request = CheckpointPartUploaded.model_validate(
-            {
-                "v": SCHEMA_VERSION,
-                "uploadId": upload_id,
-                "file": file,
-                "part": part,
-                "size": size,
-                "sha256": sha256,
-            }
+            {"v": SCHEMA_VERSION, "uploadId": upload_id, "file": file, "part": part, "size": size}
         )
         await self._call(RPC_CHECKPOINTS_PART_UPLOADED, request, None, COMMIT_TIMEOUT_SECONDS)
 

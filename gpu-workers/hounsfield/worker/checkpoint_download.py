@@ -1,24 +1,26 @@
-"""Fetching a committed checkpoint for a resume: download part by part, verify, then expose it.
+"""Fetching a committed checkpoint for a resume: download, verify against the manifest, then expose it.
 
-Every part is checked against the manifest (size and sha256) as it streams to disk — the service
-computed each file's sha256 from exactly these verified parts, so matching parts mean a matching
-file. Two parts are in flight at once, each written at its own offset. The directory appears under
-its final name only when all of it matched, so a trainer never starts from a partial or corrupted
-checkpoint.
+Parts download two at a time, each written at its offset; behind them, one thread hashes the
+file in order as each part completes (reading it back from the page cache), so verification
+overlaps the transfer and each byte is hashed once. Every part must have its size and every file
+its sha256. The directory appears under its final name only when all of it matched, so a trainer
+never starts from a partial or corrupted checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import uuid
 from pathlib import Path
 
+from hounsfield.checkpoints.manifest import hash_range
 from hounsfield.checkpoints.meta import read_meta
 from hounsfield.contracts.models import AccessGrant1, AccessGrant2, CheckpointFile, CheckpointRecord
 from hounsfield.worker.checkpoint_client import CheckpointClient
-from hounsfield.worker.checkpoint_transfer import PartDigest, TransferError, get_part
+from hounsfield.worker.checkpoint_transfer import TransferError, get_part
 
 PARTS_IN_FLIGHT = 2
 PART_ATTEMPTS = 3
@@ -52,34 +54,49 @@ async def _download_file(
 ) -> None:
     with path.open("wb") as handle:
         handle.truncate(file.size)
-    slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
     offsets = [0]
     for part in file.parts[:-1]:
         offsets.append(offsets[-1] + part.size)
+    arrived = [asyncio.Event() for _ in file.parts]
+    slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
+    where = f"checkpoint {checkpoint_id}"
 
     async def fetch(index: int) -> None:
         async with slots:
-            digest = await _download_part(client, checkpoint_id, file.name, index, path, offsets[index])
-        expected = file.parts[index]
-        if digest.size != expected.size or digest.sha256 != expected.sha256:
+            size = await _download_part(client, checkpoint_id, file.name, index, path, offsets[index])
+        expected = file.parts[index].size
+        if size != expected:
             raise CheckpointVerificationError(
-                f"{file.name} part {index} of checkpoint {checkpoint_id}: got {digest.size} bytes, sha256 "
-                f"{digest.sha256[:12]}…; the manifest says {expected.size} bytes, {expected.sha256[:12]}…"
+                f"{file.name} part {index} of {where}: got {size} bytes, the manifest says {expected}"
             )
+        arrived[index].set()
+
+    async def hash_in_order() -> str:
+        digest = hashlib.sha256()
+        for index, part in enumerate(file.parts):
+            await arrived[index].wait()
+            await asyncio.to_thread(hash_range, path, offsets[index], part.size, digest)
+        return digest.hexdigest()
 
     tasks = [asyncio.create_task(fetch(index)) for index in range(len(file.parts))]
+    hashing = asyncio.create_task(hash_in_order())
     try:
         await asyncio.gather(*tasks)
+        sha256 = await hashing
     finally:
-        for task in tasks:
+        for task in (*tasks, hashing):
             task.cancel()
+    if sha256 != file.sha256:
+        raise CheckpointVerificationError(
+            f"{file.name} of {where}: sha256 {sha256[:12]}… differs from the manifest's {file.sha256[:12]}…"
+        )
     with path.open("rb+") as written:
         os.fsync(written.fileno())
 
 
 async def _download_part(
     client: CheckpointClient, checkpoint_id: str, name: str, index: int, path: Path, offset: int
-) -> PartDigest:
+) -> int:
     """Writes one part at its offset (fresh grant per attempt; a retry overwrites the same bytes)."""
     for attempt in range(PART_ATTEMPTS):
         grant = await client.download_grant(checkpoint_id, name, index)
@@ -91,7 +108,7 @@ async def _download_part(
     raise AssertionError("unreachable")
 
 
-def _write_at(grant: AccessGrant1 | AccessGrant2, path: Path, offset: int) -> PartDigest:
+def _write_at(grant: AccessGrant1 | AccessGrant2, path: Path, offset: int) -> int:
     with path.open("rb+") as handle:
         handle.seek(offset)
         return get_part(grant, handle)

@@ -1,17 +1,15 @@
 """Moving one stored part through a grant: a presigned URL (s3) or a path on the shared filesystem (fs).
 
-Bytes stream in chunks and are hashed on the way (the part's sha256), so a checkpoint is never
-held in memory and each byte is hashed once. Blocking I/O: the agent runs these in threads
-(hashlib and file/socket I/O release the GIL, so two parts in flight use two cores).
+Bytes stream in chunks, so a checkpoint is never held in memory. Hashing is not done here: the
+agent hashes each file once, in order, on a thread of its own, while parts move in parallel.
+Blocking I/O: the agent runs these in threads (file and socket I/O release the GIL).
 """
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -27,14 +25,8 @@ class TransferError(OSError):
     """A part could not be written or read through its grant (worth retrying with a fresh grant)."""
 
 
-@dataclass(frozen=True)
-class PartDigest:
-    size: int
-    sha256: str
-
-
-def put_part(grant: AccessGrant1 | AccessGrant2, source: Path, offset: int, length: int) -> PartDigest:
-    """Stores ``length`` bytes of ``source`` from ``offset``; returns their size and sha256."""
+def put_part(grant: AccessGrant1 | AccessGrant2, source: Path, offset: int, length: int) -> int:
+    """Stores ``length`` bytes of ``source`` from ``offset``; returns the bytes sent."""
     with source.open("rb") as file:
         file.seek(offset)
         if isinstance(grant, AccessGrant2):
@@ -42,8 +34,8 @@ def put_part(grant: AccessGrant1 | AccessGrant2, source: Path, offset: int, leng
         return _http_put(str(grant.url), file, length)
 
 
-def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes]) -> PartDigest:
-    """Writes one stored part to ``target`` at its current position; returns its size and sha256."""
+def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes]) -> int:
+    """Writes one stored part to ``target`` at its current position; returns its size."""
     if isinstance(grant, AccessGrant2):
         try:
             with open(grant.path, "rb") as source:
@@ -53,7 +45,7 @@ def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes]) -> PartDiges
     return get_url(str(grant.url), target)
 
 
-def get_url(url_text: str, target: IO[bytes]) -> PartDigest:
+def get_url(url_text: str, target: IO[bytes]) -> int:
     """Writes what a (presigned) URL answers to ``target``, streamed."""
     url = urlsplit(url_text)
     connection = _connection(url.scheme, url.netloc)
@@ -71,7 +63,7 @@ def get_url(url_text: str, target: IO[bytes]) -> PartDigest:
         connection.close()
 
 
-def _write_path(path: Path, source: IO[bytes], length: int) -> PartDigest:
+def _write_path(path: Path, source: IO[bytes], length: int) -> int:
     """Writes a temporary file beside ``path`` and renames it into place (readers never see half).
 
     Not flushed here: ``flush_paths`` flushes all of a checkpoint's parts once before the commit,
@@ -80,14 +72,14 @@ def _write_path(path: Path, source: IO[bytes], length: int) -> PartDigest:
     temp = path.with_name(f".{uuid.uuid4().hex}{TEMP_SUFFIX}")
     try:
         with temp.open("wb") as target:
-            digest = _copy(source, target, length)
+            size = _copy(source, target, length)
         os.replace(temp, path)
     except OSError as error:
         temp.unlink(missing_ok=True)
         if isinstance(error, TransferError):
             raise
         raise TransferError(f"cannot write {path}: {error}") from error
-    return digest
+    return size
 
 
 def flush_paths(paths: list[Path]) -> None:
@@ -100,10 +92,9 @@ def flush_paths(paths: list[Path]) -> None:
             os.close(fd)
 
 
-def _http_put(url_text: str, source: IO[bytes], length: int) -> PartDigest:
+def _http_put(url_text: str, source: IO[bytes], length: int) -> int:
     url = urlsplit(url_text)
     connection = _connection(url.scheme, url.netloc)
-    part_hash = hashlib.sha256()
     try:
         # A presigned PUT needs the exact length up front (S3 refuses chunked uploads).
         connection.putrequest("PUT", f"{url.path}?{url.query}", skip_accept_encoding=True)
@@ -116,7 +107,6 @@ def _http_put(url_text: str, source: IO[bytes], length: int) -> PartDigest:
                 raise TransferError(
                     f"the local file ended {remaining} bytes early (changed while uploading?)"
                 )
-            part_hash.update(chunk)
             connection.send(chunk)
             remaining -= len(chunk)
         response = connection.getresponse()
@@ -129,22 +119,20 @@ def _http_put(url_text: str, source: IO[bytes], length: int) -> PartDigest:
         raise TransferError(f"PUT {url.path} failed: {error}") from error
     finally:
         connection.close()
-    return PartDigest(length, part_hash.hexdigest())
+    return length
 
 
-def _copy(source: IO[bytes] | http.client.HTTPResponse, target: IO[bytes], length: int | None) -> PartDigest:
-    part_hash = hashlib.sha256()
+def _copy(source: IO[bytes] | http.client.HTTPResponse, target: IO[bytes], length: int | None) -> int:
     size = 0
     while length is None or size < length:
         chunk = source.read(CHUNK if length is None else min(CHUNK, length - size))
         if not chunk:
             break
-        part_hash.update(chunk)
         target.write(chunk)
         size += len(chunk)
     if length is not None and size != length:
         raise TransferError(f"the source ended after {size} of {length} bytes")
-    return PartDigest(size, part_hash.hexdigest())
+    return size
 
 
 def _connection(scheme: str, netloc: str) -> http.client.HTTPConnection:

@@ -1,11 +1,11 @@
 """Uploading a checkpoint directory to the object store and committing it with the checkpoints service.
 
-One upload: announce the files (the service answers with the part size), then per part a grant,
-the bytes (streamed from disk and hashed on the way, two parts in flight so one part's flush or
-network wait overlaps the next one's reading and hashing), and a "part uploaded" notice, sent in
-part order, so the service verifies each part while later ones travel; finally the manifest is
-committed. The service computes each file's sha256 from the verified parts. Nothing is visible
-before the commit succeeds.
+One upload: announce the files (the service answers with the part size); for each file, its
+sha256 is computed on a thread of its own while its parts upload, two at a time (one part's flush
+or network wait overlaps the next one's reading); each stored part is reported, in order, so the
+service reads it into its own running hash while later parts travel. Finally the manifest (per
+file: name, size, sha256, part sizes) is committed, and the service compares. Each byte is hashed
+once here and once by the service. Nothing is visible before the commit succeeds.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from hounsfield.checkpoints.manifest import checkpoint_files, part_ranges
+from hounsfield.checkpoints.manifest import checkpoint_files, file_sha256, part_ranges
 from hounsfield.checkpoints.meta import read_meta
 from hounsfield.contracts.models import AccessGrant2, CheckpointCommitRequest, CheckpointRecord, Retention
 from hounsfield.contracts.subjects import SCHEMA_VERSION
 from hounsfield.worker.checkpoint_client import CheckpointClient, CheckpointServiceError
-from hounsfield.worker.checkpoint_transfer import PartDigest, TransferError, flush_paths, put_part
+from hounsfield.worker.checkpoint_transfer import TransferError, flush_paths, put_part
 
 _log = logging.getLogger(__name__)
 
@@ -65,49 +65,48 @@ async def upload_checkpoint(
 async def _upload_file(
     client: CheckpointClient, upload_id: str, path: Path, part_size: int, written: list[Path]
 ) -> dict[str, Any]:
-    """Uploads one file's parts; returns its manifest entry."""
+    """Uploads one file's parts while hashing the file; returns its manifest entry."""
     name = path.name
     ranges = list(part_ranges(path.stat().st_size, part_size))
     slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
-    done: dict[int, PartDigest] = {}
+    sizes: dict[int, int] = {}
     notices: list[asyncio.Task[None]] = []
     next_notice = 0
 
     async def upload(index: int, offset: int, length: int) -> None:
         nonlocal next_notice
         async with slots:
-            done[index] = await _put_with_retries(client, upload_id, path, (index, offset, length), written)
+            sizes[index] = await _put_with_retries(client, upload_id, path, (index, offset, length), written)
         # Notices go out in part order: the service hashes the file as one stream.
-        while next_notice in done:
-            digest = done[next_notice]
+        while next_notice in sizes:
             notices.append(
-                asyncio.create_task(
-                    client.part_uploaded(upload_id, name, next_notice, digest.size, digest.sha256)
-                )
+                asyncio.create_task(client.part_uploaded(upload_id, name, next_notice, sizes[next_notice]))
             )
             next_notice += 1
 
+    digest = asyncio.create_task(asyncio.to_thread(file_sha256, path))
     uploads = [asyncio.create_task(upload(i, offset, length)) for i, (offset, length) in enumerate(ranges)]
     try:
         await asyncio.gather(*uploads)
         await asyncio.gather(*notices)
+        sha256 = await digest
     finally:
         for task in (*uploads, *notices):
             task.cancel()
-    parts = [{"size": done[i].size, "sha256": done[i].sha256} for i in range(len(ranges))]
-    return {"name": name, "size": sum(p["size"] for p in parts), "parts": parts}
+    parts = [{"size": sizes[i]} for i in range(len(ranges))]
+    return {"name": name, "size": sum(sizes.values()), "sha256": sha256, "parts": parts}
 
 
 async def _put_with_retries(
     client: CheckpointClient, upload_id: str, path: Path, part: tuple[int, int, int], written: list[Path]
-) -> PartDigest:
-    """Stores one part (index, offset, length), with a fresh grant per attempt."""
+) -> int:
+    """Stores one part (index, offset, length), with a fresh grant per attempt; returns its size."""
     index, offset, length = part
     last: Exception | None = None
     for attempt in range(PART_ATTEMPTS):
         grant = await client.upload_grant(upload_id, path.name, index)
         try:
-            digest = await asyncio.to_thread(put_part, grant, path, offset, length)
+            size = await asyncio.to_thread(put_part, grant, path, offset, length)
         except TransferError as error:
             last = error
             _log.warning("%s part %d: upload attempt %d failed: %s", path.name, index, attempt + 1, error)
@@ -115,5 +114,5 @@ async def _put_with_retries(
             continue
         if isinstance(grant, AccessGrant2):
             written.append(Path(grant.path))
-        return digest
+        return size
     raise TransferError(f"{path.name} part {index}: {PART_ATTEMPTS} upload attempts failed; last: {last}")

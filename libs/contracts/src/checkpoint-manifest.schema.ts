@@ -3,20 +3,25 @@ import { checkpointFileNameSchema } from './checkpoint-meta.schema';
 
 export const sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256');
 
-/** One stored part of a file: files are stored as parts of the upload's part size, in order. */
+/**
+ * One stored part of a file. Files are stored as parts of the upload's part size, in order; a part
+ * is an object of its own (no object exceeds the part size) and can be moved in parallel.
+ */
 export const checkpointPartSchema = z
   .object({
     size: z.number().int().min(0),
-    sha256: sha256HexSchema,
   })
   .strict();
 
-/** One file of a checkpoint: its bytes, whole and part by part. */
+/**
+ * One file of a checkpoint: name, size, and the sha256 of the whole file (what `sha256sum` prints
+ * for the reassembled file), plus the sizes of its stored parts. Each byte is hashed once on each
+ * side: the worker hashes the file it wrote, the service the parts it stores, in order.
+ */
 export const checkpointFileSchema = z
   .object({
     name: checkpointFileNameSchema,
     size: z.number().int().min(0),
-    /** Of the whole file (what `sha256sum` prints for the reassembled file). */
     sha256: sha256HexSchema,
     parts: z.array(checkpointPartSchema).min(1).max(100_000),
   })
@@ -24,22 +29,11 @@ export const checkpointFileSchema = z
   .meta({ id: 'CheckpointFile' });
 export type CheckpointFile = z.infer<typeof checkpointFileSchema>;
 
-/**
- * One file as a worker reports it: every part's size and sha256 (computed where the file was
- * written), optionally the whole file's. The service verifies every part and computes the file's
- * sha256 from the verified bytes itself, so a worker need not hash each byte twice.
- */
-export const checkpointManifestFileSchema = checkpointFileSchema
-  .extend({ sha256: sha256HexSchema.optional() })
-  .strict()
-  .meta({ id: 'CheckpointManifestFile' });
-export type CheckpointManifestFile = z.infer<typeof checkpointManifestFileSchema>;
-
 /** What a worker claims it uploaded; the service verifies every byte against it before a commit. */
 export const checkpointManifestSchema = z
   .object({
     files: z
-      .array(checkpointManifestFileSchema)
+      .array(checkpointFileSchema)
       .min(1)
       .max(256)
       .refine((files) => new Set(files.map((f) => f.name)).size === files.length, 'file names must be unique')

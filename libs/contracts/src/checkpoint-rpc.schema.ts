@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { identifierSchema, schemaVersionSchema, timestampSchema } from './common.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
-import { checkpointManifestSchema, sha256HexSchema } from './checkpoint-manifest.schema';
+import { checkpointManifestSchema } from './checkpoint-manifest.schema';
 import { checkpointFileNameSchema } from './checkpoint-meta.schema';
 import { checkpointIdSchema, checkpointRefSchema, qualifiedCheckpointRefSchema } from './checkpoint-ref.schema';
 import { checkpointPolicySchema } from './job-spec.schema';
@@ -57,8 +57,9 @@ export const checkpointPartRequestSchema = z
 export type CheckpointPartRequest = z.infer<typeof checkpointPartRequestSchema>;
 
 /**
- * A part is in the store: the service verifies it now, while the worker uploads the next one, so
- * the commit has (almost) nothing left to read.
+ * A part is in the store: the service reads it now (checking its size, hashing it into its file's
+ * running sha256) while the worker uploads the next one, so the commit has (almost) nothing left
+ * to read. Report the parts of a file in order.
  */
 export const checkpointPartUploadedSchema = z
   .object({
@@ -67,7 +68,6 @@ export const checkpointPartUploadedSchema = z
     file: checkpointFileNameSchema,
     part: z.number().int().min(0),
     size: z.number().int().min(0),
-    sha256: sha256HexSchema,
   })
   .strict()
   .meta({ id: 'CheckpointPartUploaded' });

@@ -3,7 +3,7 @@ import { alertEventSchema } from './alert-event.schema';
 import { assignmentSchema } from './assignment.schema';
 import { checkpointEventSchema } from './checkpoint-event.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
-import { checkpointFileSchema, checkpointManifestFileSchema, checkpointManifestSchema } from './checkpoint-manifest.schema';
+import { checkpointFileSchema, checkpointManifestSchema } from './checkpoint-manifest.schema';
 import { checkpointMetaSchema } from './checkpoint-meta.schema';
 import { checkpointRecordSchema } from './checkpoint-record.schema';
 import {
@@ -51,7 +51,6 @@ export const EXPORTED_SCHEMAS = {
   WorkerCancelRequest: workerCancelRequestSchema,
   CheckpointMeta: checkpointMetaSchema,
   CheckpointFile: checkpointFileSchema,
-  CheckpointManifestFile: checkpointManifestFileSchema,
   CheckpointManifest: checkpointManifestSchema,
   AccessGrant: accessGrantSchema,
   CheckpointRecord: checkpointRecordSchema,

@@ -3,7 +3,7 @@ import {
   accessGrantSchema,
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
-  CheckpointManifestFile,
+  CheckpointFile,
   CheckpointMeta,
   CheckpointRecord,
   checkpointRecordSchema,
@@ -13,7 +13,7 @@ import {
   RPC,
   SCHEMA_VERSION,
 } from '@hounsfield/contracts';
-import { requestRpc } from '@hounsfield/messaging';
+import { requestRpc, RpcFailure } from '@hounsfield/messaging';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -34,8 +34,6 @@ export interface UploadOptions {
   tamper?: Tamper;
   /** Report each stored part (the worker's pipelined verification); off = commit verifies everything. */
   reportParts?: boolean;
-  /** Each file's whole sha256 in the manifest: computed (default), left out (the service computes it), or this value. */
-  fileSha256?: 'computed' | 'omitted' | string;
 }
 
 /**
@@ -45,7 +43,9 @@ export interface UploadOptions {
 export class CheckpointTestClient {
   constructor(private readonly nc: NatsConnection) {}
 
-  async upload(options: UploadOptions): Promise<{ session: CheckpointUploadSession; commit: () => Promise<CheckpointRecord> }> {
+  async upload(
+    options: UploadOptions,
+  ): Promise<{ session: CheckpointUploadSession; partErrors: RpcFailure[]; commit: () => Promise<CheckpointRecord> }> {
     const attempt = options.attempt ?? 1;
     const files = { ...options.files, 'meta.json': metaJson(options.jobId, attempt, options.step, options.metrics ?? {}, Object.keys(options.files)) };
     const session = await requestRpc(
@@ -54,12 +54,13 @@ export class CheckpointTestClient {
       { v: SCHEMA_VERSION, jobId: options.jobId, attempt, step: options.step, files: Object.entries(files).map(([name, b]) => ({ name, size: b.length })) },
       checkpointUploadSessionSchema,
     );
-    const manifest: CheckpointManifestFile[] = [];
+    const manifest: CheckpointFile[] = [];
+    const partErrors: RpcFailure[] = [];
     for (const [name, bytes] of Object.entries(files)) {
       const parts = [];
       for (let part = 0; part * session.partSize < bytes.length || part === 0; part += 1) {
         const chunk = bytes.subarray(part * session.partSize, (part + 1) * session.partSize);
-        parts.push({ size: chunk.length, sha256: sha256(chunk) });
+        parts.push({ size: chunk.length });
         const stored = options.tamper ? options.tamper(name, part, chunk) : chunk;
         if (stored === 'skip') continue;
         const grant = await requestRpc(this.nc, RPC.checkpointsUploadPart, { v: SCHEMA_VERSION, id: session.uploadId, file: name, part }, accessGrantSchema);
@@ -68,13 +69,12 @@ export class CheckpointTestClient {
           await requestRpc(
             this.nc,
             RPC.checkpointsPartUploaded,
-            { v: SCHEMA_VERSION, uploadId: session.uploadId, file: name, part, size: chunk.length, sha256: sha256(chunk) },
+            { v: SCHEMA_VERSION, uploadId: session.uploadId, file: name, part, size: chunk.length },
             z.unknown(),
-          ).catch(() => undefined); // a mismatch is reported here too; the commit decides
+          ).catch((error: RpcFailure) => partErrors.push(error)); // the commit decides all the same
         }
       }
-      const whole = options.fileSha256 ?? 'computed';
-      manifest.push({ name, size: bytes.length, parts, ...(whole === 'omitted' ? {} : { sha256: whole === 'computed' ? sha256(bytes) : whole }) });
+      manifest.push({ name, size: bytes.length, sha256: sha256(bytes), parts });
     }
     const commit = () =>
       requestRpc(
@@ -84,7 +84,7 @@ export class CheckpointTestClient {
         checkpointRecordSchema,
         60_000,
       );
-    return { session, commit };
+    return { session, partErrors, commit };
   }
 
   async commit(options: UploadOptions): Promise<CheckpointRecord> {

@@ -72,13 +72,13 @@ export class UploadService {
     }
   }
 
-  /** Verifies a part the worker just stored; a mismatch is reported so the worker can upload it again. */
+  /** Reads a part the worker just stored; a missing or short part is reported so the worker can upload it again. */
   async partUploaded(request: CheckpointPartUploaded): Promise<{ file: string; part: number; verified: true }> {
     const upload = await this.openUpload(request.uploadId);
     this.assertPart(upload, request.file, request.part);
     let problem: VerificationProblem | undefined;
     try {
-      problem = await this.verifier.verifyPart(upload.session, upload.prefix, request.file, request.part, request);
+      problem = await this.verifier.verifyPart(upload.session, upload.prefix, request.file, request.part, request.size);
     } catch (error) {
       throw fromStorageError(error, `verifying ${request.file} part ${request.part}`);
     }
@@ -121,8 +121,8 @@ export class UploadService {
 
   private async verified(upload: StoredUpload, request: CheckpointCommitRequest): Promise<{ stored: StoredCheckpoint } | { problems: VerificationProblem[] }> {
     const { session, prefix } = upload;
-    const verification = await this.verifier.verify(session, prefix, request.manifest);
-    if (verification.problems.length > 0) return { problems: verification.problems };
+    const problems = await this.verifier.verify(session, prefix, request.manifest);
+    if (problems.length > 0) return { problems };
     const read = await readUploadMeta(this.store, session, prefix, request.manifest.files.map((f) => f.name));
     if ('problem' in read) return { problems: [read.problem] };
     const record: CheckpointRecord = {
@@ -133,7 +133,7 @@ export class UploadService {
       ...(read.meta.epoch !== undefined ? { epoch: read.meta.epoch } : {}),
       committedAt: new Date().toISOString(),
       totalSize: request.manifest.files.reduce((sum, f) => sum + f.size, 0),
-      files: request.manifest.files.map((f) => ({ ...f, sha256: verification.sha256.get(f.name) as string })),
+      files: request.manifest.files,
       meta: read.meta,
     };
     return { stored: { record, member: orderMember(session.attempt, session.step, session.uploadId), prefix } };

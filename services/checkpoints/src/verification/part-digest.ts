@@ -1,27 +1,24 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import type { ObjectStore } from '@hounsfield/storage';
 
-export interface PartDigest {
+export interface StoredPart {
   size: number;
-  sha256: string;
   /** The stored object's modification time when it was read, to notice a later overwrite. */
   lastModified: number;
 }
 
 /**
- * Streams one stored part through sha256 (and through `whole`, the running hash of its file, when
- * given). Only a stream buffer is ever in memory. Undefined when the part is not in the store.
+ * Streams one stored part into `whole`, the running sha256 of its file (when given; a size check
+ * alone reads nothing). Only a stream buffer is ever in memory. Undefined when the part is missing.
  */
-export async function digestPart(store: ObjectStore, key: string, whole?: Hash): Promise<PartDigest | undefined> {
+export async function readPart(store: ObjectStore, key: string, whole?: Hash): Promise<StoredPart | undefined> {
   const stat = await store.stat(key);
   if (stat === undefined) return undefined;
-  const hash = createHash('sha256');
+  if (whole === undefined) return { size: stat.size, lastModified: stat.lastModified.getTime() };
   let size = 0;
   for await (const chunk of await store.get(key)) {
-    const bytes = chunk as Buffer;
-    hash.update(bytes);
-    whole?.update(bytes);
-    size += bytes.length;
+    whole.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
   }
-  return { size, sha256: hash.digest('hex'), lastModified: stat.lastModified.getTime() };
+  return { size, lastModified: stat.lastModified.getTime() };
 }

@@ -1,26 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CheckpointManifest, CheckpointManifestFile, CheckpointUploadSession } from '@hounsfield/contracts';
+import { CheckpointFile, CheckpointManifest, CheckpointUploadSession } from '@hounsfield/contracts';
 import { createHash, type Hash } from 'node:crypto';
 import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
 import { expectedPartSize, partCount, partKey } from '../registry/storage-keys';
-import { digestPart, PartDigest } from './part-digest';
-import { hashProblem, sizeProblem, VerificationProblem } from './verification-problem';
+import { readPart, StoredPart } from './part-digest';
+import { hashProblem, missingProblem, sizeProblem, VerificationProblem } from './verification-problem';
 
-/** The verdict on an upload: its problems, and each file's sha256 computed from the verified bytes. */
-export interface Verification {
-  problems: VerificationProblem[];
-  sha256: Map<string, string>;
-}
-
-/** What was learned about one file from the parts verified so far, in order. */
+/** What was learned about one file from the parts read so far, in order. */
 class FileProgress {
-  /** The next part the running whole-file hash expects. */
+  /** The next part the running hash expects. */
   nextPart = 0;
   readonly whole: Hash = createHash('sha256');
-  readonly parts: PartDigest[] = [];
-  /** A part came out of order or did not match: the commit reads the file again instead. */
+  readonly parts: StoredPart[] = [];
+  /** A part came out of order or with the wrong size: the commit reads the file again instead. */
   broken = false;
-  /** Parts of one file are verified one after another, in the order they were reported. */
+  /** Parts of one file are read one after another, in the order they were reported. */
   chain: Promise<unknown> = Promise.resolve();
 }
 
@@ -30,13 +24,14 @@ interface UploadProgress {
 }
 
 /**
- * Verifies uploads against their manifests by streaming sha256 over the stored bytes.
+ * Verifies uploads against their manifests by streaming sha256 over the stored bytes: every part
+ * must have its size, every file the sha256 the worker computed from the file it wrote.
  *
- * Parts are verified as the worker reports them (while it uploads the next one), feeding a
- * running hash of each file; at commit only what was not verified yet is read. That progress is a
- * cache in this process: after a restart, or when another replica takes the commit, the commit
- * reads every file again, which is slower but reaches the same verdict. A part overwritten after
- * it was verified (its size or modification time changed) is read again too.
+ * Parts are read as the worker reports them (while it uploads the next one), feeding a running
+ * hash per file, so at commit only what was not read yet is read. That progress is a cache in this
+ * process: after a restart, or when another replica takes the commit, the commit reads every file
+ * again, which is slower but reaches the same verdict. A part overwritten after it was read (its
+ * size or modification time changed) makes the commit read the file again too.
  */
 @Injectable()
 export class UploadVerifier {
@@ -44,31 +39,22 @@ export class UploadVerifier {
 
   constructor(@Inject(OBJECT_STORE) private readonly store: ObjectStore) {}
 
-  /** Verifies one reported part now; returns the problem when it does not match what the worker claims. */
-  verifyPart(session: CheckpointUploadSession, prefix: string, file: string, part: number, claimed: { size: number; sha256: string }): Promise<VerificationProblem | undefined> {
+  /** Reads one reported part now; returns the problem when it is missing or not the size claimed. */
+  verifyPart(session: CheckpointUploadSession, prefix: string, file: string, part: number, claimedSize: number): Promise<VerificationProblem | undefined> {
     const progress = this.progressOf(session.uploadId, file);
     const run = progress.chain.then(async () => {
       const inOrder = !progress.broken && part === progress.nextPart;
-      const key = partKey(prefix, file, part);
-      const digest = await digestPart(this.store, key, inOrder ? progress.whole : undefined);
-      const problem =
-        digest === undefined
-          ? { file, part, kind: 'missing' as const, message: `${file} part ${part} is not in the store` }
-          : digest.size !== claimed.size
-            ? sizeProblem(file, part, digest.size, claimed.size)
-            : digest.sha256 !== claimed.sha256
-              ? hashProblem(file, part, digest.sha256, claimed.sha256)
-              : undefined;
-      if (problem !== undefined || digest === undefined) {
-        // The running hash has seen bytes that are not the file's: the commit must read it again.
+      if (!inOrder && part > progress.nextPart) progress.broken = true;
+      const stored = await readPart(this.store, partKey(prefix, file, part), inOrder ? progress.whole : undefined);
+      const problem = stored === undefined ? missingProblem(file, part) : stored.size !== claimedSize ? sizeProblem(file, part, stored.size, claimedSize) : undefined;
+      if (problem !== undefined) {
+        // The running hash may have seen bytes that are not the file's: the commit reads it again.
         if (inOrder) progress.broken = true;
         return problem;
       }
-      if (inOrder) {
-        progress.parts.push(digest);
+      if (inOrder && stored !== undefined) {
+        progress.parts.push(stored);
         progress.nextPart += 1;
-      } else if (part > progress.nextPart) {
-        progress.broken = true;
       }
       return undefined;
     });
@@ -76,19 +62,12 @@ export class UploadVerifier {
     return run;
   }
 
-  /**
-   * Every problem of the upload against `manifest` (none when it verifies), and each file's sha256
-   * over the stored bytes (checked against the manifest's when it gives one).
-   */
-  async verify(session: CheckpointUploadSession, prefix: string, manifest: CheckpointManifest): Promise<Verification> {
-    const verification: Verification = { problems: manifestProblems(session, manifest), sha256: new Map() };
-    if (verification.problems.length > 0) return verification;
-    for (const file of manifest.files) {
-      const { problems, sha256 } = await this.verifyFile(session, prefix, file);
-      verification.problems.push(...problems);
-      verification.sha256.set(file.name, sha256);
-    }
-    return verification;
+  /** Every problem of the upload against `manifest`; none when every byte matches. */
+  async verify(session: CheckpointUploadSession, prefix: string, manifest: CheckpointManifest): Promise<VerificationProblem[]> {
+    const problems = manifestProblems(session, manifest);
+    if (problems.length > 0) return problems;
+    for (const file of manifest.files) problems.push(...(await this.verifyFile(session, prefix, file)));
+    return problems;
   }
 
   /** Drops what this process remembers about an upload (after its commit or rejection). */
@@ -101,35 +80,38 @@ export class UploadVerifier {
     for (const [id, upload] of this.uploads) if (now - upload.touched > idleMs) this.uploads.delete(id);
   }
 
-  private async verifyFile(session: CheckpointUploadSession, prefix: string, file: CheckpointManifestFile): Promise<{ problems: VerificationProblem[]; sha256: string }> {
+  private async verifyFile(session: CheckpointUploadSession, prefix: string, file: CheckpointFile): Promise<VerificationProblem[]> {
     const progress = this.uploads.get(session.uploadId)?.files.get(file.name);
     await progress?.chain;
-    if (progress && !progress.broken && progress.nextPart === file.parts.length && (await this.unchanged(prefix, file.name, progress.parts))) {
-      const problems: VerificationProblem[] = [];
-      progress.parts.forEach((digest, part) => problems.push(...compare(file, part, digest)));
-      const sha256 = progress.whole.digest('hex');
+    const complete = progress !== undefined && !progress.broken && progress.nextPart === file.parts.length;
+    if (complete && (await this.unchanged(prefix, file.name, progress.parts))) {
       progress.broken = true; // the digest is spent; a second commit attempt reads the file again
-      return { problems: [...problems, ...wholeFileProblems(file, sha256, problems)], sha256 };
+      return compare(file, progress.parts, progress.whole.digest('hex'));
     }
     return this.readWholeFile(prefix, file);
   }
 
-  private async readWholeFile(prefix: string, file: CheckpointManifestFile): Promise<{ problems: VerificationProblem[]; sha256: string }> {
+  private async readWholeFile(prefix: string, file: CheckpointFile): Promise<VerificationProblem[]> {
     const whole = createHash('sha256');
-    const problems: VerificationProblem[] = [];
+    const stored: StoredPart[] = [];
     for (let part = 0; part < file.parts.length; part += 1) {
-      const digest = await digestPart(this.store, partKey(prefix, file.name, part), whole);
-      if (digest === undefined) {
-        problems.push({ file: file.name, part, kind: 'missing', message: `${file.name} part ${part} is not in the store (missing)` });
-        continue;
-      }
-      problems.push(...compare(file, part, digest));
+      const read = await readPart(this.store, partKey(prefix, file.name, part), whole);
+      if (read === undefined) return [missingProblem(file.name, part), ...(await this.missingAfter(prefix, file, part + 1))];
+      stored.push(read);
     }
-    const sha256 = whole.digest('hex');
-    return { problems: [...problems, ...wholeFileProblems(file, sha256, problems)], sha256 };
+    return compare(file, stored, whole.digest('hex'));
   }
 
-  private async unchanged(prefix: string, file: string, parts: PartDigest[]): Promise<boolean> {
+  /** The other missing parts of a file, so a rejection lists them all (a stat each, no reading). */
+  private async missingAfter(prefix: string, file: CheckpointFile, from: number): Promise<VerificationProblem[]> {
+    const problems: VerificationProblem[] = [];
+    for (let part = from; part < file.parts.length; part += 1) {
+      if ((await this.store.stat(partKey(prefix, file.name, part))) === undefined) problems.push(missingProblem(file.name, part));
+    }
+    return problems;
+  }
+
+  private async unchanged(prefix: string, file: string, parts: StoredPart[]): Promise<boolean> {
     for (let part = 0; part < parts.length; part += 1) {
       const stat = await this.store.stat(partKey(prefix, file, part));
       if (stat === undefined || stat.size !== parts[part].size || stat.lastModified.getTime() !== parts[part].lastModified) return false;
@@ -153,17 +135,11 @@ export class UploadVerifier {
   }
 }
 
-/** A whole-file sha256 the manifest states must match too (only checked when the parts did). */
-function wholeFileProblems(file: CheckpointManifestFile, sha256: string, partProblems: VerificationProblem[]): VerificationProblem[] {
-  if (partProblems.length > 0 || file.sha256 === undefined || file.sha256 === sha256) return [];
-  return [hashProblem(file.name, undefined, sha256, file.sha256)];
-}
-
-function compare(file: CheckpointManifestFile, part: number, digest: PartDigest): VerificationProblem[] {
-  const expected = file.parts[part];
-  if (digest.size !== expected.size) return [sizeProblem(file.name, part, digest.size, expected.size)];
-  if (digest.sha256 !== expected.sha256) return [hashProblem(file.name, part, digest.sha256, expected.sha256)];
-  return [];
+/** Part sizes first (they say which part is short); the file's sha256 when they all match. */
+function compare(file: CheckpointFile, stored: StoredPart[], sha256: string): VerificationProblem[] {
+  const sizes = stored.flatMap((part, index) => (part.size === file.parts[index].size ? [] : [sizeProblem(file.name, index, part.size, file.parts[index].size)]));
+  if (sizes.length > 0) return sizes;
+  return sha256 === file.sha256 ? [] : [hashProblem(file.name, sha256, file.sha256)];
 }
 
 /** The manifest against the announced files and the part layout, before any byte is read. */

@@ -12,17 +12,19 @@ export function describeProblems(problems: VerificationProblem[]): string {
   return `${shown.join('; ')}${more}`;
 }
 
+export function missingProblem(file: string, part: number): VerificationProblem {
+  return { file, part, kind: 'missing', message: `${file} part ${part} is not in the store (missing)` };
+}
+
 export function sizeProblem(file: string, part: number, stored: number, expected: number): VerificationProblem {
   const kind = stored < expected ? 'truncated' : 'oversized';
   return { file, part, kind, message: `${file} part ${part} has ${stored} bytes in the store, the manifest says ${expected} (${kind})` };
 }
 
-export function hashProblem(file: string, part: number | undefined, stored: string, expected: string): VerificationProblem {
-  const where = part === undefined ? file : `${file} part ${part}`;
+export function hashProblem(file: string, stored: string, expected: string): VerificationProblem {
   return {
     file,
-    ...(part === undefined ? {} : { part }),
     kind: 'altered',
-    message: `${where}: sha256 of the stored bytes is ${stored.slice(0, 12)}…, the manifest says ${expected.slice(0, 12)}… (altered)`,
+    message: `${file}: sha256 of the stored bytes is ${stored.slice(0, 12)}…, the manifest says ${expected.slice(0, 12)}… (altered)`,
   };
 }

@@ -10,7 +10,7 @@ const checkpoint = (jobId: string, step: number): CheckpointRecord => ({
   step,
   committedAt: '2026-01-01T00:00:00.000Z',
   totalSize: 10,
-  files: [{ name: 'meta.json', size: 10, sha256: 'a'.repeat(64), parts: [{ size: 10, sha256: 'a'.repeat(64) }] }],
+  files: [{ name: 'meta.json', size: 10, sha256: 'a'.repeat(64), parts: [{ size: 10 }] }],
   meta: { format: 'hounsfield.checkpoint', formatVersion: 1, step, worldSize: 2, metrics: {}, stateFiles: {}, createdAt: '2026-01-01T00:00:00.000Z' },
 });
 
