@@ -1,28 +1,27 @@
 """Fetching a committed checkpoint for a resume: download, verify against the manifest, then expose it.
 
-Parts download two at a time, each written at its offset; behind them, one thread hashes the
-file in order as each part completes (reading it back from the page cache), so verification
-overlaps the transfer and each byte is hashed once. Every part must have its size and every file
-its sha256. The directory appears under its final name only when all of it matched, so a trainer
-never starts from a partial or corrupted checkpoint.
+Each file streams part after part into place while a helper thread hashes the same chunks, so
+verification overlaps the transfer and each byte is hashed once. Every part must have its size and
+every file its sha256. The directory appears under its final name only when all of it matched, so
+a trainer never starts from a partial or corrupted checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
-from hounsfield.checkpoints.manifest import hash_range
+from hounsfield.checkpoints.hashing import BackgroundSha256
+from hounsfield.checkpoints.manifest import file_sha256
 from hounsfield.checkpoints.meta import read_meta
-from hounsfield.contracts.models import AccessGrant1, AccessGrant2, CheckpointFile, CheckpointRecord
+from hounsfield.contracts.models import CheckpointFile, CheckpointRecord
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_transfer import TransferError, get_part
 
-PARTS_IN_FLIGHT = 2
 PART_ATTEMPTS = 3
 
 
@@ -52,63 +51,48 @@ async def download_checkpoint(client: CheckpointClient, record: CheckpointRecord
 async def _download_file(
     client: CheckpointClient, checkpoint_id: str, file: CheckpointFile, path: Path
 ) -> None:
-    with path.open("wb") as handle:
-        handle.truncate(file.size)
-    offsets = [0]
-    for part in file.parts[:-1]:
-        offsets.append(offsets[-1] + part.size)
-    arrived = [asyncio.Event() for _ in file.parts]
-    slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
     where = f"checkpoint {checkpoint_id}"
-
-    async def fetch(index: int) -> None:
-        async with slots:
-            size = await _download_part(client, checkpoint_id, file.name, index, path, offsets[index])
-        expected = file.parts[index].size
-        if size != expected:
-            raise CheckpointVerificationError(
-                f"{file.name} part {index} of {where}: got {size} bytes, the manifest says {expected}"
-            )
-        arrived[index].set()
-
-    async def hash_in_order() -> str:
-        digest = hashlib.sha256()
-        for index, part in enumerate(file.parts):
-            await arrived[index].wait()
-            await asyncio.to_thread(hash_range, path, offsets[index], part.size, digest)
-        return digest.hexdigest()
-
-    tasks = [asyncio.create_task(fetch(index)) for index in range(len(file.parts))]
-    hashing = asyncio.create_task(hash_in_order())
+    digest = BackgroundSha256()
+    retried = False
     try:
-        await asyncio.gather(*tasks)
-        sha256 = await hashing
+        with path.open("wb") as handle:
+            for index, part in enumerate(file.parts):
+                size, again = await _download_part(client, checkpoint_id, file.name, index, handle, digest)
+                retried = retried or again
+                if size != part.size:
+                    raise CheckpointVerificationError(
+                        f"{file.name} part {index} of {where}: {size} bytes, the manifest says {part.size}"
+                    )
+            handle.flush()
+            os.fsync(handle.fileno())
     finally:
-        for task in (*tasks, hashing):
-            task.cancel()
+        sha256 = digest.hexdigest()
+    if retried:
+        # A failed attempt fed some bytes to the running hash: hash the file as it ended up.
+        sha256 = await asyncio.to_thread(file_sha256, path)
     if sha256 != file.sha256:
         raise CheckpointVerificationError(
             f"{file.name} of {where}: sha256 {sha256[:12]}… differs from the manifest's {file.sha256[:12]}…"
         )
-    with path.open("rb+") as written:
-        os.fsync(written.fileno())
 
 
 async def _download_part(
-    client: CheckpointClient, checkpoint_id: str, name: str, index: int, path: Path, offset: int
-) -> int:
-    """Writes one part at its offset (fresh grant per attempt; a retry overwrites the same bytes)."""
+    client: CheckpointClient,
+    checkpoint_id: str,
+    name: str,
+    index: int,
+    handle: BinaryIO,
+    digest: BackgroundSha256,
+) -> tuple[int, bool]:
+    """Appends one part (fresh grant per attempt; a failed attempt's bytes are cut off again)."""
+    start = handle.tell()
     for attempt in range(PART_ATTEMPTS):
         grant = await client.download_grant(checkpoint_id, name, index)
         try:
-            return await asyncio.to_thread(_write_at, grant, path, offset)
+            return await asyncio.to_thread(get_part, grant, handle, digest.update), attempt > 0
         except TransferError:
             if attempt + 1 == PART_ATTEMPTS:
                 raise
+            handle.seek(start)
+            handle.truncate()
     raise AssertionError("unreachable")
-
-
-def _write_at(grant: AccessGrant1 | AccessGrant2, path: Path, offset: int) -> int:
-    with path.open("rb+") as handle:
-        handle.seek(offset)
-        return get_part(grant, handle)

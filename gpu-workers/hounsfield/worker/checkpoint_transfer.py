@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -34,18 +35,21 @@ def put_part(grant: AccessGrant1 | AccessGrant2, source: Path, offset: int, leng
         return _http_put(str(grant.url), file, length)
 
 
-def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes]) -> int:
-    """Writes one stored part to ``target`` at its current position; returns its size."""
+Chunks = Callable[[bytes], None]
+
+
+def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes], on_chunk: Chunks | None = None) -> int:
+    """Writes one stored part to ``target`` at its current position (each chunk also to ``on_chunk``)."""
     if isinstance(grant, AccessGrant2):
         try:
             with open(grant.path, "rb") as source:
-                return _copy(source, target, None)
+                return _copy(source, target, None, on_chunk)
         except FileNotFoundError as error:
             raise TransferError(f"{grant.path} is gone (deleted by retention?)") from error
-    return get_url(str(grant.url), target)
+    return get_url(str(grant.url), target, on_chunk)
 
 
-def get_url(url_text: str, target: IO[bytes]) -> int:
+def get_url(url_text: str, target: IO[bytes], on_chunk: Chunks | None = None) -> int:
     """Writes what a (presigned) URL answers to ``target``, streamed."""
     url = urlsplit(url_text)
     connection = _connection(url.scheme, url.netloc)
@@ -54,7 +58,7 @@ def get_url(url_text: str, target: IO[bytes]) -> int:
         response = connection.getresponse()
         if response.status != 200:
             raise TransferError(f"GET {url.path} answered {response.status}: {response.read(500)!r}")
-        return _copy(response, target, None)
+        return _copy(response, target, None, on_chunk)
     except (OSError, http.client.HTTPException) as error:
         if isinstance(error, TransferError):
             raise
@@ -122,13 +126,20 @@ def _http_put(url_text: str, source: IO[bytes], length: int) -> int:
     return length
 
 
-def _copy(source: IO[bytes] | http.client.HTTPResponse, target: IO[bytes], length: int | None) -> int:
+def _copy(
+    source: IO[bytes] | http.client.HTTPResponse,
+    target: IO[bytes],
+    length: int | None,
+    on_chunk: Chunks | None = None,
+) -> int:
     size = 0
     while length is None or size < length:
         chunk = source.read(CHUNK if length is None else min(CHUNK, length - size))
         if not chunk:
             break
         target.write(chunk)
+        if on_chunk is not None:
+            on_chunk(chunk)
         size += len(chunk)
     if length is not None and size != length:
         raise TransferError(f"the source ended after {size} of {length} bytes")
