@@ -18,9 +18,16 @@ export interface DurableConsumerOptions<T extends z.ZodType> {
   retryDelayMs?: number;
   /**
    * Messages buffered ahead of the handler. 1 pulls one at a time (slow work: a message is never
-   * held while another runs); more keeps a fast handler busy. Handling stays sequential either way.
+   * held while another runs); more keeps a fast handler busy. Handling is sequential unless
+   * `concurrency` says otherwise.
    */
   prefetch?: number;
+  /**
+   * Messages handled at once (default 1). Above 1, give `orderKey`: messages with the same key
+   * (for example one job's events) are still handled one after another, in stream order.
+   */
+  concurrency?: number;
+  orderKey?: (message: z.infer<T>) => string;
 }
 
 /**
@@ -54,9 +61,13 @@ export class DurableConsumer<T extends z.ZodType> {
       try {
         const consumer: Consumer = await this.options.js.consumers.get(this.options.stream, this.options.durable);
         this.messages = await consumer.consume(prefetch > 1 ? { max_messages: prefetch } : { max_messages: 1, expires: 1000 });
-        for await (const msg of this.messages) {
-          await this.settle(msg);
-          if (this.stopped) break;
+        if ((this.options.concurrency ?? 1) > 1) {
+          await this.runConcurrently(this.messages);
+        } else {
+          for await (const msg of this.messages) {
+            await this.settle(msg, this.decode(msg));
+            if (this.stopped) break;
+          }
         }
       } catch (error) {
         if (this.stopped) return;
@@ -66,10 +77,39 @@ export class DurableConsumer<T extends z.ZodType> {
     }
   }
 
-  private async settle(msg: JsMsg): Promise<void> {
+  /** Up to `concurrency` handlers at once; one chain per order key keeps each key's messages in order. */
+  private async runConcurrently(messages: ConsumerMessages): Promise<void> {
+    const limit = this.options.concurrency ?? 1;
+    const inFlight = new Set<Promise<void>>();
+    const tails = new Map<string, Promise<void>>();
+    for await (const msg of messages) {
+      while (inFlight.size >= limit) await Promise.race(inFlight);
+      const decoded = this.decode(msg);
+      const key = 'message' in decoded && this.options.orderKey ? this.options.orderKey(decoded.message) : '';
+      const handled = (tails.get(key) ?? Promise.resolve()).then(() => this.settle(msg, decoded));
+      tails.set(key, handled);
+      inFlight.add(handled);
+      void handled.finally(() => {
+        inFlight.delete(handled);
+        if (tails.get(key) === handled) tails.delete(key);
+      });
+      if (this.stopped) break;
+    }
+    await Promise.all(inFlight);
+  }
+
+  private decode(msg: JsMsg): { message: z.infer<T> } | { error: unknown } {
     try {
-      const message = decodeJson(this.options.schema, msg.data);
-      await this.options.handle(message, msg);
+      return { message: decodeJson(this.options.schema, msg.data) };
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  private async settle(msg: JsMsg, decoded: { message: z.infer<T> } | { error: unknown }): Promise<void> {
+    try {
+      if ('error' in decoded) throw decoded.error;
+      await this.options.handle(decoded.message, msg);
       msg.ack();
     } catch (error) {
       if (error instanceof MessagingError && error.code === MessagingErrorCode.Unprocessable) {

@@ -110,6 +110,49 @@ describe('messaging against a real nats-server', () => {
     expect(calls).toBe(2);
   });
 
+
+  it('handles messages of different keys at once and keeps each key in order', async () => {
+    const subject = SUBJECTS.jobStatus('concurrent-job');
+    await ensureConsumer(client.jsm, STREAMS.events, eventsConsumerConfig('concurrent-consumer', [subject]));
+    const keyed = z.object({ v: z.literal(1), key: z.string(), n: z.number().int() }).strict();
+    const order = new Map<string, number[]>();
+    let running = 0;
+    let mostAtOnce = 0;
+    const rejected: string[] = [];
+    const consumer = new DurableConsumer({
+      js: client.js,
+      stream: STREAMS.events,
+      durable: 'concurrent-consumer',
+      schema: keyed,
+      prefetch: 32,
+      concurrency: 4,
+      orderKey: (m) => m.key,
+      onRejected: (_s, reason) => rejected.push(reason),
+      handle: async (m) => {
+        running += 1;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        // Earlier messages of a key take longer, so a key handled out of turn would show.
+        await new Promise((r) => setTimeout(r, 40 - m.n * 3));
+        order.set(m.key, [...(order.get(m.key) ?? []), m.n]);
+        running -= 1;
+      },
+    });
+    for (let n = 0; n < 8; n += 1) {
+      for (const key of ['a', 'b', 'c', 'd']) await client.js.publish(subject, encodeJson({ v: 1, key, n }));
+    }
+    await client.js.publish(subject, encodeJson({ v: 1, key: 'a' }));
+    consumer.start();
+    const deadline = Date.now() + 15_000;
+    const handled = () => [...order.values()].reduce((sum, list) => sum + list.length, 0);
+    while ((handled() < 32 || rejected.length < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    for (const key of ['a', 'b', 'c', 'd']) expect(order.get(key)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(mostAtOnce).toBeGreaterThan(1);
+    expect(mostAtOnce).toBeLessThanOrEqual(4);
+    expect(rejected).toHaveLength(1);
+    const info = await client.jsm.consumers.info(STREAMS.events, 'concurrent-consumer');
+    expect(info.num_ack_pending).toBe(0);
+  });
   it('answers request/reply with validated envelopes and typed failures', async () => {
     const sub = serveRpc(client.nc, 'hf.rpc.test.double', 'test', pingSchema, async (req) => ({ doubled: req.n * 2 }));
     const reply = await requestRpc(client.nc, 'hf.rpc.test.double', { v: 1, n: 21 }, z.object({ doubled: z.number() }));

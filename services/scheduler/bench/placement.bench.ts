@@ -4,7 +4,8 @@
  * second, dispatch latency, GPU occupancy while the queue is non-empty, and the bare NATS
  * request/reply round trip measured in the same run.
  *
- *   npm run bench -w services/scheduler            (BENCH_JOBS, BENCH_WORKERS to scale down)
+ *   npm run bench -w services/scheduler            (BENCH_JOBS, BENCH_WORKERS to scale down;
+ *   BENCH_SERVICE_NODE_OPTIONS="--require <hook>" passes Node options to the scheduler, e.g. a profiler)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
   const stack = await LocalStack.start({
     dataDir,
     services: ['scheduler'],
-    env: { HOUNSFIELD_LOG_LEVEL: 'warn', HOUNSFIELD_WORKER_TTL_SECONDS: '30', HOUNSFIELD_RECONCILE_INTERVAL_MS: '1000' },
+    env: { ...(process.env.BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS } : {}), HOUNSFIELD_LOG_LEVEL: 'warn', HOUNSFIELD_WORKER_TTL_SECONDS: '30', HOUNSFIELD_RECONCILE_INTERVAL_MS: '1000' },
   });
   const nats = await NatsClient.connect({ url: stack.nats.url, name: 'bench' });
   const timeline: Timeline = { submittedAt: new Map(), assignedAt: new Map(), releases: [], busyGpus: 0, occupancySamples: [] };

@@ -34,6 +34,10 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
       handle: (event) => this.handle(event),
       logger: this.logger,
       prefetch: 64,
+      // Events of different jobs and workers are independent (each change is a guarded commit);
+      // one job's or one worker's events keep their order.
+      concurrency: 16,
+      orderKey: (event) => (event.type === 'heartbeat' ? `worker:${event.workerId}` : `job:${event.jobId}`),
     });
     this.consumer.start();
   }
@@ -56,12 +60,12 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async onHeartbeat(heartbeat: WorkerHeartbeat): Promise<void> {
-    const { registered, stored } = await this.workers.recordHeartbeat(heartbeat, Date.now());
+    const { registered, capacityChanged } = await this.workers.recordHeartbeat(heartbeat, Date.now());
     if (registered) {
       // The worker pulls from its own durable consumer; create it before any assignment exists.
       await this.outbox.ensureWorkerConsumer(heartbeat.workerId);
       this.logger.log(`worker ${heartbeat.workerId} registered with ${heartbeat.gpus.length} GPU(s)${heartbeat.simulated ? ' (simulated)' : ''}`);
     }
-    if (stored) this.trigger.kick();
+    if (capacityChanged) this.trigger.kick();
   }
 }

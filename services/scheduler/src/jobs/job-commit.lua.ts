@@ -5,10 +5,10 @@
  * outbox entries that the publisher sends afterwards (so a crash between the change and the
  * message loses nothing).
  *
- * KEYS: job, queue, active, lease hash (of the worker concerned), outbox
+ * KEYS: job, queue, active, lease hash (of the worker concerned), outbox, active job → worker hash
  * ARGV: expected attempt, allowed states (comma list), new job JSON, queue score ('' = remove),
  *       active ('1' add, '0' remove), lease op ('claim' | 'release' | 'none'), lease token,
- *       GPU indices (comma list), then pairs of outbox field and value.
+ *       GPU indices (comma list), the job's worker ('' = none), then pairs of outbox field and value.
  */
 export const JOB_COMMIT_LUA = `
 local current = redis.call('GET', KEYS[1])
@@ -41,10 +41,12 @@ else
 end
 if ARGV[5] == '1' then
   redis.call('SADD', KEYS[3], job.id)
+  redis.call('HSET', KEYS[6], job.id, ARGV[9])
 else
   redis.call('SREM', KEYS[3], job.id)
+  redis.call('HDEL', KEYS[6], job.id)
 end
-for i = 9, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
 end
 return 'ok'

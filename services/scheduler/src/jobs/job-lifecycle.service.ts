@@ -114,7 +114,7 @@ export class JobLifecycleService {
    * what it needs against what is free, or the jobs ahead of it when it would fit.
    */
   private async pendingReason(job: JobRecord, position: number | undefined): Promise<string> {
-    const result = placeJob(job.spec, await this.inventory.candidates(), { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT });
+    const result = placeJob(job.spec, await this.inventory.candidatesForView(), { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT });
     if (!result.placed) return result.reason;
     const ahead = (position ?? 1) - 1;
     return ahead > 0

@@ -61,7 +61,7 @@ export class JobRepository {
     @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
   ) {
     this.p = config.HOUNSFIELD_REDIS_PREFIX;
-    this.redis.defineCommand('hfJobCommit', { numberOfKeys: 5, lua: JOB_COMMIT_LUA });
+    this.redis.defineCommand('hfJobCommit', { numberOfKeys: 6, lua: JOB_COMMIT_LUA });
   }
 
   private jobKey = (id: string) => `${this.p}job:${id}`;
@@ -75,6 +75,8 @@ export class JobRepository {
   private readonly queueKey = (size: number) => `${this.p}queue:${size}`;
   private readonly allKey = () => `${this.p}jobs`;
   private readonly activeKey = () => `${this.p}active`;
+  /** Active job id → the worker it is on ('' before placement); kept with `active` by the commit script. */
+  private readonly activeWorkersKey = () => `${this.p}active:workers`;
   private readonly outboxKey = () => `${this.p}outbox`;
 
   /** Stores a new queued job and its first outbox entries in one transaction. */
@@ -136,6 +138,33 @@ export class JobRepository {
     return this.redis.smembers(this.activeKey());
   }
 
+  /**
+   * Active jobs per worker, from the small job → worker hash rather than the records: a scheduling
+   * pass needs only the counts. Jobs made active before the hash existed are filled in from their
+   * records once.
+   */
+  async activeJobsPerWorker(): Promise<Map<string, number>> {
+    const [[, ids], [, byJob]] = ((await this.redis.multi().smembers(this.activeKey()).hgetall(this.activeWorkersKey()).exec()) ?? [
+      [null, []],
+      [null, {}],
+    ]) as [[unknown, string[]], [unknown, Record<string, string>]];
+    const missing = ids.filter((id) => !(id in byJob));
+    if (missing.length > 0) {
+      const multi = this.redis.multi();
+      for (const job of await this.getMany(missing)) {
+        byJob[job.id] = job.workerId ?? '';
+        multi.hset(this.activeWorkersKey(), job.id, byJob[job.id]);
+      }
+      await multi.exec();
+    }
+    const load = new Map<string, number>();
+    for (const id of ids) {
+      const workerId = byJob[id];
+      if (workerId) load.set(workerId, (load.get(workerId) ?? 0) + 1);
+    }
+    return load;
+  }
+
   /** 1-based position in the queue, or undefined when not queued. */
   async queuePosition(job: JobRecord): Promise<number | undefined> {
     const score = await this.redis.zscore(this.queueKey(queueSizeOf(job)), job.id);
@@ -161,9 +190,10 @@ export class JobRepository {
       lease?.op ?? 'none',
       lease?.token ?? '',
       (lease?.gpuIndices ?? []).join(','),
+      job.workerId ?? '',
     ];
     for (const entry of options.outbox ?? []) args.push(entry.msgId, serialiseEntry(entry));
-    const keys = [this.jobKey(job.id), this.queueKey(queueSizeOf(job)), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey()];
+    const keys = [this.jobKey(job.id), this.queueKey(queueSizeOf(job)), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey(), this.activeWorkersKey()];
     const commit = (this.redis as unknown as { hfJobCommit: (...a: string[]) => Promise<CommitResult> }).hfJobCommit;
     return commit.call(this.redis, ...keys, ...args);
   }
@@ -191,8 +221,8 @@ export class JobRepository {
     return raw.map((value) => JSON.parse(value) as OutboxEntry).sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   }
 
-  async removeOutbox(msgId: string): Promise<void> {
-    await this.redis.hdel(this.outboxKey(), msgId);
+  async removeOutbox(...msgIds: string[]): Promise<void> {
+    if (msgIds.length > 0) await this.redis.hdel(this.outboxKey(), ...msgIds);
   }
 
   /** Keeps only the newest progress report per job (reports of older attempts are dropped). */

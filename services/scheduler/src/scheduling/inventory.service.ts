@@ -18,14 +18,28 @@ export class InventoryService {
     return this.workers.live(Date.now(), this.config.HOUNSFIELD_WORKER_TTL_SECONDS * 1000);
   }
 
+  private forView?: { at: number; candidates: Promise<Candidate[]> };
+
+  /**
+   * The inventory for explanations (pending reasons), shared for a fraction of a second so that a
+   * burst of submissions or reads does not read every worker once per request. Placement always
+   * reads fresh. Callers must not change what they get.
+   */
+  candidatesForView(maxAgeMs = 250): Promise<Candidate[]> {
+    const now = Date.now();
+    if (!this.forView || now - this.forView.at > maxAgeMs) {
+      const candidates = this.candidates();
+      this.forView = { at: now, candidates };
+      candidates.catch(() => {
+        if (this.forView?.candidates === candidates) this.forView = undefined;
+      });
+    }
+    return this.forView.candidates;
+  }
+
   async candidates(): Promise<Candidate[]> {
     const live = await this.liveWorkers();
-    const [active, leases] = await Promise.all([
-      this.jobs.getMany(await this.jobs.activeIds()),
-      this.jobs.leasesOf(live.map((w) => w.heartbeat.workerId)),
-    ]);
-    const load = new Map<string, number>();
-    for (const job of active) if (job.workerId) load.set(job.workerId, (load.get(job.workerId) ?? 0) + 1);
+    const [load, leases] = await Promise.all([this.jobs.activeJobsPerWorker(), this.jobs.leasesOf(live.map((w) => w.heartbeat.workerId))]);
     return live.map((worker, i) => ({ worker, leases: leases[i], activeJobs: load.get(worker.heartbeat.workerId) ?? 0 }));
   }
 }

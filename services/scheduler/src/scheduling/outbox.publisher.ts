@@ -13,18 +13,29 @@ export class OutboxPublisher {
   private readonly logger = new Logger(OutboxPublisher.name);
   private readonly consumersReady = new Set<string>();
   private flushing?: Promise<void>;
+  private again?: Promise<void>;
 
   constructor(
     private readonly jobs: JobRepository,
     @Inject(NatsClient) private readonly nats: NatsClient,
   ) {}
 
-  /** Concurrent callers share one flush. */
+  /**
+   * Sends everything in the outbox when called. A drain already under way may have read the outbox
+   * before the caller's entries were written, so callers during a drain share one more after it.
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.drain().finally(() => {
-      this.flushing = undefined;
+    if (!this.flushing) {
+      this.flushing = this.drain().finally(() => {
+        this.flushing = undefined;
+      });
+      return this.flushing;
+    }
+    this.again ??= this.flushing.then(() => {
+      this.again = undefined;
+      return this.flush();
     });
-    return this.flushing;
+    return this.again;
   }
 
   async ensureWorkerConsumer(workerId: string): Promise<void> {
@@ -33,15 +44,22 @@ export class OutboxPublisher {
     this.consumersReady.add(workerId);
   }
 
+  /**
+   * Publishes every pending entry without waiting for each acknowledgement in turn (one
+   * connection keeps them in order on the wire), then removes the acknowledged ones in one call.
+   * An entry that failed stays, and is sent again by the next flush (a duplicate of a later entry
+   * that did arrive is dropped by the server's de-duplication).
+   */
   private async drain(): Promise<void> {
-    for (const entry of await this.jobs.pendingOutbox()) {
-      try {
-        await this.publish(entry);
-        await this.jobs.removeOutbox(entry.msgId);
-      } catch (error) {
-        this.logger.warn(`outbox entry ${entry.msgId} not sent yet: ${String(error)}`);
-      }
-    }
+    const entries = await this.jobs.pendingOutbox();
+    if (entries.length === 0) return;
+    const outcomes = await Promise.allSettled(entries.map((entry) => this.publish(entry)));
+    const sent: string[] = [];
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled') sent.push(entries[i].msgId);
+      else this.logger.warn(`outbox entry ${entries[i].msgId} not sent yet: ${String(outcome.reason)}`);
+    });
+    await this.jobs.removeOutbox(...sent);
   }
 
   private async publish(entry: OutboxEntry): Promise<void> {

@@ -12,9 +12,12 @@ import { InventoryService } from './inventory.service';
 import { largestFreeBlock, placeJob } from './placement';
 import { ResumePointService } from './resume-point.service';
 
-/** Queued jobs read per round trip in a scheduling pass. */
-const PAGE = 200;
 import { SchedulingTrigger } from './scheduling.trigger';
+
+/** Queued job ids read per round trip in a scheduling pass. */
+const PAGE = 200;
+/** Job records read per round trip when a queue head comes up. */
+const RECORDS_AHEAD = 32;
 
 /**
  * Places queued jobs on live workers and repairs what a crash or a lost worker left behind.
@@ -120,27 +123,31 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const candidates = await this.inventory.candidates();
     if (candidates.length === 0) return;
     const policy = { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT };
-    let placedAny = false;
-    const tryPlace = async (job: JobRecord) => {
+    // Placement is decided in memory for the whole pass (each decision takes its GPUs from the
+    // candidates at once), then committed together: the commits are atomic and guarded in Redis,
+    // so one that lost a race (a GPU leased meanwhile) is refused and the job waits for the next pass.
+    const decided: Promise<boolean>[] = [];
+    const tryPlace = (job: JobRecord) => {
       if (job.state !== 'queued') return;
       const result = placeJob(job.spec, candidates, policy);
       if (!result.placed) return;
       const candidate = candidates.find((c) => c.worker.heartbeat.workerId === result.workerId);
-      if (candidate && (await this.assign(job, result.workerId, result.gpuIndices))) {
-        const token = leaseToken(job.id, job.attempt);
-        for (const index of result.gpuIndices) candidate.leases.set(index, token);
-        candidate.activeJobs += 1;
-        placedAny = true;
-      }
+      if (!candidate) return;
+      const token = leaseToken(job.id, job.attempt);
+      for (const index of result.gpuIndices) candidate.leases.set(index, token);
+      candidate.activeJobs += 1;
+      decided.push(this.assign(job, result.workerId, result.gpuIndices));
     };
     const lengths = await this.jobs.queueLengths();
     for (let start = 0; start < lengths[0]; start += PAGE) {
       const page = await this.jobs.queuedPage(0, start, start + PAGE - 1);
-      for (const job of await this.jobs.getMany(page.map((e) => e.id))) await tryPlace(job);
+      for (const job of await this.jobs.getMany(page.map((e) => e.id))) tryPlace(job);
     }
     // GPU jobs: merge the heads of every size queue that fits the largest free block, in
     // priority-then-age order; a head that cannot be placed (type, memory) is skipped this pass.
+    // Records are read a few heads at a time, ahead of need.
     const cursors = new Map<number, { entries: { id: string; score: number }[]; next: number }>();
+    const records = new Map<string, JobRecord>();
     let block = largestFreeBlock(candidates, policy);
     while (block > 0) {
       let best: { size: number; id: string; score: number } | undefined;
@@ -158,12 +165,17 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         }
       }
       if (!best) break;
-      cursors.get(best.size)?.entries.shift();
-      const [job] = await this.jobs.getMany([best.id]);
-      if (job) await tryPlace(job);
+      const cursor = cursors.get(best.size);
+      if (!records.has(best.id) && cursor) {
+        for (const job of await this.jobs.getMany(cursor.entries.slice(0, RECORDS_AHEAD).map((e) => e.id))) records.set(job.id, job);
+      }
+      cursor?.entries.shift();
+      const job = records.get(best.id);
+      if (job) tryPlace(job);
       block = largestFreeBlock(candidates, policy);
     }
-    if (placedAny) await this.outbox.flush();
+    const placed = await Promise.all(decided);
+    if (placed.some(Boolean)) await this.outbox.flush();
   }
 
   private async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
