@@ -65,6 +65,9 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
       // The worker pulls from its own durable consumer; create it before any assignment exists.
       await this.outbox.ensureWorkerConsumer(heartbeat.workerId);
       this.logger.log(`worker ${heartbeat.workerId} registered with ${heartbeat.gpus.length} GPU(s)${heartbeat.simulated ? ' (simulated)' : ''}`);
+      // A worker declared dead that comes back may still run attempts the scheduler has since
+      // given to others: stop them, or their GPUs would refuse every new assignment.
+      await this.lifecycle.stopStaleAttempts(heartbeat.workerId, heartbeat.running);
     }
     if (capacityChanged) this.trigger.kick();
   }

@@ -159,6 +159,21 @@ export class JobLifecycleService {
     await this.outbox.flush();
   }
 
+  /** Asks a worker to stop the attempts it runs that are no longer the current attempt on it. */
+  async stopStaleAttempts(workerId: string, running: { jobId: string; attempt: number }[]): Promise<void> {
+    if (running.length === 0) return;
+    const current = new Map((await this.jobs.getMany(running.map((r) => r.jobId))).map((job) => [job.id, job]));
+    await Promise.all(
+      running.map(async ({ jobId, attempt }) => {
+        const job = current.get(jobId);
+        const stale = !job || job.attempt !== attempt || job.workerId !== workerId || isTerminalJobState(job.state) || job.state === 'queued';
+        if (!stale) return;
+        this.logger.warn(`worker ${workerId} still runs ${jobId}#${attempt}, which is no longer its attempt; asking it to stop`);
+        await this.requestWorkerStop(workerId, jobId, attempt, 10);
+      }),
+    );
+  }
+
   /** Best effort: a worker that is gone is handled by the dead-worker path instead. */
   async requestWorkerStop(workerId: string, jobId: string, attempt: number, graceSeconds: number): Promise<void> {
     const request: WorkerCancelRequest = { jobId, attempt, graceSeconds };

@@ -30,6 +30,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private chain: Promise<void> = Promise.resolve();
   private passQueued = false;
   private stopped = false;
+  /** Liveness read before this process listened says nothing about the workers (see below). */
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -86,6 +88,9 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private async requeueJobsOfDeadWorkers(): Promise<void> {
     const ttlMs = this.config.HOUNSFIELD_WORKER_TTL_SECONDS * 1000;
+    // A worker is dead only after a TTL of silence while this scheduler was listening: after a
+    // restart, the heartbeats sent while it was down are still waiting in the stream.
+    if (Date.now() - this.startedAt < ttlMs) return;
     const dead = await this.workers.expired(Date.now(), ttlMs);
     if (dead.length === 0) return;
     const active = await this.jobs.getMany(await this.jobs.activeIds());
