@@ -51,3 +51,26 @@ for i = 10, #ARGV, 2 do
 end
 return 'ok'
 `;
+
+/**
+ * A queued job's 1-based position over every size queue: the jobs with a lower score (higher
+ * priority, then older) in any queue, plus those with the same score and a smaller id. 0 when the
+ * job is not queued.
+ *
+ * KEYS: the queues of sizes 0..MAX_JOB_GPUS, in order
+ * ARGV: the job's size, the job id
+ */
+export const QUEUE_POSITION_LUA = `
+local own = KEYS[tonumber(ARGV[1]) + 1]
+local score = redis.call('ZSCORE', own, ARGV[2])
+if not score then return 0 end
+local ahead = 0
+for i = 1, #KEYS do
+  ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. score)
+end
+local ties = redis.call('ZRANGEBYSCORE', own, score, score)
+for _, id in ipairs(ties) do
+  if id < ARGV[2] then ahead = ahead + 1 end
+end
+return ahead + 1
+`;

@@ -3,7 +3,7 @@ import { JobRecord, JobState, ProgressEvent, progressEventSchema } from '@hounsf
 import Redis from 'ioredis';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { REDIS } from '../redis.provider';
-import { JOB_COMMIT_LUA } from './job-commit.lua';
+import { JOB_COMMIT_LUA, QUEUE_POSITION_LUA } from './job-commit.lua';
 
 /** A message to publish after the state change that caused it (transactional outbox). */
 export interface OutboxEntry {
@@ -62,6 +62,7 @@ export class JobRepository {
   ) {
     this.p = config.HOUNSFIELD_REDIS_PREFIX;
     this.redis.defineCommand('hfJobCommit', { numberOfKeys: 6, lua: JOB_COMMIT_LUA });
+    this.redis.defineCommand('hfQueuePosition', { numberOfKeys: MAX_JOB_GPUS + 1, lua: QUEUE_POSITION_LUA });
   }
 
   private jobKey = (id: string) => `${this.p}job:${id}`;
@@ -165,18 +166,12 @@ export class JobRepository {
     return load;
   }
 
-  /** 1-based position in the queue, or undefined when not queued. */
+  /** 1-based position in the queue, or undefined when not queued (one server-side script). */
   async queuePosition(job: JobRecord): Promise<number | undefined> {
-    const score = await this.redis.zscore(this.queueKey(queueSizeOf(job)), job.id);
-    if (score === null) return undefined;
-    // Jobs of every size that come first: lower score, or the same score and a smaller id.
-    const pipeline = this.redis.pipeline();
-    for (let size = 0; size <= MAX_JOB_GPUS; size += 1) pipeline.zcount(this.queueKey(size), '-inf', `(${score}`);
-    pipeline.zrangebyscore(this.queueKey(queueSizeOf(job)), score, score);
-    const results = (await pipeline.exec()) ?? [];
-    const ahead = results.slice(0, -1).reduce((sum, [, count]) => sum + Number(count ?? 0), 0);
-    const ties = (results[results.length - 1][1] as string[]).filter((id) => id < job.id).length;
-    return ahead + ties + 1;
+    const keys = Array.from({ length: MAX_JOB_GPUS + 1 }, (_, size) => this.queueKey(size));
+    const run = (this.redis as unknown as { hfQueuePosition: (...a: (string | number)[]) => Promise<number> }).hfQueuePosition;
+    const position = await run.call(this.redis, ...keys, queueSizeOf(job), job.id);
+    return position > 0 ? position : undefined;
   }
 
   async commit(job: JobRecord, options: CommitOptions): Promise<CommitResult> {
