@@ -87,9 +87,10 @@ export class LocalStack {
     const proc = startProcess({
       name,
       command: process.execPath,
-      args: ['-r', '@swc-node/register', join(REPO_ROOT, 'services', name, 'src/main.ts')],
+      // Compiled once into a cache and run without a compiler in the process (scripts/ts-register.cjs).
+      args: ['-r', join(REPO_ROOT, 'scripts/ts-register.cjs'), join(REPO_ROOT, 'services', name, 'src/main.ts')],
       cwd: REPO_ROOT,
-      env: { ...this.baseEnv(), [PORT_VARIABLE[name]]: String(port), SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json') },
+      env: { ...this.baseEnv(), [PORT_VARIABLE[name]]: String(port) },
       logPath: join(this.options.dataDir, 'logs', `${name}.log`),
       echo: this.options.echo,
     });
