@@ -16,4 +16,12 @@ export default tseslint.config(
     files: ['libs/client/src/cli.ts', 'scripts/**', '**/bench/**', 'libs/contracts/scripts/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'readonly', process: 'readonly', console: 'readonly', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );
