@@ -75,7 +75,7 @@ class SimulatedWorker {
     }));
     await this.nats.js.publish(
       SUBJECTS.workerHeartbeat(this.id),
-      encodeJson({ v: SCHEMA_VERSION, type: 'heartbeat', workerId: this.id, hostname: this.id, simulated: true, gpus, running: [], intervalSeconds: 2, at: new Date().toISOString() }),
+      encodeJson({ v: SCHEMA_VERSION, type: 'heartbeat', workerId: this.id, hostname: this.id, simulated: true, gpus, running: [...this.running.values()], intervalSeconds: 2, at: new Date().toISOString() }),
     );
   }
 
@@ -110,12 +110,16 @@ class SimulatedWorker {
     );
   }
 
+  private readonly running = new Map<string, { jobId: string; attempt: number }>();
+
   private async run(a: Assignment): Promise<void> {
+    this.running.set(a.jobId, { jobId: a.jobId, attempt: a.attempt });
     this.timeline.busyGpus += a.gpuIndices.length;
     await this.status(a, 'running').catch(() => undefined);
     await new Promise((r) => setTimeout(r, MIN_DURATION_MS + this.rand() * (MAX_DURATION_MS - MIN_DURATION_MS)));
     this.timeline.busyGpus -= a.gpuIndices.length;
     this.timeline.releases.push(performance.now());
+    this.running.delete(a.jobId);
     if (!this.stopped) await this.status(a, 'succeeded').catch(() => undefined);
   }
 

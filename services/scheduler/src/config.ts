@@ -9,6 +9,11 @@ export const schedulerEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_ASSIGN_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
   /** GPUs above this utilisation without a lease of ours count as busy. */
   HOUNSFIELD_BUSY_UTILIZATION_PERCENT: z.coerce.number().min(0).max(100).default(90),
+  /**
+   * A starting or running attempt that its live worker's heartbeats have not listed for this long
+   * was lost by the worker (its agent restarted, say): it is requeued without spending a restart.
+   */
+  HOUNSFIELD_LOST_ATTEMPT_SECONDS: z.coerce.number().positive().default(15),
   /** How often the reconciler runs (outbox, dead workers, stuck assignments, queue). */
   HOUNSFIELD_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
 });

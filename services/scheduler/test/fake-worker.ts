@@ -5,6 +5,8 @@ import { decodeJson, encodeJson, NatsClient } from '@hounsfield/messaging';
 export class FakeWorker {
   private timer?: NodeJS.Timeout;
   private seq = 0;
+  /** Attempts this worker says it runs (from the statuses it sent), as a real agent lists them. */
+  readonly running = new Map<string, { jobId: string; attempt: number }>();
 
   constructor(
     private readonly nats: NatsClient,
@@ -38,7 +40,7 @@ export class FakeWorker {
         hostname: 'test',
         simulated: true,
         gpus: this.gpus(),
-        running: [],
+        running: [...this.running.values()],
         intervalSeconds: 0.5,
         at: new Date().toISOString(),
       }),
@@ -84,6 +86,9 @@ export class FakeWorker {
       at: new Date().toISOString(),
       ...extra,
     };
+    const key = `${assignment.jobId}:${assignment.attempt}`;
+    if (state === 'starting' || state === 'running') this.running.set(key, { jobId: assignment.jobId, attempt: assignment.attempt });
+    else this.running.delete(key);
     await this.nats.js.publish(SUBJECTS.jobStatus(assignment.jobId), encodeJson(event), {
       msgID: `${assignment.jobId}:${assignment.attempt}:${state}`,
     });

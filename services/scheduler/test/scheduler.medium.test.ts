@@ -11,6 +11,7 @@ const ENV = {
   HOUNSFIELD_LOG_LEVEL: 'warn',
   HOUNSFIELD_WORKER_TTL_SECONDS: '3',
   HOUNSFIELD_RECONCILE_INTERVAL_MS: '300',
+  HOUNSFIELD_LOST_ATTEMPT_SECONDS: '2',
 };
 
 /** A job that only GPUs of model `name` (given to that scenario's fake workers) can hold. */
@@ -129,5 +130,24 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
     const requeued = await get(job.id);
     expect(requeued.restarts).toBe(0);
     expect(requeued.history.some((h) => /stopped sending heartbeats/.test(h.reason ?? ''))).toBe(true);
+  });
+
+  it('requeues an attempt its live worker stopped listing (an agent restart lost it), without spending a restart', async () => {
+    const forgetful = worker('forgetful-node', 1, 'forgotten');
+    forgetful.startHeartbeats();
+    const job = await submit(spec('forgotten'));
+    const a = await forgetful.nextAssignment();
+    await forgetful.status(a!, 'running');
+    await waitFor(job.id, (j) => j.state === 'running');
+    // Still running while it is listed: a few seconds of heartbeats change nothing.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await get(job.id)).attempt).toBe(1);
+
+    forgetful.running.clear(); // the agent restarted and knows nothing of attempt 1
+    const b = await forgetful.nextAssignment(20_000);
+    expect(b).toMatchObject({ jobId: job.id, attempt: 2 });
+    const requeued = await get(job.id);
+    expect(requeued.restarts).toBe(0);
+    expect(requeued.history.some((h) => /no longer runs attempt 1/.test(h.reason ?? ''))).toBe(true);
   });
 });

@@ -145,6 +145,15 @@ export class JobRepository {
    * records once.
    */
   async activeJobsPerWorker(): Promise<Map<string, number>> {
+    const load = new Map<string, number>();
+    for (const workerId of (await this.activeWorkerOf()).values()) {
+      if (workerId) load.set(workerId, (load.get(workerId) ?? 0) + 1);
+    }
+    return load;
+  }
+
+  /** Active job id → the worker it is on ('' before placement). */
+  async activeWorkerOf(): Promise<Map<string, string>> {
     const [[, ids], [, byJob]] = ((await this.redis.multi().smembers(this.activeKey()).hgetall(this.activeWorkersKey()).exec()) ?? [
       [null, []],
       [null, {}],
@@ -158,12 +167,7 @@ export class JobRepository {
       }
       await multi.exec();
     }
-    const load = new Map<string, number>();
-    for (const id of ids) {
-      const workerId = byJob[id];
-      if (workerId) load.set(workerId, (load.get(workerId) ?? 0) + 1);
-    }
-    return load;
+    return new Map(ids.map((id) => [id, byJob[id] ?? '']));
   }
 
   /** 1-based position in the queue, or undefined when not queued (one server-side script). */

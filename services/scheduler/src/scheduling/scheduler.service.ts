@@ -78,12 +78,50 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     });
   }
 
-  /** Outbox first (messages owed from before a crash), then lost workers, stuck assignments, the queue. */
+  /** Outbox first (messages owed from before a crash), then lost workers and attempts, stuck assignments, the queue. */
   async reconcile(): Promise<void> {
     await this.outbox.flush();
     await this.requeueJobsOfDeadWorkers();
+    await this.requeueAttemptsWorkersLost();
     await this.withdrawStuckAssignments();
     await this.schedulePass();
+  }
+
+  /** When each suspect attempt (`job:attempt`) was first seen missing from its worker's heartbeats. */
+  private readonly missingSince = new Map<string, number>();
+
+  /**
+   * A live worker lists the attempts it runs in every heartbeat. A starting or running attempt it
+   * has stopped listing for HOUNSFIELD_LOST_ATTEMPT_SECONDS (and three heartbeats) is gone from
+   * it: an agent that restarted lost its trainers, and nothing else would ever report their end.
+   * The job is requeued without spending a restart. The wait covers an attempt that just ended
+   * and whose final status is still on its way.
+   */
+  private async requeueAttemptsWorkersLost(): Promise<void> {
+    const live = new Map((await this.inventory.liveWorkers()).map((w) => [w.heartbeat.workerId, w.heartbeat]));
+    const suspects: string[] = [];
+    for (const [jobId, workerId] of await this.jobs.activeWorkerOf()) {
+      const heartbeat = live.get(workerId);
+      if (heartbeat && !heartbeat.running.some((r) => r.jobId === jobId)) suspects.push(jobId);
+    }
+    const now = Date.now();
+    const seen = new Set<string>();
+    for (const job of await this.jobs.getMany(suspects)) {
+      if (job.state !== 'starting' && job.state !== 'running') continue;
+      const heartbeat = job.workerId ? live.get(job.workerId) : undefined;
+      if (!heartbeat || heartbeat.running.some((r) => r.jobId === job.id && r.attempt === job.attempt)) continue;
+      // Only a heartbeat sent after the attempt last changed state says anything about it.
+      if (Date.parse(heartbeat.at) <= Date.parse(job.history[job.history.length - 1].at)) continue;
+      const key = `${job.id}:${job.attempt}`;
+      seen.add(key);
+      const since = this.missingSince.get(key) ?? now;
+      this.missingSince.set(key, since);
+      const waitMs = Math.max(this.config.HOUNSFIELD_LOST_ATTEMPT_SECONDS * 1000, 3 * heartbeat.intervalSeconds * 1000);
+      if (now - since < waitMs) continue;
+      const reason = `worker ${job.workerId} no longer runs attempt ${job.attempt} (not in its heartbeats for ${Math.round((now - since) / 1000)} s; its agent restarted?); requeued without spending a restart`;
+      if (await this.lifecycle.requeue(job, reason, false)) this.logger.warn(`job ${job.id}: ${reason}`);
+    }
+    for (const key of this.missingSince.keys()) if (!seen.has(key)) this.missingSince.delete(key);
   }
 
   private async requeueJobsOfDeadWorkers(): Promise<void> {
