@@ -943,6 +943,72 @@ class EvaluationResultReply(BaseModel):
     total: Annotated[int, Field(ge=0, le=9007199254740991)]
 
 
+class EvaluationPlannedEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+    type: Literal['evaluation_planned']
+    name: str | None = None
+    total: Annotated[int, Field(ge=1, le=9007199254740991)]
+    shards: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class EvaluationCaseEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+    type: Literal['evaluation_case']
+    caseId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    defectClass: Annotated[str, Field(max_length=64, min_length=1)]
+    metrics: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], float]
+    fallback: bool
+    seconds: Annotated[float, Field(ge=0.0)]
+    done: Annotated[int, Field(ge=1, le=9007199254740991)]
+    total: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class EvaluationSucceededEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+    type: Literal['evaluation_succeeded']
+    cases: Annotated[int, Field(ge=0, le=9007199254740991)]
+    fallbacks: Annotated[int, Field(ge=0, le=9007199254740991)]
+    means: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], float]
+    seconds: Annotated[float, Field(ge=0.0)]
+
+
+class EvaluationFailedEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+    type: Literal['evaluation_failed']
+    reason: Annotated[str, Field(max_length=2048, min_length=1)]
+    seconds: Annotated[float, Field(ge=0.0)]
+
+
 class JobRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',

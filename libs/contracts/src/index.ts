@@ -26,6 +26,7 @@ export * from './evaluation-spec.schema';
 export * from './evaluation-case.schema';
 export * from './evaluation-record.schema';
 export * from './evaluation-rpc.schema';
+export * from './evaluation-event.schema';
 export * from './platform-event.schema';
 export * from './rpc.schema';
 export * from './subjects';

@@ -25,6 +25,12 @@ import {
   evaluationResultReplySchema,
   evaluationShardContextSchema,
 } from './evaluation-rpc.schema';
+import {
+  evaluationCaseEventSchema,
+  evaluationFailedEventSchema,
+  evaluationPlannedEventSchema,
+  evaluationSucceededEventSchema,
+} from './evaluation-event.schema';
 import { evaluationSpecSchema } from './evaluation-spec.schema';
 import { jobRecordSchema } from './job-record.schema';
 import { jobSpecSchema } from './job-spec.schema';
@@ -72,6 +78,10 @@ export const EXPORTED_SCHEMAS = {
   EvaluationPlanReply: evaluationPlanReplySchema,
   EvaluationArtifactRequest: evaluationArtifactRequestSchema,
   EvaluationResultReply: evaluationResultReplySchema,
+  EvaluationPlannedEvent: evaluationPlannedEventSchema,
+  EvaluationCaseEvent: evaluationCaseEventSchema,
+  EvaluationSucceededEvent: evaluationSucceededEventSchema,
+  EvaluationFailedEvent: evaluationFailedEventSchema,
 } as const;
 
 /**

@@ -38,6 +38,11 @@ export const SUBJECTS = {
    * the job event stream and the scheduler's consumer only take the event types they know.
    */
   checkpointEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.checkpoint.${jobId}`,
+  /**
+   * An evaluation's planned/case/succeeded/failed events (evaluation service), on the EVENTS stream
+   * (`hf.events.>`); outside `job.<id>.>` for the same reason as checkpoint events.
+   */
+  evaluationEvents: (evaluationId: string) => `${SUBJECT_PREFIX.events}.evaluation.${evaluationId}`,
   evalAll: `${SUBJECT_PREFIX.eval}.>`,
   /** The work queue of one evaluation's cases. */
   evalCases: (evaluationId: string) => `${SUBJECT_PREFIX.eval}.${evaluationId}.cases`,

@@ -7,6 +7,7 @@ import { OBJECT_STORE, ObjectStore, objectStoreProvider } from './infrastructure
 import { REDIS, RedisCloser, redisProvider } from './infrastructure/redis.provider';
 import { ReportStore } from './reports/report.store';
 import { CaseQueue } from './runs/case-queue';
+import { EvaluationEventsPublisher } from './runs/evaluation-events.publisher';
 import { EvaluationRepository } from './runs/evaluation.repository';
 import { EvaluationService } from './runs/evaluation.service';
 import { EvaluationReconciler } from './runs/reconciler';
@@ -37,6 +38,7 @@ export function evaluationModule(config: EvaluationConfig) {
       },
       EvaluationRepository,
       CaseQueue,
+      EvaluationEventsPublisher,
       ReportStore,
       SchedulerClient,
       CheckpointsClient,

@@ -8,6 +8,8 @@ import { WorkerTelemetry } from './cluster/worker-telemetry';
 import { METRICS_CONFIG, MetricsConfig } from './config';
 import { AlertMetrics } from './exposition/alert.metrics';
 import { CheckpointMetrics } from './exposition/checkpoint.metrics';
+import { EvaluationMetrics } from './exposition/evaluation.metrics';
+import { EvaluationCasesRepository } from './evaluations/evaluation-cases.repository';
 import { GpuMetrics } from './exposition/gpu.metrics';
 import { JobMetrics } from './exposition/job.metrics';
 import { SchedulingMetrics } from './exposition/scheduling.metrics';
@@ -43,6 +45,8 @@ export function metricsModule(config: MetricsConfig) {
       SchedulingMetrics,
       AlertMetrics,
       CheckpointMetrics,
+      EvaluationMetrics,
+      EvaluationCasesRepository,
       JobContextService,
       JobStateRepository,
       SeriesRepository,

@@ -7,6 +7,8 @@ export const metricsEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_METRICS_PORT: portSchema.default(8083),
   /** A finished job's Prometheus series are removed this long after it ends (bounded cardinality). */
   HOUNSFIELD_METRICS_FINISHED_JOB_TTL_SECONDS: seconds.default(900),
+  /** A finished evaluation's Prometheus series (progress, metric distributions, means) are removed this long after it ends. */
+  HOUNSFIELD_METRICS_FINISHED_EVALUATION_TTL_SECONDS: seconds.default(3600),
   /** A worker silent for this long loses its GPU series. */
   HOUNSFIELD_METRICS_WORKER_TTL_SECONDS: seconds.default(120),
   /** Stored series and alerts of a job are deleted this long after its last report. */

@@ -5,6 +5,7 @@ import { WorkerTelemetry } from './cluster/worker-telemetry';
 import { METRICS_CONFIG, MetricsConfig } from './config';
 import { AlertMetrics } from './exposition/alert.metrics';
 import { CheckpointMetrics } from './exposition/checkpoint.metrics';
+import { EvaluationMetrics } from './exposition/evaluation.metrics';
 import { JobMetrics } from './exposition/job.metrics';
 import { JobContextService } from './jobs/job-context.service';
 import { JobStateRepository } from './jobs/job-state.repository';
@@ -12,12 +13,13 @@ import { JobStateRepository } from './jobs/job-state.repository';
 /**
  * Keeps cardinality bounded: a finished job's Prometheus series (and what the service remembers
  * about it) go once the finished-job TTL has passed since it ended; a silent worker's GPU series
- * go after the worker TTL.
+ * go after the worker TTL; a finished evaluation's series go after the finished-evaluation TTL.
  */
 @Injectable()
 export class Housekeeping implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(Housekeeping.name);
   private readonly finishedAt = new Map<string, number>();
+  private readonly evaluationsEndedAt = new Map<string, number>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -25,6 +27,7 @@ export class Housekeeping implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly jobs: JobMetrics,
     private readonly alertMetrics: AlertMetrics,
     private readonly checkpointMetrics: CheckpointMetrics,
+    private readonly evaluationMetrics: EvaluationMetrics,
     private readonly telemetry: WorkerTelemetry,
     private readonly health: HealthMonitor,
     private readonly contexts: JobContextService,
@@ -32,7 +35,12 @@ export class Housekeeping implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   onApplicationBootstrap(): void {
-    const ttlMs = Math.min(this.config.HOUNSFIELD_METRICS_FINISHED_JOB_TTL_SECONDS, this.config.HOUNSFIELD_METRICS_WORKER_TTL_SECONDS) * 1000;
+    const ttlMs =
+      Math.min(
+        this.config.HOUNSFIELD_METRICS_FINISHED_JOB_TTL_SECONDS,
+        this.config.HOUNSFIELD_METRICS_WORKER_TTL_SECONDS,
+        this.config.HOUNSFIELD_METRICS_FINISHED_EVALUATION_TTL_SECONDS,
+      ) * 1000;
     const everyMs = Math.min(30_000, Math.max(200, ttlMs / 4));
     this.timer = setInterval(() => {
       this.sweep(Date.now()).catch((error: unknown) => this.logger.warn(`housekeeping failed: ${String(error)}`));
@@ -49,7 +57,19 @@ export class Housekeeping implements OnApplicationBootstrap, OnApplicationShutdo
     else this.finishedAt.delete(event.jobId);
   }
 
+  /** A succeeded or failed evaluation starts its countdown. */
+  onEvaluationEnded(evaluationId: string, atMs: number): void {
+    this.evaluationsEndedAt.set(evaluationId, atMs);
+  }
+
   async sweep(nowMs: number): Promise<void> {
+    const evaluationCutoff = nowMs - this.config.HOUNSFIELD_METRICS_FINISHED_EVALUATION_TTL_SECONDS * 1000;
+    for (const [evaluationId, at] of this.evaluationsEndedAt) {
+      if (at > evaluationCutoff) continue;
+      this.evaluationMetrics.remove(evaluationId, nowMs);
+      this.evaluationsEndedAt.delete(evaluationId);
+    }
+    this.evaluationMetrics.forgetRetired(nowMs - this.config.HOUNSFIELD_METRICS_RETENTION_SECONDS * 1000);
     const cutoff = nowMs - this.config.HOUNSFIELD_METRICS_FINISHED_JOB_TTL_SECONDS * 1000;
     for (const [jobId, at] of this.finishedAt) {
       if (at > cutoff) continue;

@@ -74,9 +74,9 @@ describe('provisioned Grafana dashboards', () => {
     await h?.close();
   });
 
-  it('cover the cluster, training and queue views', () => {
-    expect(dashboards().map((d) => d.file).sort()).toEqual(['cluster.json', 'queue.json', 'training.json']);
-    expect(new Set(dashboards().map((d) => d.json.uid)).size).toBe(3);
+  it('cover the cluster, training, queue and evaluations views', () => {
+    expect(dashboards().map((d) => d.file).sort()).toEqual(['cluster.json', 'evaluations.json', 'queue.json', 'training.json']);
+    expect(new Set(dashboards().map((d) => d.json.uid)).size).toBe(4);
   });
 
   it('query only metrics the metrics service exports', async () => {

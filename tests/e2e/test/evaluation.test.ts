@@ -145,5 +145,21 @@ describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed
       expect(yaml).toContain(`"${defectClass}":`);
     }
     expect(existsSync(join(fixture.dataDir, 'objects', 'evaluations', id, 'cases', caseIds[0], 'implant.nrrd'))).toBe(true);
+
+    // The metrics service saw the evaluation's events: every case once (the killed shard's case
+    // included), and the run counted as succeeded.
+    const sample = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    const deadline = Date.now() + 30_000;
+    let exposition = '';
+    while (Date.now() < deadline) {
+      exposition = await (await fetch(`http://127.0.0.1:${fixture.stack.portOf('metrics')}/metrics`)).text();
+      if (sample(exposition, 'hounsfield_evaluations_total{status="succeeded"}') === 1) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(sample(exposition, 'hounsfield_evaluations_total{status="succeeded"}')).toBe(1);
+    expect(sample(exposition, `hounsfield_evaluation_cases{evaluation_id="${id}",state="done"}`)).toBe(10);
+    expect(sample(exposition, `hounsfield_evaluation_cases{evaluation_id="${id}",state="total"}`)).toBe(10);
+    expect(sample(exposition, `hounsfield_evaluation_case_dice_ratio_count{evaluation_id="${id}"}`)).toBe(10);
+    expect(sample(exposition, `hounsfield_evaluation_mean_dice_ratio{evaluation_id="${id}"}`)).toBeCloseTo(record.summary?.overall.DSC.mean ?? NaN, 9);
   });
 });

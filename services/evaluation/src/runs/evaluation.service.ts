@@ -19,6 +19,7 @@ import { aggregate } from '../reports/aggregate';
 import { renderReports } from '../reports/report-render';
 import { ReportStore } from '../reports/report.store';
 import { CaseQueue } from './case-queue';
+import { EvaluationEventsPublisher } from './evaluation-events.publisher';
 import { EvaluationRepository, PlannedCase } from './evaluation.repository';
 import { shardJobSpec } from './shard-job';
 
@@ -45,6 +46,7 @@ export class EvaluationService {
     private readonly scheduler: SchedulerClient,
     private readonly checkpoints: CheckpointsClient,
     @Inject(EVALUATION_CONFIG) config: EvaluationConfig,
+    private readonly events: EvaluationEventsPublisher,
   ) {
     this.shardNatsUrl = config.HOUNSFIELD_EVALUATION_SHARD_NATS_URL ?? config.HOUNSFIELD_NATS_URL;
   }
@@ -141,6 +143,7 @@ export class EvaluationService {
       const stored = await this.repository.plan(id);
       if (stored.length > 0) return { total: stored.length };
       await this.repository.save({ ...record, status: 'failed', error: problem ?? 'no case to evaluate', finishedAt: now() });
+      await this.events.failed(record, problem ?? 'no case to evaluate');
       await this.queue.remove(id);
       return { total: 0 };
     }
@@ -150,6 +153,7 @@ export class EvaluationService {
       record = { ...record, status: 'running', progress: { ...record.progress, total }, plannedAt: now() };
       await this.queue.publish(id, await this.repository.plan(id));
       await this.repository.save(record);
+      await this.events.planned(record, total);
     }
     return { total };
   }
@@ -165,6 +169,7 @@ export class EvaluationService {
     const total = record.progress.total ?? 0;
     if (record.status !== 'running') return { done: await this.repository.doneCount(record.id), total };
     const done = await this.repository.saveResult(result);
+    await this.events.caseScored(result, done, total);
     if (done >= total) await this.finalize(record.id);
     return { done, total };
   }
@@ -192,6 +197,7 @@ export class EvaluationService {
       progress: { total: record.progress.total, done: results.length, etaSeconds: 0 },
       finishedAt: now(),
     });
+    await this.events.succeeded(record, summary);
     await this.queue.remove(id);
     this.logger.log(`evaluation ${id}: ${results.length} case(s) scored; reports written`);
   }

@@ -1,9 +1,9 @@
-import { checkpointEventSchema, platformEventSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { checkpointEventSchema, evaluationEventSchema, platformEventSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
 import { describeIssues } from '@hounsfield/messaging';
 import { z } from 'zod';
 
-/** What the metrics service reads from the EVENTS stream: the platform's events and the checkpoint service's. */
-export const metricsEventSchema = z.discriminatedUnion('type', [...platformEventSchema.options, checkpointEventSchema]);
+/** What the metrics service reads from the EVENTS stream: the platform's events, the checkpoint and evaluation services'. */
+export const metricsEventSchema = z.discriminatedUnion('type', [...platformEventSchema.options, checkpointEventSchema, ...evaluationEventSchema.options]);
 export type MetricsEvent = z.infer<typeof metricsEventSchema>;
 
 /** Why an event was refused; the label of `hounsfield_events_rejected_total`. */

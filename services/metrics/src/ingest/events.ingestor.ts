@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { CONSUMERS, JobStateEvent, ProgressEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
+import { CONSUMERS, EvaluationCaseEvent, JobStateEvent, ProgressEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 import { ensureConsumer, eventsConsumerConfig, NatsClient } from '@hounsfield/messaging';
 import { AckPolicy, JsMsg } from '@nats-io/jetstream';
 import { HealthMonitor } from '../alerts/health-monitor.service';
 import { WorkerTelemetry } from '../cluster/worker-telemetry';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
+import { EvaluationCasesRepository } from '../evaluations/evaluation-cases.repository';
 import { CheckpointMetrics } from '../exposition/checkpoint.metrics';
+import { EvaluationMetrics } from '../exposition/evaluation.metrics';
 import { JobMetrics } from '../exposition/job.metrics';
 import { SchedulingMetrics } from '../exposition/scheduling.metrics';
 import { Housekeeping } from '../housekeeping';
@@ -25,11 +27,11 @@ const ACK: Settlement = { kind: 'ack' };
  * the whole EVENTS stream (one wildcard filter is far cheaper for the server than several) and
  * passes over the rest (its own alerts, event types it does not know).
  */
-const USED = /^hf\.events\.(?:job\.[^.]+\.(?:progress|status|state)|worker\.[^.]+\.heartbeat|checkpoint\.[^.]+)$/;
+const USED = /^hf\.events\.(?:job\.[^.]+\.(?:progress|status|state)|worker\.[^.]+\.heartbeat|checkpoint\.[^.]+|evaluation\.[^.]+)$/;
 
 /**
  * The metrics service's view of the EVENTS stream (progress, heartbeats, worker status, scheduler
- * state, checkpoints), read by one durable consumer in batches. Per batch: unreadable messages are
+ * state, checkpoints, evaluations), read by one durable consumer in batches. Per batch: unreadable messages are
  * terminated and counted; job contexts are fetched; the Redis writes (job states, stored series) go
  * in two round trips; only then do the gauges and health checks see the events, in stream order. A
  * failed Redis write naks the whole batch before anything in memory changed; a redelivered report
@@ -49,6 +51,8 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     private readonly series: SeriesRepository,
     private readonly jobs: JobMetrics,
     private readonly checkpoints: CheckpointMetrics,
+    private readonly evaluations: EvaluationMetrics,
+    private readonly evaluationCases: EvaluationCasesRepository,
     private readonly scheduling: SchedulingMetrics,
     private readonly telemetry: WorkerTelemetry,
     private readonly health: HealthMonitor,
@@ -95,11 +99,13 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
   async handle(messages: JsMsg[]): Promise<Settlement[]> {
     const settlements: Settlement[] = messages.map(() => ACK);
     const events: MetricsEvent[] = [];
+    const caseSeqs = new Map<EvaluationCaseEvent, number>();
     messages.forEach((msg, index) => {
       if (!USED.test(msg.subject)) return;
       const decoded = decodeEvent(msg.data);
       if (decoded.ok) {
         events.push(decoded.event);
+        if (decoded.event.type === 'evaluation_case') caseSeqs.set(decoded.event, msg.seq);
         return;
       }
       this.logger.warn(`terminated ${msg.subject} (seq ${msg.seq}): ${decoded.reason}: ${decoded.detail}`);
@@ -113,12 +119,15 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     const buffer = new SeriesBuffer();
     for (const event of events) if (event.type === 'progress') buffer.add(event);
     this.ingest.onSeriesDropped(await this.series.append(buffer.drain()));
+    const caseEvents = [...caseSeqs.keys()];
+    const claims = await this.evaluationCases.claim(caseEvents.map((e) => ({ evaluationId: e.evaluationId, caseId: e.caseId, seq: caseSeqs.get(e) as number })));
+    const counted = new Set(caseEvents.filter((_, i) => claims[i]));
 
     this.scheduling.observe(changes);
     for (const change of changes) if (change.applied) this.housekeeping.onJobState(change.event);
     const counts = new Map<string, number>();
     for (const event of events) {
-      const pending = this.apply(event, contexts);
+      const pending = this.apply(event, contexts, counted);
       if (pending) await pending;
       counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
     }
@@ -127,7 +136,7 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** Applies one event, in stream order; returns a promise only when there is something to wait for. */
-  private apply(event: MetricsEvent, contexts: Map<string, JobContext>): Promise<void> | undefined {
+  private apply(event: MetricsEvent, contexts: Map<string, JobContext>, countedCases: Set<EvaluationCaseEvent>): Promise<void> | undefined {
     switch (event.type) {
       case 'progress': {
         const context = contexts.get(event.jobId) as JobContext;
@@ -141,6 +150,18 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
         return this.health.onStatus(event);
       case 'checkpoint':
         this.checkpoints.observe(event);
+        return undefined;
+      case 'evaluation_planned':
+        this.evaluations.onPlanned(event);
+        return undefined;
+      case 'evaluation_case':
+        this.evaluations.onCase(event, countedCases.has(event));
+        return undefined;
+      case 'evaluation_succeeded':
+      case 'evaluation_failed':
+        if (event.type === 'evaluation_succeeded' ? this.evaluations.onSucceeded(event) : this.evaluations.onFailed(event)) {
+          this.housekeeping.onEvaluationEnded(event.evaluationId, Date.parse(event.at));
+        }
         return undefined;
       case 'state':
       case 'alert':
