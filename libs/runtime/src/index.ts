@@ -5,3 +5,4 @@ export * from './service-module';
 export * from './run-service';
 export * from './metrics.controller';
 export * from './prometheus.registry';
+export * from './infrastructure.providers';

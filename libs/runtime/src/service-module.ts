@@ -1,6 +1,8 @@
 import { DynamicModule, Module, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { MessagingModule } from '@hounsfield/messaging';
+import type { StorageConfig } from '@hounsfield/storage';
 import { HealthController, SERVICE_NAME } from './health.controller';
+import { infrastructureProviders } from './infrastructure.providers';
 import { MetricsController } from './metrics.controller';
 import { createServiceRegistry, PROMETHEUS_REGISTRY } from './prometheus.registry';
 
@@ -10,6 +12,10 @@ export interface ServiceModuleOptions {
   imports?: ModuleMetadata['imports'];
   controllers?: Type<unknown>[];
   providers?: Provider[];
+  /** Provide `REDIS` (and its health check) with a connection to this URL. */
+  redisUrl?: string;
+  /** Provide `OBJECT_STORE` (and its health check) with this store. */
+  storage?: StorageConfig;
 }
 
 /**
@@ -27,6 +33,7 @@ export function serviceModule(options: ServiceModuleOptions): Type<unknown> {
     providers: [
       { provide: SERVICE_NAME, useValue: options.name },
       { provide: PROMETHEUS_REGISTRY, useFactory: createServiceRegistry },
+      ...infrastructureProviders({ redisUrl: options.redisUrl, storage: options.storage }),
       ...(options.providers ?? []),
     ],
   })

@@ -1,11 +1,8 @@
-import { HEALTH_CHECKS, serviceModule } from '@hounsfield/runtime';
-import Redis from 'ioredis';
+import { serviceModule } from '@hounsfield/runtime';
 import { CheckpointsRpc } from './checkpoints.rpc';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from './config';
 import { ImportRepository } from './imports/import.repository';
 import { ImportService } from './imports/import.service';
-import { OBJECT_STORE, ObjectStore, objectStoreProvider } from './infrastructure/object-store.provider';
-import { REDIS, RedisCloser, redisProvider } from './infrastructure/redis.provider';
 import { CheckpointQueryService } from './queries/checkpoint-query.service';
 import { CheckpointEventsPublisher } from './registry/checkpoint-events.publisher';
 import { CheckpointRepository } from './registry/checkpoint.repository';
@@ -23,23 +20,10 @@ export function checkpointsModule(config: CheckpointsConfig) {
   return serviceModule({
     name: 'checkpoints',
     natsUrl: config.HOUNSFIELD_NATS_URL,
+    redisUrl: config.HOUNSFIELD_REDIS_URL,
+    storage: config.storage,
     providers: [
       { provide: CHECKPOINTS_CONFIG, useValue: config },
-      redisProvider,
-      RedisCloser,
-      objectStoreProvider,
-      {
-        provide: HEALTH_CHECKS,
-        inject: [REDIS, OBJECT_STORE],
-        useFactory: (redis: Redis, store: ObjectStore) => ({
-          redis: async () => (await redis.ping()) === 'PONG',
-          // Any answer (the probe object normally does not exist) shows the store is reachable.
-          store: async () => {
-            await store.stat('health/probe');
-            return true;
-          },
-        }),
-      },
       CheckpointRepository,
       UploadSessionRepository,
       ImportRepository,

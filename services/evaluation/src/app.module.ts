@@ -1,10 +1,7 @@
-import { HEALTH_CHECKS, serviceModule } from '@hounsfield/runtime';
-import Redis from 'ioredis';
+import { serviceModule } from '@hounsfield/runtime';
 import { CheckpointsClient, SchedulerClient } from './clients/platform.clients';
 import { EVALUATION_CONFIG, EvaluationConfig } from './config';
 import { EvaluationRpc } from './evaluation.rpc';
-import { OBJECT_STORE, ObjectStore, objectStoreProvider } from './infrastructure/object-store.provider';
-import { REDIS, RedisCloser, redisProvider } from './infrastructure/redis.provider';
 import { ReportStore } from './reports/report.store';
 import { CaseQueue } from './runs/case-queue';
 import { EvaluationEventsPublisher } from './runs/evaluation-events.publisher';
@@ -20,22 +17,10 @@ export function evaluationModule(config: EvaluationConfig) {
   return serviceModule({
     name: 'evaluation',
     natsUrl: config.HOUNSFIELD_NATS_URL,
+    redisUrl: config.HOUNSFIELD_REDIS_URL,
+    storage: config.storage,
     providers: [
       { provide: EVALUATION_CONFIG, useValue: config },
-      redisProvider,
-      RedisCloser,
-      objectStoreProvider,
-      {
-        provide: HEALTH_CHECKS,
-        inject: [REDIS, OBJECT_STORE],
-        useFactory: (redis: Redis, store: ObjectStore) => ({
-          redis: async () => (await redis.ping()) === 'PONG',
-          store: async () => {
-            await store.stat('health/probe');
-            return true;
-          },
-        }),
-      },
       EvaluationRepository,
       CaseQueue,
       EvaluationEventsPublisher,

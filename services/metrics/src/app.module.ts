@@ -1,5 +1,4 @@
-import { HEALTH_CHECKS, serviceModule } from '@hounsfield/runtime';
-import Redis from 'ioredis';
+import { serviceModule } from '@hounsfield/runtime';
 import { AlertRepository } from './alerts/alert.repository';
 import { AlertService } from './alerts/alert.service';
 import { HealthMonitor } from './alerts/health-monitor.service';
@@ -19,7 +18,6 @@ import { IngestMetrics } from './ingest/ingest.metrics';
 import { JobContextService } from './jobs/job-context.service';
 import { JobStateRepository } from './jobs/job-state.repository';
 import { MetricsRpc } from './metrics.rpc';
-import { REDIS, RedisCloser, redisProvider } from './redis.provider';
 import { SeriesRepository } from './series/series.repository';
 
 /**
@@ -30,15 +28,9 @@ export function metricsModule(config: MetricsConfig) {
   return serviceModule({
     name: 'metrics',
     natsUrl: config.HOUNSFIELD_NATS_URL,
+    redisUrl: config.HOUNSFIELD_REDIS_URL,
     providers: [
       { provide: METRICS_CONFIG, useValue: config },
-      redisProvider,
-      RedisCloser,
-      {
-        provide: HEALTH_CHECKS,
-        inject: [REDIS],
-        useFactory: (redis: Redis) => ({ redis: async () => (await redis.ping()) === 'PONG' }),
-      },
       IngestMetrics,
       JobMetrics,
       GpuMetrics,

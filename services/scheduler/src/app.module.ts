@@ -1,11 +1,9 @@
-import { HEALTH_CHECKS, serviceModule } from '@hounsfield/runtime';
-import Redis from 'ioredis';
+import { serviceModule } from '@hounsfield/runtime';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './config';
 import { EventsConsumer } from './events/events.consumer';
 import { JobLifecycleService } from './jobs/job-lifecycle.service';
 import { JobRepository } from './jobs/job.repository';
 import { JobsRpc } from './jobs/jobs.rpc';
-import { REDIS, RedisCloser, redisProvider } from './redis.provider';
 import { OutboxPublisher } from './scheduling/outbox.publisher';
 import { InventoryService } from './scheduling/inventory.service';
 import { ResumePointService } from './scheduling/resume-point.service';
@@ -19,15 +17,9 @@ export function schedulerModule(config: SchedulerConfig) {
   return serviceModule({
     name: 'scheduler',
     natsUrl: config.HOUNSFIELD_NATS_URL,
+    redisUrl: config.HOUNSFIELD_REDIS_URL,
     providers: [
       { provide: SCHEDULER_CONFIG, useValue: config },
-      redisProvider,
-      RedisCloser,
-      {
-        provide: HEALTH_CHECKS,
-        inject: [REDIS],
-        useFactory: (redis: Redis) => ({ redis: async () => (await redis.ping()) === 'PONG' }),
-      },
       JobRepository,
       WorkerRepository,
       WorkerViewService,

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
 import { z } from 'zod';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
-import { REDIS } from '../infrastructure/redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 
 export const storedImportSchema = z
   .object({ importId: z.string(), fileName: z.string(), size: z.number(), key: z.string(), expiresAt: z.number() })

@@ -11,7 +11,7 @@ import { NatsClient, requestRpc } from '@hounsfield/messaging';
 import { randomBytes } from 'node:crypto';
 import { checkpointError, CheckpointErrorCode, fromStorageError } from '../checkpoints.errors';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
-import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
+import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { toGrant } from '../queries/grants';
 import { importKey, importPrefix } from '../registry/storage-keys';
 import { ImportRepository } from './import.repository';

@@ -9,7 +9,7 @@ import {
 } from '@hounsfield/contracts';
 import { checkpointError, CheckpointErrorCode, fromStorageError } from '../checkpoints.errors';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
-import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
+import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { CheckpointRepository, StoredCheckpoint } from '../registry/checkpoint.repository';
 import { partKey } from '../registry/storage-keys';
 import { bestBy } from '../retention/retention-policy';

@@ -3,7 +3,7 @@ import { checkpointRecordSchema } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { z } from 'zod';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
-import { REDIS } from '../infrastructure/redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 import { COMMIT_LUA, PIN_LUA, RETIRE_LUA } from './registry.lua';
 
 /** A committed checkpoint as stored: the record, its place in the job's order, and its bytes' prefix. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CheckpointRetention } from '@hounsfield/contracts';
-import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
+import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { CheckpointEventsPublisher } from '../registry/checkpoint-events.publisher';
 import { CheckpointRepository } from '../registry/checkpoint.repository';
 import { checkpointsToKeep } from './retention-policy';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
 import { ImportService } from '../imports/import.service';
-import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
+import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { UploadSessionRepository } from '../uploads/upload-session.repository';
 import { UploadVerifier } from '../verification/upload-verifier';
 import { RetentionService } from './retention.service';

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CheckpointUploadSession, checkpointUploadSessionSchema } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
-import { REDIS } from '../infrastructure/redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 import { CLAIM_LUA, RELEASE_LUA } from '../registry/registry.lua';
 
 export type UploadState = 'open' | 'verifying' | 'committed' | 'rejected';

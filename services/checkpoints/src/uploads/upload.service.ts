@@ -11,7 +11,7 @@ import {
 import { randomBytes, randomUUID } from 'node:crypto';
 import { checkpointError, CheckpointErrorCode, fromStorageError } from '../checkpoints.errors';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig, MiB } from '../config';
-import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
+import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { toGrant } from '../queries/grants';
 import { CheckpointEventsPublisher } from '../registry/checkpoint-events.publisher';
 import { CheckpointRepository, orderMember, StoredCheckpoint } from '../registry/checkpoint.repository';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CheckpointFile, CheckpointManifest, CheckpointUploadSession } from '@hounsfield/contracts';
 import { createHash, type Hash } from 'node:crypto';
-import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
+import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { expectedPartSize, partCount, partKey } from '../registry/storage-keys';
 import { readPart, StoredPart } from './part-digest';
 import { hashProblem, missingProblem, sizeProblem, VerificationProblem } from './verification-problem';

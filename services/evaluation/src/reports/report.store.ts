@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { AccessGrant } from '@hounsfield/contracts';
 import { EVALUATION_CONFIG, EvaluationConfig } from '../config';
-import { OBJECT_STORE, ObjectStore } from '../infrastructure/object-store.provider';
+import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { RenderedReports } from './report-render';
 
 /** Where an evaluation's bytes live: `evaluations/<eval>/report.{md,yaml}`, `cases.csv`, `cases/<case>/<file>`. */

@@ -9,7 +9,7 @@ import {
 import Redis from 'ioredis';
 import { z } from 'zod';
 import { EVALUATION_CONFIG, EvaluationConfig } from '../config';
-import { REDIS } from '../infrastructure/redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 
 /** A planned case: its id, defect class and position (which seeds its sampling). */
 export type PlannedCase = Pick<EvaluationCase, 'caseId' | 'defectClass' | 'index'>;

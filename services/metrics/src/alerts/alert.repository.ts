@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AlertEvent, alertEventSchema } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
-import { REDIS } from '../redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 import { ALERT_LUA } from './alert.lua';
 
 export type AlertOutcome = 'fired' | 'updated' | 'resolved' | 'none';

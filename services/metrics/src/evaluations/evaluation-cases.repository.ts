@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
-import { REDIS } from '../redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 
 /** One `evaluation_case` message: which case, and its EVENTS stream sequence. */
 export interface CaseSighting {

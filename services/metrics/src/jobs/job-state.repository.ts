@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { isTerminalJobState, JobState, JobStateEvent } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
-import { REDIS } from '../redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 import { JOB_STATE_LUA } from './job-state.lua';
 
 /** A job's state as the metrics service last saw it, with the times of its current attempt. */

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { MetricPoint, MetricSeries, MetricSeriesRequest } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
-import { REDIS } from '../redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 import { SERIES_APPEND_LUA, SERIES_COMPACT_LUA } from './series-append.lua';
 import { compactBuckets, decodeRecord } from './series-record';
 

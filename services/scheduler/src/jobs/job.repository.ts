@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { JobRecord, JobState, ProgressEvent, progressEventSchema } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
-import { REDIS } from '../redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 import { JOB_COMMIT_LUA, QUEUE_POSITION_LUA } from './job-commit.lua';
 
 /** A message to publish after the state change that caused it (transactional outbox). */

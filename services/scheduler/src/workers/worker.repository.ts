@@ -3,7 +3,7 @@ import { WorkerHeartbeat, workerHeartbeatSchema } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { z } from 'zod';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
-import { REDIS } from '../redis.provider';
+import { REDIS } from '@hounsfield/runtime';
 import { WorkerState } from './worker.model';
 
 const storedWorkerSchema = z.object({ heartbeat: workerHeartbeatSchema, lastSeenMs: z.number() });
