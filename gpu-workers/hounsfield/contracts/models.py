@@ -110,6 +110,90 @@ class Script(BaseModel):
     args: Annotated[list[Arg], Field(max_length=256, validate_default=True)] = []
 
 
+class Partner(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    job: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    ref: Annotated[
+        str,
+        Field(
+            pattern='^(latest|best:[A-Za-z0-9_./-]{1,128}:(min|max)|\\d{1,15}|ck-[0-9a-f]{24})$'
+        ),
+    ] = 'latest'
+    config: dict[str, Any] | None = None
+
+
+class Case(RootModel[str]):
+    root: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+
+
+class Dataset(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    root: Annotated[str, Field(max_length=1024, min_length=1)]
+    splitCsv: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    split: Literal['train', 'val', 'test'] = 'test'
+    cases: Annotated[list[Case] | None, Field(max_length=10000, min_length=1)] = None
+    maxCases: Annotated[int | None, Field(ge=1, le=100000)] = None
+
+
+class Sampler(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    method: Literal['ddpm', 'ddim'] = 'ddim'
+    steps: Annotated[int, Field(ge=1, le=10000)] = 50
+    eta: Annotated[float, Field(ge=0.0, le=10.0)] = 0
+    tStart: Annotated[int | None, Field(ge=0, le=100000)] = None
+    clipX0: Annotated[float, Field(ge=0.0, le=1000.0)] = 3
+
+
+class Postprocess(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    nearPoints: bool | None = None
+    maxPointDistanceVox: Annotated[float | None, Field(ge=0.0, le=1000.0)] = None
+    opening: bool | None = None
+    openingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
+    largestComponent: bool | None = None
+    median: bool | None = None
+    medianSize: Annotated[int | None, Field(ge=1, le=99)] = None
+    closing: bool | None = None
+    closingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
+    fillHoles: bool | None = None
+
+
+class Evaluation(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    everyCheckpoints: Annotated[int, Field(ge=1, le=100000)] = 1
+    partner: Partner
+    dataset: Dataset
+    sampler: Annotated[Sampler, Field(validate_default=True)] = {
+        'method': 'ddim',
+        'steps': 50,
+        'eta': 0,
+        'clipX0': 3,
+    }
+    ensembleSize: Annotated[int, Field(ge=1, le=64)] = 5
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal['gpu', 'cpu'] = 'gpu'
+    postprocess: Annotated[Postprocess, Field(validate_default=True)] = {}
+    weights: Literal['ema', 'raw'] = 'ema'
+    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
+    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
+    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+
+
 EnvAdditionalProperty = TypeAliasType(
     "EnvAdditionalProperty", Annotated[str, Field(max_length=4096)]
 )
@@ -137,6 +221,7 @@ class JobSpec(BaseModel):
     priority: Annotated[int, Field(ge=-100, le=100)] = 0
     maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     script: Script | None = None
+    evaluation: Evaluation | None = None
     config: dict[str, Any] = {}
     env: dict[
         Annotated[str, StringConstraints(pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')],
@@ -501,6 +586,22 @@ class AccessGrant(RootModel[AccessGrant1 | AccessGrant2]):
     root: AccessGrant1 | AccessGrant2
 
 
+class Evaluation1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    state: Literal['awaiting', 'skipped', 'running', 'succeeded', 'failed']
+    evaluationId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    metrics: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128)], float
+    ] = {}
+    reason: Annotated[str | None, Field(max_length=2000)] = None
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
 class CheckpointRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -516,6 +617,7 @@ class CheckpointRecord(BaseModel):
     totalSize: Annotated[int, Field(ge=0, le=9007199254740991)]
     files: Annotated[list[CheckpointFile], Field(min_length=1)]
     meta: CheckpointMeta
+    evaluation: Evaluation1 | None = None
 
 
 class CheckpointEvent(BaseModel):
@@ -679,6 +781,24 @@ class CheckpointImport(BaseModel):
     format: Literal['auto', 'pth', 'lightning']
 
 
+class CheckpointEvaluationUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    state: Literal['skipped', 'running', 'succeeded', 'failed']
+    evaluationId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    metrics: (
+        dict[Annotated[str, StringConstraints(min_length=1, max_length=128)], float]
+        | None
+    ) = None
+    reason: Annotated[str | None, Field(max_length=2000)] = None
+
+
 class Diffusion(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -719,13 +839,7 @@ class Checkpoints(BaseModel):
     voxelization: Voxelization
 
 
-class Case(RootModel[str]):
-    root: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-
-
-class Dataset(BaseModel):
+class Dataset1(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -736,40 +850,13 @@ class Dataset(BaseModel):
     maxCases: Annotated[int | None, Field(ge=1, le=100000)] = None
 
 
-class Sampler(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    method: Literal['ddpm', 'ddim'] = 'ddim'
-    steps: Annotated[int, Field(ge=1, le=10000)] = 50
-    eta: Annotated[float, Field(ge=0.0, le=10.0)] = 0
-    tStart: Annotated[int | None, Field(ge=0, le=100000)] = None
-    clipX0: Annotated[float, Field(ge=0.0, le=1000.0)] = 3
-
-
-class Postprocess(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    nearPoints: bool | None = None
-    maxPointDistanceVox: Annotated[float | None, Field(ge=0.0, le=1000.0)] = None
-    opening: bool | None = None
-    openingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
-    largestComponent: bool | None = None
-    median: bool | None = None
-    medianSize: Annotated[int | None, Field(ge=1, le=99)] = None
-    closing: bool | None = None
-    closingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
-    fillHoles: bool | None = None
-
-
 class EvaluationSpec(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
     name: Annotated[str | None, Field(max_length=128, min_length=1)] = None
     checkpoints: Checkpoints
-    dataset: Dataset
+    dataset: Dataset1
     sampler: Annotated[Sampler, Field(validate_default=True)] = {
         'method': 'ddim',
         'steps': 50,
@@ -892,7 +979,7 @@ class EvaluationShardContext(BaseModel):
     complete: bool
 
 
-class Case1(BaseModel):
+class Case2(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -910,7 +997,7 @@ class EvaluationPlanRequest(BaseModel):
     evaluationId: Annotated[
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
-    cases: Annotated[list[Case1], Field(max_length=100000)]
+    cases: Annotated[list[Case2], Field(max_length=100000)]
     problem: Annotated[str | None, Field(max_length=4096)] = None
 
 

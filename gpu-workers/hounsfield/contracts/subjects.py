@@ -44,6 +44,7 @@ RPC_CHECKPOINTS_LIST = "hf.rpc.checkpoints.list"
 RPC_CHECKPOINTS_DOWNLOAD_PART = "hf.rpc.checkpoints.download.part"
 RPC_CHECKPOINTS_IMPORT_UPLOAD = "hf.rpc.checkpoints.imports.upload"
 RPC_CHECKPOINTS_IMPORT_START = "hf.rpc.checkpoints.imports.start"
+RPC_CHECKPOINTS_EVALUATION = "hf.rpc.checkpoints.evaluation"
 
 
 def checkpoint_events_subject(job_id: str) -> str:

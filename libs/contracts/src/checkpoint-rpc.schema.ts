@@ -154,3 +154,18 @@ export const checkpointImportSchema = z
   .strict()
   .meta({ id: 'CheckpointImport' });
 export type CheckpointImport = z.infer<typeof checkpointImportSchema>;
+
+/** The evaluation service reports on a checkpoint's auto-evaluation; the reply is the updated record. */
+export const checkpointEvaluationUpdateSchema = z
+  .object({
+    v: schemaVersionSchema,
+    checkpointId: checkpointIdSchema,
+    state: z.enum(['skipped', 'running', 'succeeded', 'failed']),
+    evaluationId: identifierSchema.optional(),
+    /** With `succeeded`: the means, named `eval.<metric>`. */
+    metrics: z.record(z.string().min(1).max(128), z.number()).optional(),
+    reason: z.string().max(2000).optional(),
+  })
+  .strict()
+  .meta({ id: 'CheckpointEvaluationUpdate' });
+export type CheckpointEvaluationUpdate = z.infer<typeof checkpointEvaluationUpdateSchema>;

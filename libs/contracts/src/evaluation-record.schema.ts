@@ -61,6 +61,8 @@ export const evaluationRecordSchema = z
     /** Read grants of the report files (on `GET`, once the evaluation has succeeded). */
     reportLinks: z.record(z.string(), accessGrantSchema).optional(),
     error: z.string().optional(),
+    /** Set on an auto-evaluation: the training job and the committed checkpoint it evaluates. */
+    origin: z.object({ jobId: identifierSchema, checkpointId: checkpointIdSchema }).strict().optional(),
     createdAt: timestampSchema,
     plannedAt: timestampSchema.optional(),
     finishedAt: timestampSchema.optional(),

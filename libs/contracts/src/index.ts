@@ -23,6 +23,7 @@ export * from './checkpoint-record.schema';
 export * from './checkpoint-event.schema';
 export * from './checkpoint-rpc.schema';
 export * from './evaluation-spec.schema';
+export * from './auto-evaluation.schema';
 export * from './evaluation-case.schema';
 export * from './evaluation-record.schema';
 export * from './evaluation-rpc.schema';

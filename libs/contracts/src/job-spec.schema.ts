@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { autoEvaluationSchema } from './auto-evaluation.schema';
 import { monitoringPolicySchema } from './monitoring-policy.schema';
 
 /** The kinds of training the platform knows how to run. `script` runs a user's own module. */
@@ -96,6 +97,8 @@ export const jobSpecSchema = z
     priority: z.number().int().min(-100).max(100).default(0),
     maxRestarts: z.number().int().min(0).max(20).default(0),
     script: scriptSchema.optional(),
+    /** Evaluate every N-th committed checkpoint (PCDiff jobs); see `autoEvaluationSchema`. */
+    evaluation: autoEvaluationSchema.optional(),
     /** Trainer-specific configuration: a preset name and overrides, validated by the trainer. */
     config: z.record(z.string(), z.unknown()).default({}),
     /** Extra environment for the trainer. Platform variables (CUDA_VISIBLE_DEVICES, HOUNSFIELD_*) cannot be set. */
@@ -107,6 +110,13 @@ export const jobSpecSchema = z
   .superRefine((spec, ctx) => {
     if (spec.kind === 'script' && !spec.script) {
       ctx.addIssue({ code: 'custom', path: ['script'], message: 'a script job needs script.module (the Python module to run)' });
+    }
+    if (spec.evaluation && spec.kind !== 'pcdiff' && spec.kind !== 'voxelization') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['evaluation'],
+        message: 'auto-evaluation runs the implant pipeline: only pcdiff and voxelization jobs can ask for it; remove evaluation',
+      });
     }
     for (const name of Object.keys(spec.env)) {
       if (name === 'CUDA_VISIBLE_DEVICES' || name.startsWith('HOUNSFIELD_')) {

@@ -8,6 +8,7 @@ import { checkpointMetaSchema } from './checkpoint-meta.schema';
 import { checkpointRecordSchema } from './checkpoint-record.schema';
 import {
   checkpointCommitRequestSchema,
+  checkpointEvaluationUpdateSchema,
   checkpointImportSchema,
   checkpointPartRequestSchema,
   checkpointPartUploadedSchema,
@@ -69,6 +70,7 @@ export const EXPORTED_SCHEMAS = {
   CheckpointCommitRequest: checkpointCommitRequestSchema,
   CheckpointResolveRequest: checkpointResolveRequestSchema,
   CheckpointImport: checkpointImportSchema,
+  CheckpointEvaluationUpdate: checkpointEvaluationUpdateSchema,
   EvaluationSpec: evaluationSpecSchema,
   EvaluationCase: evaluationCaseSchema,
   EvaluationCaseResult: evaluationCaseResultSchema,

@@ -38,6 +38,7 @@ export const SUBJECTS = {
    * the job event stream and the scheduler's consumer only take the event types they know.
    */
   checkpointEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.checkpoint.${jobId}`,
+  checkpointEventsAll: `${SUBJECT_PREFIX.events}.checkpoint.*`,
   /**
    * An evaluation's planned/case/succeeded/failed events (evaluation service), on the EVENTS stream
    * (`hf.events.>`); outside `job.<id>.>` for the same reason as checkpoint events.
@@ -70,6 +71,8 @@ export const RPC = {
   checkpointsDownloadPart: `${SUBJECT_PREFIX.rpc}.checkpoints.download.part`,
   checkpointsImportUpload: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.upload`,
   checkpointsImportStart: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.start`,
+  /** Auto-evaluation verdicts on a checkpoint (evaluation service → checkpoints service). */
+  checkpointsEvaluation: `${SUBJECT_PREFIX.rpc}.checkpoints.evaluation`,
   /** Evaluation service: create and read (gateway), then the shards' context, plan, artefact grants and results. */
   evaluationsCreate: `${SUBJECT_PREFIX.rpc}.evaluation.create`,
   evaluationsGet: `${SUBJECT_PREFIX.rpc}.evaluation.get`,
@@ -88,6 +91,8 @@ export const CONSUMERS = {
   worker: (workerId: string) => `worker-${workerId}`,
   scheduler: 'scheduler',
   metrics: 'metrics',
+  /** The evaluation service's view of committed checkpoints (auto-evaluation). */
+  autoEvaluation: 'evaluation-auto',
   /** The shards' shared pull consumer of one evaluation's cases. */
   evaluation: (evaluationId: string) => `eval-${evaluationId}`,
 } as const;

@@ -1,5 +1,6 @@
 import { serviceModule } from '@hounsfield/runtime';
 import { CheckpointsRpc } from './checkpoints.rpc';
+import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from './config';
 import { ImportRepository } from './imports/import.repository';
 import { ImportService } from './imports/import.service';
@@ -32,6 +33,7 @@ export function checkpointsModule(config: CheckpointsConfig) {
       RetentionService,
       UploadService,
       CheckpointQueryService,
+      CheckpointEvaluationService,
       ImportService,
       SweeperService,
       CheckpointsRpc,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import {
   checkpointCommitRequestSchema,
+  checkpointEvaluationUpdateSchema,
   checkpointImportStartRequestSchema,
   checkpointImportUploadRequestSchema,
   checkpointListRequestSchema,
@@ -12,6 +13,7 @@ import {
 } from '@hounsfield/contracts';
 import { NatsClient, serveRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
+import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
 import { ImportService } from './imports/import.service';
 import { CheckpointQueryService } from './queries/checkpoint-query.service';
 import { UploadService } from './uploads/upload.service';
@@ -28,6 +30,7 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
     private readonly uploads: UploadService,
     private readonly queries: CheckpointQueryService,
     private readonly imports: ImportService,
+    private readonly evaluations: CheckpointEvaluationService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -41,6 +44,7 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
       serveRpc(nc, RPC.checkpointsList, QUEUE_GROUP, checkpointListRequestSchema, (req) => this.queries.list(req.jobId, req.limit)),
       serveRpc(nc, RPC.checkpointsDownloadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.queries.downloadPart(req)),
       serveRpc(nc, RPC.checkpointsImportUpload, QUEUE_GROUP, checkpointImportUploadRequestSchema, (req) => this.imports.upload(req.fileName, req.size)),
+      serveRpc(nc, RPC.checkpointsEvaluation, QUEUE_GROUP, checkpointEvaluationUpdateSchema, (req) => this.evaluations.update(req)),
       serveRpc(nc, RPC.checkpointsImportStart, QUEUE_GROUP, checkpointImportStartRequestSchema, (req) => this.imports.start(req)),
     ];
   }

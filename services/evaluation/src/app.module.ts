@@ -1,4 +1,7 @@
 import { serviceModule } from '@hounsfield/runtime';
+import { AutoEvaluationRepository } from './auto/auto-evaluation.repository';
+import { AutoEvaluationService } from './auto/auto-evaluation.service';
+import { CheckpointEventsConsumer } from './auto/checkpoint-events.consumer';
 import { CheckpointsClient, SchedulerClient } from './clients/platform.clients';
 import { EVALUATION_CONFIG, EvaluationConfig } from './config';
 import { EvaluationRpc } from './evaluation.rpc';
@@ -29,6 +32,9 @@ export function evaluationModule(config: EvaluationConfig) {
       CheckpointsClient,
       EvaluationService,
       EvaluationReconciler,
+      AutoEvaluationRepository,
+      AutoEvaluationService,
+      CheckpointEventsConsumer,
       EvaluationRpc,
     ],
   });

@@ -9,6 +9,12 @@ export const evaluationEnvSchema = baseEnvSchema.extend({
   /** How long artefact write grants and report download grants stay valid. */
   HOUNSFIELD_EVALUATION_GRANT_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** How often unfinished evaluations are reconciled (cases re-queued, reports written). */
+  /**
+   * How long an auto-evaluation pins the checkpoint it evaluates when the job's retention waits for
+   * evaluation verdicts (which keep the checkpoint meanwhile); the bytes of a checkpoint retention
+   * then retires go once this pin ends. Other evaluations pin their checkpoints for 7 days.
+   */
+  HOUNSFIELD_AUTO_EVALUATION_PIN_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(600),
   HOUNSFIELD_EVALUATION_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
 });
 

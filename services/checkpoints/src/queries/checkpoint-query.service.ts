@@ -12,7 +12,7 @@ import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
 import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { CheckpointRepository, StoredCheckpoint } from '../registry/checkpoint.repository';
 import { partKey } from '../registry/storage-keys';
-import { bestBy } from '../retention/retention-policy';
+import { bestBy, checkpointMetrics } from '../retention/retention-policy';
 import { toGrant } from './grants';
 
 /** A resolve retries when retention removed its answer between reading and pinning it. */
@@ -100,7 +100,7 @@ export class CheckpointQueryService {
       case 'best': {
         const committed = await this.committedOf(jobId);
         const best = bestBy(
-          committed.map((c) => ({ id: c.record.id, step: c.record.step, member: c.member, metrics: c.record.meta.metrics, stored: c })),
+          committed.map((c) => ({ id: c.record.id, step: c.record.step, member: c.member, metrics: checkpointMetrics(c.record), stored: c })),
           parsed.metric,
           parsed.mode,
         );

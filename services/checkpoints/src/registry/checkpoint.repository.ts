@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { checkpointRecordSchema } from '@hounsfield/contracts';
+import { CheckpointRetention, checkpointRecordSchema, checkpointRetentionSchema } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { z } from 'zod';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
@@ -52,6 +52,7 @@ export class CheckpointRepository {
   indexKey = (jobId: string) => `${this.p}job:${jobId}`;
   private pinsKey = (jobId: string) => `${this.p}pins:${jobId}`;
   private trashKey = () => `${this.p}trash`;
+  private policyKey = (jobId: string) => `${this.p}policy:${jobId}`;
 
   /**
    * Makes a verified upload the committed checkpoint `stored` in one step; a commit of the same
@@ -127,6 +128,21 @@ export class CheckpointRepository {
   }
 
   /** Forgets a deleted checkpoint (after its bytes are gone). */
+  /** Replaces a stored checkpoint's record (its bytes and place are unchanged); false when it is gone. */
+  async replaceRecord(stored: StoredCheckpoint): Promise<boolean> {
+    return (await this.redis.set(this.recordKey(stored.record.id), JSON.stringify(stored), 'XX')) === 'OK';
+  }
+
+  /** The retention policy of the job's last commit, for re-applying it later. */
+  async savePolicy(jobId: string, policy: CheckpointRetention): Promise<void> {
+    await this.redis.set(this.policyKey(jobId), JSON.stringify(policy));
+  }
+
+  async policy(jobId: string): Promise<CheckpointRetention | undefined> {
+    const raw = await this.redis.get(this.policyKey(jobId));
+    return raw === null ? undefined : checkpointRetentionSchema.parse(JSON.parse(raw));
+  }
+
   async forget(id: string): Promise<void> {
     await this.redis.multi().del(this.recordKey(id)).zrem(this.trashKey(), id).exec();
   }

@@ -15,6 +15,22 @@ function candidates(steps: number[], loss: Record<number, number | 'NaN'> = {}, 
 const sorted = (ids: Set<string>) => [...ids].sort();
 
 describe('checkpointsToKeep', () => {
+  it('keeps checkpoints awaiting their evaluation, then the best by the evaluation metric once every verdict is in', () => {
+    const policy = { keepLast: 1, keepBest: { metric: 'eval.HD95', mode: 'min' as const, count: 1 } };
+    const all = candidates([10, 20, 30, 40]);
+    // Nothing evaluated yet: everything awaiting stays.
+    const awaiting = all.map((c) => ({ ...c, awaiting: true }));
+    expect(sorted(checkpointsToKeep(awaiting, policy))).toEqual(['a1s10', 'a1s20', 'a1s30', 'a1s40']);
+    // Verdicts for 10, 20 and 30 (30 skipped), 40 still awaiting: the best of the scored, the latest, the awaiting.
+    const hd95: Record<number, number | undefined> = { 10: 4.5, 20: 2.5 };
+    const judged: RetentionCandidate[] = all.map((c) => {
+      const value = hd95[c.step];
+      const metrics: Record<string, number> = value === undefined ? {} : { 'eval.HD95': value };
+      return { ...c, awaiting: c.step === 40, metrics };
+    });
+    expect(sorted(checkpointsToKeep(judged, policy))).toEqual(['a1s20', 'a1s40']);
+  });
+
   it('keeps the newest keepLast and nothing else', () => {
     expect(sorted(checkpointsToKeep(candidates([10, 20, 30, 40, 50]), { keepLast: 2 }))).toEqual(['a1s40', 'a1s50']);
   });

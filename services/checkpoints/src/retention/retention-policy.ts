@@ -1,4 +1,4 @@
-import { CheckpointRetention, MetricValue } from '@hounsfield/contracts';
+import { CheckpointRecord, CheckpointRetention, MetricValue } from '@hounsfield/contracts';
 
 export interface RetentionCandidate {
   id: string;
@@ -6,6 +6,18 @@ export interface RetentionCandidate {
   /** Orders checkpoints (attempt, then step); the greatest is the latest. */
   member: string;
   metrics: Record<string, MetricValue>;
+  /** Waiting for its auto-evaluation's verdict: kept until then (it may turn out the best). */
+  awaiting?: boolean;
+}
+
+/** A checkpoint's metrics for retention and `best:` references: the trainer's, then its evaluation's. */
+export function checkpointMetrics(record: CheckpointRecord): Record<string, MetricValue> {
+  return { ...record.meta.metrics, ...(record.evaluation?.metrics ?? {}) };
+}
+
+/** Whether a checkpoint's auto-evaluation verdict is still to come. */
+export function awaitingEvaluation(record: CheckpointRecord): boolean {
+  return record.evaluation?.state === 'awaiting' || record.evaluation?.state === 'running';
 }
 
 /**
@@ -14,7 +26,8 @@ export interface RetentionCandidate {
  * - `keepLast`: the newest K;
  * - `keepBest`: the K best by a reported metric (finite values only; among equal values the newer);
  * - `keepEvery`: every checkpoint whose step is a multiple of N (a sparse history that does not
- *   shift as other checkpoints come and go).
+ *   shift as other checkpoints come and go);
+ * - every checkpoint still awaiting its auto-evaluation (until the verdict, it may be the best).
  * Everything else is deleted. Adding a checkpoint can only remove others from this set, never
  * bring one back, so deletions decided on an older view stay right (GC needs no lock).
  */
@@ -37,6 +50,7 @@ export function checkpointsToKeep(candidates: RetentionCandidate[], policy: Chec
   if (every !== undefined) {
     for (const candidate of newestFirst) if (candidate.step % every === 0) keep.add(candidate.id);
   }
+  for (const candidate of newestFirst) if (candidate.awaiting) keep.add(candidate.id);
   return keep;
 }
 

@@ -3,7 +3,7 @@ import { CheckpointRetention } from '@hounsfield/contracts';
 import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { CheckpointEventsPublisher } from '../registry/checkpoint-events.publisher';
 import { CheckpointRepository } from '../registry/checkpoint.repository';
-import { checkpointsToKeep } from './retention-policy';
+import { awaitingEvaluation, checkpointMetrics, checkpointsToKeep } from './retention-policy';
 
 /**
  * Applies a job's retention after each commit and deletes retired checkpoints' bytes once no pin
@@ -22,9 +22,16 @@ export class RetentionService {
 
   /** Retires what the policy does not keep, then deletes whatever is due. Returns the retired ids. */
   async enforce(jobId: string, policy: CheckpointRetention): Promise<string[]> {
+    await this.checkpoints.savePolicy(jobId, policy);
     const committed = await this.checkpoints.committed(jobId);
     const keep = checkpointsToKeep(
-      committed.map((c) => ({ id: c.record.id, step: c.record.step, member: c.member, metrics: c.record.meta.metrics })),
+      committed.map((c) => ({
+        id: c.record.id,
+        step: c.record.step,
+        member: c.member,
+        metrics: checkpointMetrics(c.record),
+        awaiting: awaitingEvaluation(c.record),
+      })),
       policy,
     );
     const retired = await this.checkpoints.retire(
@@ -33,6 +40,12 @@ export class RetentionService {
     );
     await this.deleteDue();
     return retired;
+  }
+
+  /** Applies the job's policy as last committed (after an evaluation verdict changed what it keeps). */
+  async reapply(jobId: string): Promise<string[]> {
+    const policy = await this.checkpoints.policy(jobId);
+    return policy === undefined ? [] : this.enforce(jobId, policy);
   }
 
   /** Deletes the bytes of every trashed checkpoint whose pins have ended. */

@@ -13,6 +13,7 @@ import { checkpointError, CheckpointErrorCode, fromStorageError } from '../check
 import { CHECKPOINTS_CONFIG, CheckpointsConfig, MiB } from '../config';
 import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { toGrant } from '../queries/grants';
+import { retentionAwaitsEvaluation } from '../evaluations/checkpoint-evaluation.service';
 import { CheckpointEventsPublisher } from '../registry/checkpoint-events.publisher';
 import { CheckpointRepository, orderMember, StoredCheckpoint } from '../registry/checkpoint.repository';
 import { partCount, partKey, uploadPrefix } from '../registry/storage-keys';
@@ -135,6 +136,8 @@ export class UploadService {
       totalSize: request.manifest.files.reduce((sum, f) => sum + f.size, 0),
       files: request.manifest.files,
       meta: read.meta,
+      // Retention that keeps the best by an evaluation metric keeps each checkpoint until its verdict.
+      ...(retentionAwaitsEvaluation(request.retention) ? { evaluation: { state: 'awaiting' as const, metrics: {}, at: new Date().toISOString() } } : {}),
     };
     return { stored: { record, member: orderMember(session.attempt, session.step, session.uploadId), prefix } };
   }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  CheckpointEvaluationUpdate,
   CheckpointRecord,
   checkpointRecordSchema,
   JobRecord,
@@ -24,12 +25,17 @@ export class SchedulerClient {
   }
 }
 
-/** The checkpoints service's resolve, to pin the evaluated checkpoints at submission. */
+/** The checkpoints service: resolve (pinning the evaluated checkpoints at submission) and auto-evaluation verdicts. */
 @Injectable()
 export class CheckpointsClient {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
   resolve(jobId: string, ref: string, pinSeconds: number): Promise<CheckpointRecord> {
     return requestRpc(this.nats.nc, RPC.checkpointsResolve, { v: SCHEMA_VERSION, jobId, ref, pinSeconds }, checkpointRecordSchema);
+  }
+
+  /** An auto-evaluation's verdict on the checkpoint it evaluates (metrics, skipped, failed). */
+  reportEvaluation(update: Omit<CheckpointEvaluationUpdate, 'v'>): Promise<CheckpointRecord> {
+    return requestRpc(this.nats.nc, RPC.checkpointsEvaluation, { v: SCHEMA_VERSION, ...update }, checkpointRecordSchema);
   }
 }

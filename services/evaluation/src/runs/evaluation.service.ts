@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  AUTO_EVALUATION_METRIC_PREFIX,
   CONSUMERS,
   EvaluationCaseResult,
   EvaluationRecord,
   evaluationSpecSchema,
   EvaluationSpec,
   EvaluationShardContext,
+  EvaluationSummary,
   JobState,
   ResolvedModel,
   STREAMS,
@@ -28,6 +30,15 @@ const PIN_SECONDS = 7 * 24 * 3600;
 const TERMINAL_JOB_STATES: JobState[] = ['succeeded', 'failed', 'cancelled'];
 
 const now = () => new Date().toISOString();
+
+/** The means of an evaluation, named for the checkpoint (`eval.DSC`, ...); non-finite means are left out. */
+export function checkpointMetricsOf(summary: EvaluationSummary): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(summary.overall)
+      .filter(([, stats]) => stats.count > 0 && Number.isFinite(stats.mean))
+      .map(([name, stats]) => [`${AUTO_EVALUATION_METRIC_PREFIX}${name}`, stats.mean]),
+  );
+}
 
 /**
  * Evaluation runs: submission (checkpoints pinned, shard jobs submitted), the shards' plan and
@@ -57,27 +68,46 @@ export class EvaluationService {
       const issues = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
       throw evaluationError(EvaluationErrorCode.Invalid, 'invalid evaluation spec', { issues });
     }
-    const spec = parsed.data;
-    const [diffusion, voxelization] = await Promise.all([this.resolveModel(spec, 'diffusion'), this.resolveModel(spec, 'voxelization')]);
+    return this.start(parsed.data, `ev-${randomBytes(6).toString('hex')}`);
+  }
+
+  /**
+   * Starts the evaluation `id` of `spec` (checkpoints resolved and pinned, shard jobs submitted).
+   * Starting an id that exists returns the stored run (a redelivered auto-evaluation trigger).
+   */
+  async start(
+    spec: EvaluationSpec,
+    id: string,
+    origin?: EvaluationRecord['origin'],
+    /** Shorter pins for checkpoints something else keeps meanwhile (by checkpoint id). */
+    pinSecondsOf: Record<string, number> = {},
+  ): Promise<EvaluationRecord> {
+    const existing = await this.repository.get(id);
+    if (existing) return existing;
+    const [diffusion, voxelization] = await Promise.all([
+      this.resolveModel(spec, 'diffusion', pinSecondsOf),
+      this.resolveModel(spec, 'voxelization', pinSecondsOf),
+    ]);
     const record: EvaluationRecord = {
-      id: `ev-${randomBytes(6).toString('hex')}`,
+      id,
       ...(spec.name ? { name: spec.name } : {}),
       status: 'planning',
       spec,
       models: { diffusion, voxelization },
       shardJobs: [],
       progress: { total: null, done: 0, etaSeconds: null },
+      ...(origin ? { origin } : {}),
       createdAt: now(),
     };
-    await this.repository.create(record);
+    if (!(await this.repository.create(record))) return this.require(id);
     await this.queue.ensureConsumer(record.id, spec.caseTimeoutSeconds);
     return this.submitShards(record, spec.shards);
   }
 
-  private async resolveModel(spec: EvaluationSpec, kind: 'diffusion' | 'voxelization'): Promise<ResolvedModel> {
+  private async resolveModel(spec: EvaluationSpec, kind: 'diffusion' | 'voxelization', pinSecondsOf: Record<string, number>): Promise<ResolvedModel> {
     const wanted = spec.checkpoints[kind];
     const where = `checkpoints.${kind}`;
-    const checkpoint = await this.checkpoints.resolve(wanted.job, wanted.ref, PIN_SECONDS).catch((error: unknown) => {
+    const checkpoint = await this.checkpoints.resolve(wanted.job, wanted.ref, pinSecondsOf[wanted.ref] ?? PIN_SECONDS).catch((error: unknown) => {
       throw this.asSpecProblem(error, where, `no committed checkpoint ${wanted.job}:${wanted.ref}`);
     });
     let config = wanted.config;
@@ -142,6 +172,9 @@ export class EvaluationService {
     if (cases.length === 0) {
       const stored = await this.repository.plan(id);
       if (stored.length > 0) return { total: stored.length };
+      await this.reportToCheckpoint(record, { state: 'failed', reason: problem ?? 'no case to evaluate' }).catch((error: unknown) =>
+        this.logger.warn(`evaluation ${id}: the failure was not reported on checkpoint ${record.origin?.checkpointId}: ${String(error)}`),
+      );
       await this.repository.save({ ...record, status: 'failed', error: problem ?? 'no case to evaluate', finishedAt: now() });
       await this.events.failed(record, problem ?? 'no case to evaluate');
       await this.queue.remove(id);
@@ -189,6 +222,8 @@ export class EvaluationService {
     const results = await this.repository.results(id);
     const summary = aggregate(results);
     const keys = await this.reports.write(id, renderReports(record, results, summary));
+    // Before the run is closed: if this fails, the run stays open and the reconciler finalizes it again.
+    await this.reportToCheckpoint(record, { state: 'succeeded', metrics: checkpointMetricsOf(summary) });
     await this.repository.save({
       ...record,
       status: 'succeeded',
@@ -228,6 +263,12 @@ export class EvaluationService {
       this.logger.warn(`evaluation ${id}: every shard job has ended with cases left; submitting another`);
       await this.submitShards(record, record.shardJobs.length + 1);
     }
+  }
+
+  /** An auto-evaluation's verdict, on the checkpoint it evaluates (nothing for other evaluations). */
+  private async reportToCheckpoint(record: EvaluationRecord, verdict: { state: 'succeeded' | 'failed'; metrics?: Record<string, number>; reason?: string }) {
+    if (!record.origin) return;
+    await this.checkpoints.reportEvaluation({ checkpointId: record.origin.checkpointId, evaluationId: record.id, ...verdict });
   }
 
   activeIds(): Promise<string[]> {
