@@ -110,123 +110,9 @@ class Script(BaseModel):
     args: Annotated[list[Arg], Field(max_length=256, validate_default=True)] = []
 
 
-class Partner(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    job: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    ref: Annotated[
-        str,
-        Field(
-            pattern='^(latest|best:[A-Za-z0-9_./-]{1,128}:(min|max)|\\d{1,15}|ck-[0-9a-f]{24})$'
-        ),
-    ] = 'latest'
-    config: dict[str, Any] | None = None
-
-
-class Case(RootModel[str]):
-    root: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-
-
-class Dataset(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    root: Annotated[str, Field(max_length=1024, min_length=1)]
-    splitCsv: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
-    split: Literal['train', 'val', 'test'] = 'test'
-    cases: Annotated[list[Case] | None, Field(max_length=10000, min_length=1)] = None
-    maxCases: Annotated[int | None, Field(ge=1, le=100000)] = None
-
-
-class Sampler(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    method: Literal['ddpm', 'ddim'] = 'ddim'
-    steps: Annotated[int, Field(ge=1, le=10000)] = 50
-    eta: Annotated[float, Field(ge=0.0, le=10.0)] = 0
-    tStart: Annotated[int | None, Field(ge=0, le=100000)] = None
-    clipX0: Annotated[float, Field(ge=0.0, le=1000.0)] = 3
-
-
-class Postprocess(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    nearPoints: bool | None = None
-    maxPointDistanceVox: Annotated[float | None, Field(ge=0.0, le=1000.0)] = None
-    opening: bool | None = None
-    openingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
-    largestComponent: bool | None = None
-    median: bool | None = None
-    medianSize: Annotated[int | None, Field(ge=1, le=99)] = None
-    closing: bool | None = None
-    closingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
-    fillHoles: bool | None = None
-
-
-class Evaluation(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    everyCheckpoints: Annotated[int, Field(ge=1, le=100000)] = 1
-    partner: Partner
-    dataset: Dataset
-    sampler: Annotated[Sampler, Field(validate_default=True)] = {
-        'method': 'ddim',
-        'steps': 50,
-        'eta': 0,
-        'clipX0': 3,
-    }
-    ensembleSize: Annotated[int, Field(ge=1, le=64)] = 5
-    shards: Annotated[int, Field(ge=1, le=256)] = 1
-    device: Literal['gpu', 'cpu'] = 'gpu'
-    postprocess: Annotated[Postprocess, Field(validate_default=True)] = {}
-    weights: Literal['ema', 'raw'] = 'ema'
-    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
-    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
-    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
-    priority: Annotated[int, Field(ge=-100, le=100)] = 0
-
-
 EnvAdditionalProperty = TypeAliasType(
     "EnvAdditionalProperty", Annotated[str, Field(max_length=4096)]
 )
-
-
-class JobSpec(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: Annotated[str, Field(max_length=128, min_length=1)]
-    kind: Literal[
-        'pcdiff', 'voxelization', 'vqgan3d', 'slice_interp', 'topo_unet', 'script'
-    ]
-    resources: Annotated[Resources, Field(validate_default=True)] = {
-        'gpus': 0,
-        'cpuProcesses': 1,
-        'waitForCapacity': False,
-    }
-    hyperparameters: Hyperparameters
-    data: Annotated[Data, Field(validate_default=True)] = {'paths': []}
-    checkpoint: Annotated[Checkpoint, Field(validate_default=True)] = {'keepLast': 3}
-    monitoring: Annotated[Monitoring, Field(validate_default=True)] = {
-        'failOnNonFiniteLoss': False
-    }
-    priority: Annotated[int, Field(ge=-100, le=100)] = 0
-    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
-    script: Script | None = None
-    evaluation: Evaluation | None = None
-    config: dict[str, Any] = {}
-    env: dict[
-        Annotated[str, StringConstraints(pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')],
-        EnvAdditionalProperty,
-    ] = {}
 
 
 class ResolvedHyperparameters(BaseModel):
@@ -245,28 +131,6 @@ class ResolvedHyperparameters(BaseModel):
 
 class GpuIndice(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=9007199254740991)]
-
-
-class Assignment(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    v: Literal[1]
-    assignmentId: Annotated[str, Field(max_length=128, min_length=1)]
-    jobId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
-    workerId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    spec: JobSpec
-    gpuIndices: list[GpuIndice]
-    cudaVisibleDevices: str
-    nprocPerNode: Annotated[int, Field(ge=1, le=9007199254740991)]
-    resolved: ResolvedHyperparameters
-    resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
-    issuedAt: Annotated[str, Field(max_length=40, min_length=20)]
 
 
 class ProgressEvent(BaseModel):
@@ -799,7 +663,7 @@ class CheckpointEvaluationUpdate(BaseModel):
     reason: Annotated[str | None, Field(max_length=2000)] = None
 
 
-class Diffusion(BaseModel):
+class EvaluationCheckpoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -815,31 +679,13 @@ class Diffusion(BaseModel):
     config: dict[str, Any] | None = None
 
 
-class Voxelization(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    job: Annotated[
+class Case(RootModel[str]):
+    root: Annotated[
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
-    ref: Annotated[
-        str,
-        Field(
-            pattern='^(latest|best:[A-Za-z0-9_./-]{1,128}:(min|max)|\\d{1,15}|ck-[0-9a-f]{24})$'
-        ),
-    ] = 'latest'
-    config: dict[str, Any] | None = None
 
 
-class Checkpoints(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    diffusion: Diffusion
-    voxelization: Voxelization
-
-
-class Dataset1(BaseModel):
+class EvaluationDataset(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -850,28 +696,31 @@ class Dataset1(BaseModel):
     maxCases: Annotated[int | None, Field(ge=1, le=100000)] = None
 
 
-class EvaluationSpec(BaseModel):
+class EvaluationSampler(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: Annotated[str | None, Field(max_length=128, min_length=1)] = None
-    checkpoints: Checkpoints
-    dataset: Dataset1
-    sampler: Annotated[Sampler, Field(validate_default=True)] = {
-        'method': 'ddim',
-        'steps': 50,
-        'eta': 0,
-        'clipX0': 3,
-    }
-    ensembleSize: Annotated[int, Field(ge=1, le=64)] = 5
-    shards: Annotated[int, Field(ge=1, le=256)] = 1
-    device: Literal['gpu', 'cpu'] = 'gpu'
-    postprocess: Annotated[Postprocess, Field(validate_default=True)] = {}
-    weights: Literal['ema', 'raw'] = 'ema'
-    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
-    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
-    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
-    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    method: Literal['ddpm', 'ddim'] = 'ddim'
+    steps: Annotated[int, Field(ge=1, le=10000)] = 50
+    eta: Annotated[float, Field(ge=0.0, le=10.0)] = 0
+    tStart: Annotated[int | None, Field(ge=0, le=100000)] = None
+    clipX0: Annotated[float, Field(ge=0.0, le=1000.0)] = 3
+
+
+class EvaluationPostprocess(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    nearPoints: bool | None = None
+    maxPointDistanceVox: Annotated[float | None, Field(ge=0.0, le=1000.0)] = None
+    opening: bool | None = None
+    openingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
+    largestComponent: bool | None = None
+    median: bool | None = None
+    medianSize: Annotated[int | None, Field(ge=1, le=99)] = None
+    closing: bool | None = None
+    closingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
+    fillHoles: bool | None = None
 
 
 class EvaluationCase(BaseModel):
@@ -932,7 +781,7 @@ class EvaluationIdRequest(BaseModel):
     ]
 
 
-class Diffusion1(BaseModel):
+class Diffusion(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -944,7 +793,7 @@ class Diffusion1(BaseModel):
     config: dict[str, Any]
 
 
-class Voxelization1(BaseModel):
+class Voxelization(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -960,26 +809,11 @@ class Models(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    diffusion: Diffusion1
-    voxelization: Voxelization1
+    diffusion: Diffusion
+    voxelization: Voxelization
 
 
-class EvaluationShardContext(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    evaluationId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    spec: EvaluationSpec
-    models: Models
-    stream: str
-    consumer: str
-    planned: bool
-    complete: bool
-
-
-class Case2(BaseModel):
+class Case1(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -997,7 +831,7 @@ class EvaluationPlanRequest(BaseModel):
     evaluationId: Annotated[
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
-    cases: Annotated[list[Case2], Field(max_length=100000)]
+    cases: Annotated[list[Case1], Field(max_length=100000)]
     problem: Annotated[str | None, Field(max_length=4096)] = None
 
 
@@ -1096,6 +930,82 @@ class EvaluationFailedEvent(BaseModel):
     seconds: Annotated[float, Field(ge=0.0)]
 
 
+class Evaluation(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    everyCheckpoints: Annotated[int, Field(ge=1, le=100000)] = 1
+    partner: EvaluationCheckpoint
+    dataset: EvaluationDataset
+    sampler: Annotated[EvaluationSampler, Field(validate_default=True)] = {
+        'method': 'ddim',
+        'steps': 50,
+        'eta': 0,
+        'clipX0': 3,
+    }
+    ensembleSize: Annotated[int, Field(ge=1, le=64)] = 5
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal['gpu', 'cpu'] = 'gpu'
+    postprocess: Annotated[EvaluationPostprocess, Field(validate_default=True)] = {}
+    weights: Literal['ema', 'raw'] = 'ema'
+    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
+    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
+    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=128, min_length=1)]
+    kind: Literal[
+        'pcdiff', 'voxelization', 'vqgan3d', 'slice_interp', 'topo_unet', 'script'
+    ]
+    resources: Annotated[Resources, Field(validate_default=True)] = {
+        'gpus': 0,
+        'cpuProcesses': 1,
+        'waitForCapacity': False,
+    }
+    hyperparameters: Hyperparameters
+    data: Annotated[Data, Field(validate_default=True)] = {'paths': []}
+    checkpoint: Annotated[Checkpoint, Field(validate_default=True)] = {'keepLast': 3}
+    monitoring: Annotated[Monitoring, Field(validate_default=True)] = {
+        'failOnNonFiniteLoss': False
+    }
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
+    script: Script | None = None
+    evaluation: Evaluation | None = None
+    config: dict[str, Any] = {}
+    env: dict[
+        Annotated[str, StringConstraints(pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')],
+        EnvAdditionalProperty,
+    ] = {}
+
+
+class Assignment(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    assignmentId: Annotated[str, Field(max_length=128, min_length=1)]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: JobSpec
+    gpuIndices: list[GpuIndice]
+    cudaVisibleDevices: str
+    nprocPerNode: Annotated[int, Field(ge=1, le=9007199254740991)]
+    resolved: ResolvedHyperparameters
+    resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    issuedAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
 class JobRecord(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1141,3 +1051,50 @@ class JobRecord(BaseModel):
     stopAs: Literal['cancelled', 'failed'] | None = None
     stopReason: Annotated[str | None, Field(max_length=4096)] = None
     alerts: list[AlertEvent] | None = None
+
+
+class Checkpoints(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    diffusion: EvaluationCheckpoint
+    voxelization: EvaluationCheckpoint
+
+
+class EvaluationSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str | None, Field(max_length=128, min_length=1)] = None
+    checkpoints: Checkpoints
+    dataset: EvaluationDataset
+    sampler: Annotated[EvaluationSampler, Field(validate_default=True)] = {
+        'method': 'ddim',
+        'steps': 50,
+        'eta': 0,
+        'clipX0': 3,
+    }
+    ensembleSize: Annotated[int, Field(ge=1, le=64)] = 5
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal['gpu', 'cpu'] = 'gpu'
+    postprocess: Annotated[EvaluationPostprocess, Field(validate_default=True)] = {}
+    weights: Literal['ema', 'raw'] = 'ema'
+    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
+    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
+    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+
+
+class EvaluationShardContext(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: EvaluationSpec
+    models: Models
+    stream: str
+    consumer: str
+    planned: bool
+    complete: bool

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hounsfield.contracts.models import Dataset
+from hounsfield.contracts.models import EvaluationDataset
 from hounsfield.data.cases import SkullCase, discover_cases
 from hounsfield.data.prepare import load_split_cases
 
@@ -19,7 +19,7 @@ def resolve_dataset_path(path: str, data_root: Path) -> Path:
     return candidate if candidate.is_absolute() else data_root / candidate
 
 
-def planned_cases(dataset: Dataset, data_root: Path) -> list[SkullCase]:
+def planned_cases(dataset: EvaluationDataset, data_root: Path) -> list[SkullCase]:
     """The cases of ``dataset.split`` (all discovered cases without a split CSV), narrowed to
     ``dataset.cases`` and cut to the first ``maxCases``, in case-id order."""
     if dataset.splitCsv is not None:

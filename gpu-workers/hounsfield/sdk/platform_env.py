@@ -22,6 +22,7 @@ ENV_RESOLVED = "HOUNSFIELD_RESOLVED"
 ENV_JOB_CONFIG = "HOUNSFIELD_JOB_CONFIG"
 ENV_HYPERPARAMETERS = "HOUNSFIELD_HYPERPARAMETERS"
 ENV_RESUME_FROM = "HOUNSFIELD_RESUME_FROM"
+ENV_CHECKPOINT_POLICY = "HOUNSFIELD_CHECKPOINT_POLICY"
 #: The dataset root named in the spec, resolved by the worker's preflight inside its data roots.
 ENV_DATA_ROOT = "HOUNSFIELD_DATA_ROOT"
 
@@ -82,6 +83,7 @@ class PlatformEnv:
     config: dict[str, Any] = field(default_factory=dict)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     resume_from: str | None = None
+    checkpoint_policy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def managed(self) -> bool:
@@ -108,4 +110,5 @@ class PlatformEnv:
             config=_json_object(env, ENV_JOB_CONFIG) or {},
             hyperparameters=_json_object(env, ENV_HYPERPARAMETERS) or {},
             resume_from=env.get(ENV_RESUME_FROM) or None,
+            checkpoint_policy=_json_object(env, ENV_CHECKPOINT_POLICY) or {},
         )

@@ -182,6 +182,11 @@ class Run:
         return self._env.hyperparameters
 
     @property
+    def checkpoint_policy(self) -> dict[str, Any]:
+        """The job's checkpoint policy as submitted (``spec.checkpoint``); empty standalone."""
+        return self._env.checkpoint_policy
+
+    @property
     def resume_from(self) -> str | None:
         """The checkpoint the scheduler chose to resume from, if any."""
         return self._env.resume_from

@@ -129,9 +129,11 @@ def assemble_config(
     hyperparameters: Mapping[str, Any],
     cli: Mapping[str, Any],
     data_root: str | None = None,
+    checkpoint_policy: Mapping[str, Any] | None = None,
 ) -> ConfigT:
-    """Preset, then job config, then the platform's hyperparameters and the dataset root its
-    preflight resolved from the spec's ``data.root``, then the command line."""
+    """Preset, then job config, then the platform's hyperparameters, the spec's
+    ``checkpoint.everySteps`` and the dataset root its preflight resolved from the spec's
+    ``data.root``, then the command line."""
     name = str(cli.get("preset") or job_config.get("preset") or DEFAULT_PRESET)
     config = definition.preset(name)
     config = apply_overrides(config, _layer(job_config), "job config")
@@ -144,6 +146,8 @@ def assemble_config(
         platform["seed"] = int(hyperparameters["seed"])
     if data_root:
         platform["dataRoot"] = data_root
+    if (checkpoint_policy or {}).get("everySteps") is not None:
+        platform["checkpointEvery"] = int((checkpoint_policy or {})["everySteps"])
     config = apply_overrides(config, _layer(platform), "hyperparameters")
     return apply_overrides(config, _layer(cli), "command line")
 
@@ -196,6 +200,7 @@ def run_trainer(definition: TrainerDefinition[Any], argv: Sequence[str] | None =
             run.hyperparameters,
             command_line_overrides(args),
             data_root=os.environ.get(ENV_DATA_ROOT),
+            checkpoint_policy=run.checkpoint_policy,
         )
         plan = batch_plan(run, config)
         context = init_distributed(run.rank, run.world_size, run.local_rank)

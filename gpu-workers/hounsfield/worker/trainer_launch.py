@@ -71,6 +71,7 @@ def trainer_env(
     env[pe.ENV_RESOLVED] = assignment.resolved.model_dump_json()
     env[pe.ENV_JOB_CONFIG] = json.dumps(assignment.spec.config)
     env[pe.ENV_HYPERPARAMETERS] = assignment.spec.hyperparameters.model_dump_json(exclude_none=True)
+    env[pe.ENV_CHECKPOINT_POLICY] = assignment.spec.checkpoint.model_dump_json(exclude_none=True)
     if assignment.resumeFrom is not None:
         env[pe.ENV_RESUME_FROM] = assignment.resumeFrom
     return env

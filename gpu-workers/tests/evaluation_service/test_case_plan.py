@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import TinyModels
 
-from hounsfield.contracts.models import Dataset, EvaluationSpec
+from hounsfield.contracts.models import EvaluationDataset, EvaluationSpec
 from hounsfield.data.cases import discover_cases
 from hounsfield.data.prepare import SplitName, write_split_csv
 from hounsfield.evaluation.case_plan import planned_cases
@@ -14,7 +14,7 @@ from hounsfield.evaluation.shard import case_seed, postprocess_options
 
 
 def test_without_a_split_every_case_is_planned_in_id_order(tiny_models: TinyModels) -> None:
-    cases = planned_cases(Dataset(root="skulls"), tiny_models.data_root)
+    cases = planned_cases(EvaluationDataset(root="skulls"), tiny_models.data_root)
     assert [c.case_id for c in cases] == sorted(c.case_id for c in discover_cases(tiny_models.data_root))
 
 
@@ -25,13 +25,15 @@ def test_the_split_csv_subset_and_limit_narrow_the_cases(tiny_models: TinyModels
     splits: dict[str, SplitName] = {c.case_id: "test" if c.case_id in test_ids else "train" for c in every}
     write_split_csv(split_csv, every, splits)
 
-    in_split = planned_cases(Dataset(root="x", splitCsv=str(split_csv), split="test"), tiny_models.data_root)
+    in_split = planned_cases(
+        EvaluationDataset(root="x", splitCsv=str(split_csv), split="test"), tiny_models.data_root
+    )
     assert [c.case_id for c in in_split] == test_ids
-    subset = Dataset.model_validate(
+    subset = EvaluationDataset.model_validate(
         {"root": "x", "splitCsv": str(split_csv), "cases": [test_ids[2], test_ids[0], every[0].case_id]}
     )
     assert [c.case_id for c in planned_cases(subset, tiny_models.data_root)] == [test_ids[0], test_ids[2]]
-    limited = Dataset(root="x", splitCsv=str(split_csv), maxCases=2)
+    limited = EvaluationDataset(root="x", splitCsv=str(split_csv), maxCases=2)
     assert len(planned_cases(limited, tiny_models.data_root)) == 2
 
 

@@ -75,6 +75,9 @@ def test_job_config_then_platform_then_command_line() -> None:
     assert config.synthetic is not None and config.synthetic.subjects == 4
     from_preflight = assemble_config(PCDIFF, {"dataRoot": "/mine"}, {}, {}, data_root="/data/SkullBreak")
     assert from_preflight.data_root == Path("/data/SkullBreak")
+    every = {"checkpointEvery": 100}
+    assert assemble_config(PCDIFF, every, {}, {}, checkpoint_policy={"everySteps": 25}).checkpoint_every == 25
+    assert assemble_config(PCDIFF, every, {}, {}, checkpoint_policy={"keepLast": 3}).checkpoint_every == 100
     by_epochs = assemble_config(VOXELIZATION, {"epochs": 2}, {}, {})
     assert by_epochs.steps is None and total_steps(by_epochs, dataset_size=15, global_batch=2) == 15
 

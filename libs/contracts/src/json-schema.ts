@@ -32,7 +32,13 @@ import {
   evaluationPlannedEventSchema,
   evaluationSucceededEventSchema,
 } from './evaluation-event.schema';
-import { evaluationSpecSchema } from './evaluation-spec.schema';
+import {
+  evaluationCheckpointSchema,
+  evaluationDatasetSchema,
+  evaluationPostprocessSchema,
+  evaluationSamplerSchema,
+  evaluationSpecSchema,
+} from './evaluation-spec.schema';
 import { jobRecordSchema } from './job-record.schema';
 import { jobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
@@ -72,6 +78,11 @@ export const EXPORTED_SCHEMAS = {
   CheckpointImport: checkpointImportSchema,
   CheckpointEvaluationUpdate: checkpointEvaluationUpdateSchema,
   EvaluationSpec: evaluationSpecSchema,
+  // Shared by EvaluationSpec and JobSpec.evaluation (auto-evaluation): one definition, one Python class.
+  EvaluationCheckpoint: evaluationCheckpointSchema,
+  EvaluationDataset: evaluationDatasetSchema,
+  EvaluationSampler: evaluationSamplerSchema,
+  EvaluationPostprocess: evaluationPostprocessSchema,
   EvaluationCase: evaluationCaseSchema,
   EvaluationCaseResult: evaluationCaseResultSchema,
   EvaluationIdRequest: evaluationIdRequestSchema,
