@@ -20,6 +20,7 @@ from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
 from hounsfield.worker.attempt_status import AttemptStatus, FailureKind, StatusState
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import EventPublisher
+from hounsfield.worker.orphan_reaper import mark_ended
 from hounsfield.worker.preflight import Preflight
 from hounsfield.worker.report_records import AttemptIdentity
 from hounsfield.worker.settings import WorkerSettings
@@ -130,6 +131,8 @@ class Agent:
     async def _run(self, key: AttemptKey, runner: AttemptRunner) -> None:
         try:
             await runner.run()
+            # Seen to the end (its status is published): a later agent must not reap it.
+            mark_ended(AttemptDir.of(self._settings.attempts_dir, *key).root)
         finally:
             self._runners.pop(key, None)
             self._ended.add(key)

@@ -20,6 +20,7 @@ from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import JetStreamEventPublisher
 from hounsfield.worker.heartbeat import HeartbeatLoop
 from hounsfield.worker.nats_connection import connect_nats
+from hounsfield.worker.orphan_reaper import reap_orphans
 from hounsfield.worker.preflight import Preflight, PreflightPolicy
 from hounsfield.worker.settings import WorkerSettings
 
@@ -79,6 +80,8 @@ class WorkerApp:
             AssignmentConsumer(js, settings.worker_id, agent.accept, on_rejected=agent.report_unreadable),
             CancelListener(nc, agent),
         )
+        # Before taking work: trainers a previous agent of this worker left running are stopped and reported.
+        await reap_orphans(settings.attempts_dir, settings.worker_id, publisher, settings.stop_grace_seconds)
         await app._cancel_listener.start()
         app._heartbeat_task = _spawn(app._heartbeat.run(), "heartbeat")
         app._consumer_task = _spawn(app._consumer.run(), "assignments")

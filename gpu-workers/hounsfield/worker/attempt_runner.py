@@ -29,6 +29,7 @@ from hounsfield.worker.checkpoint_sync import CheckpointSync
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.exit_status import describe_exit
 from hounsfield.worker.log_tail import tail_lines
+from hounsfield.worker.orphan_reaper import LaunchRecord
 from hounsfield.worker.preflight import Preflight, PreflightError
 from hounsfield.worker.report_records import (
     AttemptIdentity,
@@ -188,6 +189,7 @@ class AttemptRunner:
         if process is None:
             return
         self._process = process
+        self._record_launch(process.pid)
         _log.info(
             "attempt %s:%d started (pid %d, CUDA_VISIBLE_DEVICES=%r)",
             self.identity.job_id,
@@ -220,6 +222,19 @@ class AttemptRunner:
                 reason=describe_exit(returncode),
                 log_tail=tail_lines(self._dir.log_file),
                 failure_kind="trainer",
+            )
+
+    def _record_launch(self, pid: int) -> None:
+        """What a restarted agent needs to find this trainer if this agent dies (see orphan_reaper)."""
+        identity = self.identity
+        record = LaunchRecord.of(identity.job_id, identity.attempt, identity.worker_id, pid)
+        if record is None:
+            return  # already gone (or no /proc): nothing could be left behind
+        try:
+            record.write(self._dir.root)
+        except OSError as error:
+            _log.warning(
+                "attempt %s:%d: launch record not written: %s", identity.job_id, identity.attempt, error
             )
 
     async def _spawn(self) -> asyncio.subprocess.Process | None:
