@@ -1,12 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { HounsfieldClient } from '@hounsfield/client';
 import { AccessGrant, CheckpointRecord, checkpointRecordSchema, EvaluationRecord, evaluationRecordSchema, JobSpecInput } from '@hounsfield/contracts';
-import { LocalStack } from '@hounsfield/testing';
-import { finished, getJson, listCheckpoints, python, REPO_ROOT, run } from './checkpoints-fixture';
-import { FAST_ENV, Fixture, startRegisteredWorker } from './stack-fixture';
+import { finished, getJson, listCheckpoints } from './checkpoints-fixture';
+import { Fixture, startSkullStack } from './stack-fixture';
 
 const CASES = ['000_bilateral', '001_parietotemporal'];
 
@@ -23,17 +20,12 @@ describe('auto-evaluation: every committed checkpoint evaluated, metrics attache
   let fixture: Fixture;
 
   beforeAll(async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'hf-e2e-auto-'));
-    const data = join(dataDir, 'data');
-    await run(python(), ['-c', `from hounsfield.data.synthetic_skulls import generate_skullbreak as g; from pathlib import Path; g(Path(${JSON.stringify(join(data, 'skulls'))}), 2, shape=(32, 32, 32), seed=5)`], {
-      cwd: join(REPO_ROOT, 'gpu-workers'),
-    });
-    const stack = await LocalStack.start({
-      dataDir,
+    fixture = await startSkullStack({
+      prefix: 'hf-e2e-auto-',
+      workerId: 'auto-node',
+      subjects: 2,
+      seed: 5,
       env: {
-        ...FAST_ENV,
-        HOUNSFIELD_STORAGE_DRIVER: 'fs',
-        HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects'),
         HOUNSFIELD_EVALUATION_RECONCILE_INTERVAL_MS: '1000',
         // Short pins (the evaluation's and the shard download's), so retired bytes go within the test.
         HOUNSFIELD_AUTO_EVALUATION_PIN_SECONDS: '2',
@@ -41,16 +33,6 @@ describe('auto-evaluation: every committed checkpoint evaluated, metrics attache
         HOUNSFIELD_CHECKPOINT_SWEEP_INTERVAL_MS: '500',
       },
     });
-    fixture = {
-      stack,
-      client: new HounsfieldClient({ baseUrl: stack.gatewayUrl }),
-      dataDir,
-      async cleanup() {
-        await stack.stop();
-        if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-    await startRegisteredWorker(fixture, { workerId: 'auto-node', env: { HOUNSFIELD_DATA_ROOTS: data } });
   });
   afterAll(async () => {
     await fixture?.cleanup();

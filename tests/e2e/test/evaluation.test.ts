@@ -1,13 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { HounsfieldClient } from '@hounsfield/client';
 import { AccessGrant, EvaluationRecord, evaluationRecordSchema, JobSpecInput } from '@hounsfield/contracts';
-import { LocalStack } from '@hounsfield/testing';
-import { finished, getJson, python, REPO_ROOT, run } from './checkpoints-fixture';
-import { FAST_ENV, Fixture, startRegisteredWorker } from './stack-fixture';
+import { finished, getJson } from './checkpoints-fixture';
+import { Fixture, startSkullStack } from './stack-fixture';
 
 /** A tiny CPU training of one of the two PCDiff networks on synthetic skulls (a few steps, cpu-tiny). */
 function training(kind: 'pcdiff' | 'voxelization'): JobSpecInput {
@@ -60,30 +57,13 @@ describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed
   let fixture: Fixture;
 
   beforeAll(async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'hf-e2e-eval-'));
-    const data = join(dataDir, 'data');
-    await run(python(), ['-c', `from hounsfield.data.synthetic_skulls import generate_skullbreak as g; from pathlib import Path; g(Path(${JSON.stringify(join(data, 'skulls'))}), 2, shape=(32, 32, 32), seed=3)`], {
-      cwd: join(REPO_ROOT, 'gpu-workers'),
+    fixture = await startSkullStack({
+      prefix: 'hf-e2e-eval-',
+      workerId: 'eval-node',
+      subjects: 2,
+      seed: 3,
+      env: { HOUNSFIELD_EVALUATION_RECONCILE_INTERVAL_MS: '1000' },
     });
-    const stack = await LocalStack.start({
-      dataDir,
-      env: {
-        ...FAST_ENV,
-        HOUNSFIELD_STORAGE_DRIVER: 'fs',
-        HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects'),
-        HOUNSFIELD_EVALUATION_RECONCILE_INTERVAL_MS: '1000',
-      },
-    });
-    fixture = {
-      stack,
-      client: new HounsfieldClient({ baseUrl: stack.gatewayUrl }),
-      dataDir,
-      async cleanup() {
-        await stack.stop();
-        if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-    await startRegisteredWorker(fixture, { workerId: 'eval-node', env: { HOUNSFIELD_DATA_ROOTS: data } });
   });
   afterAll(async () => {
     await fixture?.cleanup();

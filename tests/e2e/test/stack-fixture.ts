@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HounsfieldClient } from '@hounsfield/client';
-import { LocalStack, ServiceName, WorkerOptions } from '@hounsfield/testing';
+import { spawnSync } from 'node:child_process';
+import { LocalStack, pythonExecutable, REPO_ROOT, ServiceName, WorkerOptions } from '@hounsfield/testing';
 
 /** Fast timings so that failure paths show within a test's time. */
 export const FAST_ENV = {
@@ -44,4 +45,37 @@ export async function startRegisteredWorker(fixture: Fixture, options: WorkerOpt
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`worker ${options.workerId} did not register within ${timeoutMs} ms`);
+}
+
+/**
+ * A full stack on the fs store with `subjects` synthetic skulls (32³, SkullBreak layout) under a
+ * data root `data/skulls`, and one registered worker that may read them: what evaluations need.
+ */
+export async function startSkullStack(options: {
+  prefix: string;
+  workerId: string;
+  subjects: number;
+  seed: number;
+  env?: NodeJS.ProcessEnv;
+}): Promise<Fixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), options.prefix));
+  const data = join(dataDir, 'data');
+  const generate = `from hounsfield.data.synthetic_skulls import generate_skullbreak as g; from pathlib import Path; g(Path(${JSON.stringify(join(data, 'skulls'))}), ${options.subjects}, shape=(32, 32, 32), seed=${options.seed})`;
+  const made = spawnSync(pythonExecutable(), ['-c', generate], { cwd: join(REPO_ROOT, 'gpu-workers'), encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`synthetic skulls were not written: ${made.stderr}`);
+  const stack = await LocalStack.start({
+    dataDir,
+    env: { ...FAST_ENV, HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects'), ...options.env },
+  });
+  const fixture: Fixture = {
+    stack,
+    client: new HounsfieldClient({ baseUrl: stack.gatewayUrl }),
+    dataDir,
+    async cleanup() {
+      await stack.stop();
+      if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await startRegisteredWorker(fixture, { workerId: options.workerId, env: { HOUNSFIELD_DATA_ROOTS: data } });
+  return fixture;
 }
