@@ -14,6 +14,11 @@ export const schedulerEnvSchema = baseEnvSchema.extend({
    * was lost by the worker (its agent restarted, say): it is requeued without spending a restart.
    */
   HOUNSFIELD_LOST_ATTEMPT_SECONDS: z.coerce.number().positive().default(15),
+  /**
+   * A GPU job first in line that has waited this long and still does not fit gets a worker held
+   * back for it: smaller jobs no longer backfill there, so its GPUs add up (0 disables).
+   */
+  HOUNSFIELD_RESERVE_AFTER_SECONDS: z.coerce.number().min(0).default(600),
   /** How often the reconciler runs (outbox, dead workers, stuck assignments, queue). */
   HOUNSFIELD_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
 });

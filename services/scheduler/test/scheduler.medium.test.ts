@@ -12,6 +12,7 @@ const ENV = {
   HOUNSFIELD_WORKER_TTL_SECONDS: '3',
   HOUNSFIELD_RECONCILE_INTERVAL_MS: '300',
   HOUNSFIELD_LOST_ATTEMPT_SECONDS: '2',
+  HOUNSFIELD_RESERVE_AFTER_SECONDS: '2',
 };
 
 /** A job that only GPUs of model `name` (given to that scenario's fake workers) can hold. */
@@ -149,5 +150,33 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
     const requeued = await get(job.id);
     expect(requeued.restarts).toBe(0);
     expect(requeued.history.some((h) => /no longer runs attempt 1/.test(h.reason ?? ''))).toBe(true);
+  });
+
+  it('stops backfilling a worker once a large job has waited too long, so the large job gets its GPUs', async () => {
+    const node = worker('starve-node', 2, 'starve');
+    node.startHeartbeats();
+    const small = await submit(spec('starve'));
+    const a = await node.nextAssignment();
+    expect(a?.jobId).toBe(small.id);
+    await node.status(a!, 'running');
+    const large = await submit(spec('starve', {}, 2));
+    // Before the reservation time, a small job may still backfill the free GPU.
+    const early = await submit(spec('starve'));
+    const b = await node.nextAssignment();
+    expect(b?.jobId).toBe(early.id);
+    await node.status(b!, 'running');
+    await new Promise((r) => setTimeout(r, 2500));
+    // The large job has now waited past HOUNSFIELD_RESERVE_AFTER_SECONDS: a GPU freed goes unused
+    // by the small job queued behind it, until the large one fits.
+    const late = await submit(spec('starve'));
+    await node.status(a!, 'succeeded', { exitCode: 0 });
+    expect(await node.nextAssignment(2500)).toBeUndefined();
+    expect((await get(late.id)).state).toBe('queued');
+    await node.status(b!, 'succeeded', { exitCode: 0 });
+    const c = await node.nextAssignment();
+    expect(c).toMatchObject({ jobId: large.id, gpuIndices: [0, 1] });
+    await node.status(c!, 'running');
+    await node.status(c!, 'succeeded', { exitCode: 0 });
+    expect((await node.nextAssignment())?.jobId).toBe(late.id);
   });
 });

@@ -1,14 +1,13 @@
 import { CheckpointRecord, checkpointRecordSchema, JobRecord, JobSpecInput } from '@hounsfield/contracts';
-import { HounsfieldClient } from '@hounsfield/client';
 import { LocalStack, REPO_ROOT, pythonExecutable } from '@hounsfield/testing';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { FAST_ENV, Fixture, startRegisteredWorker } from './stack-fixture';
+import { FAST_ENV, Fixture, fixtureOf, withRegisteredWorker } from './stack-fixture';
 
 export const run = promisify(execFile);
 
@@ -19,22 +18,7 @@ export async function startCheckpointStack(workerId: string): Promise<Fixture> {
     dataDir,
     env: { ...FAST_ENV, HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects') },
   });
-  const fixture: Fixture = {
-    stack,
-    client: new HounsfieldClient({ baseUrl: stack.gatewayUrl }),
-    dataDir,
-    async cleanup() {
-      await stack.stop();
-      if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-  try {
-    await startRegisteredWorker(fixture, { workerId });
-  } catch (error) {
-    await fixture.cleanup();
-    throw error;
-  }
-  return fixture;
+  return withRegisteredWorker(fixtureOf(stack, dataDir), { workerId });
 }
 
 export async function getJson<T extends z.ZodType>(url: string, schema: T): Promise<z.infer<T>> {

@@ -20,19 +20,33 @@ export interface Fixture {
   cleanup(): Promise<void>;
 }
 
-export async function startFixture(services?: ServiceName[]): Promise<Fixture> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hf-e2e-'));
-  const stack = await LocalStack.start({ dataDir, env: FAST_ENV, services });
-  const client = new HounsfieldClient({ baseUrl: stack.gatewayUrl });
+/** A started stack as a fixture whose cleanup stops it and removes its data (unless HOUNSFIELD_KEEP_TEST_DATA). */
+export function fixtureOf(stack: LocalStack, dataDir: string): Fixture {
   return {
     stack,
-    client,
+    client: new HounsfieldClient({ baseUrl: stack.gatewayUrl }),
     dataDir,
     async cleanup() {
       await stack.stop();
       if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts a worker that the scheduler lists; on failure the whole fixture is cleaned up. */
+export async function withRegisteredWorker(fixture: Fixture, options: WorkerOptions): Promise<Fixture> {
+  try {
+    await startRegisteredWorker(fixture, options);
+  } catch (error) {
+    await fixture.cleanup();
+    throw error;
+  }
+  return fixture;
+}
+
+export async function startFixture(services?: ServiceName[]): Promise<Fixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hf-e2e-'));
+  return fixtureOf(await LocalStack.start({ dataDir, env: FAST_ENV, services }), dataDir);
 }
 
 /** Starts a worker and waits until the scheduler lists it. */
@@ -67,15 +81,5 @@ export async function startSkullStack(options: {
     dataDir,
     env: { ...FAST_ENV, HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects'), ...options.env },
   });
-  const fixture: Fixture = {
-    stack,
-    client: new HounsfieldClient({ baseUrl: stack.gatewayUrl }),
-    dataDir,
-    async cleanup() {
-      await stack.stop();
-      if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-  await startRegisteredWorker(fixture, { workerId: options.workerId, env: { HOUNSFIELD_DATA_ROOTS: data } });
-  return fixture;
+  return withRegisteredWorker(fixtureOf(stack, dataDir), { workerId: options.workerId, env: { HOUNSFIELD_DATA_ROOTS: data } });
 }

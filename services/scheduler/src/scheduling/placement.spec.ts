@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { GpuInfo, JobSpec, jobSpecSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
-import { Candidate, capacityShortfall, placeJob } from './placement';
+import { Candidate, capacityShortfall, placeJob, reservationFor } from './placement';
 
 const GIB = 1024 ** 3;
 const policy = { busyUtilizationPercent: 90 };
@@ -84,5 +84,15 @@ describe('gang placement', () => {
     expect(capacityShortfall(job({ gpus: 9 }), [eight().worker])).toMatch(/the most any registered worker has is 8 \(node-a\)/);
     expect(capacityShortfall(job({ gpus: 8 }), [eight([0, 1]).worker])).toBeUndefined();
     expect(capacityShortfall(job({ gpus: 1, gpuType: 'H200' }), [eight().worker])).toMatch(/no registered worker has a matching GPU/);
+  });
+});
+
+describe('reservation for a job that waited too long', () => {
+  it('holds back the worker that could hold it with the most GPUs free, never one that could not', () => {
+    const quad = (id: string, leased: number[], name = 'NVIDIA H100 80GB HBM3') => worker(id, [0, 1, 2, 3].map((i) => gpu(i, { name })), leased);
+    const candidates = [quad('node-a', [0, 1, 2]), quad('node-b', [0, 1]), quad('node-c', [], 'NVIDIA A100 40GB'), worker('node-d', [gpu(0)])];
+    expect(reservationFor(job({ gpus: 4, gpuType: 'H100' }), candidates, policy)).toBe('node-b');
+    expect(reservationFor(job({ gpus: 4 }), candidates, policy)).toBe('node-c');
+    expect(reservationFor(job({ gpus: 8 }), candidates, policy)).toBeUndefined();
   });
 });

@@ -132,3 +132,24 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
   const most = largest.count > 0 ? `the most any registered worker has is ${largest.count} (${largest.workerId})` : 'no registered worker has a matching GPU';
   return `${describeNeed(spec)}; ${most}. Ask for fewer GPUs, or set resources.waitForCapacity to wait for a larger worker`;
 }
+
+/**
+ * The worker to hold back for a GPU job that has waited too long (no smaller job may take its
+ * GPUs meanwhile, so they add up until the job fits): among the workers that could hold it once
+ * idle (type and total memory), the one with the most of its eligible GPUs free now, so the wait
+ * is shortest. Undefined when no worker could ever hold it.
+ */
+export function reservationFor(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): string | undefined {
+  let best: { workerId: string; free: number } | undefined;
+  for (const candidate of candidates) {
+    const gpus = candidate.worker.heartbeat.gpus;
+    const fits = gpus.filter(
+      (gpu) => skipReason({ ...gpu, memoryUsedBytes: 0, utilizationPercent: 0, foreignProcesses: false }, spec, new Map(), { busyUtilizationPercent: 100 }) === undefined,
+    );
+    if (fits.length < spec.resources.gpus) continue;
+    const free = fits.filter((gpu) => skipReason(gpu, spec, candidate.leases, policy) === undefined).length;
+    const workerId = candidate.worker.heartbeat.workerId;
+    if (!best || free > best.free || (free === best.free && workerId < best.workerId)) best = { workerId, free };
+  }
+  return best?.workerId;
+}

@@ -9,13 +9,15 @@ import { leaseToken } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
 import { InventoryService } from './inventory.service';
-import { largestFreeBlock, placeJob } from './placement';
+import { Candidate, largestFreeBlock, placeJob, reservationFor } from './placement';
 import { ResumePointService } from './resume-point.service';
 
 import { SchedulingTrigger } from './scheduling.trigger';
 
 /** Queued job ids read per round trip in a scheduling pass. */
 const PAGE = 200;
+/** GPU jobs at the front of the line looked at for a reservation in each pass. */
+const RESERVE_LOOKAHEAD = 8;
 /** Job records read per round trip when a queue head comes up. */
 const RECORDS_AHEAD = 32;
 
@@ -158,7 +160,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   /**
    * One pass over the queues in priority order, placing whatever fits now (smaller jobs may
-   * backfill behind a large one that does not fit yet). CPU jobs go first: any live worker takes
+   * backfill behind a large one that does not fit yet, until it has waited
+   * HOUNSFIELD_RESERVE_AFTER_SECONDS: then one worker is held back for it). CPU jobs go first: any live worker takes
    * them. The GPU queue is read page by page and the pass stops once no GPU is free, so a long
    * queue costs nothing while the cluster is full.
    */
@@ -170,10 +173,24 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     // candidates at once), then committed together: the commits are atomic and guarded in Redis,
     // so one that lost a race (a GPU leased meanwhile) is refused and the job waits for the next pass.
     const decided: Promise<boolean>[] = [];
+    // Workers held back for GPU jobs that have waited too long (see HOUNSFIELD_RESERVE_AFTER_SECONDS).
+    const reserved = new Set<string>();
+    const reserveAfterMs = this.config.HOUNSFIELD_RESERVE_AFTER_SECONDS * 1000;
+    const open = (): Candidate[] => (reserved.size ? candidates.filter((c) => !reserved.has(c.worker.heartbeat.workerId)) : candidates);
+    const tried = new Set<string>();
     const tryPlace = (job: JobRecord) => {
-      if (job.state !== 'queued') return;
-      const result = placeJob(job.spec, candidates, policy);
-      if (!result.placed) return;
+      if (job.state !== 'queued' || tried.has(job.id)) return;
+      tried.add(job.id);
+      const gpuJob = job.spec.resources.gpus > 0;
+      const result = placeJob(job.spec, gpuJob ? open() : candidates, policy);
+      if (!result.placed) {
+        const waitedMs = Date.now() - Date.parse(job.history[job.history.length - 1].at);
+        if (gpuJob && reserveAfterMs > 0 && waitedMs >= reserveAfterMs) {
+          const workerId = reservationFor(job.spec, open(), policy);
+          if (workerId) reserved.add(workerId);
+        }
+        return;
+      }
       const candidate = candidates.find((c) => c.worker.heartbeat.workerId === result.workerId);
       if (!candidate) return;
       const token = leaseToken(job.id, job.attempt);
@@ -186,12 +203,23 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const page = await this.jobs.queuedPage(0, start, start + PAGE - 1);
       for (const job of await this.jobs.getMany(page.map((e) => e.id))) tryPlace(job);
     }
+    // The GPU jobs first in line, whatever their size: placed now if they fit, else perhaps given a
+    // reserved worker (the loop below only looks at sizes that fit the free blocks). A job no live
+    // worker could hold reserves nothing, so a few are looked at, not only the first.
+    if (reserveAfterMs > 0) {
+      const pages = await Promise.all(lengths.map((n, size) => (size > 0 && n > 0 ? this.jobs.queuedPage(size, 0, RESERVE_LOOKAHEAD - 1) : [])));
+      const first = pages
+        .flat()
+        .sort((a, b) => a.score - b.score || (a.id < b.id ? -1 : 1))
+        .slice(0, RESERVE_LOOKAHEAD);
+      for (const job of await this.jobs.getMany(first.map((e) => e.id))) tryPlace(job);
+    }
     // GPU jobs: merge the heads of every size queue that fits the largest free block, in
     // priority-then-age order; a head that cannot be placed (type, memory) is skipped this pass.
     // Records are read a few heads at a time, ahead of need.
     const cursors = new Map<number, { entries: { id: string; score: number }[]; next: number }>();
     const records = new Map<string, JobRecord>();
-    let block = largestFreeBlock(candidates, policy);
+    let block = largestFreeBlock(open(), policy);
     while (block > 0) {
       let best: { size: number; id: string; score: number } | undefined;
       for (let size = 1; size <= block; size += 1) {
@@ -215,7 +243,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       cursor?.entries.shift();
       const job = records.get(best.id);
       if (job) tryPlace(job);
-      block = largestFreeBlock(candidates, policy);
+      block = largestFreeBlock(open(), policy);
     }
     const placed = await Promise.all(decided);
     if (placed.some(Boolean)) await this.outbox.flush();
