@@ -31,10 +31,13 @@ export class OutboxPublisher {
       });
       return this.flushing;
     }
-    this.again ??= this.flushing.then(() => {
-      this.again = undefined;
-      return this.flush();
-    });
+    // After the current drain, whether it succeeded or not (a failed one leaves its entries for this one).
+    this.again ??= this.flushing
+      .catch(() => undefined)
+      .then(() => {
+        this.again = undefined;
+        return this.flush();
+      });
     return this.again;
   }
 
