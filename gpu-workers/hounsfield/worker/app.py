@@ -53,7 +53,7 @@ class WorkerApp:
 
     @classmethod
     async def start(cls, settings: WorkerSettings) -> WorkerApp:
-        nc = await connect_nats(settings.nats_url, name=f"hounsfield-worker-{settings.worker_id}")
+        nc = await connect_nats(settings.nats_access, name=f"hounsfield-worker-{settings.worker_id}")
         js = nc.jetstream()
         publisher = JetStreamEventPublisher(js)
         inventory = open_inventory(settings.fake_gpu_devices(), settings.worker_id)
@@ -69,7 +69,7 @@ class WorkerApp:
             publisher,
             gpu_count=inventory.count(),
             preflight=Preflight(policy, gpus_now),
-            checkpoints=CheckpointClient(nc),
+            checkpoints=CheckpointClient(nc, settings.worker_id),
         )
         app = cls(
             settings,

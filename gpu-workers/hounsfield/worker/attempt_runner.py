@@ -29,6 +29,7 @@ from hounsfield.worker.checkpoint_sync import CheckpointSync
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.exit_status import describe_exit
 from hounsfield.worker.log_tail import tail_lines
+from hounsfield.worker.nats_connection import NatsAccess
 from hounsfield.worker.orphan_reaper import LaunchRecord
 from hounsfield.worker.preflight import Preflight, PreflightError
 from hounsfield.worker.report_records import (
@@ -80,8 +81,11 @@ class AttemptRunner:
         poll_seconds: float = POLL_SECONDS,
         preflight: Preflight | None = None,
         checkpoints: CheckpointClient | None = None,
+        task_nats: NatsAccess | None = None,
     ) -> None:
         self._preflight = preflight
+        # Built-in tasks (evaluation shards, imports) talk to the services as this worker.
+        self._task_nats = task_nats
         self._data_root: Path | None = None
         # Resume download and checkpoint uploads; without a client, resumeFrom passes through as given.
         self._checkpoints = (
@@ -239,7 +243,7 @@ class AttemptRunner:
 
     async def _spawn(self) -> asyncio.subprocess.Process | None:
         command = launch_command(self.assignment, self._python)
-        env = trainer_env(self.assignment, self._dir, self._base_env)
+        env = trainer_env(self.assignment, self._dir, self._base_env, self._task_nats)
         if self._data_root is not None:
             env[ENV_DATA_ROOT] = str(self._data_root)
         if self._resume_dir is not None:

@@ -1,4 +1,10 @@
-"""The command line and environment of a trainer process, derived from its assignment."""
+"""The command line and environment of a trainer process, derived from its assignment.
+
+Internal task kinds run built-in modules of this package (``BUILTIN_TASKS``) with arguments taken
+from their typed payloads (references only). Those tasks, and only they, get the worker's NATS
+access in their environment: they ask the services for what they need (grants, contexts) over
+the worker's own subjects. A user's trainer never sees the worker's credentials.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,44 @@ import logging
 import sys
 from collections.abc import Mapping
 
-from hounsfield.contracts.models import Assignment, JobSpec
+from hounsfield.contracts.models import (
+    Assignment,
+    CheckpointImportJobSpec,
+    EvaluationShardJobSpec,
+    TrainingJobSpec,
+)
 from hounsfield.sdk import platform_env as pe
 from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.nats_connection import NatsAccess
 
 _log = logging.getLogger(__name__)
 
 TRAINERS_PACKAGE = "hounsfield.trainers"
+#: The module each internal task kind runs.
+BUILTIN_TASKS = {
+    "evaluation_shard": "hounsfield.evaluation.shard",
+    "checkpoint_import": "hounsfield.checkpoints.import_job",
+}
+
+JobSpec = TrainingJobSpec | EvaluationShardJobSpec | CheckpointImportJobSpec
+
+
+def is_builtin_task(spec: JobSpec) -> bool:
+    return not isinstance(spec, TrainingJobSpec)
 
 
 def trainer_module(spec: JobSpec) -> tuple[str, list[str]]:
-    """The module to run and its arguments: the user's for ``script`` jobs, else the built-in trainer."""
+    """The module to run and its arguments: a built-in task's, the user's for ``script`` jobs, else
+    the built-in trainer."""
+    if isinstance(spec, EvaluationShardJobSpec):
+        return BUILTIN_TASKS[spec.kind], ["--evaluation", spec.evaluationShard.evaluationId]
+    if isinstance(spec, CheckpointImportJobSpec):
+        task = spec.checkpointImport
+        args = ["--import", task.importId, "--name", task.fileName, "--format", task.format]
+        return BUILTIN_TASKS[spec.kind], [
+            *args,
+            *(["--step", str(task.step)] if task.step is not None else []),
+        ]
     if spec.kind == "script":
         if spec.script is None:
             raise ValueError("a script job needs script.module")
@@ -45,7 +78,10 @@ def _is_platform_owned(name: str) -> bool:
 
 
 def trainer_env(
-    assignment: Assignment, attempt_dir: AttemptDir, base_env: Mapping[str, str]
+    assignment: Assignment,
+    attempt_dir: AttemptDir,
+    base_env: Mapping[str, str],
+    task_nats: NatsAccess | None = None,
 ) -> dict[str, str]:
     """The trainer's environment: the agent's, the job's ``env``, then the platform's variables.
 
@@ -53,8 +89,9 @@ def trainer_env(
     jobs) and the agent's own HOUNSFIELD_* settings are dropped, so a trainer never sees another
     job's devices or a stale resume path.
     """
+    spec = assignment.spec
     env = {name: value for name, value in base_env.items() if not _is_platform_owned(name)}
-    for name, value in assignment.spec.env.items():
+    for name, value in (spec.env if isinstance(spec, TrainingJobSpec) else {}).items():
         if _is_platform_owned(name):
             _log.warning("job %s: env %s is set by the platform; ignored", assignment.jobId, name)
             continue
@@ -68,10 +105,15 @@ def trainer_env(
     env[pe.ENV_WORKER_ID] = assignment.workerId
     env[pe.ENV_OUTPUT_DIR] = str(attempt_dir.output_dir)
     env[pe.ENV_REPORT_FILE] = str(attempt_dir.report_file)
-    env[pe.ENV_RESOLVED] = assignment.resolved.model_dump_json()
-    env[pe.ENV_JOB_CONFIG] = json.dumps(assignment.spec.config)
-    env[pe.ENV_HYPERPARAMETERS] = assignment.spec.hyperparameters.model_dump_json(exclude_none=True)
-    env[pe.ENV_CHECKPOINT_POLICY] = assignment.spec.checkpoint.model_dump_json(exclude_none=True)
+    if assignment.resolved is not None:
+        env[pe.ENV_RESOLVED] = assignment.resolved.model_dump_json()
+    if isinstance(spec, TrainingJobSpec):
+        env[pe.ENV_JOB_CONFIG] = json.dumps(spec.config)
+        env[pe.ENV_HYPERPARAMETERS] = spec.hyperparameters.model_dump_json(exclude_none=True)
+    if isinstance(spec, TrainingJobSpec | CheckpointImportJobSpec):
+        env[pe.ENV_CHECKPOINT_POLICY] = spec.checkpoint.model_dump_json(exclude_none=True)
+    if is_builtin_task(spec) and task_nats is not None:
+        env.update(task_nats.env())
     if assignment.resumeFrom is not None:
         env[pe.ENV_RESUME_FROM] = assignment.resumeFrom
     return env

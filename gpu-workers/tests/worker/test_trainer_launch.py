@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hounsfield.contracts.models import Assignment
 from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.nats_connection import NatsAccess
 from hounsfield.worker.trainer_launch import launch_command, trainer_env
 from worker.assignments import make_assignment
 
@@ -67,3 +69,59 @@ def test_platform_variables_and_job_env(tmp_path: Path) -> None:
 
 def test_omp_threads_default_to_one(tmp_path: Path) -> None:
     assert trainer_env(make_assignment("w"), AttemptDir(tmp_path), AGENT_ENV)["OMP_NUM_THREADS"] == "1"
+
+
+def _internal(spec: dict[str, object]) -> Assignment:
+    base = make_assignment("node-a", job_id="job-9").model_dump(mode="json", exclude_none=True)
+    base.pop("resolved")
+    return Assignment.model_validate({**base, "spec": spec})
+
+
+def test_internal_tasks_run_built_in_modules_from_their_payloads(tmp_path: Path) -> None:
+    shard = _internal(
+        {"name": "s", "kind": "evaluation_shard", "evaluationShard": {"evaluationId": "ev-1", "shard": 2}}
+    )
+    importer = _internal(
+        {
+            "name": "i",
+            "kind": "checkpoint_import",
+            "checkpointImport": {
+                "importId": "imp-1",
+                "fileName": "last.ckpt",
+                "format": "lightning",
+                "step": 7,
+            },
+        }
+    )
+    assert launch_command(shard, python="/py")[-3:] == ["hounsfield.evaluation.shard", "--evaluation", "ev-1"]
+    assert launch_command(importer, python="/py")[-9:] == [
+        "hounsfield.checkpoints.import_job",
+        "--import",
+        "imp-1",
+        "--name",
+        "last.ckpt",
+        "--format",
+        "lightning",
+        "--step",
+        "7",
+    ]
+    # No hyperparameters or trainer config: nothing of a training is made up for them.
+    env = trainer_env(shard, AttemptDir(tmp_path), AGENT_ENV)
+    assert "HOUNSFIELD_HYPERPARAMETERS" not in env and "HOUNSFIELD_RESOLVED" not in env
+
+
+def test_only_built_in_tasks_get_the_workers_nats_access(tmp_path: Path) -> None:
+    access = NatsAccess("nats://head:14222", "worker-node-a", "s3cret")
+    shard = _internal(
+        {"name": "s", "kind": "evaluation_shard", "evaluationShard": {"evaluationId": "e", "shard": 0}}
+    )
+    task_env = trainer_env(shard, AttemptDir(tmp_path), AGENT_ENV, access)
+    assert (
+        task_env["HOUNSFIELD_NATS_USER"] == "worker-node-a"
+        and task_env["HOUNSFIELD_NATS_PASSWORD"] == "s3cret"
+    )
+    assert task_env["HOUNSFIELD_NATS_URL"] == "nats://head:14222"
+    trainer = trainer_env(
+        make_assignment("node-a"), AttemptDir(tmp_path), {**AGENT_ENV, **access.env()}, access
+    )
+    assert not any(name.startswith("HOUNSFIELD_NATS") for name in trainer)

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
+import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, timestampSchema } from './common.schema';
 import { jobSpecSchema } from './job-spec.schema';
 import { jobStateSchema } from './job-state.schema';
@@ -20,6 +21,8 @@ export const jobTransitionSchema = z
 export const jobRecordSchema = z
   .object({
     id: identifierSchema,
+    /** The API user who submitted it (for internal jobs: the user whose evaluation or import it serves). */
+    owner: userNameSchema.optional(),
     spec: jobSpecSchema,
     state: jobStateSchema,
     attempt: z.number().int().min(1),

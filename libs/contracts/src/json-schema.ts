@@ -10,6 +10,7 @@ import {
   checkpointCommitRequestSchema,
   checkpointEvaluationUpdateSchema,
   checkpointImportSchema,
+  checkpointImportSourceRequestSchema,
   checkpointPartRequestSchema,
   checkpointPartUploadedSchema,
   checkpointPartVerifiedSchema,
@@ -40,7 +41,7 @@ import {
   evaluationSpecSchema,
 } from './evaluation-spec.schema';
 import { jobRecordSchema } from './job-record.schema';
-import { jobSpecSchema } from './job-spec.schema';
+import { checkpointImportJobSpecSchema, evaluationShardJobSpecSchema, jobSpecSchema, trainingJobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
 import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
@@ -51,6 +52,9 @@ import { gpuInfoSchema, workerHeartbeatSchema } from './worker-heartbeat.schema'
 /** The schemas other languages consume, keyed by the name their generated models take. */
 export const EXPORTED_SCHEMAS = {
   JobSpec: jobSpecSchema,
+  TrainingJobSpec: trainingJobSpecSchema,
+  EvaluationShardJobSpec: evaluationShardJobSpecSchema,
+  CheckpointImportJobSpec: checkpointImportJobSpecSchema,
   ResolvedHyperparameters: resolvedHyperparametersSchema,
   Assignment: assignmentSchema,
   ProgressEvent: progressEventSchema,
@@ -76,6 +80,7 @@ export const EXPORTED_SCHEMAS = {
   CheckpointCommitRequest: checkpointCommitRequestSchema,
   CheckpointResolveRequest: checkpointResolveRequestSchema,
   CheckpointImport: checkpointImportSchema,
+  CheckpointImportSourceRequest: checkpointImportSourceRequestSchema,
   CheckpointEvaluationUpdate: checkpointEvaluationUpdateSchema,
   EvaluationSpec: evaluationSpecSchema,
   // Shared by EvaluationSpec and JobSpec.evaluation (auto-evaluation): one definition, one Python class.

@@ -1,5 +1,11 @@
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { serviceModule } from '@hounsfield/runtime';
+import { AdminBootstrap } from './auth/admin-bootstrap';
+import { AuthGuard } from './auth/auth.guard';
+import { AuthRepository } from './auth/auth.repository';
+import { AuthService } from './auth/auth.service';
+import { TokensController } from './auth/tokens.controller';
+import { UsersController } from './auth/users.controller';
 import { CheckpointDownloads } from './checkpoints/checkpoint-downloads';
 import { CheckpointsClient } from './checkpoints/checkpoints.client';
 import { CheckpointsController } from './checkpoints/checkpoints.controller';
@@ -13,15 +19,21 @@ import { MetricsClient } from './jobs/metrics.client';
 import { SchedulerClient } from './jobs/scheduler.client';
 import { WorkersController } from './workers/workers.controller';
 
-/** The HTTP API: validates requests, asks the services over NATS, streams job events. */
+/** The HTTP API: authenticates every request, validates it, asks the services over NATS, streams job events. */
 export function gatewayModule(config: GatewayConfig) {
   return serviceModule({
     name: 'gateway',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    controllers: [JobsController, WorkersController, CheckpointsController, EvaluationsController],
+    credentials: config,
+    redisUrl: config.HOUNSFIELD_REDIS_URL,
+    controllers: [JobsController, WorkersController, CheckpointsController, EvaluationsController, TokensController, UsersController],
     providers: [
       { provide: GATEWAY_CONFIG, useValue: config },
       { provide: APP_FILTER, useClass: ProblemFilter },
+      { provide: APP_GUARD, useClass: AuthGuard },
+      AuthRepository,
+      AuthService,
+      AdminBootstrap,
       SchedulerClient,
       MetricsClient,
       JobEventsStream,

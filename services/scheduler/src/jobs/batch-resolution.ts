@@ -1,4 +1,4 @@
-import { JobSpec, lrScaleFactor, ResolvedHyperparameters } from '@hounsfield/contracts';
+import { JobSpec, lrScaleFactor, ResolvedHyperparameters, TrainingJobSpec } from '@hounsfield/contracts';
 
 export class BatchResolutionError extends Error {
   constructor(
@@ -44,7 +44,7 @@ function nearestValidBatches(globalBatch: number, worldSize: number, cap: number
  * the learning rate against the reference batch: linear (Goyal et al. 2017), sqrt (Krizhevsky
  * 2014), or none. The global batch must divide exactly; nothing is silently rounded.
  */
-export function resolveHyperparameters(spec: JobSpec, worldSize = worldSizeOf(spec)): ResolvedHyperparameters {
+export function resolveHyperparameters(spec: TrainingJobSpec, worldSize = worldSizeOf(spec)): ResolvedHyperparameters {
   const hp = spec.hyperparameters;
   const cap = hp.maxPerDeviceBatch;
   const accum = accumulationFor(hp.globalBatch, worldSize, cap);

@@ -1,7 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import {
+  decodeCursor,
+  encodeCursor,
   isTerminalJobState,
+  isTrainingSpec,
+  JobPage,
+  ListJobsRequest,
   JobRecord,
   jobSpecSchema,
   JobState,
@@ -11,6 +16,7 @@ import {
   WorkerCancelRequest,
 } from '@hounsfield/contracts';
 import { encodeJson, NatsClient } from '@hounsfield/messaging';
+import { z } from 'zod';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
 import { InventoryService } from '../scheduling/inventory.service';
@@ -21,6 +27,8 @@ import { leaseToken } from '../workers/worker.model';
 import { BatchResolutionError, resolveHyperparameters } from './batch-resolution';
 import { CommitOptions, JobRepository, queueScore } from './job.repository';
 import { clearPlacement, nowIso, stateEventEntry, transition } from './job-transitions';
+
+const jobPositionSchema = z.object({ score: z.number(), id: z.string() }).strict();
 
 const PLACED_STATES: JobState[] = ['assigned', 'starting', 'running'];
 
@@ -42,7 +50,7 @@ export class JobLifecycleService {
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
   ) {}
 
-  async submit(rawSpec: unknown): Promise<JobRecord> {
+  async submit(rawSpec: unknown, owner?: string): Promise<JobRecord> {
     const parsed = jobSpecSchema.safeParse(rawSpec);
     if (!parsed.success) {
       throw schedulerError(SchedulerErrorCode.InvalidSpec, 'the job spec is invalid', {
@@ -52,7 +60,8 @@ export class JobLifecycleService {
     const spec = parsed.data;
     let resolved;
     try {
-      resolved = resolveHyperparameters(spec);
+      // Internal tasks train nothing: no batch or learning rate to resolve.
+      resolved = isTrainingSpec(spec) ? resolveHyperparameters(spec) : undefined;
     } catch (error) {
       if (error instanceof BatchResolutionError) {
         throw schedulerError(SchedulerErrorCode.Unschedulable, error.message, {
@@ -69,13 +78,14 @@ export class JobLifecycleService {
     const at = nowIso();
     const job: JobRecord = {
       id: newJobId(),
+      ...(owner !== undefined ? { owner } : {}),
       spec,
       state: 'queued',
       attempt: 1,
       restarts: 0,
       createdAt: at,
       updatedAt: at,
-      resolved,
+      ...(resolved ? { resolved } : {}),
       history: [{ state: 'queued', attempt: 1, at }],
     };
     await this.jobs.create(job, [stateEventEntry(job, undefined)]);
@@ -91,8 +101,15 @@ export class JobLifecycleService {
     return this.view(job);
   }
 
-  async list(state: JobState | undefined, limit: number): Promise<JobRecord[]> {
-    return Promise.all((await this.jobs.list(state, limit)).map((job) => this.view(job)));
+  /** A page of jobs, newest first; the cursor is the last job's position, opaque to callers. */
+  async list(request: ListJobsRequest): Promise<JobPage> {
+    const after = request.cursor === undefined ? undefined : decodeCursor(jobPositionSchema, request.cursor);
+    if (request.cursor !== undefined && after === undefined) {
+      throw schedulerError(SchedulerErrorCode.InvalidSpec, 'cursor is not one this list returned; start without it');
+    }
+    const page = await this.jobs.page({ state: request.state, owner: request.owner, limit: request.limit, after });
+    const jobs = await Promise.all(page.jobs.map((job) => this.view(job)));
+    return { jobs, ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
   }
 
   /** Adds what is kept apart from the record: queue position and latest progress. */
@@ -192,6 +209,11 @@ export class JobLifecycleService {
     const job = await this.jobs.get(event.jobId);
     if (!job) {
       this.logger.warn(`status for unknown job ${event.jobId} ignored`);
+      return;
+    }
+    if (job.workerId !== undefined && event.workerId !== job.workerId && event.attempt === job.attempt) {
+      // Job subjects are not per worker, so a status naming another worker than the placement is refused here.
+      this.logger.warn(`status ${event.state} of job ${job.id} attempt ${event.attempt} from worker ${event.workerId} ignored: the attempt is on ${job.workerId}`);
       return;
     }
     if (event.attempt !== job.attempt || isTerminalJobState(job.state) || job.state === 'queued') {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Assignment, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
+import { Assignment, isTrainingSpec, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { resolveHyperparameters } from '../jobs/batch-resolution';
 import { JobLifecycleService } from '../jobs/job-lifecycle.service';
@@ -251,7 +251,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
     const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
-    const resolved = resolveHyperparameters(job.spec, worldSize);
+    const resolved = isTrainingSpec(job.spec) ? resolveHyperparameters(job.spec, worldSize) : undefined;
     const cudaVisibleDevices = gpuIndices.join(',');
     const resume = await this.resumePoints.resumePoint(job);
     if (resume.kind === 'wait') {
@@ -272,7 +272,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       gpuIndices,
       cudaVisibleDevices,
       nprocPerNode: worldSize,
-      resolved,
+      ...(resolved ? { resolved } : {}),
       ...(resume.kind === 'resume' ? { resumeFrom: resume.checkpoint.id } : {}),
       issuedAt: nowIso(),
     };
@@ -281,7 +281,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const next = transition(
       job,
       'assigned',
-      { workerId, gpuIndices, cudaVisibleDevices, resolved },
+      { workerId, gpuIndices, cudaVisibleDevices, ...(resolved ? { resolved } : {}) },
       `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}${resumeNote}`,
     );
     const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
