@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { userNameSchema } from './api-principal.schema';
 import { timestampSchema } from './common.schema';
+import { pageCursorSchema } from './page.schema';
 
 /** Token ids are public (they name a token in lists and revocations); the secret never is. */
 export const apiTokenIdSchema = z.string().regex(/^tok_[0-9a-f]{16}$/, 'a token id such as tok_0123456789abcdef');
@@ -20,6 +21,8 @@ export const apiTokenSchema = z
   .meta({ id: 'ApiToken' });
 export type ApiToken = z.infer<typeof apiTokenSchema>;
 
+export const tokenPageSchema = z.object({ tokens: z.array(apiTokenSchema), nextCursor: pageCursorSchema.optional() }).strict().meta({ id: 'TokenPage' });
+
 /** `POST /v1/tokens`: a token for yourself, or (admin) for `user`. */
 export const createTokenRequestSchema = z
   .object({
@@ -28,7 +31,7 @@ export const createTokenRequestSchema = z
     /** Admins only: the user the token acts as (default: yourself). */
     user: userNameSchema.optional(),
     /** Lifetime in seconds (at most a year); without it the token lasts until revoked. */
-    expiresInSeconds: z.number().int().min(60).max(366 * 24 * 3600).optional(),
+    expiresInSeconds: z.number().int().min(1).max(366 * 24 * 3600).optional(),
   })
   .strict()
   .meta({ id: 'CreateTokenRequest' });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { apiRoleSchema, userNameSchema } from './api-principal.schema';
 import { timestampSchema } from './common.schema';
+import { pageCursorSchema } from './page.schema';
 
 /** An API user; its tokens carry its role, so changing the role changes what every token may do at once. */
 export const apiUserSchema = z
@@ -14,6 +15,8 @@ export const apiUserSchema = z
   .strict()
   .meta({ id: 'ApiUser' });
 export type ApiUser = z.infer<typeof apiUserSchema>;
+
+export const userPageSchema = z.object({ users: z.array(apiUserSchema), nextCursor: pageCursorSchema.optional() }).strict().meta({ id: 'UserPage' });
 
 /** `POST /v1/users` (admin). */
 export const createUserRequestSchema = z.object({ name: userNameSchema, role: apiRoleSchema }).strict().meta({ id: 'CreateUserRequest' });

@@ -25,6 +25,7 @@ export * from './checkpoint-manifest.schema';
 export * from './checkpoint-grant.schema';
 export * from './checkpoint-ref.schema';
 export * from './checkpoint-record.schema';
+export * from './checkpoint-download.schema';
 export * from './checkpoint-event.schema';
 export * from './checkpoint-rpc.schema';
 export * from './evaluation-spec.schema';

@@ -94,7 +94,8 @@ export function servicePermissions(service: PlatformService): NatsPermissions {
  */
 export function workerPermissions(workerId: string): NatsPermissions {
   const consumer = CONSUMERS.worker(workerId);
-  const evalConsumers = CONSUMERS.evaluation('*');
+  // Every evaluation's consumer (a wildcard is a whole token: `eval-*` would be a literal name).
+  const evalConsumers = '*';
   return {
     publish: [
       ...workerPublishes(workerId),

@@ -17,6 +17,7 @@ import { JobEventsStream } from './jobs/job-events.stream';
 import { JobsController } from './jobs/jobs.controller';
 import { MetricsClient } from './jobs/metrics.client';
 import { SchedulerClient } from './jobs/scheduler.client';
+import { OpenApiController } from './openapi/openapi.controller';
 import { WorkersController } from './workers/workers.controller';
 
 /** The HTTP API: authenticates every request, validates it, asks the services over NATS, streams job events. */
@@ -26,7 +27,7 @@ export function gatewayModule(config: GatewayConfig) {
     natsUrl: config.HOUNSFIELD_NATS_URL,
     credentials: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
-    controllers: [JobsController, WorkersController, CheckpointsController, EvaluationsController, TokensController, UsersController],
+    controllers: [JobsController, WorkersController, CheckpointsController, EvaluationsController, TokensController, UsersController, OpenApiController],
     providers: [
       { provide: GATEWAY_CONFIG, useValue: config },
       { provide: APP_FILTER, useClass: ProblemFilter },

@@ -1,15 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AccessGrant, CheckpointFile, CheckpointRecord } from '@hounsfield/contracts';
+import { CheckpointDownload, CheckpointRecord } from '@hounsfield/contracts';
 import { RpcFailure } from '@hounsfield/messaging';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { CheckpointsClient } from './checkpoints.client';
 import { getThroughGrant } from './grant-transfer';
-
-export interface DownloadableCheckpoint {
-  checkpoint: CheckpointRecord;
-  files: (Omit<CheckpointFile, 'parts'> & { parts: (CheckpointFile['parts'][number] & { grant: AccessGrant })[] })[];
-}
 
 /** Downloads for users: grants per part, or a file streamed through the gateway part by part. */
 @Injectable()
@@ -18,7 +13,7 @@ export class CheckpointDownloads {
 
   constructor(private readonly checkpoints: CheckpointsClient) {}
 
-  async grants(checkpoint: CheckpointRecord): Promise<DownloadableCheckpoint> {
+  async grants(checkpoint: CheckpointRecord): Promise<CheckpointDownload> {
     const files = [];
     for (const file of checkpoint.files) {
       const parts = [];

@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
+  CheckpointDownload,
   checkpointFileNameSchema,
   checkpointIdSchema,
   CheckpointImport,
@@ -18,7 +19,7 @@ import { problem } from '../http/problem';
 import { validateOr400 } from '../http/validation';
 import { SchedulerClient } from '../jobs/scheduler.client';
 import { CheckpointsClient } from './checkpoints.client';
-import { CheckpointDownloads, DownloadableCheckpoint } from './checkpoint-downloads';
+import { CheckpointDownloads } from './checkpoint-downloads';
 import { putThroughGrant } from './grant-transfer';
 
 const listQuerySchema = z.object({ job: identifierSchema, ...pageQueryShape }).strict();
@@ -91,7 +92,7 @@ export class CheckpointsController {
   /** Read grants for every part of every file (presigned URLs, or paths on the shared filesystem). */
   @Get(':ref/download')
   @Requires('checkpoints:read')
-  async download(@CurrentPrincipal() principal: Principal, @Param('ref') ref: string): Promise<DownloadableCheckpoint> {
+  async download(@CurrentPrincipal() principal: Principal, @Param('ref') ref: string): Promise<CheckpointDownload> {
     return this.downloads.grants(await this.readable(principal, ref));
   }
 
