@@ -7,6 +7,8 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_SSE_KEEPALIVE_SECONDS: z.coerce.number().positive().default(15),
   /** An admin token chosen by the operator (≥ 32 characters), registered at every start if missing. */
   HOUNSFIELD_ADMIN_TOKEN: z.string().min(32, 'at least 32 characters (for example `openssl rand -base64 32`)').optional(),
+  /** A token for Prometheus to scrape the gateway's /metrics, registered at start for the `prometheus` user (viewer). */
+  HOUNSFIELD_METRICS_SCRAPE_TOKEN: z.string().min(32, 'at least 32 characters').optional(),
   /** Where the first start writes the admin token it creates (mode 0600) when HOUNSFIELD_ADMIN_TOKEN is unset. */
   HOUNSFIELD_ADMIN_TOKEN_FILE: z.string().min(1).default('.hounsfield/admin-token'),
   /** Requests per second each token may make on average, and how many at once (token bucket). */

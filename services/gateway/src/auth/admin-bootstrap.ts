@@ -7,6 +7,7 @@ import { newTokenSecret } from './token-secret';
 
 /** The first admin's user name. */
 export const ADMIN_USER = 'admin';
+const SCRAPE_USER = 'prometheus';
 
 /**
  * The first start creates the `admin` user and a token for it, before the gateway listens:
@@ -24,6 +25,7 @@ export class AdminBootstrap implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.ensureScrapeToken();
     const given = this.config.HOUNSFIELD_ADMIN_TOKEN;
     if (given !== undefined) {
       await this.ensureAdminUser();
@@ -44,5 +46,13 @@ export class AdminBootstrap implements OnApplicationBootstrap {
 
   private async ensureAdminUser(): Promise<void> {
     if (!(await this.auth.userExists(ADMIN_USER))) await this.auth.createUser(ADMIN_USER, 'admin');
+  }
+
+  /** Prometheus scrapes /metrics as the read-only `prometheus` user when a scrape token is configured. */
+  private async ensureScrapeToken(): Promise<void> {
+    const token = this.config.HOUNSFIELD_METRICS_SCRAPE_TOKEN;
+    if (token === undefined) return;
+    if (!(await this.auth.userExists(SCRAPE_USER))) await this.auth.createUser(SCRAPE_USER, 'viewer');
+    await this.auth.registerToken(token, SCRAPE_USER, 'HOUNSFIELD_METRICS_SCRAPE_TOKEN');
   }
 }

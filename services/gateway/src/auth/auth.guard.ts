@@ -16,7 +16,7 @@ import { bearerOf } from './token-secret';
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly perToken: RateLimiter;
-  /** Failed authentications per client address: guessing tokens is slow. */
+  /** Failed authentications per client address (tokens are 256-bit; this keeps floods off Redis). */
   private readonly failures: RateLimiter;
 
   constructor(
@@ -32,13 +32,13 @@ export class AuthGuard implements CanActivate {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const client = request.socket.remoteAddress ?? 'unknown';
-    const blocked = this.failures.peek(client);
-    if (blocked > 0) throw this.tooMany(blocked, 'too many failed authentications from this address');
     try {
       request.principal = await this.authenticate(request, this.reflector.getAllAndOverride<boolean>(STREAM_ROUTE, targets) ?? false);
     } catch (error) {
-      this.failures.take(client);
+      // Failures are counted per client address; past the budget they are answered 429. A valid
+      // token is never slowed by others' failures (many clients may share an address behind a proxy).
+      const wait = this.failures.take(request.socket.remoteAddress ?? 'unknown');
+      if (wait > 0) throw this.tooMany(wait, 'too many failed authentications from this address');
       throw error;
     }
     const wait = this.perToken.take(request.principal.tokenId);

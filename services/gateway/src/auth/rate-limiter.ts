@@ -26,14 +26,6 @@ export class RateLimiter {
     return (1 - bucket.tokens) / this.perSecond;
   }
 
-  /** Like `take`, without counting. */
-  peek(key: string, now = Date.now()): number {
-    const bucket = this.buckets.get(key);
-    if (bucket === undefined) return 0;
-    const tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
-    return tokens >= 1 ? 0 : (1 - tokens) / this.perSecond;
-  }
-
   private refilled(key: string, now: number): { tokens: number; at: number } {
     const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);

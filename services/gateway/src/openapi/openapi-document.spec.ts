@@ -3,6 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { RequestMethod, Type } from '@nestjs/common';
 import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { PUBLIC_ROUTE } from '@hounsfield/runtime';
+import Ajv2020 from 'ajv/dist/2020';
 import { spawnSync } from 'node:child_process';
 import { gatewayModule } from '../app.module';
 import { REQUIRED_PERMISSION } from '../auth/auth.decorators';
@@ -56,6 +57,15 @@ describe('the OpenAPI document', () => {
   it('is valid OpenAPI 3.1', () => {
     expect(document.openapi).toBe('3.1.0');
     expect(validateDocument(document)).toEqual({ valid: true });
+  });
+
+  it('defines every schema it refers to, each one a compilable JSON Schema 2020-12', () => {
+    const text = JSON.stringify(document);
+    const schemas = (document as unknown as { components: { schemas: Record<string, object> } }).components.schemas;
+    for (const [, name] of text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) expect(Object.keys(schemas)).toContain(name);
+    const ajv = new Ajv2020({ strict: false, validateFormats: false });
+    ajv.addSchema({ $id: 'components', $defs: JSON.parse(JSON.stringify(schemas).replace(/"#\/components\/schemas\//g, '"components#/$defs/')) });
+    for (const name of Object.keys(schemas)) expect(() => ajv.compile({ $ref: `components#/$defs/${name}` })).not.toThrow();
   });
 
   it('has every controller route, and only those, with the access the controller enforces', () => {

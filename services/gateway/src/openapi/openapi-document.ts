@@ -30,10 +30,12 @@ function convert(schema: z.ZodType, io: 'input' | 'output', components: Record<s
   const suffix = io === 'input' ? 'Input' : '';
   const id = z.globalRegistry.get(schema)?.id;
   const converted = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any', metadata: z.globalRegistry, reused: 'inline', cycles: 'ref' }) as JsonSchema;
-  if (id === undefined) return asComponent(converted, suffix, components);
-  // A named contract: its body becomes the component, the route refers to it.
-  components[`${id}${suffix}`] ??= asComponent(converted, suffix, components);
-  return { $ref: `${COMPONENTS}${id}${suffix}` };
+  const rewritten = asComponent(converted, suffix, components);
+  if (id === undefined) return rewritten;
+  // A named contract: its body becomes the component (zod may already have put it in `$defs`), the route refers to it.
+  const ref = `${COMPONENTS}${id}${suffix}`;
+  if (rewritten.$ref !== ref) components[`${id}${suffix}`] ??= rewritten;
+  return { $ref: ref };
 }
 
 const PROBLEM = { description: 'RFC 9457 problem details', content: { 'application/problem+json': { schema: { $ref: `${COMPONENTS}Problem` } } } };
@@ -44,6 +46,8 @@ function errorResponses(route: ApiRoute): Record<string, unknown> {
   if (route.access !== 'public' && route.access !== 'token') statuses.push('403');
   if (route.params) statuses.push('404');
   if (route.body) statuses.push('413');
+  // A change that does not fit the resource's state (cancel a finished job), or cannot be placed.
+  if (route.method !== 'get') statuses.push('409', '422');
   if (route.access !== 'public') statuses.push('503');
   return Object.fromEntries(statuses.sort().map((status) => [status, { $ref: '#/components/responses/Problem' }]));
 }
