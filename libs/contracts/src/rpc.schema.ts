@@ -44,6 +44,8 @@ export const jobIdRequestSchema = z.object({ id: identifierSchema }).strict();
 export const listJobsRequestSchema = z
   .object({
     state: jobStateSchema.optional(),
+    /** Any of these states (the queue view asks for queued and active jobs at once). */
+    states: z.array(jobStateSchema).min(1).max(8).optional(),
     owner: userNameSchema.optional(),
     limit: z.number().int().min(1).max(1000).default(100),
     cursor: pageCursorSchema.optional(),

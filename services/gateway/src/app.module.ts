@@ -15,6 +15,7 @@ import { EvaluationsController } from './evaluations/evaluations.controller';
 import { ProblemFilter } from './http/problem.filter';
 import { JobEventsStream } from './jobs/job-events.stream';
 import { JobsController } from './jobs/jobs.controller';
+import { QueueController } from './jobs/queue.controller';
 import { MetricsClient } from './jobs/metrics.client';
 import { SchedulerClient } from './jobs/scheduler.client';
 import { OpenApiController } from './openapi/openapi.controller';
@@ -27,7 +28,7 @@ export function gatewayModule(config: GatewayConfig) {
     natsUrl: config.HOUNSFIELD_NATS_URL,
     credentials: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
-    controllers: [JobsController, WorkersController, CheckpointsController, EvaluationsController, TokensController, UsersController, OpenApiController],
+    controllers: [JobsController, QueueController, WorkersController, CheckpointsController, EvaluationsController, TokensController, UsersController, OpenApiController],
     providers: [
       { provide: GATEWAY_CONFIG, useValue: config },
       { provide: APP_FILTER, useClass: ProblemFilter },

@@ -88,6 +88,7 @@ describe('the API contract on the stack: documented responses, malformed input a
       ['get', '/v1/jobs/{id}/metrics', `/v1/jobs/${job.id}/metrics`],
       ['post', '/v1/jobs/{id}/cancel', `/v1/jobs/${job.id}/cancel`, { headers: { 'content-type': 'application/json' }, body: '{}' }],
       ['get', '/v1/workers', '/v1/workers'],
+      ['get', '/v1/queue', '/v1/queue'],
       ['get', '/v1/checkpoints', `/v1/checkpoints?job=${importJob.id}`],
       ['get', '/v1/checkpoints/{ref}', `/v1/checkpoints/${importJob.id}:latest`],
       ['get', '/v1/checkpoints/{ref}/download', `/v1/checkpoints/${importJob.id}:latest/download`],

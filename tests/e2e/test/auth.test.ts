@@ -113,6 +113,11 @@ describe('tokens, roles and ownership on the stack (s3 store)', () => {
     expect(listed).toContain(mine.id);
     expect(listed).not.toContain(job.id);
     expect(await status(alice.listJobsPage({ owner: 'bob' }))).toBe(403);
+    // The queue shows everyone's waiting jobs to every role, without their specs.
+    const queue = await (await raw('/v1/queue?limit=1000', { headers: { authorization: `Bearer ${(await admin.createToken({ name: 'a4', user: 'alice' })).token}` } })).json() as { jobs: Record<string, unknown>[] };
+    const entry = queue.jobs.find((j) => j.id === job.id);
+    expect(entry).toMatchObject({ owner: 'bob', state: 'queued', kind: 'script', resources: { gpus: 8 } });
+    expect(entry).not.toHaveProperty('spec');
     expect((await admin.listJobsPage({ owner: 'bob', limit: 1000 })).jobs.map((j) => j.id)).toContain(job.id);
     expect((await bob.cancelJob(job.id, 0)).id).toBe(job.id);
     await alice.cancelJob(mine.id, 0);

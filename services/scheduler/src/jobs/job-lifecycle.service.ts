@@ -107,7 +107,8 @@ export class JobLifecycleService {
     if (request.cursor !== undefined && after === undefined) {
       throw schedulerError(SchedulerErrorCode.InvalidSpec, 'cursor is not one this list returned; start without it');
     }
-    const page = await this.jobs.page({ state: request.state, owner: request.owner, limit: request.limit, after });
+    const states = request.states ?? (request.state ? [request.state] : undefined);
+    const page = await this.jobs.page({ states, owner: request.owner, limit: request.limit, after });
     const jobs = await Promise.all(page.jobs.map((job) => this.view(job)));
     return { jobs, ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
   }

@@ -115,10 +115,10 @@ export class JobRepository {
 
   /**
    * Newest first, one page: jobs older than `after` (a position returned as `next`), of one owner
-   * and one state when given. A page scans at most `scanLimit` ids, so a rare state cannot make one
+   * and in the given states when asked. A page scans at most `scanLimit` ids, so a rare state cannot make one
    * call read every job; it may then be short, and `next` continues the scan.
    */
-  async page(options: { state?: JobState; owner?: string; limit: number; after?: JobPosition; scanLimit?: number }): Promise<{ jobs: JobRecord[]; next?: JobPosition }> {
+  async page(options: { states?: JobState[]; owner?: string; limit: number; after?: JobPosition; scanLimit?: number }): Promise<{ jobs: JobRecord[]; next?: JobPosition }> {
     const key = options.owner === undefined ? this.allKey() : this.ownerKey(options.owner);
     const scanLimit = options.scanLimit ?? 5000;
     const jobs: JobRecord[] = [];
@@ -140,7 +140,7 @@ export class JobRepository {
         scanned += 1;
         consumed += 1;
         const job = records.get(entry.id);
-        if (job && (!options.state || job.state === options.state)) jobs.push(job);
+        if (job && (!options.states || options.states.includes(job.state))) jobs.push(job);
         if (jobs.length === options.limit || scanned >= scanLimit) break;
       }
       if (entries.length < batch && consumed === fresh.length) return { jobs };
