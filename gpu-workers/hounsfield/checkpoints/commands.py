@@ -146,18 +146,12 @@ class _checkpoint_client:  # noqa: N801 - used as an async context manager
     async def __aenter__(self) -> Any:
         import nats  # noqa: PLC0415
 
-        from hounsfield.contracts.subjects import inbox_prefix  # noqa: PLC0415
         from hounsfield.worker.checkpoint_client import CheckpointClient  # noqa: PLC0415
         from hounsfield.worker.nats_connection import NatsAccess  # noqa: PLC0415
 
         access = NatsAccess.from_env()
-        credentials = {} if access.user is None else {"user": access.user, "password": access.password or ""}
         self._nc = await nats.connect(
-            self._url,
-            connect_timeout=10,
-            max_reconnect_attempts=3,
-            inbox_prefix=inbox_prefix(access.user) if access.user else "_INBOX",
-            **credentials,
+            self._url, connect_timeout=10, max_reconnect_attempts=3, **access.connect_options()
         )
         return CheckpointClient(self._nc, self._worker_id)
 

@@ -45,6 +45,12 @@ class NatsAccess:
             env.get(ENV_NATS_PASSWORD) or None,
         )
 
+    def connect_options(self) -> dict[str, str]:
+        """The credentials and inbox prefix for ``nats.connect``."""
+        if self.user is None:
+            return {}
+        return {"user": self.user, "password": self.password or "", "inbox_prefix": inbox_prefix(self.user)}
+
     def env(self) -> dict[str, str]:
         """The variables that hand this access to a built-in task's process."""
         variables = {ENV_NATS_URL: self.url}
@@ -73,8 +79,6 @@ async def connect_nats(access: NatsAccess, name: str, *, max_backoff_seconds: fl
     A refused login is retried too: a new worker's user may reach the server's configuration
     moments after the worker starts.
     """
-    credentials = {} if access.user is None else {"user": access.user, "password": access.password or ""}
-    prefix = inbox_prefix(access.user) if access.user is not None else "_INBOX"
     delay = 0.2
     while True:
         try:
@@ -84,11 +88,10 @@ async def connect_nats(access: NatsAccess, name: str, *, max_backoff_seconds: fl
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=1,
                 connect_timeout=5,
-                inbox_prefix=prefix,
                 error_cb=_on_error,
                 disconnected_cb=_on_disconnected,
                 reconnected_cb=_on_reconnected,
-                **credentials,
+                **access.connect_options(),
             )
             _log.info("connected to NATS at %s%s", access.url, f" as {access.user}" if access.user else "")
             return client

@@ -47,8 +47,9 @@ def _platform_upload(args: argparse.Namespace) -> None:
 
 def _credentials() -> dict[str, str]:
     """The NATS user the bench runs as (the stack's harness user), from the environment."""
-    user = os.environ.get("HOUNSFIELD_NATS_USER")
-    return {} if not user else {"user": user, "password": os.environ.get("HOUNSFIELD_NATS_PASSWORD", "")}
+    from hounsfield.worker.nats_connection import NatsAccess
+
+    return NatsAccess.from_env().connect_options()
 
 
 def _platform_download(args: argparse.Namespace) -> None:
