@@ -139,6 +139,8 @@ class EvaluationShardJobSpec(BaseModel):
         extra='forbid',
     )
     name: Annotated[str, Field(max_length=128, min_length=1)]
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     kind: Literal['evaluation_shard']
     resources: Annotated[Resources, Field(validate_default=True)] = {
         'gpus': 0,
@@ -146,8 +148,6 @@ class EvaluationShardJobSpec(BaseModel):
         'waitForCapacity': True,
     }
     data: Annotated[Data1, Field(validate_default=True)] = {'paths': []}
-    priority: Annotated[int, Field(ge=-100, le=100)] = 0
-    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     evaluationShard: EvaluationShard
 
 
@@ -180,14 +180,14 @@ class CheckpointImportJobSpec(BaseModel):
         extra='forbid',
     )
     name: Annotated[str, Field(max_length=128, min_length=1)]
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     kind: Literal['checkpoint_import']
     resources: Annotated[Resources, Field(validate_default=True)] = {
         'gpus': 0,
         'cpuProcesses': 1,
         'waitForCapacity': False,
     }
-    priority: Annotated[int, Field(ge=-100, le=100)] = 0
-    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     checkpoint: Annotated[Checkpoint1, Field(validate_default=True)] = {'keepLast': 1}
     checkpointImport: CheckpointImport
 

@@ -143,15 +143,20 @@ export const evaluationShardTaskSchema = z
   .object({ evaluationId: identifierSchema, shard: z.number().int().min(0).max(1024) })
   .strict();
 
+/** What every internal task states besides its kind and payload. */
+const taskShape = {
+  name: z.string().min(1).max(128),
+  priority: z.number().int().min(-100).max(100).default(0),
+  maxRestarts: z.number().int().min(0).max(20).default(0),
+};
+
 export const evaluationShardJobSpecSchema = z
   .object({
-    name: z.string().min(1).max(128),
+    ...taskShape,
     kind: z.literal('evaluation_shard'),
     resources: resourcesSchema.default({ gpus: 0, cpuProcesses: 1, waitForCapacity: true }),
     /** The dataset root the worker's preflight resolves (the evaluation's `dataset.root`). */
     data: dataSchema.default({ paths: [] }),
-    priority: z.number().int().min(-100).max(100).default(0),
-    maxRestarts: z.number().int().min(0).max(20).default(0),
     evaluationShard: evaluationShardTaskSchema,
   })
   .strict()
@@ -174,11 +179,9 @@ export const checkpointImportTaskSchema = z
 
 export const checkpointImportJobSpecSchema = z
   .object({
-    name: z.string().min(1).max(128),
+    ...taskShape,
     kind: z.literal('checkpoint_import'),
     resources: resourcesSchema.default({ gpus: 0, cpuProcesses: 1, waitForCapacity: false }),
-    priority: z.number().int().min(-100).max(100).default(0),
-    maxRestarts: z.number().int().min(0).max(20).default(0),
     /** Retention of the one checkpoint the import commits. */
     checkpoint: checkpointPolicySchema.default({ keepLast: 1 }),
     checkpointImport: checkpointImportTaskSchema,
