@@ -25,12 +25,13 @@ export interface Fixture {
 
 /** A started stack as a fixture whose cleanup stops it and removes its data (unless HOUNSFIELD_KEEP_TEST_DATA). */
 export function fixtureOf(stack: LocalStack, dataDir: string): Fixture {
-  const token = stack.adminToken;
+  // The gateway writes the first admin's token; a stack without a gateway has none.
+  const token = stack.portOf('gateway') === undefined ? undefined : stack.adminToken;
   return {
     stack,
     client: new HounsfieldClient({ baseUrl: stack.gatewayUrl, token }),
     dataDir,
-    api: (path, init = {}) => fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } }),
+    api: (path, init = {}) => fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), ...(token ? { authorization: `Bearer ${token}` } : {}) } }),
     async cleanup() {
       await stack.stop();
       if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
