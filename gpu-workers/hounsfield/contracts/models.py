@@ -16,6 +16,15 @@ class HounsfieldContracts(RootModel[Any]):
     """
 
 
+class InitFrom(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    ref: Annotated[str, Field(max_length=256, min_length=1)]
+    weights: Literal['model', 'ema'] = 'model'
+    strict: bool = True
+
+
 class Resources(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -73,6 +82,7 @@ class Checkpoint(BaseModel):
     keepBest: KeepBest | None = None
     keepEvery: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     resumeFrom: Annotated[str | None, Field(max_length=256, min_length=1)] = None
+    initFrom: InitFrom | None = None
 
 
 class LossTerm(RootModel[str]):
@@ -131,6 +141,17 @@ class ResolvedHyperparameters(BaseModel):
 
 class GpuIndice(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class TrainerPaths(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    outputDir: Annotated[str, Field(max_length=4096, min_length=1)]
+    reportFile: Annotated[str, Field(max_length=4096, min_length=1)]
+    resumeFrom: Annotated[str | None, Field(max_length=4096, min_length=1)] = None
+    initFrom: Annotated[str | None, Field(max_length=4096, min_length=1)] = None
+    dataRoot: Annotated[str | None, Field(max_length=4096, min_length=1)] = None
 
 
 class ProgressEvent(BaseModel):
@@ -198,7 +219,7 @@ class StatusEvent(BaseModel):
     reason: Annotated[str | None, Field(max_length=4096)] = None
     logTail: Annotated[list[LogTailItem] | None, Field(max_length=200)] = None
     runtime: RuntimeInfo | None = None
-    failureKind: Literal['trainer', 'preflight', 'infrastructure'] | None = None
+    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
 
 
 class GpuInfo(BaseModel):
@@ -214,6 +235,16 @@ class GpuInfo(BaseModel):
     temperatureCelsius: Annotated[float, Field(ge=-50.0, le=200.0)]
     powerWatts: Annotated[float | None, Field(ge=0.0)] = None
     foreignProcesses: bool
+
+
+class WorkerKind(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[a-z][a-z0-9_]*$')
+    ]
+    version: Annotated[str, Field(max_length=32, min_length=1)]
 
 
 class RunningItem(BaseModel):
@@ -238,9 +269,39 @@ class WorkerHeartbeat(BaseModel):
     hostname: Annotated[str, Field(max_length=256)]
     simulated: bool
     gpus: Annotated[list[GpuInfo], Field(max_length=64)]
+    kinds: Annotated[list[WorkerKind], Field(max_length=64, validate_default=True)] = []
     running: Annotated[list[RunningItem], Field(max_length=256)]
     intervalSeconds: Annotated[float, Field(gt=0.0, le=3600.0)]
     at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class AttemptSummary(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    worldSize: Annotated[int, Field(ge=1, le=9007199254740991)]
+    perDeviceBatch: Annotated[int, Field(ge=1, le=9007199254740991)]
+    gradAccumSteps: Annotated[int, Field(ge=1, le=9007199254740991)]
+    assignedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    outcome: (
+        Literal[
+            'queued',
+            'assigned',
+            'starting',
+            'running',
+            'succeeded',
+            'failed',
+            'cancelled',
+            'preempted',
+        ]
+        | None
+    ) = None
+    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
+    reason: Annotated[str | None, Field(max_length=4096)] = None
 
 
 class HistoryItem(BaseModel):
@@ -260,6 +321,7 @@ class HistoryItem(BaseModel):
     attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
     at: Annotated[str, Field(max_length=40, min_length=20)]
     reason: Annotated[str | None, Field(max_length=4096)] = None
+    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
 
 
 class JobStateEvent(BaseModel):
@@ -302,6 +364,29 @@ class JobStateEvent(BaseModel):
         str | None,
         Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
     ] = None
+
+
+class JobNoticeEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['notice']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    kind: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[a-z][a-z0-9_]*$')
+    ]
+    level: Literal['info', 'warning'] = 'info'
+    message: Annotated[str, Field(max_length=4096, min_length=1)]
+    details: dict[Annotated[str, StringConstraints(max_length=64)], Any] = {}
+    at: Annotated[str, Field(max_length=40, min_length=20)]
 
 
 class AlertEvent(BaseModel):
@@ -367,6 +452,20 @@ class Source(BaseModel):
     devices: Annotated[list[Device], Field(max_length=64)]
 
 
+class Recipe(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Annotated[str, Field(max_length=64, min_length=1)]
+    version: Annotated[str, Field(max_length=32, min_length=1)]
+    preset: Annotated[str | None, Field(max_length=64)] = None
+
+
+ProvenanceAdditionalProperty = TypeAliasType(
+    "ProvenanceAdditionalProperty", Annotated[str, Field(max_length=512)]
+)
+
+
 class CheckpointMeta(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -400,6 +499,14 @@ class CheckpointMeta(BaseModel):
     createdAt: Annotated[str, Field(max_length=40, min_length=20)]
     torchVersion: Annotated[str | None, Field(max_length=64)] = None
     source: Source | None = None
+    recipe: Recipe | None = None
+    provenance: (
+        dict[
+            Annotated[str, StringConstraints(min_length=1, max_length=64)],
+            ProvenanceAdditionalProperty,
+        ]
+        | None
+    ) = None
 
 
 class Part(BaseModel):
@@ -1003,7 +1110,25 @@ class Assignment(BaseModel):
     nprocPerNode: Annotated[int, Field(ge=1, le=9007199254740991)]
     resolved: ResolvedHyperparameters
     resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    initFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
     issuedAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class TrainerContext(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: JobSpec
+    resolved: ResolvedHyperparameters
+    paths: TrainerPaths
 
 
 class JobRecord(BaseModel):
@@ -1047,9 +1172,12 @@ class JobRecord(BaseModel):
     pendingReason: str | None = None
     queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     history: list[HistoryItem]
+    attempts: list[AttemptSummary] | None = None
+    perDeviceBatchCap: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     cancelRequested: bool | None = None
     stopAs: Literal['cancelled', 'failed'] | None = None
     stopReason: Annotated[str | None, Field(max_length=4096)] = None
+    notices: list[JobNoticeEvent] | None = None
     alerts: list[AlertEvent] | None = None
 
 

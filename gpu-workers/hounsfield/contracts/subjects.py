@@ -24,6 +24,10 @@ def job_status_subject(job_id: str) -> str:
     return f"hf.events.job.{job_id}.status"
 
 
+def job_notice_subject(job_id: str) -> str:
+    return "hf.events.job." + job_id + ".notice"
+
+
 def worker_consumer(worker_id: str) -> str:
     return "worker-" + worker_id + ""
 

@@ -20,14 +20,20 @@ from pathlib import Path
 
 from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo
 from hounsfield.sdk.checkpoint_report import decode_checkpoint_line
-from hounsfield.sdk.platform_env import ENV_DATA_ROOT, ENV_RESUME_FROM
-from hounsfield.sdk.report_format import KIND_LAUNCH_ERROR, KIND_PROGRESS, KIND_RUNTIME
+from hounsfield.sdk.report_format import (
+    EXIT_OUT_OF_MEMORY,
+    KIND_LAUNCH_ERROR,
+    KIND_NOTICE,
+    KIND_OOM,
+    KIND_PROGRESS,
+    KIND_RUNTIME,
+)
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_status import AttemptStatus
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_sync import CheckpointSync
 from hounsfield.worker.event_publisher import EventPublisher
-from hounsfield.worker.exit_status import describe_exit
+from hounsfield.worker.exit_status import describe_exit, looks_out_of_memory
 from hounsfield.worker.log_tail import tail_lines
 from hounsfield.worker.orphan_reaper import LaunchRecord
 from hounsfield.worker.preflight import Preflight, PreflightError
@@ -36,11 +42,13 @@ from hounsfield.worker.report_records import (
     ReportRecordError,
     decode_line,
     launch_error_reason,
+    notice_event,
+    oom_message,
     progress_event,
     runtime_info,
 )
 from hounsfield.worker.report_tailer import ReportTailer
-from hounsfield.worker.trainer_launch import launch_command, trainer_env
+from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
 from hounsfield.worker.trainer_stop import TrainerStop
 
 _log = logging.getLogger(__name__)
@@ -88,6 +96,7 @@ class AttemptRunner:
             None if checkpoints is None else CheckpointSync(checkpoints, assignment, attempt_dir.root)
         )
         self._resume_dir: Path | None = None
+        self._init_dir: Path | None = None
         self.assignment = assignment
         self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
         self._dir = attempt_dir
@@ -100,7 +109,9 @@ class AttemptRunner:
         self._stop: _StopRequest | None = None
         self._running_published = False
         self._launch_error: str | None = None
+        self._out_of_memory: str | None = None
         self._progress_seq = 0
+        self._notice_seq = 0
         self.done = asyncio.Event()
 
     # --- what the agent asks ----------------------------------------------------------------
@@ -177,11 +188,13 @@ class AttemptRunner:
         if self._checkpoints is not None:
             try:
                 self._resume_dir = await self._checkpoints.download_resume()
+                self._init_dir = await self._checkpoints.download_init()
             except Exception as error:
                 # Not the trainer's fault: the scheduler requeues, and resolves the latest checkpoint again.
                 await self._status.publish_final(
                     "failed",
-                    reason=f"cannot fetch the resume checkpoint {self.assignment.resumeFrom}: {error}"[:4096],
+                    reason=f"cannot fetch the checkpoint to start from "
+                    f"({self.assignment.resumeFrom or self.assignment.initFrom}): {error}"[:4096],
                     failure_kind="infrastructure",
                 )
                 return
@@ -216,12 +229,16 @@ class AttemptRunner:
         elif returncode == 0:
             await self._status.publish_final("succeeded", exit_code=0)
         else:
+            tail = tail_lines(self._dir.log_file)
+            oom = self._out_of_memory
+            if oom is None and (returncode == EXIT_OUT_OF_MEMORY or looks_out_of_memory(tail)):
+                oom = "the trainer ran out of memory (see the log tail)"
             await self._status.publish_final(
                 "failed",
                 exit_code=returncode,
-                reason=describe_exit(returncode),
-                log_tail=tail_lines(self._dir.log_file),
-                failure_kind="trainer",
+                reason=describe_exit(returncode) if oom is None else f"out of memory: {oom}",
+                log_tail=tail,
+                failure_kind="trainer" if oom is None else "oom",
             )
 
     def _record_launch(self, pid: int) -> None:
@@ -239,11 +256,14 @@ class AttemptRunner:
 
     async def _spawn(self) -> asyncio.subprocess.Process | None:
         command = launch_command(self.assignment, self._python)
-        env = trainer_env(self.assignment, self._dir, self._base_env)
-        if self._data_root is not None:
-            env[ENV_DATA_ROOT] = str(self._data_root)
-        if self._resume_dir is not None:
-            env[ENV_RESUME_FROM] = str(self._resume_dir)
+        context = trainer_context(
+            self.assignment,
+            self._dir,
+            resume_dir=self._resume_dir,
+            init_dir=self._init_dir,
+            data_root=self._data_root,
+        )
+        env = trainer_env(self.assignment, self._dir, self._base_env, write_context(context, self._dir))
         try:
             with self._dir.log_file.open("ab") as log:
                 # Its own session: signals meant for the agent (Ctrl-C in a terminal) do not reach
@@ -322,6 +342,12 @@ class AttemptRunner:
             await self._publisher.progress(event)
         elif kind == KIND_LAUNCH_ERROR:
             self._launch_error = launch_error_reason(record)
+        elif kind == KIND_OOM:
+            self._out_of_memory = self._out_of_memory or oom_message(record)
+        elif kind == KIND_NOTICE:
+            notice = notice_event(record, self.identity)
+            self._notice_seq += 1
+            await self._publisher.notice(notice, self._notice_seq)
 
     # --- stopping ---------------------------------------------------------------------------
 

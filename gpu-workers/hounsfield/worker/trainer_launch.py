@@ -1,28 +1,65 @@
-"""The command line and environment of a trainer process, derived from its assignment."""
+"""The command line, environment and context file of a trainer process, from its assignment."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
-from hounsfield.contracts.models import Assignment, JobSpec
+from hounsfield.contracts.models import Assignment, JobSpec, TrainerContext, TrainerPaths
+from hounsfield.recipes.registry import RECIPES
 from hounsfield.sdk import platform_env as pe
 from hounsfield.worker.attempt_dir import AttemptDir
 
 _log = logging.getLogger(__name__)
 
-TRAINERS_PACKAGE = "hounsfield.trainers"
-
 
 def trainer_module(spec: JobSpec) -> tuple[str, list[str]]:
-    """The module to run and its arguments: the user's for ``script`` jobs, else the built-in trainer."""
+    """The module to run and its arguments: the user's for ``script`` jobs, else the kind's recipe
+    package (``hounsfield.recipes.<kind>``; a kind without a recipe here names a module that does
+    not exist, which the launcher reports as a launch error)."""
     if spec.kind == "script":
         if spec.script is None:
             raise ValueError("a script job needs script.module")
         return spec.script.module, [arg.root for arg in spec.script.args]
-    return f"{TRAINERS_PACKAGE}.{spec.kind}", []
+    return RECIPES.get(spec.kind, f"hounsfield.recipes.{spec.kind}"), []
+
+
+def trainer_context(
+    assignment: Assignment,
+    attempt_dir: AttemptDir,
+    *,
+    resume_dir: Path | None = None,
+    init_dir: Path | None = None,
+    data_root: Path | None = None,
+) -> TrainerContext:
+    """The one document the trainer learns its attempt from (see ``hounsfield.sdk.platform_env``)."""
+    resume = str(resume_dir) if resume_dir is not None else assignment.resumeFrom
+    return TrainerContext(
+        v=1,
+        jobId=assignment.jobId,
+        attempt=assignment.attempt,
+        workerId=assignment.workerId,
+        spec=assignment.spec,
+        resolved=assignment.resolved,
+        paths=TrainerPaths(
+            outputDir=str(attempt_dir.output_dir),
+            reportFile=str(attempt_dir.report_file),
+            resumeFrom=resume,
+            initFrom=None if init_dir is None else str(init_dir),
+            dataRoot=None if data_root is None else str(data_root),
+        ),
+    )
+
+
+def write_context(context: TrainerContext, attempt_dir: AttemptDir) -> Path:
+    """Writes the context into the attempt directory (atomically) and returns its path."""
+    path = attempt_dir.root / pe.CONTEXT_FILE
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(context.model_dump_json(exclude_none=True), encoding="utf-8")
+    temporary.replace(path)
+    return path
 
 
 def launch_command(assignment: Assignment, python: str = sys.executable) -> list[str]:
@@ -45,7 +82,7 @@ def _is_platform_owned(name: str) -> bool:
 
 
 def trainer_env(
-    assignment: Assignment, attempt_dir: AttemptDir, base_env: Mapping[str, str]
+    assignment: Assignment, attempt_dir: AttemptDir, base_env: Mapping[str, str], context_file: Path
 ) -> dict[str, str]:
     """The trainer's environment: the agent's, the job's ``env``, then the platform's variables.
 
@@ -63,15 +100,6 @@ def trainer_env(
     # Unbuffered output keeps the log (and its tail in a failure event) up to date.
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["CUDA_VISIBLE_DEVICES"] = assignment.cudaVisibleDevices
-    env[pe.ENV_JOB_ID] = assignment.jobId
-    env[pe.ENV_ATTEMPT] = str(assignment.attempt)
-    env[pe.ENV_WORKER_ID] = assignment.workerId
-    env[pe.ENV_OUTPUT_DIR] = str(attempt_dir.output_dir)
+    env[pe.ENV_CONTEXT] = str(context_file)
     env[pe.ENV_REPORT_FILE] = str(attempt_dir.report_file)
-    env[pe.ENV_RESOLVED] = assignment.resolved.model_dump_json()
-    env[pe.ENV_JOB_CONFIG] = json.dumps(assignment.spec.config)
-    env[pe.ENV_HYPERPARAMETERS] = assignment.spec.hyperparameters.model_dump_json(exclude_none=True)
-    env[pe.ENV_CHECKPOINT_POLICY] = assignment.spec.checkpoint.model_dump_json(exclude_none=True)
-    if assignment.resumeFrom is not None:
-        env[pe.ENV_RESUME_FROM] = assignment.resumeFrom
     return env

@@ -119,7 +119,7 @@ async def test_missing_trainer_module_fails_with_a_reason(
     assert done.state == "failed"
     assert done.failureKind == "preflight"
     assert done.reason is not None
-    expected = "cannot start the trainer: module 'hounsfield.trainers.topo_unet' not found"
+    expected = "cannot start the trainer: module 'hounsfield.recipes.topo_unet' not found"
     assert done.reason.startswith(expected)
 
 

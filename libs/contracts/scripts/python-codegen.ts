@@ -10,12 +10,28 @@ export const REPO_ROOT = resolve(__dirname, '../../..');
 export const JSON_SCHEMA_PATH = join(REPO_ROOT, 'libs/contracts/generated/contracts.schema.json');
 export const PY_MODELS_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/models.py');
 export const PY_SUBJECTS_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/subjects.py');
+export const RECIPE_CONFIGS_PATH = join(REPO_ROOT, 'libs/contracts/generated/recipe-configs.json');
 const CODEGEN = join(REPO_ROOT, 'gpu-workers/.venv/bin/datamodel-codegen');
+const PYTHON = join(REPO_ROOT, 'gpu-workers/.venv/bin/python');
 
 export interface GeneratedFiles {
   jsonSchema: string;
   pythonModels: string;
   pythonSubjects: string;
+  recipeConfigs: string;
+}
+
+/**
+ * The recipes' config schemas, exported by the Python package (each recipe's pydantic config is
+ * the source of truth); the gateway validates `spec.config` against them.
+ */
+export function renderRecipeConfigs(): string {
+  return execFileSync(PYTHON, ['-m', 'hounsfield.recipes.schemas'], {
+    cwd: join(REPO_ROOT, 'gpu-workers'),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
 
 /** The JSON Schema document as committed text. */
@@ -90,6 +106,10 @@ export function renderPythonSubjects(): string {
     `    return f"${SUBJECT_PREFIX.events}.job.{job_id}.status"`,
     '',
     '',
+    'def job_notice_subject(job_id: str) -> str:',
+    `    return ${JSON.stringify(SUBJECTS.jobNotice('JOB')).replace('JOB', '" + job_id + "')}`,
+    '',
+    '',
     'def worker_consumer(worker_id: str) -> str:',
     `    return ${JSON.stringify(CONSUMERS.worker('WORKER')).replace('WORKER', '" + worker_id + "')}`,
     '',
@@ -144,5 +164,10 @@ function checkpointSubjectLines(): string[] {
 
 export function renderAll(): GeneratedFiles {
   const jsonSchema = renderJsonSchema();
-  return { jsonSchema, pythonModels: renderPythonModels(jsonSchema), pythonSubjects: renderPythonSubjects() };
+  return {
+    jsonSchema,
+    pythonModels: renderPythonModels(jsonSchema),
+    pythonSubjects: renderPythonSubjects(),
+    recipeConfigs: renderRecipeConfigs(),
+  };
 }

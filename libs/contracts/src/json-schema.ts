@@ -39,27 +39,35 @@ import {
   evaluationSamplerSchema,
   evaluationSpecSchema,
 } from './evaluation-spec.schema';
-import { jobRecordSchema } from './job-record.schema';
-import { jobSpecSchema } from './job-spec.schema';
+import { attemptSummarySchema, jobRecordSchema } from './job-record.schema';
+import { initFromSchema, jobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
 import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
 import { jobStateEventSchema } from './job-state-event.schema';
+import { jobNoticeEventSchema } from './job-notice-event.schema';
+import { trainerContextSchema, trainerPathsSchema } from './trainer-context.schema';
 import { workerCancelRequestSchema } from './worker-cancel.schema';
-import { gpuInfoSchema, workerHeartbeatSchema } from './worker-heartbeat.schema';
+import { gpuInfoSchema, workerHeartbeatSchema, workerKindSchema } from './worker-heartbeat.schema';
 
 /** The schemas other languages consume, keyed by the name their generated models take. */
 export const EXPORTED_SCHEMAS = {
+  InitFrom: initFromSchema,
   JobSpec: jobSpecSchema,
   ResolvedHyperparameters: resolvedHyperparametersSchema,
   Assignment: assignmentSchema,
+  TrainerPaths: trainerPathsSchema,
+  TrainerContext: trainerContextSchema,
   ProgressEvent: progressEventSchema,
   RuntimeInfo: runtimeInfoSchema,
   StatusEvent: statusEventSchema,
   GpuInfo: gpuInfoSchema,
+  WorkerKind: workerKindSchema,
   WorkerHeartbeat: workerHeartbeatSchema,
+  AttemptSummary: attemptSummarySchema,
   JobRecord: jobRecordSchema,
   JobStateEvent: jobStateEventSchema,
+  JobNoticeEvent: jobNoticeEventSchema,
   AlertEvent: alertEventSchema,
   WorkerCancelRequest: workerCancelRequestSchema,
   CheckpointMeta: checkpointMetaSchema,

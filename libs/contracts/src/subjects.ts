@@ -27,6 +27,9 @@ export const SUBJECTS = {
   jobProgress: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.progress`,
   jobStatus: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.status`,
   jobState: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.state`,
+  /** Notices about an attempt (warm-start key report, frozen weights, refused commits). */
+  jobNotice: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.notice`,
+  jobNoticeAll: `${SUBJECT_PREFIX.events}.job.*.notice`,
   jobEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.>`,
   jobStatusAll: `${SUBJECT_PREFIX.events}.job.*.status`,
   jobProgressAll: `${SUBJECT_PREFIX.events}.job.*.progress`,

@@ -10,6 +10,7 @@ import { ProblemFilter } from './http/problem.filter';
 import { JobEventsStream } from './jobs/job-events.stream';
 import { JobsController } from './jobs/jobs.controller';
 import { MetricsClient } from './jobs/metrics.client';
+import { RecipeConfigValidator } from './jobs/recipe-config.validator';
 import { SchedulerClient } from './jobs/scheduler.client';
 import { WorkersController } from './workers/workers.controller';
 
@@ -24,6 +25,7 @@ export function gatewayModule(config: GatewayConfig) {
       { provide: APP_FILTER, useClass: ProblemFilter },
       SchedulerClient,
       MetricsClient,
+      RecipeConfigValidator,
       JobEventsStream,
       CheckpointsClient,
       CheckpointDownloads,

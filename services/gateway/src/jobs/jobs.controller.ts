@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { validateOr400 } from '../http/validation';
 import { JobEventsStream } from './job-events.stream';
 import { MetricsClient } from './metrics.client';
+import { RecipeConfigValidator } from './recipe-config.validator';
 import { SchedulerClient } from './scheduler.client';
 
 const listQuerySchema = z
@@ -34,13 +35,18 @@ export class JobsController {
     private readonly scheduler: SchedulerClient,
     private readonly events: JobEventsStream,
     private readonly metrics: MetricsClient,
+    private readonly recipeConfigs: RecipeConfigValidator,
   ) {}
 
-  /** Validates the spec here (400 with field paths) so a bad request never reaches the scheduler. */
+  /**
+   * Validates the spec here (400 with field paths) so a bad request never reaches the scheduler:
+   * the spec's contract, then its `config` against the schema its kind's recipe exports.
+   */
   @Post()
   @HttpCode(201)
   async submit(@Body() body: unknown): Promise<JobRecord> {
-    validateOr400(jobSpecSchema, body, 'the job spec');
+    const spec = validateOr400(jobSpecSchema, body, 'the job spec');
+    this.recipeConfigs.check(spec.kind, spec.config);
     return this.scheduler.submit(body);
   }
 

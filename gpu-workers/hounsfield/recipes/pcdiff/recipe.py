@@ -1,20 +1,17 @@
-"""``python -m hounsfield.trainers.pcdiff``: trains PCDiff's skull-conditioned point diffusion model.
+"""The ``pcdiff`` recipe: PCDiff's skull-conditioned point diffusion model.
 
 Each sample is the defective skull's points followed by the implant's points (normalised by the
 defective skull's bounding box); the implant is noised to a random timestep and PVCNN2 learns to
 predict that noise (MSE on the implant points only). Examples::
 
-    python -m hounsfield.trainers.pcdiff --preset cpu-tiny --synthetic 6 --steps 50
-    python -m hounsfield.trainers.pcdiff --preset paper-skullbreak --data-root /data/SkullBreak
-    torchrun --nproc_per_node=2 -m hounsfield.trainers.pcdiff --preset cpu-tiny --synthetic 6
+    python -m hounsfield.recipes.pcdiff --preset cpu-tiny --synthetic 6 --steps 50
+    python -m hounsfield.recipes.pcdiff --preset paper-skullbreak --data-root /data/SkullBreak
+    torchrun --nproc_per_node=2 -m hounsfield.recipes.pcdiff --preset cpu-tiny --synthetic 6
 
-Under the platform this module is the ``pcdiff`` job kind; its config is the job's ``config``.
+Under the platform this is the ``pcdiff`` job kind; its config is the job's ``config``.
 """
 
 from __future__ import annotations
-
-import sys
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -22,13 +19,12 @@ from torch import Tensor
 from hounsfield.data.skullbreak import SkullCompletionDataset
 from hounsfield.diffusion import EMA, NoiseSchedule, implant_noise_loss
 from hounsfield.models.pvcnn2 import PVCNN2
-from hounsfield.sdk import Run
-from hounsfield.trainers.cli import TrainerDefinition, TrainingParts, run_trainer
-from hounsfield.trainers.ddp import DistributedContext
-from hounsfield.trainers.loop import Batch, BatchPlan, LossFn
-from hounsfield.trainers.pcdiff_config import PRESETS, PCDiffTrainConfig, pcdiff_preset
+from hounsfield.recipes.base import BuildContext, Recipe
+from hounsfield.recipes.pcdiff import KIND, VERSION
+from hounsfield.recipes.pcdiff.config import PRESETS, PCDiffTrainConfig
+from hounsfield.recipes.skull_cases import training_cases
+from hounsfield.trainers.parts import Batch, LossFn, TrainingParts
 from hounsfield.trainers.sampler import position_seed
-from hounsfield.trainers.skull_data import training_cases
 
 _STREAM_T, _STREAM_NOISE = 2, 3
 
@@ -62,7 +58,7 @@ def pcdiff_loss(config: PCDiffTrainConfig, schedule: NoiseSchedule) -> LossFn:
     """The micro-batch loss: mean implant-noise MSE with per-sample seeded timesteps and noise."""
     n_skull = config.points.n_defective
 
-    def loss(model: torch.nn.Module, batch: Batch) -> Tensor:
+    def loss(model: torch.nn.Module, batch: Batch, step: int) -> Tensor:
         x0 = completion_cloud(batch)
         t, noise = sample_draws(
             batch, schedule, x0.shape[2] - n_skull, config.seed, config.fixed_noise_per_case
@@ -75,32 +71,20 @@ def pcdiff_loss(config: PCDiffTrainConfig, schedule: NoiseSchedule) -> LossFn:
     return loss
 
 
-def build(config: PCDiffTrainConfig, run: Run, context: DistributedContext, plan: BatchPlan) -> TrainingParts:
-    cases = training_cases(config, run.output_dir, context)
-    dataset = SkullCompletionDataset(cases, config.points, config.cache_dir or run.output_dir / "cache")
-    model = PVCNN2(config.model).to(context.device)
+def build(config: PCDiffTrainConfig, ctx: BuildContext) -> TrainingParts:
+    cases = training_cases(config, ctx.output_dir, ctx.dist)
+    dataset = SkullCompletionDataset(cases, config.points, config.cache_dir or ctx.output_dir / "cache")
+    model = PVCNN2(config.model).to(ctx.device)
     ema = EMA(model, config.ema_decay) if config.ema_decay is not None else None
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=plan.lr, betas=config.betas, weight_decay=config.weight_decay
-    )
     schedule = NoiseSchedule.from_config(config.schedule)
-    return TrainingParts(
-        model=model, loss_fn=pcdiff_loss(config, schedule), optimizer=optimizer, dataset=dataset, ema=ema
-    )
+    return TrainingParts(model=model, loss_fn=pcdiff_loss(config, schedule), dataset=dataset, ema=ema)
 
 
-DEFINITION = TrainerDefinition[PCDiffTrainConfig](
-    name="pcdiff",
+RECIPE = Recipe[PCDiffTrainConfig](
+    kind=KIND,
+    version=VERSION,
     description=__doc__ or "",
-    preset=pcdiff_preset,
-    presets=tuple(PRESETS),
+    config=PCDiffTrainConfig,
+    presets=PRESETS,
     build=build,
 )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return run_trainer(DEFINITION, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""The skull cases a trainer uses: a prepared split of a dataset, or synthetic skulls made first.
+"""The skull cases the implant recipes (pcdiff, voxelization) train on: a prepared split of a
+dataset, or synthetic skulls made first.
 
 Rank 0 does the work (generation, validation, the split CSV) while the other ranks wait at a
 barrier and then read the same split, so every rank trains on identical case lists.

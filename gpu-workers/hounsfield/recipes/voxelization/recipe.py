@@ -1,0 +1,53 @@
+"""The ``voxelization`` recipe: PCDiff's voxelization network.
+
+Encode2Points turns complete-skull points (normalised by the defective skull's box, as at test
+time) into oriented points; DPSR solves for an indicator field on the PSR grid, and psr_l2
+compares it with the ground truth (-0.5 inside the complete skull, +0.5 outside). Examples::
+
+    python -m hounsfield.recipes.voxelization --preset cpu-tiny --synthetic 6 --steps 50
+    python -m hounsfield.recipes.voxelization --preset paper-skullbreak --data-root /data/SkullBreak
+
+Under the platform this is the ``voxelization`` job kind. With bf16 autocast on GPUs the
+network runs in bf16 while the spectral Poisson solve stays in float32.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from hounsfield.data.skullbreak import SkullVoxelizationDataset
+from hounsfield.models.voxelization import Encode2Points, dataset_sampling, psr_l2
+from hounsfield.recipes.base import BuildContext, Recipe
+from hounsfield.recipes.skull_cases import training_cases
+from hounsfield.recipes.voxelization import KIND, VERSION
+from hounsfield.recipes.voxelization.config import PRESETS, VoxelizationTrainConfig
+from hounsfield.trainers.parts import Batch, TrainingParts, unwrap
+
+
+def voxelization_loss(model: nn.Module, batch: Batch, step: int = 0) -> Tensor:
+    """psr_l2 of a micro-batch; ``model`` is an ``Encode2Points``, possibly DDP-wrapped or compiled."""
+    network = unwrap(model)
+    assert isinstance(network, Encode2Points)
+    moved, normals = model(batch["points"])  # through the wrapper, so DDP sees the forward pass
+    with torch.autocast(batch["points"].device.type, enabled=False):
+        field = network.dpsr(moved.float(), normals.float())
+    return psr_l2(field, batch["gt_psr"].float())
+
+
+def build(config: VoxelizationTrainConfig, ctx: BuildContext) -> TrainingParts:
+    cases = training_cases(config, ctx.output_dir, ctx.dist)
+    sampling = dataset_sampling(config.model, config.dense)
+    dataset = SkullVoxelizationDataset(cases, sampling, config.cache_dir or ctx.output_dir / "cache")
+    model = Encode2Points(config.model).to(ctx.device)
+    return TrainingParts(model=model, loss_fn=voxelization_loss, dataset=dataset)
+
+
+RECIPE = Recipe[VoxelizationTrainConfig](
+    kind=KIND,
+    version=VERSION,
+    description=__doc__ or "",
+    config=VoxelizationTrainConfig,
+    presets=PRESETS,
+    build=build,
+)
