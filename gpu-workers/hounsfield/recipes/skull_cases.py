@@ -46,6 +46,21 @@ def dataset_root(config: TrainerConfigBase, output_dir: Path) -> Path:
     return output_dir / SYNTHETIC_DIR
 
 
+def split_cases(config: TrainerConfigBase, output_dir: Path, split: str) -> list[SkullCase]:
+    """The cases of another split of the dataset ``training_cases`` prepared (call it after that)."""
+    root = dataset_root(config, output_dir)
+    split_csv = config.split_csv or output_dir / PREPARED_DIR / "split.csv"
+    layout = DatasetLayout.SKULLBREAK if root.name == SYNTHETIC_DIR else config.layout
+    return load_split_cases(root, split_csv, split, layout)  # type: ignore[arg-type]
+
+
+def validation_cases(config: TrainerConfigBase, output_dir: Path) -> list[SkullCase]:
+    """The cases validation runs on: ``validation.split``, at most ``validation.maxCases``."""
+    cases = split_cases(config, output_dir, config.validation.split)
+    limit = config.validation.max_cases
+    return cases if limit is None else cases[:limit]
+
+
 def training_cases(
     config: TrainerConfigBase, output_dir: Path, context: DistributedContext
 ) -> list[SkullCase]:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hounsfield.sdk.platform_env import PlatformEnv
+from hounsfield.sdk.platform_env import ENV_REPORT_FILE, PlatformEnv
 from hounsfield.sdk.report_format import EXIT_OUT_OF_MEMORY, dumps_record, oom_record
 
 _log = logging.getLogger("hounsfield.sdk")
@@ -50,7 +50,8 @@ def record_out_of_memory(
     batch = f" at a per-device batch of {per_device_batch}" if per_device_batch is not None else ""
     message = f"rank {platform.rank} ran out of memory{batch}: {first_line}"
     _log.error("%s", message)
-    report_file = platform.report_file
+    standalone_file = os.environ.get(ENV_REPORT_FILE)
+    report_file = platform.report_file or (Path(standalone_file) if standalone_file else None)
     if report_file is None:
         return
     try:

@@ -64,10 +64,13 @@ class LrScheduleConfig(TrainerModel):
 
 
 class ValidationConfig(TrainerModel):
-    """When the recipe's validation runs: every ``every_steps`` steps and, with ``at_end``, after the last."""
+    """When the recipe's validation runs (every ``every_steps`` steps and, with ``at_end``, after
+    the last) and on what: the cases of ``split`` (at most ``max_cases``, the first by id)."""
 
     every_steps: int | None = Field(default=None, ge=1, description="None: only at the end")
     at_end: bool = True
+    split: Literal["train", "val", "test"] = "val"
+    max_cases: int | None = Field(default=None, ge=1)
 
 
 class TrainerConfigBase(TrainerModel):

@@ -295,7 +295,7 @@ class TrainingLoop:
                 context.device,
                 settings.bf16,
                 self.step,
-                active,
+                auxiliary,
             )
             clip = settings.grad_clip if settings.grad_clip is not None else math.inf
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip))

@@ -69,24 +69,27 @@ class LrSchedule:
     """Sets every param group's learning rate to ``base × lr_factor(step)`` before each step.
 
     Stateless apart from the base rates (the step comes from the loop, which restores it on
-    resume), so a resumed run continues the same curve whatever world size it resumes on.
+    resume), so a resumed run continues the same curve whatever world size it resumes on. The
+    groups are looked up on every call: loading an optimizer's state replaces its group dicts.
     """
 
     def __init__(self, config: LrScheduleConfig, total_steps: int, optimizers: list[torch.optim.Optimizer]):
         self.config = config
         self.total_steps = total_steps
-        self._groups = [(group, float(group["lr"])) for opt in optimizers for group in opt.param_groups]
+        self._optimizers = optimizers
+        self._bases = [[float(group["lr"]) for group in opt.param_groups] for opt in optimizers]
 
     def apply(self, step: int) -> float:
         """Sets the rates for ``step`` and returns the factor."""
         factor = lr_factor(self.config, step, self.total_steps)
-        for group, base in self._groups:
-            group["lr"] = base * factor
+        for optimizer, bases in zip(self._optimizers, self._bases, strict=True):
+            for group, base in zip(optimizer.param_groups, bases, strict=True):
+                group["lr"] = base * factor
         return factor
 
     def state_dict(self) -> dict[str, object]:
         return {
             "name": self.config.name,
             "total_steps": self.total_steps,
-            "base_lrs": [b for _, b in self._groups],
+            "base_lrs": [base for bases in self._bases for base in bases],
         }

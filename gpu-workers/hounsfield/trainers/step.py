@@ -47,6 +47,11 @@ def set_requires_grad(module: nn.Module, enabled: bool) -> None:
         param.requires_grad_(enabled)
 
 
+def _restore(module: nn.Module, trainable: dict[int, bool]) -> None:
+    for param in module.parameters():
+        param.requires_grad_(trainable[id(param)])
+
+
 @dataclass
 class StepLosses:
     """Mean losses of one step over its micro-batches (this rank), by reported name."""
@@ -90,34 +95,44 @@ def accumulate_gradients(
 ) -> StepLosses:
     """Forward/backward over ``accum_steps`` micro-batches (gradients accumulate in ``.grad``).
 
-    ``model`` may be DDP-wrapped (and compiled). Reported names: ``loss`` (the main total),
+    ``model`` may be DDP-wrapped (and compiled). Every auxiliary network is frozen while the main
+    loss runs; those past their start step then train on the same micro-batch. Reported names:
+    ``loss`` (the main total),
     ``loss.<term>`` for its terms, ``loss.<aux>`` and ``loss.<aux>.<term>`` for auxiliary networks.
     """
     losses = StepLosses()
-    for micro in range(accum_steps):
-        fetch = time.perf_counter()
-        batch = batch_to(next(micro_batches), device)
-        losses.waited += time.perf_counter() - fetch
-        last = micro == accum_steps - 1
-        for aux in auxiliary:
-            set_requires_grad(aux.spec.module, False)
-        with _sync(model, last):
-            with autocast_for(device, bf16):
-                output = as_loss_output(loss_fn(model, batch, step))
-            (output.total.float() / accum_steps).backward()
-        losses.add("loss", output.total, accum_steps)
-        for name, value in output.terms.items():
-            losses.add(f"loss.{name}", value, accum_steps)
-        shared = _detached(output)
-        for aux in auxiliary:
-            set_requires_grad(aux.spec.module, True)
-            with _sync(aux.wrapped, last):
+    # Each auxiliary parameter's own flag (a discriminator may hold frozen parts of its own).
+    trainable = {id(p): p.requires_grad for aux in auxiliary for p in aux.spec.module.parameters()}
+    try:
+        for micro in range(accum_steps):
+            fetch = time.perf_counter()
+            batch = batch_to(next(micro_batches), device)
+            losses.waited += time.perf_counter() - fetch
+            last = micro == accum_steps - 1
+            for aux in auxiliary:
+                set_requires_grad(aux.spec.module, False)
+            with _sync(model, last):
                 with autocast_for(device, bf16):
-                    aux_output = as_loss_output(aux.spec.loss_fn(aux.wrapped, batch, shared, step))
-                (aux_output.total.float() / accum_steps).backward()
-            losses.add(f"loss.{aux.spec.name}", aux_output.total, accum_steps)
-            for name, value in aux_output.terms.items():
-                losses.add(f"loss.{aux.spec.name}.{name}", value, accum_steps)
+                    output = as_loss_output(loss_fn(model, batch, step))
+                (output.total.float() / accum_steps).backward()
+            losses.add("loss", output.total, accum_steps)
+            for name, value in output.terms.items():
+                losses.add(f"loss.{name}", value, accum_steps)
+            shared = _detached(output)
+            for aux in auxiliary:
+                if step < aux.spec.start_step:
+                    continue
+                _restore(aux.spec.module, trainable)
+                with _sync(aux.wrapped, last):
+                    with autocast_for(device, bf16):
+                        aux_output = as_loss_output(aux.spec.loss_fn(aux.wrapped, batch, shared, step))
+                    (aux_output.total.float() / accum_steps).backward()
+                losses.add(f"loss.{aux.spec.name}", aux_output.total, accum_steps)
+                for name, value in aux_output.terms.items():
+                    losses.add(f"loss.{aux.spec.name}.{name}", value, accum_steps)
+    finally:
+        for aux in auxiliary:
+            _restore(aux.spec.module, trainable)
     return losses
 
 

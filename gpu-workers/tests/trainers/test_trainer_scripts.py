@@ -69,7 +69,7 @@ def _progress(report: Path) -> list[dict[str, Any]]:
     return [r for r in _records(report) if r["kind"] == "progress"]
 
 
-def _finish(process: subprocess.Popen[bytes], timeout: float = 120) -> tuple[int, str]:
+def _finish(process: subprocess.Popen[bytes], timeout: float = 300) -> tuple[int, str]:
     out, _ = process.communicate(timeout=timeout)
     return process.returncode, out.decode(errors="replace")
 
@@ -118,7 +118,7 @@ def _stop_after_first_report(kind: str, tmp_path: Path) -> int:
         assert time.monotonic() < deadline, "no progress within 120 s"
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
-    code, log = _finish(process, timeout=60)
+    code, log = _finish(process, timeout=180)
     assert code == 0, log
     assert "stop requested" in log
     stopped = _progress(tmp_path / "report.jsonl")[-1]["step"]

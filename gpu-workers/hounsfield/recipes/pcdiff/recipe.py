@@ -22,11 +22,20 @@ from hounsfield.models.pvcnn2 import PVCNN2
 from hounsfield.recipes.base import BuildContext, Recipe
 from hounsfield.recipes.pcdiff import KIND, VERSION
 from hounsfield.recipes.pcdiff.config import PRESETS, PCDiffTrainConfig
-from hounsfield.recipes.skull_cases import training_cases
-from hounsfield.trainers.parts import Batch, LossFn, TrainingParts
+from hounsfield.recipes.skull_cases import training_cases, validation_cases
+from hounsfield.trainers.parts import (
+    Batch,
+    LossFn,
+    TrainingParts,
+    ValidationRequest,
+    ValidationResult,
+    Validator,
+)
 from hounsfield.trainers.sampler import position_seed
 
-_STREAM_T, _STREAM_NOISE = 2, 3
+_STREAM_T, _STREAM_NOISE, _STREAM_VALIDATION = 2, 3, 12
+#: Validation scores the implant-noise MSE at these fractions of the diffusion's T.
+VALIDATION_TIMESTEP_FRACTIONS = (0.1, 0.5, 0.9)
 
 
 def completion_cloud(batch: Batch) -> Tensor:
@@ -71,13 +80,58 @@ def pcdiff_loss(config: PCDiffTrainConfig, schedule: NoiseSchedule) -> LossFn:
     return loss
 
 
+def validator(
+    config: PCDiffTrainConfig, schedule: NoiseSchedule, dataset: SkullCompletionDataset
+) -> Validator:
+    """``val.noise_mse``: the implant-noise MSE of held-out cases at fixed timesteps
+    (``VALIDATION_TIMESTEP_FRACTIONS`` of T) and fixed noise per case, with the EMA weights when
+    the run keeps them (what sampling uses), so successive validations are comparable."""
+    n_skull = config.points.n_defective
+    timesteps = [
+        min(schedule.num_timesteps - 1, int(f * schedule.num_timesteps))
+        for f in VALIDATION_TIMESTEP_FRACTIONS
+    ]
+
+    def validate(request: ValidationRequest) -> ValidationResult:
+        network = request.model
+        if request.ema is not None:
+            network = PVCNN2(config.model).to(request.device).eval()
+            request.ema.copy_to(network)
+        total, count = 0.0, 0
+        for index in request.shard(range(len(dataset))):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(position_seed(config.seed, index, _STREAM_VALIDATION))
+                item = dataset[index]
+            x0 = completion_cloud({k: v.unsqueeze(0) for k, v in item.items() if k.endswith("_points")})
+            x0 = x0.to(request.device).expand(len(timesteps), -1, -1)
+            generator = torch.Generator().manual_seed(
+                position_seed(config.seed, index, _STREAM_VALIDATION + 1)
+            )
+            noise = torch.randn(len(timesteps), 3, x0.shape[2] - n_skull, generator=generator)
+            t = torch.tensor(timesteps, device=request.device)
+            loss = implant_noise_loss(network, schedule, x0, n_skull, t=t, noise=noise.to(request.device))
+            total += float(loss.mean())
+            count += 1
+        return ValidationResult(sums={"noise_mse": total}, count=count)
+
+    return validate
+
+
 def build(config: PCDiffTrainConfig, ctx: BuildContext) -> TrainingParts:
     cases = training_cases(config, ctx.output_dir, ctx.dist)
-    dataset = SkullCompletionDataset(cases, config.points, config.cache_dir or ctx.output_dir / "cache")
+    cache = config.cache_dir or ctx.output_dir / "cache"
+    dataset = SkullCompletionDataset(cases, config.points, cache)
     model = PVCNN2(config.model).to(ctx.device)
     ema = EMA(model, config.ema_decay) if config.ema_decay is not None else None
     schedule = NoiseSchedule.from_config(config.schedule)
-    return TrainingParts(model=model, loss_fn=pcdiff_loss(config, schedule), dataset=dataset, ema=ema)
+    held_out = SkullCompletionDataset(validation_cases(config, ctx.output_dir), config.points, cache)
+    return TrainingParts(
+        model=model,
+        loss_fn=pcdiff_loss(config, schedule),
+        dataset=dataset,
+        ema=ema,
+        validate=validator(config, schedule, held_out),
+    )
 
 
 RECIPE = Recipe[PCDiffTrainConfig](

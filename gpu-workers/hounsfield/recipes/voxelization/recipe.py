@@ -19,10 +19,21 @@ from torch import Tensor, nn
 from hounsfield.data.skullbreak import SkullVoxelizationDataset
 from hounsfield.models.voxelization import Encode2Points, dataset_sampling, psr_l2
 from hounsfield.recipes.base import BuildContext, Recipe
-from hounsfield.recipes.skull_cases import training_cases
+from hounsfield.recipes.skull_cases import training_cases, validation_cases
 from hounsfield.recipes.voxelization import KIND, VERSION
 from hounsfield.recipes.voxelization.config import PRESETS, VoxelizationTrainConfig
-from hounsfield.trainers.parts import Batch, TrainingParts, unwrap
+from hounsfield.trainers.parts import (
+    Batch,
+    TrainingParts,
+    ValidationRequest,
+    ValidationResult,
+    Validator,
+    unwrap,
+)
+from hounsfield.trainers.sampler import position_seed
+
+#: Validation draws are seeded by case, not by sample position, so every validation sees the same points.
+_STREAM_VALIDATION = 11
 
 
 def voxelization_loss(model: nn.Module, batch: Batch, step: int = 0) -> Tensor:
@@ -35,12 +46,35 @@ def voxelization_loss(model: nn.Module, batch: Batch, step: int = 0) -> Tensor:
     return psr_l2(field, batch["gt_psr"].float())
 
 
+def validator(dataset: SkullVoxelizationDataset, seed: int) -> Validator:
+    """``val.psr_l2`` on held-out cases, with the same points every time (seeded per case)."""
+
+    def validate(request: ValidationRequest) -> ValidationResult:
+        total, count = 0.0, 0
+        for index in request.shard(range(len(dataset))):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(position_seed(seed, index, _STREAM_VALIDATION))
+                item = dataset[index]
+            batch = {
+                k: v.unsqueeze(0).to(request.device) if isinstance(v, Tensor) else v for k, v in item.items()
+            }
+            total += float(voxelization_loss(request.model, batch))
+            count += 1
+        return ValidationResult(sums={"psr_l2": total}, count=count)
+
+    return validate
+
+
 def build(config: VoxelizationTrainConfig, ctx: BuildContext) -> TrainingParts:
     cases = training_cases(config, ctx.output_dir, ctx.dist)
     sampling = dataset_sampling(config.model, config.dense)
-    dataset = SkullVoxelizationDataset(cases, sampling, config.cache_dir or ctx.output_dir / "cache")
+    cache = config.cache_dir or ctx.output_dir / "cache"
+    dataset = SkullVoxelizationDataset(cases, sampling, cache)
     model = Encode2Points(config.model).to(ctx.device)
-    return TrainingParts(model=model, loss_fn=voxelization_loss, dataset=dataset)
+    held_out = SkullVoxelizationDataset(validation_cases(config, ctx.output_dir), sampling, cache)
+    return TrainingParts(
+        model=model, loss_fn=voxelization_loss, dataset=dataset, validate=validator(held_out, config.seed)
+    )
 
 
 RECIPE = Recipe[VoxelizationTrainConfig](
