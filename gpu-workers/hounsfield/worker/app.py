@@ -18,7 +18,7 @@ from hounsfield.worker.assignment_consumer import AssignmentConsumer
 from hounsfield.worker.cancel_listener import CancelListener
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import JetStreamEventPublisher
-from hounsfield.worker.heartbeat import HeartbeatLoop
+from hounsfield.worker.heartbeat import HeartbeatLoop, offered_kinds
 from hounsfield.worker.nats_connection import connect_nats
 from hounsfield.worker.orphan_reaper import reap_orphans
 from hounsfield.worker.preflight import Preflight, PreflightPolicy
@@ -76,7 +76,9 @@ class WorkerApp:
             nc,
             inventory,
             agent,
-            HeartbeatLoop(agent, inventory, publisher, settings.heartbeat_interval),
+            HeartbeatLoop(
+                agent, inventory, publisher, settings.heartbeat_interval, offered_kinds(settings.kinds)
+            ),
             AssignmentConsumer(js, settings.worker_id, agent.accept, on_rejected=agent.report_unreadable),
             CancelListener(nc, agent),
         )

@@ -19,6 +19,18 @@ from hounsfield.worker.event_publisher import EventPublisher
 _log = logging.getLogger(__name__)
 
 
+def offered_kinds(allowed: Sequence[str] | None) -> list[WorkerKind]:
+    """What this installation runs (recipes that import, and ``script``), found once at start,
+    restricted to ``allowed`` (HOUNSFIELD_KINDS) when given."""
+    found = [WorkerKind(kind=info.kind, version=info.version) for info in available_kinds()]
+    if allowed is None:
+        return found
+    unknown = sorted(set(allowed) - {k.kind for k in found})
+    if unknown:
+        _log.warning("HOUNSFIELD_KINDS names kinds this installation cannot run: %s (ignored)", unknown)
+    return [k for k in found if k.kind in allowed]
+
+
 class HeartbeatLoop:
     def __init__(
         self,
@@ -30,11 +42,7 @@ class HeartbeatLoop:
     ) -> None:
         self._agent = agent
         # What this installation runs, found once: recipes that import, and `script`.
-        self._kinds = (
-            list(kinds)
-            if kinds is not None
-            else [WorkerKind(kind=info.kind, version=info.version) for info in available_kinds()]
-        )
+        self._kinds = list(kinds) if kinds is not None else offered_kinds(None)
         self._inventory = inventory
         self._publisher = publisher
         self._interval = interval_seconds

@@ -11,6 +11,8 @@
 | HOUNSFIELD_STOP_GRACE_SECONDS | 30 | SIGTERM → SIGKILL grace: on shutdown, and on cancel when the request |
 |  |  | names none |
 | HOUNSFIELD_LOG_LEVEL | INFO | DEBUG, INFO, WARNING or ERROR |
+| HOUNSFIELD_KINDS | unset | comma-separated job kinds this worker offers (default: every recipe |
+|  |  | that imports here, and ``script``); others are never placed on it |
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class WorkerSettings(BaseSettings):
     #: Preflight refuses to start a trainer with less free disk than this under the work dir.
     min_free_disk_gib: float = Field(1.0, ge=0, le=1_000_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Restricts the job kinds this worker advertises (None: all it can run).
+    kinds: Annotated[list[str] | None, NoDecode] = None
 
     @field_validator("worker_id")
     @classmethod
@@ -79,6 +83,13 @@ class WorkerSettings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part for part in text.split(os.pathsep) if part]
+        return value
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _kinds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()] or None
         return value
 
     @field_validator("log_level", mode="before")
