@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from hounsfield.contracts.models import Assignment, JobSpec
 from hounsfield.sdk import platform_env as pe
@@ -25,13 +25,17 @@ def trainer_module(spec: JobSpec) -> tuple[str, list[str]]:
     return f"{TRAINERS_PACKAGE}.{spec.kind}", []
 
 
-def launch_command(assignment: Assignment, python: str = sys.executable) -> list[str]:
-    """torchrun's command line, run through ``hounsfield.worker.launcher`` to keep rank exit codes."""
+def launch_command(
+    assignment: Assignment, python: str = sys.executable, launcher_options: Sequence[str] = ()
+) -> list[str]:
+    """torchrun's command line, run through ``hounsfield.worker.launcher`` to keep rank exit codes
+    (and, with ``launcher_options``, to capture the ranks' output into the attempt's log)."""
     module, args = trainer_module(assignment.spec)
     return [
         python,
         "-m",
         "hounsfield.worker.launcher",
+        *launcher_options,
         "--standalone",
         f"--nproc_per_node={assignment.nprocPerNode}",
         "-m",

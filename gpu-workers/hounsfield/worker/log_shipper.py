@@ -1,0 +1,316 @@
+"""Shipping one attempt's log while it runs: live lines to JetStream, segments to the object store.
+
+The launcher writes the log into segment files (``output_capture``); the shipper only reads them:
+
+- **live**, every ``live_seconds`` (0.5 s): the new whole lines, in seq order, as
+  ``LogLinesMessage``s on ``hf.logs.<job>.<attempt>`` (stream HF_LOGS), which the gateway relays
+  to followers;
+- **stored**, every ``upload_seconds`` (5 s, at most 10): each segment that grew, stored whole
+  through a grant of the checkpoints service (``RPC.logsSegmentGrant``) and made readable with
+  ``RPC.logsSegmentCommit``, which also tells the store which segments rotation dropped.
+
+``finish()``, once the launcher exited, adds what the launcher printed outside its capture,
+publishes and stores the rest, commits the last segment as ``final`` and publishes the ``end``
+message. The progress of both lives in the attempt directory (``log_ship_state``): an agent that
+re-adopts a running attempt creates a shipper for it the same way and continues where the last
+one stood (``LogShipping.shipper``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from hounsfield.contracts.models import (
+    AccessGrant1,
+    AccessGrant2,
+    LogAttemptSummary,
+    LogEndMessage,
+    LogLinesMessage,
+    LogSegmentCommit,
+)
+from hounsfield.contracts.subjects import SCHEMA_VERSION, job_logs_subject
+from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.checkpoint_client import CheckpointServiceError
+from hounsfield.worker.checkpoint_transfer import put_part
+from hounsfield.worker.log_cursor import SeqLine, read_new_lines
+from hounsfield.worker.log_lines import LAUNCHER, LineSplitter
+from hounsfield.worker.log_segments import LogLimits, SegmentWriter, list_segments
+from hounsfield.worker.log_ship_state import ShipState, StoredSegment
+
+_log = logging.getLogger(__name__)
+
+#: One live message holds at most this many lines, and about this many bytes of text.
+MESSAGE_LINES = 1000
+MESSAGE_BYTES = 256 * 1024
+#: What ``finish`` adds at most from the launcher's uncaptured output (its tail).
+LAUNCHER_OUTPUT_BYTES = 256 * 1024
+#: Repeated shipping failures are logged at most this often.
+WARN_EVERY_SECONDS = 60.0
+
+
+class LogStore(Protocol):
+    """The checkpoints service's logs API (``CheckpointClient``)."""
+
+    async def log_segment_grant(
+        self, job_id: str, attempt: int, index: int
+    ) -> AccessGrant1 | AccessGrant2: ...
+
+    async def log_segment_commit(self, commit: LogSegmentCommit) -> LogAttemptSummary: ...
+
+
+class LivePublisher(Protocol):
+    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ShipTiming:
+    live_seconds: float = 0.5
+    upload_seconds: float = 5.0
+    #: How long ``finish`` keeps trying to complete the log while the store is unavailable.
+    finish_seconds: float = 30.0
+
+
+class LogShipper:
+    def __init__(
+        self,
+        attempt_dir: AttemptDir,
+        job_id: str,
+        attempt: int,
+        *,
+        limits: LogLimits,
+        timing: ShipTiming,
+        store: LogStore | None,
+        live: LivePublisher | None,
+    ) -> None:
+        self._dir = attempt_dir
+        self._logs = attempt_dir.logs_dir
+        self._job_id = job_id
+        self._attempt = attempt
+        self._limits = limits
+        self._timing = timing
+        self._store = store
+        self._live = live
+        self._state = ShipState.load(self._logs)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_warning = -WARN_EVERY_SECONDS
+
+    @property
+    def state(self) -> ShipState:
+        return self._state
+
+    def start(self) -> None:
+        """Ships in the background until ``finish()`` or ``stop()``."""
+        name = f"logs-{self._job_id}-{self._attempt}"
+        if self._live is not None:
+            live = self._every(self._timing.live_seconds, self.publish_new)
+            self._tasks.append(asyncio.create_task(live, name=name))
+        if self._store is not None:
+            upload = self._every(self._timing.upload_seconds, self.store_changed)
+            self._tasks.append(asyncio.create_task(upload, name=name))
+
+    def stop(self) -> None:
+        """Stops shipping without completing the log (the agent gave up on the attempt)."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+
+    async def finish(self) -> None:
+        """Completes the log once the launcher has exited (bounded by ``log_finish_seconds``)."""
+        await self._stop_loops()
+        await asyncio.to_thread(self._absorb_launcher_output)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timing.finish_seconds
+        while True:
+            try:
+                while await self.publish_new():
+                    pass
+                await self.store_changed(final=True)
+                await self._publish_end()
+                break
+            except Exception as error:  # the store or NATS is unavailable, or refused
+                retryable = not isinstance(error, CheckpointServiceError) or error.retryable
+                if not retryable or loop.time() + 1.0 > deadline:
+                    _log.error(
+                        "attempt %s:%d: its log was not completed: %s", self._job_id, self._attempt, error
+                    )
+                    return
+                await asyncio.sleep(1.0)
+        self._state.final = True
+        self._state.save(self._logs)
+
+    # --- live ---------------------------------------------------------------------------------
+
+    async def publish_new(self) -> bool:
+        """Publishes the lines not published yet; True when there were some."""
+        if self._live is None:
+            return False
+        lines, cursor = await asyncio.to_thread(read_new_lines, self._logs, self._state.live)
+        subject = job_logs_subject(self._job_id, self._attempt)
+        for batch in _batches(lines):
+            message = LogLinesMessage.model_validate(
+                {
+                    "v": SCHEMA_VERSION,
+                    "type": "lines",
+                    "jobId": self._job_id,
+                    "attempt": self._attempt,
+                    "lines": [{"seq": seq, "rank": source, "text": text} for seq, source, text in batch],
+                }
+            )
+            msg_id = f"{self._job_id}:{self._attempt}:log:{batch[0][0]}-{batch[-1][0]}"
+            await self._live.publish(subject, message.model_dump_json().encode(), msg_id)
+        if cursor != self._state.live:
+            self._state.live = cursor
+            self._state.save(self._logs)
+        return bool(lines)
+
+    async def _publish_end(self) -> None:
+        if self._live is None:
+            return
+        message = LogEndMessage.model_validate(
+            {
+                "v": SCHEMA_VERSION,
+                "type": "end",
+                "jobId": self._job_id,
+                "attempt": self._attempt,
+                "lines": self._state.live.seq,
+                "at": _now(),
+            }
+        )
+        msg_id = f"{self._job_id}:{self._attempt}:log:end:{self._state.live.seq}"
+        subject = job_logs_subject(self._job_id, self._attempt)
+        await self._live.publish(subject, message.model_dump_json().encode(), msg_id)
+
+    # --- stored -------------------------------------------------------------------------------
+
+    async def store_changed(self, final: bool = False) -> bool:
+        """Stores and commits every segment that changed since its last commit (and, when ``final``,
+        the last one in any case, marked final). True when something was committed."""
+        if self._store is None:
+            return False
+        segments = list_segments(self._logs)
+        if not segments:
+            return False
+        # Segments 1 … dropped_before - 1 were deleted by rotation; segment 0 never is.
+        dropped_before = next((s.index for s in segments if s.index >= 1), segments[-1].index + 1)
+        committed = False
+        for position, segment in enumerate(segments):
+            last = position == len(segments) - 1
+            captured_at = _now()
+            measured = await asyncio.to_thread(_whole_lines, segment.path)
+            if measured is None:
+                continue
+            size, lines = measured
+            closed = not last
+            known = self._state.stored.get(segment.index)
+            unchanged = known is not None and known.bytes == size and known.closed == closed
+            if (unchanged or (size == 0 and not last)) and not (final and last):
+                continue
+            grant = await self._store.log_segment_grant(self._job_id, self._attempt, segment.index)
+            await asyncio.to_thread(put_part, grant, segment.path, 0, size)
+            commit = LogSegmentCommit.model_validate(
+                {
+                    "v": SCHEMA_VERSION,
+                    "jobId": self._job_id,
+                    "attempt": self._attempt,
+                    "index": segment.index,
+                    "firstSeq": segment.first_seq,
+                    "lines": lines,
+                    "bytes": size,
+                    "closed": closed,
+                    "droppedBefore": dropped_before,
+                    "final": final and last,
+                    "capturedAt": captured_at,
+                    "maxBytes": self._limits.max_bytes,
+                }
+            )
+            await self._store.log_segment_commit(commit)
+            self._state.stored[segment.index] = StoredSegment(bytes=size, lines=lines, closed=closed)
+            self._state.dropped_before = dropped_before
+            stored = self._state.stored
+            self._state.stored = {i: s for i, s in stored.items() if i == 0 or i >= dropped_before}
+            self._state.save(self._logs)
+            committed = True
+        return committed
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    async def _every(self, seconds: float, ship: Callable[[], Awaitable[bool]]) -> None:
+        while True:
+            try:
+                await ship()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the next round tries again; the trainer never waits for it
+                self._warn(error)
+            await asyncio.sleep(seconds)
+
+    async def _stop_loops(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _warn(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= WARN_EVERY_SECONDS:
+            self._last_warning = now
+            _log.warning(
+                "attempt %s:%d: log shipping failed, will retry: %s", self._job_id, self._attempt, error
+            )
+
+    def _absorb_launcher_output(self) -> None:
+        """Adds what the launcher printed outside its capture to the log, once."""
+        path = self._dir.log_file
+        try:
+            with path.open("rb") as file:
+                file.seek(0, 2)
+                file.seek(max(0, file.tell() - LAUNCHER_OUTPUT_BYTES))
+                data = file.read()
+        except FileNotFoundError:
+            return
+        if not data:
+            return
+        splitter = LineSplitter()
+        lines = [*splitter.feed(data), *splitter.flush()]
+        writer = SegmentWriter(self._logs, self._limits)
+        try:
+            writer.write([(LAUNCHER, line) for line in lines])
+        finally:
+            writer.close()
+        path.write_bytes(b"")
+
+
+def _batches(lines: list[SeqLine]) -> list[list[SeqLine]]:
+    batches: list[list[SeqLine]] = []
+    size = 0
+    for line in lines:
+        if not batches or len(batches[-1]) >= MESSAGE_LINES or size + len(line[2]) > MESSAGE_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(line)
+        size += len(line[2]) + 32
+    return batches
+
+
+def _whole_lines(path: Path) -> tuple[int, int] | None:
+    """Bytes up to the end of the last whole line, and how many lines that is (None: file gone)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    size = data.rfind(b"\n") + 1
+    return size, data.count(b"\n", 0, size)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
