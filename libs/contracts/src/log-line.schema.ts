@@ -35,3 +35,8 @@ export function parseLogLine(stored: string): Pick<LogLine, 'rank' | 'text'> {
   const rank: LogSource = match[1] !== undefined ? Number(match[1]) : (match[2] as 'launcher' | 'hounsfield');
   return { rank, text: stored.slice(match[0].length, match[0].length + LOG_LINE_MAX_CHARS) };
 }
+
+/** The note readers show where rotation on the worker dropped `count` lines (the worker's reader writes the same). */
+export function droppedLinesMarker(count: number): string {
+  return `… ${count} lines dropped here by log rotation (an attempt's log keeps its first segment and its newest lines, HOUNSFIELD_LOG_MAX_MIB in all) …`;
+}
