@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hounsfield.worker.log_lines import MAX_LINE_BYTES, PLATFORM, Source, format_line
+from hounsfield.worker.log_lines import LAUNCHER, MAX_LINE_BYTES, PLATFORM, LineSplitter, Source, format_line
 
 _log = logging.getLogger(__name__)
 
@@ -78,11 +78,22 @@ def list_segments(directory: Path) -> list[Segment]:
     return sorted(segments)
 
 
-def _file_size(path: Path) -> int:
+def file_size(path: Path) -> int:
+    """0 when the file is gone."""
     try:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+def whole_lines(path: Path) -> tuple[int, int] | None:
+    """Bytes up to the end of the last whole line, and how many lines that is (None: file gone)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    size = data.rfind(b"\n") + 1
+    return size, data.count(b"\n", 0, size)
 
 
 class SegmentWriter:
@@ -93,7 +104,7 @@ class SegmentWriter:
         self._limits = limits
         directory.mkdir(parents=True, exist_ok=True)
         existing = list_segments(directory)
-        self._closed: list[tuple[Segment, int]] = [(s, _file_size(s.path)) for s in existing[:-1]]
+        self._closed: list[tuple[Segment, int]] = [(s, file_size(s.path)) for s in existing[:-1]]
         if existing:
             self._current = existing[-1]
             self._next_seq = self._current.first_seq + self._recover(self._current.path)
@@ -161,6 +172,32 @@ class SegmentWriter:
                 file.write(b"\n")
             return data.count(b"\n") + 1
         return data.count(b"\n")
+
+
+#: What is taken at most from a launcher's output outside its capture (its end).
+UNCAPTURED_OUTPUT_BYTES = 256 * KiB
+
+
+def append_uncaptured_output(path: Path, directory: Path, limits: LogLimits) -> None:
+    """Adds what the launcher printed outside its capture (``path``) to the log as its lines, once:
+    the file is emptied afterwards. Only while no launcher writes the log."""
+    try:
+        with path.open("rb") as file:
+            file.seek(0, os.SEEK_END)
+            file.seek(max(0, file.tell() - UNCAPTURED_OUTPUT_BYTES))
+            data = file.read()
+    except FileNotFoundError:
+        return
+    if not data:
+        return
+    splitter = LineSplitter()
+    lines = [*splitter.feed(data), *splitter.flush()]
+    writer = SegmentWriter(directory, limits)
+    try:
+        writer.write([(LAUNCHER, line) for line in lines])
+    finally:
+        writer.close()
+    path.write_bytes(b"")
 
 
 def dropped_marker(count: int) -> str:

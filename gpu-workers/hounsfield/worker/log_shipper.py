@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Protocol
 
 from hounsfield.contracts.models import (
@@ -41,8 +40,13 @@ from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.checkpoint_client import CheckpointServiceError
 from hounsfield.worker.checkpoint_transfer import put_part
 from hounsfield.worker.log_cursor import SeqLine, read_new_lines
-from hounsfield.worker.log_lines import LAUNCHER, LineSplitter
-from hounsfield.worker.log_segments import LogLimits, SegmentWriter, list_segments
+from hounsfield.worker.log_segments import (
+    LogLimits,
+    append_uncaptured_output,
+    file_size,
+    list_segments,
+    whole_lines,
+)
 from hounsfield.worker.log_ship_state import ShipState, StoredSegment
 
 _log = logging.getLogger(__name__)
@@ -50,8 +54,6 @@ _log = logging.getLogger(__name__)
 #: One live message holds at most this many lines, and about this many bytes of text.
 MESSAGE_LINES = 1000
 MESSAGE_BYTES = 256 * 1024
-#: What ``finish`` adds at most from the launcher's uncaptured output (its tail).
-LAUNCHER_OUTPUT_BYTES = 256 * 1024
 #: Repeated shipping failures are logged at most this often.
 WARN_EVERY_SECONDS = 60.0
 
@@ -125,7 +127,7 @@ class LogShipper:
     async def finish(self) -> None:
         """Completes the log once the launcher has exited (bounded by ``log_finish_seconds``)."""
         await self._stop_loops()
-        await asyncio.to_thread(self._absorb_launcher_output)
+        await asyncio.to_thread(append_uncaptured_output, self._dir.log_file, self._logs, self._limits)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timing.finish_seconds
         while True:
@@ -203,13 +205,20 @@ class LogShipper:
         committed = False
         for position, segment in enumerate(segments):
             last = position == len(segments) - 1
+            closed = not last
+            known = self._state.stored.get(segment.index)
+            if (
+                not (final and last)
+                and known is not None
+                and known.closed == closed
+                and file_size(segment.path) == known.bytes
+            ):
+                continue  # nothing new (known without reading the segment)
             captured_at = _now()
-            measured = await asyncio.to_thread(_whole_lines, segment.path)
+            measured = await asyncio.to_thread(whole_lines, segment.path)
             if measured is None:
                 continue
             size, lines = measured
-            closed = not last
-            known = self._state.stored.get(segment.index)
             unchanged = known is not None and known.bytes == size and known.closed == closed
             if (unchanged or (size == 0 and not last)) and not (final and last):
                 continue
@@ -268,27 +277,6 @@ class LogShipper:
                 "attempt %s:%d: log shipping failed, will retry: %s", self._job_id, self._attempt, error
             )
 
-    def _absorb_launcher_output(self) -> None:
-        """Adds what the launcher printed outside its capture to the log, once."""
-        path = self._dir.log_file
-        try:
-            with path.open("rb") as file:
-                file.seek(0, 2)
-                file.seek(max(0, file.tell() - LAUNCHER_OUTPUT_BYTES))
-                data = file.read()
-        except FileNotFoundError:
-            return
-        if not data:
-            return
-        splitter = LineSplitter()
-        lines = [*splitter.feed(data), *splitter.flush()]
-        writer = SegmentWriter(self._logs, self._limits)
-        try:
-            writer.write([(LAUNCHER, line) for line in lines])
-        finally:
-            writer.close()
-        path.write_bytes(b"")
-
 
 def _batches(lines: list[SeqLine]) -> list[list[SeqLine]]:
     batches: list[list[SeqLine]] = []
@@ -300,16 +288,6 @@ def _batches(lines: list[SeqLine]) -> list[list[SeqLine]]:
         batches[-1].append(line)
         size += len(line[2]) + 32
     return batches
-
-
-def _whole_lines(path: Path) -> tuple[int, int] | None:
-    """Bytes up to the end of the last whole line, and how many lines that is (None: file gone)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    size = data.rfind(b"\n") + 1
-    return size, data.count(b"\n", 0, size)
 
 
 def _now() -> str:

@@ -15,6 +15,7 @@ import {
 import { decodeJson, NatsClient } from '@hounsfield/messaging';
 import type { Response } from 'express';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config';
+import { openEventStream } from '../http/event-stream';
 import { LogsClient } from './logs.client';
 import { SchedulerClient } from './scheduler.client';
 
@@ -181,7 +182,7 @@ class EndWatch {
 class FollowSession {
   /** Per attempt, the highest seq sent (or known to be stored and sent). */
   private readonly sent = new Map<number, number>();
-  private readonly keepalive: NodeJS.Timeout;
+  private readonly stopKeepalive: () => void;
   private readonly closers: (() => void)[] = [];
   private closed = false;
 
@@ -192,13 +193,7 @@ class FollowSession {
     private readonly rank: LogSource | undefined,
     keepaliveMs: number,
   ) {
-    response.status(200);
-    response.setHeader('Content-Type', 'text/event-stream');
-    response.setHeader('Cache-Control', 'no-cache');
-    response.setHeader('Connection', 'keep-alive');
-    response.setHeader('X-Accel-Buffering', 'no');
-    response.flushHeaders();
-    this.keepalive = setInterval(() => response.write(': keep-alive\n\n'), keepaliveMs);
+    this.stopKeepalive = openEventStream(response, keepaliveMs);
     response.on('close', () => this.close());
   }
 
@@ -238,7 +233,7 @@ class FollowSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.keepalive);
+    this.stopKeepalive();
     for (const closer of this.closers) closer();
     this.response.end();
   }
