@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobSpecInput } from '@hounsfield/contracts';
-import { LogFollowEvent } from '@hounsfield/client';
+import { formatLogLine, JobSpecInput, LogLineEvent } from '@hounsfield/contracts';
+import { LogFollowEvent, LogQuery } from '@hounsfield/client';
 import { startCheckpointStack } from './checkpoints-fixture';
 import { Fixture } from './stack-fixture';
 
@@ -37,8 +37,17 @@ describe('job logs: all ranks of a DDP job, stored and followed live', () => {
     await fixture.client.waitForState(job.id, ['running', 'succeeded', 'failed'], 120_000);
 
     const followedAt = Date.now();
-    const events: (LogFollowEvent & { receivedAt: number })[] = [];
-    for await (const event of fixture.client.followJobLogs(job.id)) events.push({ ...event, receivedAt: Date.now() });
+    const collect = async (query: LogQuery) => {
+      const events: (LogFollowEvent & { receivedAt: number })[] = [];
+      for await (const event of fixture.client.followJobLogs(job.id, query)) events.push({ ...event, receivedAt: Date.now() });
+      return events;
+    };
+    // A second follower joins once part of the log is stored: stored lines, then live ones, for rank 0 only.
+    const lateFollower = (async () => {
+      while ((await fixture.client.jobLogs(job.id)).split('\n').length < 12) await new Promise((r) => setTimeout(r, 250));
+      return collect({ rank: 0 });
+    })();
+    const [events, late] = await Promise.all([collect({}), lateFollower]);
 
     const finished = await fixture.client.getJob(job.id);
     expect(finished.state).toBe('succeeded');
@@ -83,10 +92,17 @@ describe('job logs: all ranks of a DDP job, stored and followed live', () => {
     expect((await fixture.client.jobLogs(job.id, { attempt: 1, rank: 0, tail: 2 })).split('\n').slice(0, -1)).toEqual(
       text.filter((line) => line.startsWith('[rank 0] ')).slice(-2),
     );
-    // A finished attempt's log followed again: the stored lines, then the end.
+    // The late follower got every rank-0 line once, across the switch from stored to live lines.
+    expect(late.at(-1)).toMatchObject({ event: 'end' });
+    expect(late.filter((e) => e.event === 'line').map((e) => formatLogLine(e as LogLineEvent))).toEqual(text.filter((l) => l.startsWith('[rank 0] ')));
+
+    // A finished attempt's log followed again: the stored lines, then the end; Last-Event-ID resumes after a line.
     const again: LogFollowEvent[] = [];
     for await (const event of fixture.client.followJobLogs(job.id, { attempt: 1, tail: 5 })) again.push(event);
     expect(again.map((e) => e.event)).toEqual(['line', 'line', 'line', 'line', 'line', 'end']);
+    const resumed = await fetch(`${url}?follow=true`, { headers: { 'last-event-id': `1:${lines.length - 3}` } });
+    const frames = (await resumed.text()).split('\n\n').filter((f) => f.includes('data:'));
+    expect(frames.map((f) => /^id: (.*)$/m.exec(f)?.[1] ?? /^event: (.*)$/m.exec(f)?.[1])).toEqual([`1:${lines.length - 2}`, `1:${lines.length - 1}`, 'end']);
   });
 
   it('answers an unknown job with 404 and bad parameters with 400, as problem+json', async () => {
