@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from hounsfield.worker.log_lines import Source, parse_line
+from hounsfield.worker.log_lines import MAX_LINE_BYTES, Source, parse_line
 from hounsfield.worker.log_segments import Segment, list_segments
 
 #: Bytes one read takes at most (a log far behind catches up over several reads).
@@ -47,7 +47,7 @@ def read_new_lines(
         end = data.rfind(b"\n") + 1
         for raw in data[:end].splitlines():
             source, text = parse_line(raw.decode("utf-8", errors="replace"))
-            lines.append((seq, source, text))
+            lines.append((seq, source, text[:MAX_LINE_BYTES]))  # only a foreign writer's line is longer
             seq += 1
         offset += end
         budget -= end
