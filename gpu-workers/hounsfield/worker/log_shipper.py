@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -156,7 +157,7 @@ class LogShipper:
             return False
         lines, cursor = await asyncio.to_thread(read_new_lines, self._logs, self._state.live)
         subject = job_logs_subject(self._job_id, self._attempt)
-        for batch in _batches(lines):
+        for batch in batches(lines):
             message = LogLinesMessage.model_validate(
                 {
                     "v": SCHEMA_VERSION,
@@ -278,16 +279,19 @@ class LogShipper:
             )
 
 
-def _batches(lines: list[SeqLine]) -> list[list[SeqLine]]:
-    batches: list[list[SeqLine]] = []
+def batches(lines: list[SeqLine]) -> list[list[SeqLine]]:
+    """Consecutive lines cut into messages of at most MESSAGE_LINES lines and about MESSAGE_BYTES."""
+    cut: list[list[SeqLine]] = []
     size = 0
     for line in lines:
-        if not batches or len(batches[-1]) >= MESSAGE_LINES or size + len(line[2]) > MESSAGE_BYTES:
-            batches.append([])
+        # Measured as sent: JSON escapes (terminal colour codes are common) can make a line 6 times longer.
+        encoded = len(json.dumps(line[2], ensure_ascii=False).encode()) + 32
+        if not cut or len(cut[-1]) >= MESSAGE_LINES or size + encoded > MESSAGE_BYTES:
+            cut.append([])
             size = 0
-        batches[-1].append(line)
-        size += len(line[2]) + 32
-    return batches
+        cut[-1].append(line)
+        size += encoded
+    return cut
 
 
 def _now() -> str:

@@ -20,7 +20,7 @@ from hounsfield.contracts.subjects import job_logs_subject
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.log_lines import format_line
 from hounsfield.worker.log_segments import LogLimits, SegmentWriter, list_segments
-from hounsfield.worker.log_shipper import LogShipper, ShipTiming
+from hounsfield.worker.log_shipper import LogShipper, ShipTiming, batches
 from hounsfield.worker.log_shipping import JetStreamLivePublisher
 
 pytestmark = pytest.mark.timeout(120)
@@ -167,3 +167,21 @@ async def test_segments_dropped_before_shipping_are_skipped_and_reported(nc: Cli
     assert seqs == list(range(first_segment_lines)) + list(range(segments[1].first_seq, 5100))
     assert store.commits[-1].droppedBefore == segments[1].index
     assert set(shipper.state.stored) == {s.index for s in segments}
+
+
+def test_live_messages_stay_small_even_when_every_character_is_escaped() -> None:
+    # Terminal colour codes: each ESC is six characters in JSON.
+    lines = [(seq, 0, "\x1b" * 16_000) for seq in range(200)]
+    cut = batches(lines)
+    assert [line for batch in cut for line in batch] == lines
+    for batch in cut:
+        message = LogLinesMessage.model_validate(
+            {
+                "v": 1,
+                "type": "lines",
+                "jobId": "job-1",
+                "attempt": 1,
+                "lines": [{"seq": seq, "rank": rank, "text": text} for seq, rank, text in batch],
+            }
+        )
+        assert len(message.model_dump_json().encode()) < 1024 * 1024  # NATS's default message limit

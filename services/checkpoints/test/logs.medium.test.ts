@@ -29,9 +29,10 @@ async function storeSegment(
   nc: NatsConnection,
   jobId: string,
   segment: { index: number; firstSeq: number; lines: number; closed?: boolean; droppedBefore?: number; final?: boolean; attempt?: number },
+  lineOf: (seq: number) => { rank: LogSource; text: string } = line,
 ): Promise<LogAttemptSummary> {
   const attempt = segment.attempt ?? 1;
-  const text = Array.from({ length: segment.lines }, (_, i) => `${formatLogLine(line(segment.firstSeq + i))}\n`).join('');
+  const text = Array.from({ length: segment.lines }, (_, i) => `${formatLogLine(lineOf(segment.firstSeq + i))}\n`).join('');
   const bytes = Buffer.from(text, 'utf8');
   const grant = await requestRpc(nc, RPC.logsSegmentGrant, { v: SCHEMA_VERSION, jobId, attempt, index: segment.index }, accessGrantSchema);
   await writeGrant(grant, bytes);
@@ -129,6 +130,15 @@ describe.each<Driver>(['fs', 's3'])('attempt logs in the checkpoints service on 
     const later = await read(nc, { jobId, afterSeq: 1495, untilSeq: page.lastSeq });
     expect(later.lines.map((l) => l.seq)).toEqual([1496, 1497, 1498, 1499]);
     expect(await read(nc, { jobId })).toMatchObject({ complete: true, lastSeq: 1519 });
+  });
+
+  it('keeps every page inside a NATS message when escapes make the text six times longer', async () => {
+    const jobId = newJob('escapes');
+    const colourful = (seq: number) => ({ rank: 0, text: `${'\u001b'.repeat(4000)} ${seq}` });
+    await storeSegment(h.nats.nc, jobId, { index: 0, firstSeq: 0, lines: 400 }, colourful);
+    const whole = await readAll(h.nats.nc, { jobId });
+    expect(whole.lines).toEqual(Array.from({ length: 400 }, (_, seq) => formatLogLine(colourful(seq))));
+    expect(whole.pages).toBeGreaterThan(1);
   });
 
   it('deletes segments that rotation dropped on the worker and marks where their lines were', async () => {

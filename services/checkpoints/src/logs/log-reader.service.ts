@@ -93,7 +93,8 @@ export class LogReaderService {
         const line = parseLogLine(stored[i]);
         if (rank !== undefined && line.rank !== rank) continue;
         lines.push({ seq, ...line });
-        bytes += Buffer.byteLength(line.text) + LINE_OVERHEAD_BYTES;
+        // As it will be sent: escapes (terminal colour codes are common) can make a line 6 times longer.
+        bytes += Buffer.byteLength(JSON.stringify(line.text)) + LINE_OVERHEAD_BYTES;
         const stop = full(seq);
         if (stop) return stop;
       }
