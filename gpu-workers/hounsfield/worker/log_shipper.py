@@ -20,27 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
-from hounsfield.contracts.models import (
-    AccessGrant1,
-    AccessGrant2,
-    LogAttemptSummary,
-    LogEndMessage,
-    LogLinesMessage,
-    LogSegmentCommit,
-)
-from hounsfield.contracts.subjects import SCHEMA_VERSION, job_logs_subject
+from hounsfield.contracts.models import AccessGrant1, AccessGrant2, LogAttemptSummary, LogSegmentCommit
+from hounsfield.contracts.subjects import SCHEMA_VERSION
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.checkpoint_client import CheckpointServiceError
 from hounsfield.worker.checkpoint_transfer import put_part
-from hounsfield.worker.log_cursor import SeqLine, read_new_lines
+from hounsfield.worker.log_cursor import read_new_lines
+from hounsfield.worker.log_live import LiveLines, LivePublisher, now
 from hounsfield.worker.log_segments import (
     LogLimits,
     append_uncaptured_output,
@@ -52,9 +44,6 @@ from hounsfield.worker.log_ship_state import ShipState, StoredSegment
 
 _log = logging.getLogger(__name__)
 
-#: One live message holds at most this many lines, and about this many bytes of text.
-MESSAGE_LINES = 1000
-MESSAGE_BYTES = 256 * 1024
 #: Repeated shipping failures are logged at most this often.
 WARN_EVERY_SECONDS = 60.0
 
@@ -67,10 +56,6 @@ class LogStore(Protocol):
     ) -> AccessGrant1 | AccessGrant2: ...
 
     async def log_segment_commit(self, commit: LogSegmentCommit) -> LogAttemptSummary: ...
-
-
-class LivePublisher(Protocol):
-    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -100,7 +85,7 @@ class LogShipper:
         self._limits = limits
         self._timing = timing
         self._store = store
-        self._live = live
+        self._live = None if live is None else LiveLines(live, job_id, attempt)
         self._state = ShipState.load(self._logs)
         self._tasks: list[asyncio.Task[None]] = []
         self._last_warning = -WARN_EVERY_SECONDS
@@ -126,28 +111,45 @@ class LogShipper:
         self._tasks = []
 
     async def finish(self) -> None:
-        """Completes the log once the launcher has exited (bounded by ``log_finish_seconds``)."""
+        """Completes the log once the launcher has exited (bounded by ``finish_seconds``).
+
+        The live stream and the store are tried independently: one being down does not keep the
+        log from the other.
+        """
         await self._stop_loops()
         await asyncio.to_thread(append_uncaptured_output, self._dir.log_file, self._logs, self._limits)
+        deadline = asyncio.get_running_loop().time() + self._timing.finish_seconds
+        published = await self._until(deadline, "publishing its last lines", self._publish_rest)
+        stored = await self._until(deadline, "storing it", lambda: self.store_changed(final=True))
+        if published and stored:
+            published = await self._until(deadline, "publishing its end", self._publish_end)
+        if published and stored:
+            self._state.final = True
+            self._state.save(self._logs)
+
+    async def _until(self, deadline: float, what: str, action: Callable[[], Awaitable[object]]) -> bool:
+        """Runs ``action`` until it succeeds, a refusal, or ``deadline`` (it is tried at least once)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timing.finish_seconds
         while True:
             try:
-                while await self.publish_new():
-                    pass
-                await self.store_changed(final=True)
-                await self._publish_end()
-                break
+                await action()
+                return True
             except Exception as error:  # the store or NATS is unavailable, or refused
                 retryable = not isinstance(error, CheckpointServiceError) or error.retryable
                 if not retryable or loop.time() + 1.0 > deadline:
                     _log.error(
-                        "attempt %s:%d: its log was not completed: %s", self._job_id, self._attempt, error
+                        "attempt %s:%d: its log is incomplete (%s failed): %s",
+                        self._job_id,
+                        self._attempt,
+                        what,
+                        error,
                     )
-                    return
+                    return False
                 await asyncio.sleep(1.0)
-        self._state.final = True
-        self._state.save(self._logs)
+
+    async def _publish_rest(self) -> None:
+        while await self.publish_new():
+            pass
 
     # --- live ---------------------------------------------------------------------------------
 
@@ -156,40 +158,15 @@ class LogShipper:
         if self._live is None:
             return False
         lines, cursor = await asyncio.to_thread(read_new_lines, self._logs, self._state.live)
-        subject = job_logs_subject(self._job_id, self._attempt)
-        for batch in batches(lines):
-            message = LogLinesMessage.model_validate(
-                {
-                    "v": SCHEMA_VERSION,
-                    "type": "lines",
-                    "jobId": self._job_id,
-                    "attempt": self._attempt,
-                    "lines": [{"seq": seq, "rank": source, "text": text} for seq, source, text in batch],
-                }
-            )
-            msg_id = f"{self._job_id}:{self._attempt}:log:{batch[0][0]}-{batch[-1][0]}"
-            await self._live.publish(subject, message.model_dump_json().encode(), msg_id)
+        await self._live.lines(lines)
         if cursor != self._state.live:
             self._state.live = cursor
             self._state.save(self._logs)
         return bool(lines)
 
     async def _publish_end(self) -> None:
-        if self._live is None:
-            return
-        message = LogEndMessage.model_validate(
-            {
-                "v": SCHEMA_VERSION,
-                "type": "end",
-                "jobId": self._job_id,
-                "attempt": self._attempt,
-                "lines": self._state.live.seq,
-                "at": _now(),
-            }
-        )
-        msg_id = f"{self._job_id}:{self._attempt}:log:end:{self._state.live.seq}"
-        subject = job_logs_subject(self._job_id, self._attempt)
-        await self._live.publish(subject, message.model_dump_json().encode(), msg_id)
+        if self._live is not None:
+            await self._live.end(self._state.live.seq)
 
     # --- stored -------------------------------------------------------------------------------
 
@@ -215,7 +192,7 @@ class LogShipper:
                 and file_size(segment.path) == known.bytes
             ):
                 continue  # nothing new (known without reading the segment)
-            captured_at = _now()
+            captured_at = now()
             measured = await asyncio.to_thread(whole_lines, segment.path)
             if measured is None:
                 continue
@@ -277,22 +254,3 @@ class LogShipper:
             _log.warning(
                 "attempt %s:%d: log shipping failed, will retry: %s", self._job_id, self._attempt, error
             )
-
-
-def batches(lines: list[SeqLine]) -> list[list[SeqLine]]:
-    """Consecutive lines cut into messages of at most MESSAGE_LINES lines and about MESSAGE_BYTES."""
-    cut: list[list[SeqLine]] = []
-    size = 0
-    for line in lines:
-        # Measured as sent: JSON escapes (terminal colour codes are common) can make a line 6 times longer.
-        encoded = len(json.dumps(line[2], ensure_ascii=False).encode()) + 32
-        if not cut or len(cut[-1]) >= MESSAGE_LINES or size + encoded > MESSAGE_BYTES:
-            cut.append([])
-            size = 0
-        cut[-1].append(line)
-        size += encoded
-    return cut
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -12,27 +12,12 @@ from dataclasses import dataclass, field
 
 from nats.js.client import JetStreamContext
 
-from hounsfield.contracts.subjects import STREAM_LOGS
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.launcher import capture_command_options
+from hounsfield.worker.log_live import JetStreamLivePublisher, LivePublisher
 from hounsfield.worker.log_segments import KiB, LogLimits, MiB
-from hounsfield.worker.log_shipper import LivePublisher, LogShipper, LogStore, ShipTiming
+from hounsfield.worker.log_shipper import LogShipper, LogStore, ShipTiming
 from hounsfield.worker.settings import WorkerSettings
-
-MSG_ID_HEADER = "Nats-Msg-Id"
-
-
-class JetStreamLivePublisher:
-    """Live log messages on the HF_LOGS stream (tried once: the next round publishes them again)."""
-
-    def __init__(self, js: JetStreamContext, *, timeout: float = 5.0) -> None:
-        self._js = js
-        self._timeout = timeout
-
-    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
-        await self._js.publish(
-            subject, payload, timeout=self._timeout, stream=STREAM_LOGS, headers={MSG_ID_HEADER: msg_id}
-        )
 
 
 @dataclass(frozen=True)

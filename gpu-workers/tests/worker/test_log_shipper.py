@@ -19,9 +19,9 @@ from hounsfield.contracts.models import (
 from hounsfield.contracts.subjects import job_logs_subject
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.log_lines import format_line
+from hounsfield.worker.log_live import JetStreamLivePublisher, batches
 from hounsfield.worker.log_segments import LogLimits, SegmentWriter, list_segments
-from hounsfield.worker.log_shipper import LogShipper, ShipTiming, batches
-from hounsfield.worker.log_shipping import JetStreamLivePublisher
+from hounsfield.worker.log_shipper import LogShipper, ShipTiming
 
 pytestmark = pytest.mark.timeout(120)
 
