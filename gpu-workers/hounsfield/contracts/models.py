@@ -1037,6 +1037,151 @@ class EvaluationFailedEvent(BaseModel):
     seconds: Annotated[float, Field(ge=0.0)]
 
 
+class LogSource1(RootModel[int]):
+    root: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class LogLine(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    seq: Annotated[int, Field(ge=0, le=9007199254740991)]
+    rank: LogSource1 | Literal['launcher', 'hounsfield']
+    text: Annotated[str, Field(max_length=16384)]
+
+
+class LogLinesMessage(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['lines']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    lines: Annotated[list[LogLine], Field(max_length=10000, min_length=1)]
+
+
+class LogEndMessage(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['end']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    lines: Annotated[int, Field(ge=0, le=9007199254740991)]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class LogSegmentGrantRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    index: Annotated[int, Field(ge=0, le=999999)]
+
+
+class LogSegmentCommit(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    index: Annotated[int, Field(ge=0, le=999999)]
+    firstSeq: Annotated[int, Field(ge=0, le=9007199254740991)]
+    lines: Annotated[int, Field(ge=0, le=9007199254740991)]
+    bytes: Annotated[int, Field(ge=0, le=67108864)]
+    closed: bool
+    droppedBefore: Annotated[int, Field(ge=1, le=9007199254740991)]
+    final: bool
+    capturedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    maxBytes: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class LogAttemptSummary(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    lines: Annotated[int, Field(ge=0, le=9007199254740991)]
+    bytes: Annotated[int, Field(ge=0, le=9007199254740991)]
+    complete: bool
+    updatedAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class LogReadRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    rank: LogSource1 | Literal['launcher', 'hounsfield'] | None = None
+    tail: Annotated[int | None, Field(ge=0, le=1000000)] = None
+    afterSeq: Annotated[int | None, Field(ge=-1, le=9007199254740991)] = None
+    untilSeq: Annotated[int | None, Field(ge=-1, le=9007199254740991)] = None
+    maxBytes: Annotated[int | None, Field(ge=1024, le=524288)] = None
+
+
+class Attempt(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class NextAfterSeq(RootModel[int]):
+    root: Annotated[int, Field(ge=-1, le=9007199254740991)]
+
+
+class CapturedAt(RootModel[str]):
+    root: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class LogReadReply(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Attempt | None
+    attempts: list[LogAttemptSummary]
+    lines: list[LogLine]
+    lastSeq: Annotated[int, Field(ge=-1, le=9007199254740991)]
+    nextAfterSeq: NextAfterSeq | None
+    complete: bool
+    capturedAt: CapturedAt | None
+
+
+class LogLineEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    seq: Annotated[int, Field(ge=0, le=9007199254740991)]
+    rank: LogSource1 | Literal['launcher', 'hounsfield']
+    text: Annotated[str, Field(max_length=16384)]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class LogFollowEnd(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    attempt: Attempt | None
+    reason: str
+
+
 class Evaluation(BaseModel):
     model_config = ConfigDict(
         extra='forbid',

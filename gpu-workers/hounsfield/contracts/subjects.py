@@ -6,6 +6,7 @@ SCHEMA_VERSION = 1
 STREAM_ASSIGN = "HF_ASSIGN"
 STREAM_EVENTS = "HF_EVENTS"
 STREAM_EVAL = "HF_EVAL"
+STREAM_LOGS = "HF_LOGS"
 
 
 def assign_subject(worker_id: str) -> str:
@@ -53,6 +54,15 @@ RPC_CHECKPOINTS_EVALUATION = "hf.rpc.checkpoints.evaluation"
 
 def checkpoint_events_subject(job_id: str) -> str:
     return "hf.events.checkpoint." + job_id + ""
+
+
+RPC_LOGS_SEGMENT_GRANT = "hf.rpc.checkpoints.logs.grant"
+RPC_LOGS_SEGMENT_COMMIT = "hf.rpc.checkpoints.logs.commit"
+RPC_LOGS_READ = "hf.rpc.checkpoints.logs.read"
+
+
+def job_logs_subject(job_id: str, attempt: int) -> str:
+    return f"hf.logs.{job_id}.{attempt}"
 
 
 RPC_EVALUATIONS_CREATE = "hf.rpc.evaluation.create"

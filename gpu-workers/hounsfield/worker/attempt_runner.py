@@ -34,6 +34,8 @@ from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_sync import CheckpointSync
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.exit_status import describe_exit, looks_out_of_memory
+from hounsfield.worker.log_shipper import LogShipper
+from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.log_tail import tail_lines
 from hounsfield.worker.orphan_reaper import LaunchRecord
 from hounsfield.worker.preflight import Preflight, PreflightError
@@ -88,8 +90,12 @@ class AttemptRunner:
         poll_seconds: float = POLL_SECONDS,
         preflight: Preflight | None = None,
         checkpoints: CheckpointClient | None = None,
+        logs: LogShipping | None = None,
     ) -> None:
         self._preflight = preflight
+        # Output is always captured and rotated; it is shipped when ``logs`` has transports.
+        self._logs = logs or LogShipping()
+        self._shipper: LogShipper | None = None
         self._data_root: Path | None = None
         # Resume download and checkpoint uploads; without a client, resumeFrom passes through as given.
         self._checkpoints = (
@@ -162,6 +168,8 @@ class AttemptRunner:
             )
         finally:
             self._kill_leftovers()
+            if self._shipper is not None:
+                self._shipper.stop()
             self.done.set()
 
     async def _run(self) -> None:
@@ -203,6 +211,8 @@ class AttemptRunner:
             return
         self._process = process
         self._record_launch(process.pid)
+        self._shipper = self._logs.shipper(self._dir, self.identity.job_id, self.identity.attempt)
+        self._shipper.start()
         _log.info(
             "attempt %s:%d started (pid %d, CUDA_VISIBLE_DEVICES=%r)",
             self.identity.job_id,
@@ -216,6 +226,8 @@ class AttemptRunner:
         if self._checkpoints is not None:
             # A restart resumes from the newest committed checkpoint: commit them before reporting.
             await self._checkpoints.finish()
+        # The whole log is stored before the attempt's end is reported.
+        await self._shipper.finish()
         if self._stop is not None:
             await self._publish_stopped(returncode)
         elif self._launch_error is not None:
@@ -223,13 +235,13 @@ class AttemptRunner:
                 "failed",
                 exit_code=returncode,
                 reason=f"cannot start the trainer: {self._launch_error}",
-                log_tail=tail_lines(self._dir.log_file),
+                log_tail=tail_lines(self._dir.logs_dir),
                 failure_kind="preflight",
             )
         elif returncode == 0:
             await self._status.publish_final("succeeded", exit_code=0)
         else:
-            tail = tail_lines(self._dir.log_file)
+            tail = tail_lines(self._dir.logs_dir)
             oom = self._out_of_memory
             if oom is None and (returncode == EXIT_OUT_OF_MEMORY or looks_out_of_memory(tail)):
                 oom = "the trainer ran out of memory (see the log tail)"
@@ -255,7 +267,7 @@ class AttemptRunner:
             )
 
     async def _spawn(self) -> asyncio.subprocess.Process | None:
-        command = launch_command(self.assignment, self._python)
+        command = launch_command(self.assignment, self._python, self._logs.launcher_options(self._dir))
         context = trainer_context(
             self.assignment,
             self._dir,
@@ -379,7 +391,7 @@ class AttemptRunner:
             how = f"the trainer ignored SIGTERM for {stop.grace_seconds:g} s and was killed"
         else:
             how = f"the trainer stopped after SIGTERM ({describe_exit(returncode)})"
-        log_tail = tail_lines(self._dir.log_file) if returncode not in (None, 0) else None
+        log_tail = tail_lines(self._dir.logs_dir) if returncode not in (None, 0) else None
         if stop.kind == StopKind.CANCEL:
             await self._status.publish_final(
                 "cancelled", exit_code=returncode, reason=f"cancelled on request; {how}", log_tail=log_tail

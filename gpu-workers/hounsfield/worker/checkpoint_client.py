@@ -25,6 +25,9 @@ from hounsfield.contracts.models import (
     CheckpointResolveRequest,
     CheckpointUploadRequest,
     CheckpointUploadSession,
+    LogAttemptSummary,
+    LogSegmentCommit,
+    LogSegmentGrantRequest,
 )
 from hounsfield.contracts.subjects import (
     RPC_CHECKPOINTS_COMMIT,
@@ -33,6 +36,8 @@ from hounsfield.contracts.subjects import (
     RPC_CHECKPOINTS_RESOLVE,
     RPC_CHECKPOINTS_UPLOAD_BEGIN,
     RPC_CHECKPOINTS_UPLOAD_PART,
+    RPC_LOGS_SEGMENT_COMMIT,
+    RPC_LOGS_SEGMENT_GRANT,
     SCHEMA_VERSION,
 )
 
@@ -104,6 +109,17 @@ class CheckpointClient:
             {"v": SCHEMA_VERSION, "id": checkpoint_id, "file": file, "part": part}
         )
         return (await self._call(RPC_CHECKPOINTS_DOWNLOAD_PART, request, AccessGrant)).root
+
+    async def log_segment_grant(self, job_id: str, attempt: int, index: int) -> Grant:
+        """Where to store segment ``index`` of an attempt's log (``log_shipper``)."""
+        request = LogSegmentGrantRequest.model_validate(
+            {"v": SCHEMA_VERSION, "jobId": job_id, "attempt": attempt, "index": index}
+        )
+        return (await self._call(RPC_LOGS_SEGMENT_GRANT, request, AccessGrant)).root
+
+    async def log_segment_commit(self, commit: LogSegmentCommit) -> LogAttemptSummary:
+        """Makes a stored log segment readable."""
+        return await self._call(RPC_LOGS_SEGMENT_COMMIT, commit, LogAttemptSummary)
 
     async def _call(
         self, subject: str, request: BaseModel, reply: type[Model] | None, timeout: float | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hounsfield.contracts.models import Assignment, JobSpec, TrainerContext, TrainerPaths
@@ -62,13 +62,17 @@ def write_context(context: TrainerContext, attempt_dir: AttemptDir) -> Path:
     return path
 
 
-def launch_command(assignment: Assignment, python: str = sys.executable) -> list[str]:
-    """torchrun's command line, run through ``hounsfield.worker.launcher`` to keep rank exit codes."""
+def launch_command(
+    assignment: Assignment, python: str = sys.executable, launcher_options: Sequence[str] = ()
+) -> list[str]:
+    """torchrun's command line, run through ``hounsfield.worker.launcher`` to keep rank exit codes
+    (and, with ``launcher_options``, to capture the ranks' output into the attempt's log)."""
     module, args = trainer_module(assignment.spec)
     return [
         python,
         "-m",
         "hounsfield.worker.launcher",
+        *launcher_options,
         "--standalone",
         f"--nproc_per_node={assignment.nprocPerNode}",
         "-m",

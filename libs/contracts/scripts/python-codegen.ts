@@ -88,6 +88,7 @@ export function renderPythonSubjects(): string {
     `STREAM_ASSIGN = ${JSON.stringify(STREAMS.assign)}`,
     `STREAM_EVENTS = ${JSON.stringify(STREAMS.events)}`,
     `STREAM_EVAL = ${JSON.stringify(STREAMS.eval)}`,
+    `STREAM_LOGS = ${JSON.stringify(STREAMS.logs)}`,
     '',
     '',
     'def assign_subject(worker_id: str) -> str:',
@@ -122,6 +123,7 @@ export function renderPythonSubjects(): string {
     `RPC_GET_JOB = ${JSON.stringify(RPC.getJob)}`,
     '',
     ...checkpointSubjectLines(),
+    ...logSubjectLines(),
     ...evaluationSubjectLines(),
   ];
   return lines.join('\n');
@@ -145,6 +147,15 @@ function evaluationSubjectLines(): string[] {
     `    return ${JSON.stringify(CONSUMERS.evaluation('EVAL')).replace('EVAL', '" + evaluation_id + "')}`,
     '',
   ];
+}
+
+/** Attempt logs: the checkpoints service's logs RPC and the live subject, which the worker agent uses. */
+function logSubjectLines(): string[] {
+  const rpc = Object.entries(RPC)
+    .flatMap(([name, subject]) => (name.startsWith('logs') && typeof subject === 'string' ? [[name, subject] as const] : []))
+    .map(([name, subject]) => `RPC_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} = ${JSON.stringify(subject)}`);
+  const live = SUBJECTS.jobLogs('JOB', 12345).replace('JOB', '{job_id}').replace('12345', '{attempt}');
+  return ['', ...rpc, '', '', 'def job_logs_subject(job_id: str, attempt: int) -> str:', `    return f${JSON.stringify(live)}`, ''];
 }
 
 /** The checkpoints service's subjects, which the worker agent and the `hounsfield` CLI use. */

@@ -40,6 +40,11 @@ import {
   evaluationSpecSchema,
 } from './evaluation-spec.schema';
 import { attemptSummarySchema, jobRecordSchema } from './job-record.schema';
+import { logFollowEndSchema, logLineEventSchema } from './log-follow-event.schema';
+import { logLineSchema, logSourceSchema } from './log-line.schema';
+import { logEndMessageSchema, logLinesMessageSchema } from './log-live.schema';
+import { logReadReplySchema, logReadRequestSchema } from './log-read.schema';
+import { logAttemptSummarySchema, logSegmentCommitSchema, logSegmentGrantRequestSchema } from './log-segment.schema';
 import { initFromSchema, jobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
@@ -103,6 +108,17 @@ export const EXPORTED_SCHEMAS = {
   EvaluationCaseEvent: evaluationCaseEventSchema,
   EvaluationSucceededEvent: evaluationSucceededEventSchema,
   EvaluationFailedEvent: evaluationFailedEventSchema,
+  LogSource: logSourceSchema,
+  LogLine: logLineSchema,
+  LogLinesMessage: logLinesMessageSchema,
+  LogEndMessage: logEndMessageSchema,
+  LogSegmentGrantRequest: logSegmentGrantRequestSchema,
+  LogSegmentCommit: logSegmentCommitSchema,
+  LogAttemptSummary: logAttemptSummarySchema,
+  LogReadRequest: logReadRequestSchema,
+  LogReadReply: logReadReplySchema,
+  LogLineEvent: logLineEventSchema,
+  LogFollowEnd: logFollowEndSchema,
 } as const;
 
 /**

@@ -9,6 +9,8 @@ export const STREAMS = {
   events: 'HF_EVENTS',
   /** Evaluation cases, one message per case (`<eval>:<case>`); one durable pull consumer per evaluation. */
   eval: 'HF_EVAL',
+  /** Live lines of attempt logs (limits: an hour, a size cap); the object store holds the logs. */
+  logs: 'HF_LOGS',
 } as const;
 
 export const SUBJECT_PREFIX = {
@@ -16,6 +18,7 @@ export const SUBJECT_PREFIX = {
   events: 'hf.events',
   rpc: 'hf.rpc',
   eval: 'hf.eval',
+  logs: 'hf.logs',
 } as const;
 
 export const SUBJECTS = {
@@ -50,6 +53,11 @@ export const SUBJECTS = {
   evalAll: `${SUBJECT_PREFIX.eval}.>`,
   /** The work queue of one evaluation's cases. */
   evalCases: (evaluationId: string) => `${SUBJECT_PREFIX.eval}.${evaluationId}.cases`,
+  logsAll: `${SUBJECT_PREFIX.logs}.>`,
+  /** One attempt's live log lines and its end (worker agent → gateway followers). */
+  jobLogs: (jobId: string, attempt: number) => `${SUBJECT_PREFIX.logs}.${jobId}.${attempt}`,
+  /** Every attempt's live log lines of a job. */
+  jobLogsAll: (jobId: string) => `${SUBJECT_PREFIX.logs}.${jobId}.*`,
 } as const;
 
 /** Request/reply subjects; each service listens in a queue group named after itself. */
@@ -76,6 +84,10 @@ export const RPC = {
   checkpointsImportStart: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.start`,
   /** Auto-evaluation verdicts on a checkpoint (evaluation service → checkpoints service). */
   checkpointsEvaluation: `${SUBJECT_PREFIX.rpc}.checkpoints.evaluation`,
+  /** Attempt logs (checkpoints service): a worker stores a segment through a grant, then commits it; the gateway reads. */
+  logsSegmentGrant: `${SUBJECT_PREFIX.rpc}.checkpoints.logs.grant`,
+  logsSegmentCommit: `${SUBJECT_PREFIX.rpc}.checkpoints.logs.commit`,
+  logsRead: `${SUBJECT_PREFIX.rpc}.checkpoints.logs.read`,
   /** Evaluation service: create and read (gateway), then the shards' context, plan, artefact grants and results. */
   evaluationsCreate: `${SUBJECT_PREFIX.rpc}.evaluation.create`,
   evaluationsGet: `${SUBJECT_PREFIX.rpc}.evaluation.get`,

@@ -9,18 +9,23 @@ import {
   checkpointPartUploadedSchema,
   checkpointResolveRequestSchema,
   checkpointUploadRequestSchema,
+  logReadRequestSchema,
+  logSegmentCommitSchema,
+  logSegmentGrantRequestSchema,
   RPC,
 } from '@hounsfield/contracts';
 import { NatsClient, serveRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
 import { ImportService } from './imports/import.service';
+import { LogReaderService } from './logs/log-reader.service';
+import { LogStoreService } from './logs/log-store.service';
 import { CheckpointQueryService } from './queries/checkpoint-query.service';
 import { UploadService } from './uploads/upload.service';
 
 const QUEUE_GROUP = 'checkpoints';
 
-/** The checkpoints service's request/reply API (worker agents, the scheduler, the gateway). */
+/** The checkpoints service's request/reply API (worker agents, the scheduler, the gateway), attempt logs included. */
 @Injectable()
 export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   private subscriptions: Subscription[] = [];
@@ -31,6 +36,8 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
     private readonly queries: CheckpointQueryService,
     private readonly imports: ImportService,
     private readonly evaluations: CheckpointEvaluationService,
+    private readonly logStore: LogStoreService,
+    private readonly logReader: LogReaderService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -46,6 +53,9 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
       serveRpc(nc, RPC.checkpointsImportUpload, QUEUE_GROUP, checkpointImportUploadRequestSchema, (req) => this.imports.upload(req.fileName, req.size)),
       serveRpc(nc, RPC.checkpointsEvaluation, QUEUE_GROUP, checkpointEvaluationUpdateSchema, (req) => this.evaluations.update(req)),
       serveRpc(nc, RPC.checkpointsImportStart, QUEUE_GROUP, checkpointImportStartRequestSchema, (req) => this.imports.start(req)),
+      serveRpc(nc, RPC.logsSegmentGrant, QUEUE_GROUP, logSegmentGrantRequestSchema, (req) => this.logStore.grant(req)),
+      serveRpc(nc, RPC.logsSegmentCommit, QUEUE_GROUP, logSegmentCommitSchema, (req) => this.logStore.commit(req)),
+      serveRpc(nc, RPC.logsRead, QUEUE_GROUP, logReadRequestSchema, (req) => this.logReader.read(req)),
     ];
   }
 
