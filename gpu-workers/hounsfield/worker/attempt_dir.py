@@ -6,7 +6,8 @@
     launcher.log     what the launcher printed outside its capture (normally nothing; a launcher
                      that cannot even start writes its error here); added to ``logs/`` at the end
     report.jsonl     the SDK's report file (see ``hounsfield.sdk.report_format``)
-    output/          HOUNSFIELD_OUTPUT_DIR: the trainer's outputs
+    context.json     the trainer context (``hounsfield.sdk.platform_env``), HOUNSFIELD_CONTEXT
+    output/          the trainer's outputs (the context's ``paths.outputDir``)
 """
 
 from __future__ import annotations
