@@ -6,7 +6,7 @@ Run: ``gpu-workers/.venv/bin/python gpu-workers/bench/pcdiff_synthetic.py --minu
 1. Writes synthetic SkullBreak-layout skulls (``--subjects`` for training, ``--test-subjects``
    held out; 64^3 voxels of 3.2 mm) and a split CSV.
 2. Trains both networks with the real trainers, side by side as two processes of one thread each
-   (``python -m hounsfield.trainers.pcdiff`` / ``.voxelization``, preset ``cpu-tiny``), each for
+   (``python -m hounsfield.recipes.pcdiff`` / ``.voxelization``, preset ``cpu-tiny``), each for
    ``--minutes`` of wall-clock time (their ``timeLimitMinutes``): the budget is the wall time of
    the training phase on two cores. The voxelizer learns from ground-truth complete-skull points,
    as in the paper; it is the same voxelizer for every row of the table.
@@ -62,8 +62,8 @@ from hounsfield.evaluation import (
 )
 from hounsfield.models.pvcnn2 import PVCNN2
 from hounsfield.models.voxelization import Encode2Points
-from hounsfield.trainers.pcdiff_config import PCDiffTrainConfig
-from hounsfield.trainers.voxelization_config import VoxelizationTrainConfig
+from hounsfield.recipes.pcdiff.config import PCDiffTrainConfig
+from hounsfield.recipes.voxelization.config import VoxelizationTrainConfig
 
 _log = logging.getLogger("bench.pcdiff_synthetic")
 Mask = npt.NDArray[np.bool_]
@@ -104,14 +104,11 @@ def start_trainer(
 ) -> subprocess.Popen[bytes]:
     out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOUNSFIELD_")}
-    env.update(
-        OMP_NUM_THREADS="1",
-        HOUNSFIELD_OUTPUT_DIR=str(out / "output"),
-        HOUNSFIELD_REPORT_FILE=str(out / "report.jsonl"),
-    )
+    env.update(OMP_NUM_THREADS="1", HOUNSFIELD_REPORT_FILE=str(out / "report.jsonl"))
     (out / "report.jsonl").unlink(missing_ok=True)
     config = {"preset": "cpu-tiny", "dataRoot": str(root), "splitCsv": str(split_csv), **overrides}
-    command = [sys.executable, "-m", module, "--config", json.dumps(config)]
+    command = [sys.executable, "-m", module, "--output-dir", str(out / "output")]
+    command += ["--config", json.dumps(config)]
     log = (out / "trainer.log").open("wb")
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -347,13 +344,13 @@ def train(args: argparse.Namespace, out: Path, diffusion_dir: Path, voxelizer_di
     diffusion_split = out / "split-memorise.csv" if args.memorise else split_csv
     shutil.rmtree(diffusion_dir, ignore_errors=True)  # a fresh budget, not a resumed run
     trainers = [
-        start_trainer("hounsfield.trainers.pcdiff", diffusion_dir, root, diffusion_split, diffusion_overrides)
+        start_trainer("hounsfield.recipes.pcdiff", diffusion_dir, root, diffusion_split, diffusion_overrides)
     ]
     if not (args.memorise and committed_checkpoints(voxelizer_dir / "output" / "checkpoints")):
         shutil.rmtree(voxelizer_dir, ignore_errors=True)
         vox_overrides = {**common, "timeLimitMinutes": args.voxelizer_minutes, "logEvery": 50}
         trainers.append(
-            start_trainer("hounsfield.trainers.voxelization", voxelizer_dir, root, split_csv, vox_overrides)
+            start_trainer("hounsfield.recipes.voxelization", voxelizer_dir, root, split_csv, vox_overrides)
         )
     for process in trainers:
         if process.wait() != 0:

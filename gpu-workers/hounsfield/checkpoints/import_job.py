@@ -20,7 +20,7 @@ from hounsfield.checkpoints.importer import save_imported
 from hounsfield.checkpoints.legacy_import import read_legacy
 from hounsfield.contracts.models import AccessGrant1, AccessGrant2
 from hounsfield.sdk import Run
-from hounsfield.sdk.platform_env import ENV_JOB_ID, ENV_WORKER_ID, PlatformEnv
+from hounsfield.sdk.platform_env import ENV_CONTEXT, PlatformEnv
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_transfer import get_part
 from hounsfield.worker.nats_connection import NatsAccess, connect_nats
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = PlatformEnv.read()
     if env.job_id is None or env.worker_id is None:
-        parser.error(f"run by a worker agent: {ENV_JOB_ID} and {ENV_WORKER_ID} are not set")
+        parser.error(f"run by a worker agent: {ENV_CONTEXT} names no attempt")
 
     grant = asyncio.run(source_grant(args.import_id, env.job_id, env.worker_id, NatsAccess.from_env()))
     with Run.from_env() as run:

@@ -11,9 +11,11 @@ How the contents map to state keys:
   for more); ``lr_schedulers[i]`` → ``lr_scheduler`` likewise; ``global_step`` and ``epoch`` → the
   checkpoint's step and epoch; everything else (loops, callbacks, hyper-parameters) → ``lightning``.
 - ``.pth``: a bare state dict → ``model``; else the usual keys (``model``/``state_dict``/
-  ``model_state_dict``/``net``, ``optimizer``/``optimizer_state_dict``, ``ema``, ``scaler``,
-  ``lr_scheduler``/``scheduler``) → their state keys, ``step``/``global_step``/``iteration`` and
-  ``epoch`` → step and epoch, the rest → ``legacy``. Nothing is dropped.
+  ``model_state_dict``/``model_state``/``net``, ``optimizer``/``optimizer_state_dict``/
+  ``optimizer_state``, ``ema``, ``scaler``, ``lr_scheduler``/``scheduler``) → their state keys (the
+  public PCDiff code saves ``model_state``, ``optimizer_state`` and ``epoch``),
+  ``step``/``global_step``/``iteration`` and ``epoch`` → step and epoch, the rest → ``legacy``.
+  Nothing is dropped.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ LegacyKind = Literal["pth", "lightning"]
 FormatChoice = Literal["auto", "pth", "lightning"]
 
 _PTH_KEYS: dict[str, tuple[str, ...]] = {
-    "model": ("model", "state_dict", "model_state_dict", "net", "network"),
-    "optimizer": ("optimizer", "optimizer_state_dict", "optim", "opt"),
+    "model": ("model", "state_dict", "model_state_dict", "model_state", "net", "network"),
+    "optimizer": ("optimizer", "optimizer_state_dict", "optimizer_state", "optim", "opt"),
     "ema": ("ema", "ema_state_dict", "model_ema", "ema_model"),
     "scaler": ("scaler", "grad_scaler", "amp"),
     "lr_scheduler": ("lr_scheduler", "scheduler", "scheduler_state_dict"),

@@ -16,6 +16,15 @@ class HounsfieldContracts(RootModel[Any]):
     """
 
 
+class InitFrom(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    ref: Annotated[str, Field(max_length=256, min_length=1)]
+    weights: Literal['model', 'ema'] = 'model'
+    strict: bool = True
+
+
 class Resources(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -73,6 +82,7 @@ class Checkpoint(BaseModel):
     keepBest: KeepBest | None = None
     keepEvery: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     resumeFrom: Annotated[str | None, Field(max_length=256, min_length=1)] = None
+    initFrom: InitFrom | None = None
 
 
 class LossTerm(RootModel[str]):
@@ -161,6 +171,7 @@ class Checkpoint1(BaseModel):
     keepBest: KeepBest | None = None
     keepEvery: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     resumeFrom: Annotated[str | None, Field(max_length=256, min_length=1)] = None
+    initFrom: InitFrom | None = None
 
 
 class CheckpointImport(BaseModel):
@@ -208,6 +219,17 @@ class ResolvedHyperparameters(BaseModel):
 
 class GpuIndice(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class TrainerPaths(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    outputDir: Annotated[str, Field(max_length=4096, min_length=1)]
+    reportFile: Annotated[str, Field(max_length=4096, min_length=1)]
+    resumeFrom: Annotated[str | None, Field(max_length=4096, min_length=1)] = None
+    initFrom: Annotated[str | None, Field(max_length=4096, min_length=1)] = None
+    dataRoot: Annotated[str | None, Field(max_length=4096, min_length=1)] = None
 
 
 class ProgressEvent(BaseModel):
@@ -275,7 +297,7 @@ class StatusEvent(BaseModel):
     reason: Annotated[str | None, Field(max_length=4096)] = None
     logTail: Annotated[list[LogTailItem] | None, Field(max_length=200)] = None
     runtime: RuntimeInfo | None = None
-    failureKind: Literal['trainer', 'preflight', 'infrastructure'] | None = None
+    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
 
 
 class GpuInfo(BaseModel):
@@ -291,6 +313,16 @@ class GpuInfo(BaseModel):
     temperatureCelsius: Annotated[float, Field(ge=-50.0, le=200.0)]
     powerWatts: Annotated[float | None, Field(ge=0.0)] = None
     foreignProcesses: bool
+
+
+class WorkerKind(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[a-z][a-z0-9_]*$')
+    ]
+    version: Annotated[str, Field(max_length=32, min_length=1)]
 
 
 class RunningItem(BaseModel):
@@ -315,9 +347,39 @@ class WorkerHeartbeat(BaseModel):
     hostname: Annotated[str, Field(max_length=256)]
     simulated: bool
     gpus: Annotated[list[GpuInfo], Field(max_length=64)]
+    kinds: Annotated[list[WorkerKind], Field(max_length=64, validate_default=True)] = []
     running: Annotated[list[RunningItem], Field(max_length=256)]
     intervalSeconds: Annotated[float, Field(gt=0.0, le=3600.0)]
     at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class AttemptSummary(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    worldSize: Annotated[int, Field(ge=1, le=9007199254740991)]
+    perDeviceBatch: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    gradAccumSteps: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    assignedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    outcome: (
+        Literal[
+            'queued',
+            'assigned',
+            'starting',
+            'running',
+            'succeeded',
+            'failed',
+            'cancelled',
+            'preempted',
+        ]
+        | None
+    ) = None
+    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
+    reason: Annotated[str | None, Field(max_length=4096)] = None
 
 
 class HistoryItem(BaseModel):
@@ -337,6 +399,7 @@ class HistoryItem(BaseModel):
     attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
     at: Annotated[str, Field(max_length=40, min_length=20)]
     reason: Annotated[str | None, Field(max_length=4096)] = None
+    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
 
 
 class JobStateEvent(BaseModel):
@@ -379,6 +442,29 @@ class JobStateEvent(BaseModel):
         str | None,
         Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
     ] = None
+
+
+class JobNoticeEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['notice']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    kind: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[a-z][a-z0-9_]*$')
+    ]
+    level: Literal['info', 'warning'] = 'info'
+    message: Annotated[str, Field(max_length=4096, min_length=1)]
+    details: dict[Annotated[str, StringConstraints(max_length=64)], Any] = {}
+    at: Annotated[str, Field(max_length=40, min_length=20)]
 
 
 class AlertEvent(BaseModel):
@@ -444,6 +530,20 @@ class Source(BaseModel):
     devices: Annotated[list[Device], Field(max_length=64)]
 
 
+class Recipe(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Annotated[str, Field(max_length=64, min_length=1)]
+    version: Annotated[str, Field(max_length=32, min_length=1)]
+    preset: Annotated[str | None, Field(max_length=64)] = None
+
+
+ProvenanceAdditionalProperty = TypeAliasType(
+    "ProvenanceAdditionalProperty", Annotated[str, Field(max_length=512)]
+)
+
+
 class CheckpointMeta(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -477,6 +577,14 @@ class CheckpointMeta(BaseModel):
     createdAt: Annotated[str, Field(max_length=40, min_length=20)]
     torchVersion: Annotated[str | None, Field(max_length=64)] = None
     source: Source | None = None
+    recipe: Recipe | None = None
+    provenance: (
+        dict[
+            Annotated[str, StringConstraints(min_length=1, max_length=64)],
+            ProvenanceAdditionalProperty,
+        ]
+        | None
+    ) = None
 
 
 class Part(BaseModel):
@@ -1024,6 +1132,151 @@ class EvaluationFailedEvent(BaseModel):
     seconds: Annotated[float, Field(ge=0.0)]
 
 
+class LogSource1(RootModel[int]):
+    root: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class LogLine(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    seq: Annotated[int, Field(ge=0, le=9007199254740991)]
+    rank: LogSource1 | Literal['launcher', 'hounsfield']
+    text: Annotated[str, Field(max_length=16384)]
+
+
+class LogLinesMessage(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['lines']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    lines: Annotated[list[LogLine], Field(max_length=10000, min_length=1)]
+
+
+class LogEndMessage(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['end']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    lines: Annotated[int, Field(ge=0, le=9007199254740991)]
+    at: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class LogSegmentGrantRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    index: Annotated[int, Field(ge=0, le=999999)]
+
+
+class LogSegmentCommit(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    index: Annotated[int, Field(ge=0, le=999999)]
+    firstSeq: Annotated[int, Field(ge=0, le=9007199254740991)]
+    lines: Annotated[int, Field(ge=0, le=9007199254740991)]
+    bytes: Annotated[int, Field(ge=0, le=67108864)]
+    closed: bool
+    droppedBefore: Annotated[int, Field(ge=1, le=9007199254740991)]
+    final: bool
+    capturedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    maxBytes: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class LogAttemptSummary(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    lines: Annotated[int, Field(ge=0, le=9007199254740991)]
+    bytes: Annotated[int, Field(ge=0, le=9007199254740991)]
+    complete: bool
+    updatedAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class LogReadRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    rank: LogSource1 | Literal['launcher', 'hounsfield'] | None = None
+    tail: Annotated[int | None, Field(ge=0, le=1000000)] = None
+    afterSeq: Annotated[int | None, Field(ge=-1, le=9007199254740991)] = None
+    untilSeq: Annotated[int | None, Field(ge=-1, le=9007199254740991)] = None
+    maxBytes: Annotated[int | None, Field(ge=1024, le=524288)] = None
+
+
+class Attempt(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class NextAfterSeq(RootModel[int]):
+    root: Annotated[int, Field(ge=-1, le=9007199254740991)]
+
+
+class CapturedAt(RootModel[str]):
+    root: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class LogReadReply(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Attempt | None
+    attempts: list[LogAttemptSummary]
+    lines: list[LogLine]
+    lastSeq: Annotated[int, Field(ge=-1, le=9007199254740991)]
+    nextAfterSeq: NextAfterSeq | None
+    complete: bool
+    capturedAt: CapturedAt | None
+
+
+class LogLineEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    seq: Annotated[int, Field(ge=0, le=9007199254740991)]
+    rank: LogSource1 | Literal['launcher', 'hounsfield']
+    text: Annotated[str, Field(max_length=16384)]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class LogFollowEnd(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    attempt: Attempt | None
+    reason: str
+
+
 class Evaluation(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1144,7 +1397,25 @@ class Assignment(BaseModel):
     nprocPerNode: Annotated[int, Field(ge=1, le=9007199254740991)]
     resolved: ResolvedHyperparameters | None = None
     resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    initFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
     issuedAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class TrainerContext(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: TrainingJobSpec | EvaluationShardJobSpec | CheckpointImportJobSpec
+    resolved: ResolvedHyperparameters | None = None
+    paths: TrainerPaths
 
 
 class JobRecord(BaseModel):
@@ -1192,7 +1463,10 @@ class JobRecord(BaseModel):
     pendingReason: str | None = None
     queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     history: list[HistoryItem]
+    attempts: list[AttemptSummary] | None = None
+    perDeviceBatchCap: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     cancelRequested: bool | None = None
     stopAs: Literal['cancelled', 'failed'] | None = None
     stopReason: Annotated[str | None, Field(max_length=4096)] = None
+    notices: list[JobNoticeEvent] | None = None
     alerts: list[AlertEvent] | None = None

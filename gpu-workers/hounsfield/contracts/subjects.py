@@ -6,6 +6,7 @@ SCHEMA_VERSION = 1
 STREAM_ASSIGN = "HF_ASSIGN"
 STREAM_EVENTS = "HF_EVENTS"
 STREAM_EVAL = "HF_EVAL"
+STREAM_LOGS = "HF_LOGS"
 
 
 def assign_subject(worker_id: str) -> str:
@@ -22,6 +23,10 @@ def job_progress_subject(job_id: str) -> str:
 
 def job_status_subject(job_id: str) -> str:
     return f"hf.events.job.{job_id}.status"
+
+
+def job_notice_subject(job_id: str) -> str:
+    return "hf.events.job." + job_id + ".notice"
 
 
 def worker_consumer(worker_id: str) -> str:
@@ -45,6 +50,13 @@ RPC_CHECKPOINTS_EVALUATION = "hf.rpc.checkpoints.evaluation"
 
 def checkpoint_events_subject(job_id: str) -> str:
     return "hf.events.checkpoint." + job_id + ""
+
+
+RPC_LOGS_READ = "hf.rpc.checkpoints.logs.read"
+
+
+def job_logs_subject(job_id: str, attempt: int) -> str:
+    return f"hf.logs.{job_id}.{attempt}"
 
 
 RPC_EVALUATIONS_CREATE = "hf.rpc.evaluation.create"
@@ -72,6 +84,8 @@ WORKER_RPC_EVALUATIONS_SHARD_CONTEXT = "evaluation.shards.context"
 WORKER_RPC_EVALUATIONS_PLAN = "evaluation.shards.plan"
 WORKER_RPC_EVALUATIONS_ARTIFACT = "evaluation.shards.artifact"
 WORKER_RPC_EVALUATIONS_RESULT = "evaluation.shards.result"
+WORKER_RPC_LOGS_SEGMENT_GRANT = "checkpoints.logs.grant"
+WORKER_RPC_LOGS_SEGMENT_COMMIT = "checkpoints.logs.commit"
 
 
 def worker_rpc_subject(worker_id: str, call: str) -> str:

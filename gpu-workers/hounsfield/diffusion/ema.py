@@ -36,6 +36,12 @@ class EMA:
         self.num_updates += 1
 
     @torch.no_grad()
+    def reset_to(self, model: nn.Module) -> None:
+        """Make the shadow equal to ``model``'s current weights (after loading initial weights)."""
+        for name, value in model.state_dict().items():
+            self.shadow[name].copy_(value.detach().to(self.shadow[name].device))
+
+    @torch.no_grad()
     def copy_to(self, model: nn.Module) -> None:
         """Load the averaged weights into ``model`` (same architecture)."""
         model.load_state_dict(self.shadow)

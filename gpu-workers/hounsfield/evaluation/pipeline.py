@@ -32,10 +32,10 @@ from hounsfield.evaluation.metrics import boundary_dice, dice, hd95
 from hounsfield.evaluation.postprocess import PostprocessOptions, postprocess_implant
 from hounsfield.models.pvcnn2 import PVCNN2
 from hounsfield.models.voxelization import Encode2Points
-from hounsfield.trainers.cli import assemble_config
-from hounsfield.trainers.pcdiff import DEFINITION as PCDIFF
-from hounsfield.trainers.pcdiff_config import PCDiffTrainConfig
-from hounsfield.trainers.voxelization import DEFINITION as VOXELIZATION
+from hounsfield.recipes.pcdiff.config import PCDiffTrainConfig
+from hounsfield.recipes.pcdiff.recipe import RECIPE as PCDIFF
+from hounsfield.recipes.runner import assemble_config
+from hounsfield.recipes.voxelization.recipe import RECIPE as VOXELIZATION
 
 Mask = npt.NDArray[np.bool_]
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import re
 import tempfile
 from collections.abc import Sequence
@@ -49,7 +48,7 @@ from hounsfield.evaluation.case_plan import planned_cases
 from hounsfield.evaluation.evaluation_client import EvaluationClient
 from hounsfield.evaluation.pipeline import ImplantNetworks, evaluate_case, load_case, sampler_config
 from hounsfield.evaluation.postprocess import PostprocessOptions
-from hounsfield.sdk.platform_env import ENV_DATA_ROOT, ENV_WORKER_ID, PlatformEnv
+from hounsfield.sdk.platform_env import ENV_CONTEXT, PlatformEnv
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_download import download_checkpoint
 from hounsfield.worker.checkpoint_transfer import put_part
@@ -270,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score evaluation cases from the work queue.")
     parser.add_argument("--evaluation", required=True, help="evaluation id")
     parser.add_argument(
-        "--data-root", type=Path, help="dataset root (default: the worker's HOUNSFIELD_DATA_ROOT)"
+        "--data-root", type=Path, help="dataset root (default: the one the worker resolved from data.root)"
     )
     parser.add_argument(
         "--work-dir", type=Path, help="downloads and scratch (default: the attempt's output dir)"
@@ -279,12 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = PlatformEnv.read()
-    data_root = args.data_root or (Path(os.environ[ENV_DATA_ROOT]) if os.environ.get(ENV_DATA_ROOT) else None)
+    data_root = args.data_root or env.data_root
     if data_root is None:
-        parser.error(f"no dataset root: pass --data-root or run under a worker that sets {ENV_DATA_ROOT}")
+        parser.error("no dataset root: pass --data-root or run as a job whose spec names data.root")
     if env.worker_id is None:
         parser.error(
-            f"no worker: run under a worker agent, or set {ENV_WORKER_ID} and its HOUNSFIELD_NATS_* access"
+            f"no worker: run under a worker agent ({ENV_CONTEXT} names the attempt) "
+            "with its HOUNSFIELD_NATS_* access"
         )
     work_dir = args.work_dir or env.output_dir or Path(tempfile.mkdtemp(prefix="hf-eval-shard-"))
     nats = NatsAccess.from_env()

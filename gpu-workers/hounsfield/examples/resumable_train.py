@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.load_state_dict(resumed.state["optimizer"])
         start = resumed.step
         # The stream continues where it stopped, whatever world size wrote the checkpoint.
-        assert resumed.state["sampler"]["global_index"] == start * resolved.global_batch
+        assert resumed.state["sampler"]["global_index"] == start * resolved.globalBatch
     ddp = DistributedDataParallel(model) if distributed else None
     stream = SampleStream(args.dataset_size, args.features, args.seed)
     loss_fn = nn.MSELoss()
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         state = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
-            "sampler": {"global_index": step * resolved.global_batch},
+            "sampler": {"global_index": step * resolved.globalBatch},
         }
         run.save_checkpoint(state, step, metrics={"loss": loss})
 
@@ -117,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             break
         optimizer.zero_grad(set_to_none=True)
         loss_value = 0.0
-        for micro in range(resolved.grad_accum_steps):
+        for micro in range(resolved.gradAccumSteps):
             positions = micro_positions(
-                step, micro, run.rank, run.world_size, resolved.per_device_batch, resolved.global_batch
+                step, micro, run.rank, run.world_size, resolved.perDeviceBatch, resolved.globalBatch
             )
             inputs, targets = stream.batch(positions)
-            last = micro == resolved.grad_accum_steps - 1
+            last = micro == resolved.gradAccumSteps - 1
             with nullcontext() if last or ddp is None else ddp.no_sync():
-                loss = loss_fn((ddp or model)(inputs), targets) / resolved.grad_accum_steps
+                loss = loss_fn((ddp or model)(inputs), targets) / resolved.gradAccumSteps
                 loss.backward()
             loss_value += loss.item()
         optimizer.step()

@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         "rank %d/%d: per-device batch %d × accumulation %d, lr %.4g",
         run.rank,
         run.world_size,
-        resolved.per_device_batch,
-        resolved.grad_accum_steps,
+        resolved.perDeviceBatch,
+        resolved.gradAccumSteps,
         resolved.lr,
     )
 
@@ -79,16 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
-        for micro in range(resolved.grad_accum_steps):
+        for micro in range(resolved.gradAccumSteps):
             fetch_started = time.perf_counter()
-            inputs, targets = _synthetic_batch(data, true_weights, resolved.per_device_batch)
+            inputs, targets = _synthetic_batch(data, true_weights, resolved.perDeviceBatch)
             inputs, targets = inputs.to(device), targets.to(device)
             window_wait += time.perf_counter() - fetch_started
-            last_micro = micro == resolved.grad_accum_steps - 1
+            last_micro = micro == resolved.gradAccumSteps - 1
             # Gradients are all-reduced once per optimizer step, on the last micro-batch.
             sync = nullcontext() if last_micro or ddp is None else ddp.no_sync()
             with sync:
-                loss = loss_fn(model(inputs), targets) / resolved.grad_accum_steps
+                loss = loss_fn(model(inputs), targets) / resolved.gradAccumSteps
                 loss.backward()
             step_loss += loss.item()
         optimizer.step()
@@ -101,12 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                 # The batch layout the platform resolved, as this process received it.
                 {
                     "loss": window_loss / window_steps,
-                    "per_device_batch": resolved.per_device_batch,
-                    "grad_accum_steps": resolved.grad_accum_steps,
+                    "per_device_batch": resolved.perDeviceBatch,
+                    "grad_accum_steps": resolved.gradAccumSteps,
                 },
                 total_steps=args.steps,
                 lr=resolved.lr,
-                samples_per_second=resolved.global_batch * window_steps / window_time,
+                samples_per_second=resolved.globalBatch * window_steps / window_time,
                 data_wait_seconds=window_wait / window_steps,
                 step_seconds=window_time / window_steps,
             )

@@ -12,16 +12,18 @@
 Importing the SDK does not import torch.
 """
 
+from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
 from hounsfield.sdk.platform_env import PlatformEnv, PlatformEnvError
-from hounsfield.sdk.resolved import ResolutionError, Resolved, resolve_hyperparameters
+from hounsfield.sdk.resolved import ResolutionError, resolve_hyperparameters
 from hounsfield.sdk.run import Run, init
 
 __all__ = [
     "PlatformEnv",
     "PlatformEnvError",
-    "Resolved",
+    "ResolvedHyperparameters",
     "ResolutionError",
     "Run",
+    "TrainerContext",
     "init",
     "resolve_hyperparameters",
 ]

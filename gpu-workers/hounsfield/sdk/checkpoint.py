@@ -6,7 +6,7 @@ then waits until rank 0 is done, so no process moves on (or exits) before the ch
 The state must be the full training state as rank 0 holds it (DDP replicates it; sharded
 optimizers gather to rank 0 first).
 
-Loading: the checkpoint the agent downloaded and verified (HOUNSFIELD_RESUME_FROM), or standalone
+Loading: the checkpoint the agent downloaded and verified (the context's ``paths.resumeFrom``), or standalone
 the newest complete one in the output directory; None when there is nothing to resume. Tensors
 land on this process's device, whatever world size wrote them.
 """
@@ -34,9 +34,8 @@ from hounsfield.checkpoints.reader import read_checkpoint
 from hounsfield.checkpoints.writer import write_checkpoint
 from hounsfield.contracts.models import CheckpointMeta, ResolvedHyperparameters
 from hounsfield.sdk.checkpoint_report import checkpoint_record
-from hounsfield.sdk.platform_env import ENV_RESUME_FROM, PlatformEnv
+from hounsfield.sdk.platform_env import PlatformEnv
 from hounsfield.sdk.report_format import encode_metric, utc_timestamp
-from hounsfield.sdk.resolved import Resolved
 
 _log = logging.getLogger("hounsfield.sdk")
 
@@ -51,11 +50,17 @@ class CheckpointContext:
 
     env: PlatformEnv
     output_dir: Path
-    resolved: Resolved | None
+    resolved: ResolvedHyperparameters | None
     config: Mapping[str, Any]
     hyperparameters: Mapping[str, Any]
     #: Writes a report record (rank 0's sink).
     announce: Callable[[dict[str, Any]], None] = field(repr=False)
+    #: A checkpoint directory to resume from (else the newest in the output directory).
+    resume_from: str | None = None
+    #: The recipe that trains (``{"kind", "version", "preset"}``) and what the weights depend on,
+    #: written into every checkpoint's meta (set by the training loop; empty for user scripts).
+    recipe: Mapping[str, str] | None = None
+    provenance: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,13 +151,13 @@ def load_checkpoint(
 
 
 def _resume_source(context: CheckpointContext) -> Path | None:
-    named = context.env.resume_from
+    named = context.resume_from
     if named:
         path = Path(named)
         if not (path / META_FILE).is_file():
             raise CheckpointError(
-                f"{ENV_RESUME_FROM}={named} is not a checkpoint directory (it has no {META_FILE}); "
-                "point it at a step-… directory or unset it to start fresh"
+                f"the resume checkpoint {named} is not a checkpoint directory (it has no {META_FILE}); "
+                "point it at a step-… directory or start fresh"
             )
         return path
     found = committed_checkpoints(context.output_dir / CHECKPOINTS_DIR)
@@ -181,7 +186,7 @@ def _meta(
         step=step,
         epoch=epoch,
         worldSize=context.env.world_size,
-        resolved=None if resolved is None else _resolved_contract(resolved),
+        resolved=resolved,
         globalSampleIndex=_global_sample_index(state),
         metrics=metrics,  # type: ignore[arg-type]
         configHash=config_hash(context.config, context.hyperparameters),
@@ -189,24 +194,14 @@ def _meta(
         createdAt=utc_timestamp(),
         torchVersion=torch.__version__[:64],
     )
-    return (
-        meta
-        if source is None
-        else CheckpointMeta.model_validate({**meta.model_dump(), "source": dict(source)})
-    )
-
-
-def _resolved_contract(resolved: Resolved) -> ResolvedHyperparameters:
-    return ResolvedHyperparameters(
-        worldSize=resolved.world_size,
-        globalBatch=resolved.global_batch,
-        perDeviceBatch=resolved.per_device_batch,
-        gradAccumSteps=resolved.grad_accum_steps,
-        referenceBatch=resolved.reference_batch,
-        baseLr=resolved.base_lr,
-        lrScaling=resolved.lr_scaling,
-        lr=resolved.lr,
-    )
+    extra: dict[str, Any] = {}
+    if source is not None:
+        extra["source"] = dict(source)
+    if context.recipe is not None:
+        extra["recipe"] = dict(context.recipe)
+    if context.provenance:
+        extra["provenance"] = dict(context.provenance)
+    return meta if not extra else CheckpointMeta.model_validate({**meta.model_dump(), **extra})
 
 
 def _global_sample_index(state: Mapping[str, Any]) -> int | None:

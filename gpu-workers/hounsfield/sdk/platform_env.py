@@ -1,60 +1,42 @@
-"""The environment contract between the worker agent and a trainer process.
+"""The contract between the worker agent and a trainer process: one validated context document.
 
-The agent sets these variables for every attempt it starts (see ``hounsfield.worker.trainer_env``);
-the SDK reads them. Keeping the names in this one module means both sides cannot drift apart.
+For every attempt the agent writes ``context.json`` (the ``TrainerContext`` contract generated from
+``libs/contracts``: job id, attempt, worker, the job spec, the resolved batch and learning rate,
+and the attempt's local paths) into the attempt directory and sets HOUNSFIELD_CONTEXT to its path.
+torchrun sets RANK, WORLD_SIZE and LOCAL_RANK. Nothing else is read from the environment, so the
+two sides cannot drift apart: a context the SDK cannot validate fails the trainer at once with a
+message naming the field.
+
+HOUNSFIELD_REPORT_FILE is also set, for the launcher, which records launch errors before anything
+is imported; the context's ``paths.reportFile`` holds the same path.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ENV_JOB_ID = "HOUNSFIELD_JOB_ID"
-ENV_ATTEMPT = "HOUNSFIELD_ATTEMPT"
-ENV_WORKER_ID = "HOUNSFIELD_WORKER_ID"
-ENV_OUTPUT_DIR = "HOUNSFIELD_OUTPUT_DIR"
-ENV_REPORT_FILE = "HOUNSFIELD_REPORT_FILE"
-ENV_RESOLVED = "HOUNSFIELD_RESOLVED"
-ENV_JOB_CONFIG = "HOUNSFIELD_JOB_CONFIG"
-ENV_HYPERPARAMETERS = "HOUNSFIELD_HYPERPARAMETERS"
-ENV_RESUME_FROM = "HOUNSFIELD_RESUME_FROM"
-ENV_CHECKPOINT_POLICY = "HOUNSFIELD_CHECKPOINT_POLICY"
-#: The dataset root named in the spec, resolved by the worker's preflight inside its data roots.
-ENV_DATA_ROOT = "HOUNSFIELD_DATA_ROOT"
+from pydantic import ValidationError
 
-#: Every variable the platform owns in a trainer's environment (a job's own ``env`` cannot set them).
-PLATFORM_VARIABLES = (
-    ENV_JOB_ID,
-    ENV_ATTEMPT,
-    ENV_WORKER_ID,
-    ENV_OUTPUT_DIR,
-    ENV_REPORT_FILE,
-    ENV_RESOLVED,
-    ENV_JOB_CONFIG,
-    ENV_HYPERPARAMETERS,
-    ENV_RESUME_FROM,
+from hounsfield.contracts.models import (
+    CheckpointImportJobSpec,
+    ResolvedHyperparameters,
+    TrainerContext,
+    TrainingJobSpec,
 )
+
+ENV_CONTEXT = "HOUNSFIELD_CONTEXT"
+ENV_REPORT_FILE = "HOUNSFIELD_REPORT_FILE"
+
+#: The file name of the context inside an attempt directory.
+CONTEXT_FILE = "context.json"
 
 
 class PlatformEnvError(ValueError):
-    """A platform variable holds something the SDK cannot read (names the variable)."""
-
-
-def _json_object(environ: Mapping[str, str], name: str) -> dict[str, Any] | None:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise PlatformEnvError(f"{name} is not valid JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise PlatformEnvError(f"{name} must be a JSON object, got {type(value).__name__}")
-    return value
+    """The platform's context cannot be read (names the variable or the field)."""
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -67,48 +49,103 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise PlatformEnvError(f"{name} must be an integer, got {raw!r}") from error
 
 
+def read_context(path: Path) -> TrainerContext:
+    """Loads and validates a context file; the error names the file and the invalid fields."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PlatformEnvError(f"{ENV_CONTEXT}={path}: cannot read the trainer context ({error})") from error
+    try:
+        return TrainerContext.model_validate_json(text)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in issue['loc']) or '<root>'}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise PlatformEnvError(
+            f"{ENV_CONTEXT}={path} is not a valid trainer context ({problems}); the worker's hounsfield "
+            "package and the trainer's disagree: run the trainer with the worker's installation"
+        ) from error
+
+
 @dataclass(frozen=True)
 class PlatformEnv:
-    """What a trainer process learns from its environment: torchrun's ranks and the agent's job data."""
+    """Where this process sits (torchrun's ranks) and, under the agent, its attempt's context."""
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    job_id: str | None = None
-    attempt: int | None = None
-    worker_id: str | None = None
-    output_dir: Path | None = None
-    report_file: Path | None = None
-    resolved: dict[str, Any] | None = None
-    config: dict[str, Any] = field(default_factory=dict)
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
-    resume_from: str | None = None
-    checkpoint_policy: dict[str, Any] = field(default_factory=dict)
+    context: TrainerContext | None = None
 
     @property
     def managed(self) -> bool:
-        """True when the worker agent started this process (it always sets the report file)."""
-        return self.report_file is not None
+        """True when the worker agent started this process."""
+        return self.context is not None
+
+    @property
+    def job_id(self) -> str | None:
+        return None if self.context is None else self.context.jobId
+
+    @property
+    def attempt(self) -> int | None:
+        return None if self.context is None else self.context.attempt
+
+    @property
+    def worker_id(self) -> str | None:
+        return None if self.context is None else self.context.workerId
+
+    @property
+    def output_dir(self) -> Path | None:
+        return None if self.context is None else Path(self.context.paths.outputDir)
+
+    @property
+    def report_file(self) -> Path | None:
+        return None if self.context is None else Path(self.context.paths.reportFile)
+
+    @property
+    def resolved(self) -> ResolvedHyperparameters | None:
+        return None if self.context is None else self.context.resolved
+
+    @property
+    def config(self) -> dict[str, Any]:
+        spec = None if self.context is None else self.context.spec
+        return dict(spec.config) if isinstance(spec, TrainingJobSpec) else {}
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        spec = None if self.context is None else self.context.spec
+        if not isinstance(spec, TrainingJobSpec):
+            return {}  # none outside the platform, and none for internal tasks
+        return spec.hyperparameters.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def checkpoint_policy(self) -> dict[str, Any]:
+        spec = None if self.context is None else self.context.spec
+        if not isinstance(spec, TrainingJobSpec | CheckpointImportJobSpec):
+            return {}
+        return spec.checkpoint.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def resume_from(self) -> str | None:
+        return None if self.context is None else self.context.paths.resumeFrom
+
+    @property
+    def init_from(self) -> str | None:
+        return None if self.context is None else self.context.paths.initFrom
+
+    @property
+    def data_root(self) -> Path | None:
+        root = None if self.context is None else self.context.paths.dataRoot
+        return None if root is None else Path(root)
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> PlatformEnv:
-        """Reads torchrun's RANK/WORLD_SIZE/LOCAL_RANK and the HOUNSFIELD_* variables."""
+        """Reads torchrun's RANK/WORLD_SIZE/LOCAL_RANK and the context HOUNSFIELD_CONTEXT names."""
         env = os.environ if environ is None else environ
-        attempt = env.get(ENV_ATTEMPT)
-        output_dir = env.get(ENV_OUTPUT_DIR)
-        report_file = env.get(ENV_REPORT_FILE)
+        path = env.get(ENV_CONTEXT)
         return cls(
             rank=_int(env, "RANK", 0),
             world_size=_int(env, "WORLD_SIZE", 1),
             local_rank=_int(env, "LOCAL_RANK", 0),
-            job_id=env.get(ENV_JOB_ID) or None,
-            attempt=_int(env, ENV_ATTEMPT, 0) if attempt else None,
-            worker_id=env.get(ENV_WORKER_ID) or None,
-            output_dir=Path(output_dir) if output_dir else None,
-            report_file=Path(report_file) if report_file else None,
-            resolved=_json_object(env, ENV_RESOLVED),
-            config=_json_object(env, ENV_JOB_CONFIG) or {},
-            hyperparameters=_json_object(env, ENV_HYPERPARAMETERS) or {},
-            resume_from=env.get(ENV_RESUME_FROM) or None,
-            checkpoint_policy=_json_object(env, ENV_CHECKPOINT_POLICY) or {},
+            context=read_context(Path(path)) if path else None,
         )

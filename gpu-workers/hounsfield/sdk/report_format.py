@@ -17,6 +17,14 @@ without renaming:
 ``{"v": 1, "kind": "launch_error", "at": ..., "reason": "..."}``
     Written by the agent's launcher when the trainer cannot be started at all (module missing).
 
+``{"v": 1, "kind": "notice", "at": ..., "notice": "warm_start", "level": "info", "message": "...",
+"details": {...}}``
+    Something the job's events should show (``Run.report_event``); relayed as a notice event.
+
+``{"v": 1, "kind": "oom", "at": ..., "rank": 1, "perDeviceBatch": 16, "message": "..."}``
+    A rank ran out of memory (CUDA or host); written by that rank (any rank) just before it exits
+    with ``EXIT_OUT_OF_MEMORY``, so the agent reports the attempt with failure kind ``oom``.
+
 JSON has no NaN or infinities, so metric values that are not finite are written as the strings
 ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (the contracts' metric value type).
 """
@@ -32,6 +40,11 @@ REPORT_FORMAT_VERSION = 1
 KIND_RUNTIME = "runtime"
 KIND_PROGRESS = "progress"
 KIND_LAUNCH_ERROR = "launch_error"
+KIND_NOTICE = "notice"
+KIND_OOM = "oom"
+
+#: A trainer's exit code after running out of memory (sysexits' EX_TEMPFAIL: retry later).
+EXIT_OUT_OF_MEMORY = 75
 
 MetricValue = float | str
 
@@ -96,6 +109,19 @@ def progress_record(
 
 def launch_error_record(reason: str) -> dict[str, Any]:
     return _record(KIND_LAUNCH_ERROR, {"reason": reason})
+
+
+def notice_record(notice: str, message: str, details: dict[str, Any], level: str = "info") -> dict[str, Any]:
+    return _record(
+        KIND_NOTICE, {"notice": notice, "level": level, "message": message[:4096], "details": details}
+    )
+
+
+def oom_record(rank: int, per_device_batch: int | None, message: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {"rank": rank, "message": message[:4096]}
+    if per_device_batch is not None:
+        fields["perDeviceBatch"] = per_device_batch
+    return _record(KIND_OOM, fields)
 
 
 def dumps_record(record: dict[str, Any]) -> str:

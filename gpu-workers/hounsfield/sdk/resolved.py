@@ -1,6 +1,6 @@
 """Batch size and learning rate resolved for one world size.
 
-Under the platform the scheduler resolves them and the agent passes them in HOUNSFIELD_RESOLVED;
+Under the platform the scheduler resolves them and the agent passes them in the trainer context;
 standalone, ``resolve_hyperparameters`` applies the same rules as the scheduler
 (``services/scheduler/src/jobs/batch-resolution.ts``): the global batch splits exactly over the
 processes and accumulation steps, and the learning rate follows the reference batch.
@@ -9,48 +9,15 @@ processes and accumulation steps, and the learning rate follows the reference ba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from hounsfield.contracts.models import ResolvedHyperparameters
 
 LrScaling = Literal["linear", "sqrt", "none"]
 
 
 class ResolutionError(ValueError):
     """The global batch does not split over the processes (nothing is rounded silently)."""
-
-
-@dataclass(frozen=True)
-class Resolved:
-    world_size: int
-    global_batch: int
-    per_device_batch: int
-    grad_accum_steps: int
-    reference_batch: int
-    base_lr: float
-    lr_scaling: LrScaling
-    lr: float
-
-    @classmethod
-    def from_contract(cls, data: dict[str, Any]) -> Resolved:
-        """From the camelCase ResolvedHyperparameters object the agent passes in."""
-        scaling = data.get("lrScaling")
-        if scaling == "linear" or scaling == "sqrt" or scaling == "none":
-            lr_scaling: LrScaling = scaling
-        else:
-            raise ValueError(f"lrScaling must be linear, sqrt or none, got {scaling!r}")
-        try:
-            return cls(
-                world_size=int(data["worldSize"]),
-                global_batch=int(data["globalBatch"]),
-                per_device_batch=int(data["perDeviceBatch"]),
-                grad_accum_steps=int(data["gradAccumSteps"]),
-                reference_batch=int(data["referenceBatch"]),
-                base_lr=float(data["baseLr"]),
-                lr_scaling=lr_scaling,
-                lr=float(data["lr"]),
-            )
-        except KeyError as error:
-            raise ValueError(f"resolved hyperparameters lack {error.args[0]!r}") from error
 
 
 def _accumulation(global_batch: int, world_size: int, cap: int | None) -> int | None:
@@ -74,7 +41,7 @@ def resolve_hyperparameters(
     reference_batch: int | None = None,
     lr_scaling: LrScaling = "linear",
     max_per_device_batch: int | None = None,
-) -> Resolved:
+) -> ResolvedHyperparameters:
     """Splits the global batch over ``world_size`` processes and scales the learning rate.
 
     linear: lr = base_lr × global/reference (Goyal et al. 2017); sqrt: × √(global/reference)
@@ -91,13 +58,24 @@ def resolve_hyperparameters(
     reference = reference_batch or global_batch
     ratio = global_batch / reference
     factor = ratio if lr_scaling == "linear" else math.sqrt(ratio) if lr_scaling == "sqrt" else 1.0
-    return Resolved(
-        world_size=world_size,
-        global_batch=global_batch,
-        per_device_batch=global_batch // world_size // accum,
-        grad_accum_steps=accum,
-        reference_batch=reference,
-        base_lr=base_lr,
-        lr_scaling=lr_scaling,
+    return ResolvedHyperparameters(
+        worldSize=world_size,
+        globalBatch=global_batch,
+        perDeviceBatch=global_batch // world_size // accum,
+        gradAccumSteps=accum,
+        referenceBatch=reference,
+        baseLr=base_lr,
+        lrScaling=lr_scaling,
         lr=base_lr * factor,
     )
+
+
+def check_split(resolved: ResolvedHyperparameters) -> ResolvedHyperparameters:
+    """``resolved`` if its split multiplies out to its global batch, else ResolutionError."""
+    product = resolved.perDeviceBatch * resolved.gradAccumSteps * resolved.worldSize
+    if product != resolved.globalBatch:
+        raise ResolutionError(
+            f"inconsistent resolved batch: {resolved.perDeviceBatch} per device × {resolved.gradAccumSteps} "
+            f"accumulation × {resolved.worldSize} process(es) = {product}, not {resolved.globalBatch}"
+        )
+    return resolved

@@ -1,7 +1,8 @@
 """``Run``: what a trainer holds for one training run, under the platform or standalone.
 
-Under the worker agent (HOUNSFIELD_REPORT_FILE is set) rank 0 appends reports to the agent's report
-file; standalone, progress is logged to the console and outputs go to ``./hounsfield-runs/<time>``.
+Under the worker agent (HOUNSFIELD_CONTEXT names the attempt's context) rank 0 appends reports to
+the agent's report file; standalone, progress is logged to the console and outputs go to
+``./hounsfield-runs/<time>``.
 All ranks can read the run's data; only rank 0 reports.
 """
 
@@ -18,10 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from hounsfield.sdk.platform_env import PlatformEnv
-from hounsfield.sdk.report_format import encode_metric, progress_record, runtime_record
+from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
+from hounsfield.sdk.platform_env import ENV_REPORT_FILE, PlatformEnv
+from hounsfield.sdk.report_format import encode_metric, notice_record, progress_record, runtime_record
 from hounsfield.sdk.report_sink import ConsoleReportSink, FileReportSink, NullReportSink, ReportSink
-from hounsfield.sdk.resolved import LrScaling, Resolved, resolve_hyperparameters
+from hounsfield.sdk.resolved import LrScaling, check_split, resolve_hyperparameters
 from hounsfield.sdk.stop_signal import StopSignal
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ class Run:
         *,
         env: PlatformEnv,
         output_dir: Path,
-        resolved: Resolved | None,
+        resolved: ResolvedHyperparameters | None,
         sink: ReportSink,
         stop: StopSignal,
     ) -> None:
@@ -72,6 +74,9 @@ class Run:
         self.resolved = resolved
         self._sink = sink
         self._stop = stop
+        self._resume_override: str | None = None
+        self._recipe: dict[str, str] | None = None
+        self._provenance: dict[str, str] = {}
 
     @classmethod
     def from_env(
@@ -83,19 +88,22 @@ class Run:
         lr_scaling: LrScaling = "linear",
         max_per_device_batch: int | None = None,
         output_dir: str | Path | None = None,
+        resume_from: str | Path | None = None,
         handle_sigterm: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> Run:
         """Reads the environment, creates the output directory and (rank 0) reports the runtime.
 
         The batch arguments are the standalone fallback: under the platform the resolved values
-        in HOUNSFIELD_RESOLVED win. ``output_dir`` likewise only applies outside the platform.
-        With ``handle_sigterm`` SIGTERM sets ``should_stop`` instead of ending the process.
+        of the trainer context win. ``output_dir`` likewise only applies outside the platform.
+        ``resume_from`` (standalone) names a checkpoint directory to resume from instead of the
+        newest one in the output directory. With ``handle_sigterm`` SIGTERM sets ``should_stop``
+        instead of ending the process.
         """
         environment = os.environ if environ is None else environ
         env = PlatformEnv.read(environment)
         if env.resolved is not None:
-            resolved: Resolved | None = Resolved.from_contract(env.resolved)
+            resolved: ResolvedHyperparameters | None = check_split(env.resolved)
         elif global_batch is not None and base_lr is not None:
             resolved = resolve_hyperparameters(
                 global_batch=global_batch,
@@ -117,10 +125,15 @@ class Run:
         directory.mkdir(parents=True, exist_ok=True)
 
         sink: ReportSink
+        # Standalone, HOUNSFIELD_REPORT_FILE alone makes rank 0 write its records to that file
+        # (for tools that run a trainer as a plain script and read its progress, like benchmarks).
+        report_file = env.report_file or (
+            Path(environment[ENV_REPORT_FILE]) if environment.get(ENV_REPORT_FILE) else None
+        )
         if env.rank != 0:
             sink = NullReportSink()
-        elif env.report_file is not None:
-            sink = FileReportSink(env.report_file)
+        elif report_file is not None:
+            sink = FileReportSink(report_file)
         else:
             _ensure_console_logging()
             sink = ConsoleReportSink()
@@ -129,6 +142,8 @@ class Run:
         if handle_sigterm:
             stop.install()
         run = cls(env=env, output_dir=directory, resolved=resolved, sink=sink, stop=stop)
+        if env.context is None and resume_from is not None:
+            run._resume_override = str(resume_from)
         sink.write(
             runtime_record(
                 cuda_visible_devices=environment.get("CUDA_VISIBLE_DEVICES", ""),
@@ -164,6 +179,11 @@ class Run:
         return self._env.managed
 
     @property
+    def context(self) -> TrainerContext | None:
+        """The attempt's whole context under the platform (spec, resolved batch, paths); None standalone."""
+        return self._env.context
+
+    @property
     def job_id(self) -> str | None:
         return self._env.job_id
 
@@ -189,7 +209,17 @@ class Run:
     @property
     def resume_from(self) -> str | None:
         """The checkpoint the scheduler chose to resume from, if any."""
-        return self._env.resume_from
+        return self._env.resume_from or self._resume_override
+
+    @property
+    def init_from(self) -> str | None:
+        """A checkpoint directory to take initial weights from (``spec.checkpoint.initFrom``), if any."""
+        return self._env.init_from
+
+    @property
+    def data_root(self) -> Path | None:
+        """The dataset root the worker's preflight resolved from ``spec.data.root``, if any."""
+        return self._env.data_root
 
     @property
     def should_stop(self) -> bool:
@@ -290,7 +320,30 @@ class Run:
             config=self.config,
             hyperparameters=self.hyperparameters,
             announce=self._sink.write,
+            resume_from=self.resume_from,
+            recipe=self._recipe,
+            provenance=dict(self._provenance),
         )
+
+    def describe_checkpoints(
+        self, *, recipe: Mapping[str, str] | None = None, provenance: Mapping[str, str] | None = None
+    ) -> None:
+        """What every later checkpoint's meta records: the recipe (kind, version, preset) and
+        provenance (a data manifest hash, a frozen network's sha256, a warm start's source)."""
+        if recipe is not None:
+            self._recipe = {str(k): str(v) for k, v in recipe.items()}
+        if provenance:
+            self._provenance.update({str(k): str(v)[:512] for k, v in provenance.items()})
+
+    def report_event(
+        self, kind: str, message: str, details: Mapping[str, Any] | None = None, *, warning: bool = False
+    ) -> None:
+        """A notable thing the job's events should show (rank 0): logged here, and relayed by the
+        agent as a notice event the job record keeps (``kind`` like ``warm_start``)."""
+        if not self.is_main:
+            return
+        _log.log(logging.WARNING if warning else logging.INFO, "%s: %s", kind, message)
+        self._sink.write(notice_record(kind, message, dict(details or {}), "warning" if warning else "info"))
 
     def close(self) -> None:
         self._sink.close()

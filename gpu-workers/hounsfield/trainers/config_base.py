@@ -37,6 +37,42 @@ class SyntheticData(TrainerModel):
     seed: int = Field(default=0, ge=0)
 
 
+class OptimizerConfig(TrainerModel):
+    """The optimiser over the model's trainable parameters (frozen ones are never in it).
+
+    ``adamw`` decouples weight decay from the gradient (Loshchilov & Hutter 2019); ``adam`` adds it
+    to the gradient as L2 regularisation, as ``torch.optim.Adam`` does.
+    """
+
+    name: Literal["adam", "adamw"] = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(default=1e-8, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+
+
+class LrScheduleConfig(TrainerModel):
+    """The learning rate over the steps, as a factor of the resolved learning rate.
+
+    ``constant``: the resolved rate after ``warmup_steps`` of linear warm-up (from 0).
+    ``cosine``: linear warm-up, then half a cosine from the rate down to ``min_lr_ratio`` × the rate
+    at the last step. The schedule's position is saved in every checkpoint and restored on resume.
+    """
+
+    name: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = Field(default=0, ge=0)
+    min_lr_ratio: float = Field(default=0.0, ge=0, le=1)
+
+
+class ValidationConfig(TrainerModel):
+    """When the recipe's validation runs (every ``every_steps`` steps and, with ``at_end``, after
+    the last) and on what: the cases of ``split`` (at most ``max_cases``, the first by id)."""
+
+    every_steps: int | None = Field(default=None, ge=1, description="None: only at the end")
+    at_end: bool = True
+    split: Literal["train", "val", "test"] = "val"
+    max_cases: int | None = Field(default=None, ge=1)
+
+
 class TrainerConfigBase(TrainerModel):
     """Data, batch, optimiser and loop settings shared by the trainers.
 
@@ -56,14 +92,18 @@ class TrainerConfigBase(TrainerModel):
     global_batch: int = Field(ge=1)
     max_per_device_batch: int | None = Field(default=None, ge=1)
     lr: float = Field(gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = Field(default=0.0, ge=0)
+    optimizer: OptimizerConfig = OptimizerConfig()
+    lr_schedule: LrScheduleConfig = LrScheduleConfig()
     grad_clip: float | None = Field(default=None, gt=0)
 
     steps: int | None = Field(default=None, ge=1)
     epochs: float | None = Field(default=None, gt=0)
     log_every: int = Field(default=10, ge=1)
     checkpoint_every: int | None = Field(default=None, ge=1, description="steps; None = only at the end")
+    checkpoint_every_epochs: float | None = Field(
+        default=None, gt=0, description="also save each time this many epochs of samples have passed"
+    )
+    validation: ValidationConfig = ValidationConfig()
     seed: int = Field(default=0, ge=0)
     time_limit_minutes: float | None = Field(
         default=None, gt=0, description="stop (checkpoint, exit 0) after this much training time"
@@ -73,6 +113,11 @@ class TrainerConfigBase(TrainerModel):
         description="cpu: this process's CPU time, so a busy machine does not shrink the budget",
     )
     bf16: bool = Field(default=True, description="bf16 autocast on GPUs (never on the CPU)")
+    gradient_checkpointing: bool = Field(
+        default=False, description="recompute activations in backward (models that support it)"
+    )
+    compile: bool = Field(default=False, description="torch.compile the model's forward")
+    compile_backend: str = Field(default="inductor", min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _has_a_length(self) -> TrainerConfigBase:

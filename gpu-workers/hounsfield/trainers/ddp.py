@@ -59,11 +59,25 @@ def init_distributed(
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
 
 
-def cleanup_distributed(context: DistributedContext) -> None:
-    """Leaves the process group together: a rank tearing gloo down early aborts its peers."""
+def finish_distributed(context: DistributedContext) -> None:
+    """The success path: every rank reaches the end together before any leaves.
+
+    The process group is not destroyed explicitly: the trainer exits right after (``os._exit`` in
+    ``recipes.runner.main``), and tearing gloo/NCCL down while a peer is already gone is what
+    aborts a process with SIGABRT at the very end of an otherwise successful run.
+    """
     if context.distributed and dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
+
+
+def abandon_distributed(context: DistributedContext) -> None:
+    """The error path: leave without any collective (a peer may be stuck in one, or gone).
+
+    The failing rank exits non-zero right after; torchrun sees it and stops the other ranks
+    (SIGTERM, then SIGKILL after its grace period), so no rank waits for a collective timeout.
+    """
+    if context.distributed:
+        _log.info("rank %d leaves the process group without a barrier (error path)", context.rank)
 
 
 def barrier(context: DistributedContext) -> None:

@@ -1,20 +1,22 @@
-"""The training loop shared by the trainers.
+"""The training loop every recipe shares.
 
-One optimizer step consumes one global batch: ``grad_accum_steps`` micro-batches of
-``per_device_batch`` samples on each of ``world_size`` processes, in the global order of
-``GlobalOrderSampler``. Gradients are all-reduced once per step (DDP ``no_sync`` on the other
-micro-batches), so every step equals one step on one process with the whole global batch.
+Per optimizer step (see ``step``): one global batch in the global sample order of
+``GlobalOrderSampler``, split over ``worldSize`` processes and ``gradAccumSteps`` micro-batches,
+gradients all-reduced once, clipped, the learning rate set by the schedule, the optimiser stepped
+(and the auxiliary networks' optimisers), the EMA updated.
 
-Every ``log_every`` steps rank 0 reports through the SDK: the loss (mean over the window and all
-ranks), gradient norm, learning rate, samples/s, the time per step spent waiting for the
-DataLoader, the step time and the epoch. When any rank has been asked to stop (SIGTERM), all
-ranks finish the current step, save a checkpoint and return; the trainer then exits 0.
+Every ``log_every`` steps rank 0 reports through the SDK: ``loss`` and each ``loss.<term>`` (means
+over the window and all ranks), gradient norm, learning rate, samples/s, data-wait and step time,
+epoch. Every ``validation.everySteps`` and after the last step the recipe's validation runs and
+its means are reported as ``val.<metric>`` (and attached to a checkpoint saved at that step).
+Checkpoints are saved every ``checkpoint_every`` steps, every ``checkpoint_every_epochs`` epochs
+and at the end. When any rank has been asked to stop (SIGTERM) or the time limit is reached, all
+ranks finish the current step, save a checkpoint and return.
 
-Checkpoints go through the SDK (``Run.save_checkpoint``/``load_checkpoint``): the weights under
-``model``, the optimizer under ``optimizer``, the EMA under ``ema``, ``sampler`` =
-``{"global_index": ...}`` (where the global sample order continues, at any world size) and
-``rng``. A run resumes from the checkpoint the SDK names: the agent's resume checkpoint
-(HOUNSFIELD_RESUME_FROM) or, standalone, the newest one in the output directory.
+Checkpoint state keys: ``model``, ``optimizer``, ``ema``, ``sampler`` (``{"global_index": ...}``:
+where the global sample order continues, at any world size), ``rng``, ``lr_schedule``, and for each
+auxiliary network ``aux-<name>`` and ``aux-<name>-optimizer``. A run resumes from the checkpoint the
+SDK names (the agent's resume checkpoint, or standalone the newest in the output directory).
 """
 
 from __future__ import annotations
@@ -22,51 +24,26 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from hounsfield.diffusion import EMA
-from hounsfield.sdk import Resolved, Run
+from hounsfield.contracts.models import ResolvedHyperparameters
+from hounsfield.sdk import Run
+from hounsfield.trainers.config_base import LrScheduleConfig, OptimizerConfig, ValidationConfig
 from hounsfield.trainers.ddp import DistributedContext, all_reduce_max, all_reduce_sum, wrap_model
 from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
+from hounsfield.trainers.optim import LrSchedule, build_optimizer, trainable_parameters
+from hounsfield.trainers.parts import Batch, SupportsGradientCheckpointing, TrainingParts
 from hounsfield.trainers.sampler import GlobalOrderSampler, PositionedDataset, position_seed
+from hounsfield.trainers.step import ActiveAuxiliary, ReportWindow, accumulate_gradients
+from hounsfield.trainers.validation import run_validation
 
 _log = logging.getLogger(__name__)
-
-Batch = dict[str, Any]
-LossFn = Callable[[nn.Module, Batch], Tensor]
-"""``(model, micro-batch on the device) -> mean loss of the micro-batch`` (a scalar)."""
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """How one global batch is split, and the learning rate it is trained with."""
-
-    global_batch: int
-    per_device_batch: int
-    grad_accum_steps: int
-    world_size: int
-    lr: float
-
-    @classmethod
-    def from_resolved(cls, resolved: Resolved) -> BatchPlan:
-        plan = cls(
-            global_batch=resolved.global_batch,
-            per_device_batch=resolved.per_device_batch,
-            grad_accum_steps=resolved.grad_accum_steps,
-            world_size=resolved.world_size,
-            lr=resolved.lr,
-        )
-        if plan.per_device_batch * plan.grad_accum_steps * plan.world_size != plan.global_batch:
-            raise TrainerError(TrainerErrorCode.NO_BATCH_PLAN, f"inconsistent resolved batch {resolved}")
-        return plan
 
 
 @dataclass(frozen=True)
@@ -80,6 +57,13 @@ class LoopSettings:
     seed: int
     time_limit_seconds: float | None = None
     time_limit_clock: Literal["wall", "cpu"] = "wall"
+    checkpoint_every_epochs: float | None = None
+    optimizer: OptimizerConfig = OptimizerConfig()
+    lr_schedule: LrScheduleConfig = LrScheduleConfig()
+    validation: ValidationConfig = ValidationConfig()
+    gradient_checkpointing: bool = False
+    compile: bool = False
+    compile_backend: str = "inductor"
 
 
 @dataclass(frozen=True)
@@ -89,23 +73,12 @@ class LoopResult:
     stopped: bool
     last_loss: float | None
     checkpoint: str | None
-
-
-def batch_to(batch: Batch, device: torch.device) -> Batch:
-    """Tensors of a collated batch on ``device`` (strings and lists stay as they are)."""
-    return {k: v.to(device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()}
-
-
-def autocast_for(device: torch.device, bf16: bool) -> AbstractContextManager[Any]:
-    """bf16 autocast on CUDA when asked; nothing on the CPU (slow there and not what we measure)."""
-    if device.type == "cuda" and bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
+    validation: Mapping[str, float]
 
 
 def make_loader(
     dataset: Dataset[Batch],
-    plan: BatchPlan,
+    resolved: ResolvedHyperparameters,
     context: DistributedContext,
     seed: int,
     start_index: int,
@@ -113,7 +86,7 @@ def make_loader(
 ) -> DataLoader[Batch]:
     sampler = GlobalOrderSampler(
         len(dataset),  # type: ignore[arg-type]
-        per_device_batch=plan.per_device_batch,
+        per_device_batch=resolved.perDeviceBatch,
         rank=context.rank,
         world_size=context.world_size,
         seed=seed,
@@ -121,39 +94,12 @@ def make_loader(
     )
     return DataLoader(
         PositionedDataset(dataset, seed),
-        batch_size=plan.per_device_batch,
+        batch_size=resolved.perDeviceBatch,
         sampler=sampler,  # type: ignore[arg-type]
         num_workers=workers,
         persistent_workers=workers > 0,
         pin_memory=context.device.type == "cuda",
     )
-
-
-def accumulate_gradients(
-    model: nn.Module,
-    loss_fn: LossFn,
-    micro_batches: Iterator[Batch],
-    accum_steps: int,
-    device: torch.device,
-    bf16: bool,
-) -> tuple[float, float]:
-    """Forward/backward over ``accum_steps`` micro-batches; returns (mean loss, data-wait seconds).
-
-    ``model`` may be DDP-wrapped: gradients are synchronised on the last micro-batch only.
-    """
-    loss_sum, waited = 0.0, 0.0
-    for micro in range(accum_steps):
-        fetch = time.perf_counter()
-        batch = batch_to(next(micro_batches), device)
-        waited += time.perf_counter() - fetch
-        last = micro == accum_steps - 1
-        sync = model.no_sync() if isinstance(model, DistributedDataParallel) and not last else nullcontext()
-        with sync:
-            with autocast_for(device, bf16):
-                loss = loss_fn(model, batch)
-            (loss.float() / accum_steps).backward()
-        loss_sum += float(loss.detach())
-    return loss_sum / accum_steps, waited
 
 
 class TrainingLoop:
@@ -164,26 +110,47 @@ class TrainingLoop:
         *,
         run: Run,
         context: DistributedContext,
-        model: nn.Module,
-        loss_fn: LossFn,
-        optimizer: torch.optim.Optimizer,
-        dataset: Dataset[Batch],
-        plan: BatchPlan,
+        parts: TrainingParts,
+        resolved: ResolvedHyperparameters,
         settings: LoopSettings,
-        ema: EMA | None = None,
     ) -> None:
         self.run_ = run
         self.context = context
-        self.model = model
-        self.loss_fn = loss_fn
-        self.optimizer = optimizer
-        self.dataset = dataset
-        self.plan = plan
+        self.parts = parts
+        self.model = parts.model
+        self.dataset = parts.dataset
+        self.resolved = resolved
         self.settings = settings
-        self.ema = ema
+        self.ema = parts.ema
+        self.optimizer = build_optimizer(trainable_parameters(self.model), settings.optimizer, resolved.lr)
+        self.aux_optimizers: dict[str, torch.optim.Optimizer] = {}
+        for aux in parts.auxiliary:
+            if not aux.name.replace("_", "").isalnum():
+                raise TrainerError(
+                    TrainerErrorCode.INVALID_CONFIG, f"auxiliary name {aux.name!r}: letters, digits, _"
+                )
+            self.aux_optimizers[aux.name] = build_optimizer(
+                trainable_parameters(aux.module),
+                settings.optimizer,
+                resolved.lr * aux.lr_factor,
+                owner=aux.name,
+            )
+        self.schedule = LrSchedule(
+            settings.lr_schedule, settings.total_steps, [self.optimizer, *self.aux_optimizers.values()]
+        )
         self.step = 0
         self.global_index = 0
         self._rng_restored = False
+        if settings.gradient_checkpointing:
+            if not isinstance(self.model, SupportsGradientCheckpointing):
+                raise TrainerError(
+                    TrainerErrorCode.INVALID_CONFIG,
+                    f"{type(self.model).__name__} does not support gradient checkpointing; "
+                    "remove gradientCheckpointing from the config",
+                )
+            self.model.set_gradient_checkpointing(True)
+
+    # --- state ------------------------------------------------------------------------------
 
     def resume(self) -> None:
         """Loads the checkpoint the SDK names (the agent's resume checkpoint, or standalone the
@@ -192,16 +159,43 @@ class TrainingLoop:
         if loaded is None:
             return
         state = loaded.state
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.model.load_state_dict(_without_data_parallel(state["model"]))
+        if "optimizer" in state:
+            self._load_optimizer(state["optimizer"], loaded.path)
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
+        elif self.ema is not None:
+            self.ema.reset_to(self.model)
+        for aux in self.parts.auxiliary:
+            if f"aux-{aux.name}" in state:
+                aux.module.load_state_dict(state[f"aux-{aux.name}"])
+                self.aux_optimizers[aux.name].load_state_dict(state[f"aux-{aux.name}-optimizer"])
         self.step = loaded.step
         if "rng" in state and self.context.world_size == 1:
             _restore_rng(state["rng"])
             self._rng_restored = True
-        self.global_index = int(state["sampler"]["global_index"])
+        self.global_index = self._resume_index(state, loaded.epoch)
         _log.info("resumed from %s at step %d (global sample %d)", loaded.path, self.step, self.global_index)
+
+    def _load_optimizer(self, optimizer_state: dict[str, Any], path: object) -> None:
+        try:
+            self.optimizer.load_state_dict(optimizer_state)
+        except (ValueError, KeyError) as error:
+            # An imported file's optimiser may come from another layout; the weights still hold.
+            _log.warning("optimizer state of %s does not fit (%s); the optimizer starts fresh", path, error)
+
+    def _resume_index(self, state: Mapping[str, Any], epoch: float | None) -> int:
+        """Where the global sample order continues: the saved position, or for an imported file
+        (no sampler state) the start of the epoch it recorded, on a global-batch boundary."""
+        sampler = state.get("sampler")
+        if isinstance(sampler, Mapping) and "global_index" in sampler:
+            return int(sampler["global_index"])
+        size = len(self.dataset)  # type: ignore[arg-type]
+        batch = self.resolved.globalBatch
+        by_epoch = int((epoch or 0.0) * size) // batch * batch
+        index = max(by_epoch, self.step * batch)
+        _log.info("the checkpoint has no sample position; continuing at global sample %d", index)
+        return index
 
     def state(self) -> dict[str, Any]:
         """The training state, in the SDK's keys (tensors are moved to the CPU when saved)."""
@@ -210,9 +204,13 @@ class TrainingLoop:
             "optimizer": self.optimizer.state_dict(),
             "sampler": {"global_index": self.global_index},
             "rng": _rng_state(),
+            "lr_schedule": self.schedule.state_dict(),
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
+        for aux in self.parts.auxiliary:
+            state[f"aux-{aux.name}"] = aux.module.state_dict()
+            state[f"aux-{aux.name}-optimizer"] = self.aux_optimizers[aux.name].state_dict()
         return state
 
     def save(self, metrics: Mapping[str, float]) -> str:
@@ -223,6 +221,8 @@ class TrainingLoop:
     @property
     def epoch(self) -> float:
         return self.global_index / len(self.dataset)  # type: ignore[arg-type]
+
+    # --- the loop ---------------------------------------------------------------------------
 
     def _clock(self) -> float:
         return time.process_time() if self.settings.time_limit_clock == "cpu" else time.monotonic()
@@ -236,22 +236,44 @@ class TrainingLoop:
             return "stop requested"
         return "time limit reached" if flags[1] > 0 else None
 
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        wrapped = wrap_model(module, self.context)
+        if self.settings.compile:
+            compiled: nn.Module = torch.compile(wrapped, backend=self.settings.compile_backend)  # type: ignore[assignment]
+            return compiled
+        return wrapped
+
+    def _epoch_boundary(self, before: int) -> bool:
+        every = self.settings.checkpoint_every_epochs
+        if every is None:
+            return False
+        span = every * len(self.dataset)  # type: ignore[arg-type]
+        return math.floor(self.global_index / span) > math.floor(before / span)
+
+    def _validation_due(self) -> bool:
+        every = self.settings.validation.every_steps
+        return self.parts.validate is not None and every is not None and self.step % every == 0
+
     def run(self) -> LoopResult:
         self.resume()
         if not self._rng_restored:
             # The global RNG only drives dropout (samples draw from position seeds): one stream per
             # rank and per resume point, so ranks drop different units and runs are reproducible.
             torch.manual_seed(position_seed(self.settings.seed, self.step, stream=100 + self.context.rank))
-        plan, settings, context = self.plan, self.settings, self.context
-        ddp_model = wrap_model(self.model, context)
+        resolved, settings, context = self.resolved, self.settings, self.context
+        model = self._wrap(self.model)
+        auxiliary = [ActiveAuxiliary(aux, self._wrap(aux.module)) for aux in self.parts.auxiliary]
         loader = make_loader(
-            self.dataset, plan, context, settings.seed, self.global_index, settings.num_workers
+            self.dataset, resolved, context, settings.seed, self.global_index, settings.num_workers
         )
         batches = iter(loader)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        window = _Window()
+        params = trainable_parameters(self.model)
+        window = ReportWindow()
         start_step, stopped, last_loss, checkpoint = self.step, False, None, None
-        ddp_model.train()
+        validation: dict[str, float] = {}
+        model.train()
+        for aux in auxiliary:
+            aux.wrapped.train()
         loop_started = self._clock()
         while self.step < settings.total_steps:
             reason = self._stop_reason(loop_started)
@@ -260,45 +282,102 @@ class TrainingLoop:
                 _log.info("%s: leaving after step %d", reason, self.step)
                 break
             started = time.perf_counter()
+            self.schedule.apply(self.step)
+            active = [aux for aux in auxiliary if self.step >= aux.spec.start_step]
             self.optimizer.zero_grad(set_to_none=True)
-            loss, waited = accumulate_gradients(
-                ddp_model, self.loss_fn, batches, plan.grad_accum_steps, context.device, settings.bf16
+            for aux in active:
+                self.aux_optimizers[aux.spec.name].zero_grad(set_to_none=True)
+            losses = accumulate_gradients(
+                model,
+                self.parts.loss_fn,
+                batches,
+                resolved.gradAccumSteps,
+                context.device,
+                settings.bf16,
+                self.step,
+                auxiliary,
             )
             clip = settings.grad_clip if settings.grad_clip is not None else math.inf
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
             self.optimizer.step()
+            for aux in active:
+                self.aux_optimizers[aux.spec.name].step()
             if self.ema is not None:
                 self.ema.update(self.model)
+            before = self.global_index
             self.step += 1
-            self.global_index += plan.global_batch
-            window.add(loss, grad_norm, waited, time.perf_counter() - started)
-            if self.step % settings.log_every == 0 or self.step == settings.total_steps:
+            self.global_index += resolved.globalBatch
+            window.add(losses, grad_norm, time.perf_counter() - started)
+            last_step = self.step == settings.total_steps
+            if self.step % settings.log_every == 0 or last_step:
                 last_loss = self._report(window)
-                window = _Window()
-            every = settings.checkpoint_every
-            if every is not None and self.step % every == 0 and self.step < settings.total_steps:
-                checkpoint = self.save({"loss": last_loss} if last_loss is not None else {})
+                window = ReportWindow()
+            validation = {}
+            if self._validation_due() or (last_step and self._final_validation()):
+                validation = self._validate()
+            periodic = settings.checkpoint_every is not None and self.step % settings.checkpoint_every == 0
+            if (periodic or self._epoch_boundary(before)) and not last_step:
+                checkpoint = self.save(_checkpoint_metrics(last_loss, validation))
         if window.steps:
             last_loss = self._report(window)
         if self.step > start_step:
-            checkpoint = self.save({"loss": last_loss} if last_loss is not None else {})
-        return LoopResult(self.step - start_step, self.global_index, stopped, last_loss, checkpoint)
+            checkpoint = self.save(_checkpoint_metrics(last_loss, validation))
+        return LoopResult(
+            self.step - start_step, self.global_index, stopped, last_loss, checkpoint, validation
+        )
 
-    def _report(self, window: _Window) -> float:
-        loss_sum, grad_sum = all_reduce_sum([window.loss, window.grad_norm], self.context)
-        ranks_steps = window.steps * self.context.world_size
-        loss, grad_norm = loss_sum / ranks_steps, grad_sum / ranks_steps
+    def _final_validation(self) -> bool:
+        return (
+            self.parts.validate is not None and self.settings.validation.at_end and not self._validation_due()
+        )
+
+    def _validate(self) -> dict[str, float]:
+        assert self.parts.validate is not None
+        means = run_validation(
+            self.parts.validate,
+            self.model,
+            self.ema,
+            self.step,
+            self.context,
+            self.run_.output_dir,
+            self.settings.bf16,
+        )
+        if means:
+            self.run_.report(self.step, means, epoch=self.epoch, total_steps=self.settings.total_steps)
+        return means
+
+    def _report(self, window: ReportWindow) -> float:
+        names = sorted(window.losses)
+        sums = all_reduce_sum([window.grad_norm, *(window.losses[n] for n in names)], self.context)
+        ranks = self.context.world_size
+        grad_norm = sums[0] / (window.steps * ranks)
+        metrics = {name: sums[1 + i] / (window.counts[name] * ranks) for i, name in enumerate(names)}
+        metrics["gradNorm"] = grad_norm
         self.run_.report(
             self.step,
-            {"loss": loss, "gradNorm": grad_norm},
+            metrics,
             epoch=self.epoch,
             total_steps=self.settings.total_steps,
-            lr=self.plan.lr,
-            samples_per_second=self.plan.global_batch * window.steps / max(window.seconds, 1e-9),
+            lr=self.optimizer.param_groups[0]["lr"],
+            samples_per_second=self.resolved.globalBatch * window.steps / max(window.seconds, 1e-9),
             data_wait_seconds=window.waited / window.steps,
             step_seconds=window.seconds / window.steps,
         )
-        return loss
+        return metrics["loss"]
+
+
+def _without_data_parallel(weights: Mapping[str, Any]) -> dict[str, Any]:
+    """Weights saved from a DataParallel/DDP module (every key ``module.``-prefixed) fit the bare one."""
+    if weights and all(str(key).startswith("module.") for key in weights):
+        return {str(key)[len("module.") :]: value for key, value in weights.items()}
+    return dict(weights)
+
+
+def _checkpoint_metrics(last_loss: float | None, validation: Mapping[str, float]) -> dict[str, float]:
+    metrics = dict(validation)
+    if last_loss is not None:
+        metrics["loss"] = last_loss
+    return metrics
 
 
 def _rng_state() -> dict[str, Any]:
@@ -312,21 +391,3 @@ def _restore_rng(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
-
-
-class _Window:
-    """Sums over the steps since the last report."""
-
-    def __init__(self) -> None:
-        self.steps = 0
-        self.loss = 0.0
-        self.grad_norm = 0.0
-        self.waited = 0.0
-        self.seconds = 0.0
-
-    def add(self, loss: float, grad_norm: float, waited: float, seconds: float) -> None:
-        self.steps += 1
-        self.loss += loss
-        self.grad_norm += grad_norm
-        self.waited += waited
-        self.seconds += seconds

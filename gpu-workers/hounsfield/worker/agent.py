@@ -20,6 +20,7 @@ from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
 from hounsfield.worker.attempt_status import AttemptStatus, FailureKind, StatusState
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import EventPublisher
+from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.orphan_reaper import mark_ended
 from hounsfield.worker.preflight import Preflight
 from hounsfield.worker.report_records import AttemptIdentity
@@ -68,8 +69,10 @@ class Agent:
         base_env: Mapping[str, str] | None = None,
         preflight: Preflight | None = None,
         checkpoints: CheckpointClient | None = None,
+        logs: LogShipping | None = None,
     ) -> None:
         self._settings = settings
+        self._logs = logs
         self._preflight = preflight
         self._checkpoints = checkpoints
         self._publisher = publisher
@@ -122,6 +125,7 @@ class Agent:
             task_nats=self._settings.nats_access,
             preflight=self._preflight,
             checkpoints=self._checkpoints,
+            logs=self._logs,
         )
         await runner.announce_starting()
         self._runners[key] = runner

@@ -18,7 +18,8 @@ from hounsfield.worker.assignment_consumer import AssignmentConsumer
 from hounsfield.worker.cancel_listener import CancelListener
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import JetStreamEventPublisher
-from hounsfield.worker.heartbeat import HeartbeatLoop
+from hounsfield.worker.heartbeat import HeartbeatLoop, offered_kinds
+from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.nats_connection import connect_nats
 from hounsfield.worker.orphan_reaper import reap_orphans
 from hounsfield.worker.preflight import Preflight, PreflightPolicy
@@ -64,19 +65,23 @@ class WorkerApp:
             # Called only once the agent runs attempts, so the late-bound `agent` exists.
             return inventory.snapshot(process_tree.descendants(agent.process_roots()))
 
+        checkpoints = CheckpointClient(nc, settings.worker_id)
         agent = Agent(
             settings,
             publisher,
             gpu_count=inventory.count(),
             preflight=Preflight(policy, gpus_now),
-            checkpoints=CheckpointClient(nc, settings.worker_id),
+            checkpoints=checkpoints,
+            logs=LogShipping.from_settings(settings, checkpoints, js),
         )
         app = cls(
             settings,
             nc,
             inventory,
             agent,
-            HeartbeatLoop(agent, inventory, publisher, settings.heartbeat_interval),
+            HeartbeatLoop(
+                agent, inventory, publisher, settings.heartbeat_interval, offered_kinds(settings.kinds)
+            ),
             AssignmentConsumer(js, settings.worker_id, agent.accept, on_rejected=agent.report_unreadable),
             CancelListener(nc, agent),
         )

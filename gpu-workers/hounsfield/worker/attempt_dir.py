@@ -1,9 +1,13 @@
 """The on-disk layout of one attempt under the agent's work directory.
 
 <work_dir>/jobs/<job_id>/attempt-<n>/
-    trainer.log      stdout + stderr of the launcher and every rank
+    logs/            stdout + stderr of every rank and of the launcher, one line per line, prefixed
+                     with its source, in rotated segments (``log_segments``), and the shipping state
+    launcher.log     what the launcher printed outside its capture (normally nothing; a launcher
+                     that cannot even start writes its error here); added to ``logs/`` at the end
     report.jsonl     the SDK's report file (see ``hounsfield.sdk.report_format``)
-    output/          HOUNSFIELD_OUTPUT_DIR: the trainer's outputs
+    context.json     the trainer context (``hounsfield.sdk.platform_env``), HOUNSFIELD_CONTEXT
+    output/          the trainer's outputs (the context's ``paths.outputDir``)
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ class AttemptDir:
 
     @property
     def log_file(self) -> Path:
-        return self.root / "trainer.log"
+        """The launcher's own stdout and stderr, outside its capture."""
+        return self.root / "launcher.log"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
 
     @property
     def report_file(self) -> Path:

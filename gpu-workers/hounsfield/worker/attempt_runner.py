@@ -20,14 +20,22 @@ from pathlib import Path
 
 from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo
 from hounsfield.sdk.checkpoint_report import decode_checkpoint_line
-from hounsfield.sdk.platform_env import ENV_DATA_ROOT, ENV_RESUME_FROM
-from hounsfield.sdk.report_format import KIND_LAUNCH_ERROR, KIND_PROGRESS, KIND_RUNTIME
+from hounsfield.sdk.report_format import (
+    EXIT_OUT_OF_MEMORY,
+    KIND_LAUNCH_ERROR,
+    KIND_NOTICE,
+    KIND_OOM,
+    KIND_PROGRESS,
+    KIND_RUNTIME,
+)
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_status import AttemptStatus
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_sync import CheckpointSync
 from hounsfield.worker.event_publisher import EventPublisher
-from hounsfield.worker.exit_status import describe_exit
+from hounsfield.worker.exit_status import describe_exit, looks_out_of_memory
+from hounsfield.worker.log_shipper import LogShipper
+from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.log_tail import tail_lines
 from hounsfield.worker.nats_connection import NatsAccess
 from hounsfield.worker.orphan_reaper import LaunchRecord
@@ -37,11 +45,13 @@ from hounsfield.worker.report_records import (
     ReportRecordError,
     decode_line,
     launch_error_reason,
+    notice_event,
+    oom_message,
     progress_event,
     runtime_info,
 )
 from hounsfield.worker.report_tailer import ReportTailer
-from hounsfield.worker.trainer_launch import launch_command, trainer_env
+from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
 from hounsfield.worker.trainer_stop import TrainerStop
 
 _log = logging.getLogger(__name__)
@@ -81,9 +91,13 @@ class AttemptRunner:
         poll_seconds: float = POLL_SECONDS,
         preflight: Preflight | None = None,
         checkpoints: CheckpointClient | None = None,
+        logs: LogShipping | None = None,
         task_nats: NatsAccess | None = None,
     ) -> None:
         self._preflight = preflight
+        # Output is always captured and rotated; it is shipped when ``logs`` has transports.
+        self._logs = logs or LogShipping()
+        self._shipper: LogShipper | None = None
         # Built-in tasks (evaluation shards, imports) talk to the services as this worker.
         self._task_nats = task_nats
         self._data_root: Path | None = None
@@ -92,6 +106,7 @@ class AttemptRunner:
             None if checkpoints is None else CheckpointSync(checkpoints, assignment, attempt_dir.root)
         )
         self._resume_dir: Path | None = None
+        self._init_dir: Path | None = None
         self.assignment = assignment
         self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
         self._dir = attempt_dir
@@ -104,7 +119,9 @@ class AttemptRunner:
         self._stop: _StopRequest | None = None
         self._running_published = False
         self._launch_error: str | None = None
+        self._out_of_memory: str | None = None
         self._progress_seq = 0
+        self._notice_seq = 0
         self.done = asyncio.Event()
 
     # --- what the agent asks ----------------------------------------------------------------
@@ -155,6 +172,8 @@ class AttemptRunner:
             )
         finally:
             self._kill_leftovers()
+            if self._shipper is not None:
+                self._shipper.stop()
             self.done.set()
 
     async def _run(self) -> None:
@@ -181,11 +200,13 @@ class AttemptRunner:
         if self._checkpoints is not None:
             try:
                 self._resume_dir = await self._checkpoints.download_resume()
+                self._init_dir = await self._checkpoints.download_init()
             except Exception as error:
                 # Not the trainer's fault: the scheduler requeues, and resolves the latest checkpoint again.
                 await self._status.publish_final(
                     "failed",
-                    reason=f"cannot fetch the resume checkpoint {self.assignment.resumeFrom}: {error}"[:4096],
+                    reason=f"cannot fetch the checkpoint to start from "
+                    f"({self.assignment.resumeFrom or self.assignment.initFrom}): {error}"[:4096],
                     failure_kind="infrastructure",
                 )
                 return
@@ -194,6 +215,8 @@ class AttemptRunner:
             return
         self._process = process
         self._record_launch(process.pid)
+        self._shipper = self._logs.shipper(self._dir, self.identity.job_id, self.identity.attempt)
+        self._shipper.start()
         _log.info(
             "attempt %s:%d started (pid %d, CUDA_VISIBLE_DEVICES=%r)",
             self.identity.job_id,
@@ -207,6 +230,8 @@ class AttemptRunner:
         if self._checkpoints is not None:
             # A restart resumes from the newest committed checkpoint: commit them before reporting.
             await self._checkpoints.finish()
+        # The whole log is stored before the attempt's end is reported.
+        await self._shipper.finish()
         if self._stop is not None:
             await self._publish_stopped(returncode)
         elif self._launch_error is not None:
@@ -214,18 +239,22 @@ class AttemptRunner:
                 "failed",
                 exit_code=returncode,
                 reason=f"cannot start the trainer: {self._launch_error}",
-                log_tail=tail_lines(self._dir.log_file),
+                log_tail=tail_lines(self._dir.logs_dir),
                 failure_kind="preflight",
             )
         elif returncode == 0:
             await self._status.publish_final("succeeded", exit_code=0)
         else:
+            tail = tail_lines(self._dir.logs_dir)
+            oom = self._out_of_memory
+            if oom is None and (returncode == EXIT_OUT_OF_MEMORY or looks_out_of_memory(tail)):
+                oom = "the trainer ran out of memory (see the log tail)"
             await self._status.publish_final(
                 "failed",
                 exit_code=returncode,
-                reason=describe_exit(returncode),
-                log_tail=tail_lines(self._dir.log_file),
-                failure_kind="trainer",
+                reason=describe_exit(returncode) if oom is None else f"out of memory: {oom}",
+                log_tail=tail,
+                failure_kind="trainer" if oom is None else "oom",
             )
 
     def _record_launch(self, pid: int) -> None:
@@ -242,12 +271,17 @@ class AttemptRunner:
             )
 
     async def _spawn(self) -> asyncio.subprocess.Process | None:
-        command = launch_command(self.assignment, self._python)
-        env = trainer_env(self.assignment, self._dir, self._base_env, self._task_nats)
-        if self._data_root is not None:
-            env[ENV_DATA_ROOT] = str(self._data_root)
-        if self._resume_dir is not None:
-            env[ENV_RESUME_FROM] = str(self._resume_dir)
+        command = launch_command(self.assignment, self._python, self._logs.launcher_options(self._dir))
+        context = trainer_context(
+            self.assignment,
+            self._dir,
+            resume_dir=self._resume_dir,
+            init_dir=self._init_dir,
+            data_root=self._data_root,
+        )
+        env = trainer_env(
+            self.assignment, self._dir, self._base_env, write_context(context, self._dir), self._task_nats
+        )
         try:
             with self._dir.log_file.open("ab") as log:
                 # Its own session: signals meant for the agent (Ctrl-C in a terminal) do not reach
@@ -326,6 +360,12 @@ class AttemptRunner:
             await self._publisher.progress(event)
         elif kind == KIND_LAUNCH_ERROR:
             self._launch_error = launch_error_reason(record)
+        elif kind == KIND_OOM:
+            self._out_of_memory = self._out_of_memory or oom_message(record)
+        elif kind == KIND_NOTICE:
+            notice = notice_event(record, self.identity)
+            self._notice_seq += 1
+            await self._publisher.notice(notice, self._notice_seq)
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -357,7 +397,7 @@ class AttemptRunner:
             how = f"the trainer ignored SIGTERM for {stop.grace_seconds:g} s and was killed"
         else:
             how = f"the trainer stopped after SIGTERM ({describe_exit(returncode)})"
-        log_tail = tail_lines(self._dir.log_file) if returncode not in (None, 0) else None
+        log_tail = tail_lines(self._dir.logs_dir) if returncode not in (None, 0) else None
         if stop.kind == StopKind.CANCEL:
             await self._status.publish_final(
                 "cancelled", exit_code=returncode, reason=f"cancelled on request; {how}", log_tail=log_tail

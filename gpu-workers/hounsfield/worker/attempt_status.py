@@ -14,8 +14,9 @@ _log = logging.getLogger(__name__)
 
 StatusState = Literal["starting", "running", "succeeded", "failed", "cancelled", "preempted"]
 #: Whose failure it was: the scheduler retries ``trainer`` failures while restarts remain, fails
-#: ``preflight`` failures at once, and requeues ``infrastructure`` failures without spending one.
-FailureKind = Literal["trainer", "preflight", "infrastructure"]
+#: ``preflight`` failures at once, requeues ``infrastructure`` failures without spending one, and
+#: retries ``oom`` with a smaller per-device batch (see ``StatusEvent.failureKind``).
+FailureKind = Literal["trainer", "preflight", "infrastructure", "oom"]
 MAX_REASON_CHARS = 4096
 
 

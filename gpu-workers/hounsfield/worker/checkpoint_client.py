@@ -29,6 +29,9 @@ from hounsfield.contracts.models import (
     CheckpointResolveRequest,
     CheckpointUploadRequest,
     CheckpointUploadSession,
+    LogAttemptSummary,
+    LogSegmentCommit,
+    LogSegmentGrantRequest,
 )
 from hounsfield.contracts.subjects import (
     SCHEMA_VERSION,
@@ -39,6 +42,8 @@ from hounsfield.contracts.subjects import (
     WORKER_RPC_CHECKPOINTS_RESOLVE,
     WORKER_RPC_CHECKPOINTS_UPLOAD_BEGIN,
     WORKER_RPC_CHECKPOINTS_UPLOAD_PART,
+    WORKER_RPC_LOGS_SEGMENT_COMMIT,
+    WORKER_RPC_LOGS_SEGMENT_GRANT,
     worker_rpc_subject,
 )
 
@@ -120,6 +125,17 @@ class CheckpointClient:
             {"v": SCHEMA_VERSION, "importId": import_id, "jobId": job_id}
         )
         return (await self._call(WORKER_RPC_CHECKPOINTS_IMPORT_SOURCE, request, AccessGrant)).root
+
+    async def log_segment_grant(self, job_id: str, attempt: int, index: int) -> Grant:
+        """Where to store segment ``index`` of an attempt's log (``log_shipper``)."""
+        request = LogSegmentGrantRequest.model_validate(
+            {"v": SCHEMA_VERSION, "jobId": job_id, "attempt": attempt, "index": index}
+        )
+        return (await self._call(WORKER_RPC_LOGS_SEGMENT_GRANT, request, AccessGrant)).root
+
+    async def log_segment_commit(self, commit: LogSegmentCommit) -> LogAttemptSummary:
+        """Makes a stored log segment readable."""
+        return await self._call(WORKER_RPC_LOGS_SEGMENT_COMMIT, commit, LogAttemptSummary)
 
     async def _call(
         self, call: str, request: BaseModel, reply: type[Model] | None, timeout: float | None = None

@@ -53,16 +53,22 @@ class CheckpointSync:
 
     async def download_resume(self) -> Path | None:
         """The verified local copy of the assignment's resume checkpoint (None when it names none)."""
-        ref = self._assignment.resumeFrom
-        if not is_registry_reference(ref):
+        return await self._download(self._assignment.resumeFrom, "resume", "resumes from")
+
+    async def download_init(self) -> Path | None:
+        """The verified local copy of the warm-start checkpoint (``initFrom``), if the assignment has one."""
+        return await self._download(self._assignment.initFrom, "init", "takes initial weights from")
+
+    async def _download(self, ref: str | None, directory: str, verb: str) -> Path | None:
+        if ref is None or not is_registry_reference(ref):
             return None
-        assert ref is not None
         record = await self._client.resolve(ref, pin_seconds=RESUME_PIN_SECONDS)
-        path = await download_checkpoint(self._client, record, self._attempt_root / "resume")
+        path = await download_checkpoint(self._client, record, self._attempt_root / directory)
         _log.info(
-            "attempt %s:%d resumes from checkpoint %s (step %d) at %s",
+            "attempt %s:%d %s checkpoint %s (step %d) at %s",
             self._assignment.jobId,
             self._assignment.attempt,
+            verb,
             record.id,
             record.step,
             path,

@@ -1,8 +1,8 @@
 """Publishing the agent's messages to the HF_EVENTS JetStream stream, each with a de-duplication id.
 
 Message ids (``Nats-Msg-Id``): heartbeats ``<worker>:hb:<seq>``, status ``<job>:<attempt>:<state>``,
-progress ``<job>:<attempt>:p:<seq>``. Because of them a publish can be retried safely: the stream
-keeps one copy within its duplicate window.
+progress ``<job>:<attempt>:p:<seq>``, notices ``<job>:<attempt>:n:<seq>``. Because of them a publish
+can be retried safely: the stream keeps one copy within its duplicate window.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Protocol
 from nats.js.client import JetStreamContext
 from pydantic import BaseModel
 
-from hounsfield.contracts.models import ProgressEvent, StatusEvent, WorkerHeartbeat
+from hounsfield.contracts.models import JobNoticeEvent, ProgressEvent, StatusEvent, WorkerHeartbeat
 from hounsfield.contracts.subjects import (
     STREAM_EVENTS,
+    job_notice_subject,
     job_progress_subject,
     job_status_subject,
     worker_heartbeat_subject,
@@ -35,6 +36,10 @@ def progress_msg_id(event: ProgressEvent) -> str:
     return f"{event.jobId}:{event.attempt}:p:{event.seq}"
 
 
+def notice_msg_id(event: JobNoticeEvent, seq: int) -> str:
+    return f"{event.jobId}:{event.attempt}:n:{seq}"
+
+
 def heartbeat_msg_id(worker_id: str, seq: int) -> str:
     return f"{worker_id}:hb:{seq}"
 
@@ -43,6 +48,8 @@ class EventPublisher(Protocol):
     async def status(self, event: StatusEvent) -> None: ...
 
     async def progress(self, event: ProgressEvent) -> None: ...
+
+    async def notice(self, event: JobNoticeEvent, seq: int) -> None: ...
 
     async def heartbeat(self, heartbeat: WorkerHeartbeat, seq: int) -> str | None: ...
 
@@ -86,6 +93,9 @@ class JetStreamEventPublisher:
 
     async def progress(self, event: ProgressEvent) -> None:
         await self._publish_retrying(job_progress_subject(event.jobId), event, progress_msg_id(event))
+
+    async def notice(self, event: JobNoticeEvent, seq: int) -> None:
+        await self._publish_retrying(job_notice_subject(event.jobId), event, notice_msg_id(event, seq))
 
     async def heartbeat(self, heartbeat: WorkerHeartbeat, seq: int) -> str | None:
         """None when stored, else why not (the heartbeat loop decides how loudly to say so)."""

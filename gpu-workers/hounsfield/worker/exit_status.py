@@ -12,6 +12,21 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+#: Lines PyTorch and Python print when an allocation fails (CUDA or host memory).
+_OOM_PATTERNS = (
+    "torch.OutOfMemoryError",
+    "CUDA out of memory",
+    "DefaultCPUAllocator: can't allocate memory",
+    "MemoryError",
+)
+
+
+def looks_out_of_memory(log_tail: list[str]) -> bool:
+    """Whether the end of a trainer's log shows an out-of-memory error (for scripts that do not use
+    the SDK's OOM handling; trainers that do exit with ``EXIT_OUT_OF_MEMORY``)."""
+    return any(pattern in line for line in log_tail[-50:] for pattern in _OOM_PATTERNS)
+
+
 def describe_exit(returncode: int) -> str:
     """``returncode`` as asyncio reports it for the launcher (negative: killed by that signal)."""
     if returncode < 0:

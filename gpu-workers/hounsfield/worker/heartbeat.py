@@ -6,9 +6,11 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Sequence
 
-from hounsfield.contracts.models import GpuInfo, WorkerHeartbeat
+from hounsfield.contracts.models import GpuInfo, WorkerHeartbeat, WorkerKind
 from hounsfield.gpu.inventory import GpuInventory
+from hounsfield.recipes.registry import available_kinds
 from hounsfield.sdk.report_format import utc_timestamp
 from hounsfield.worker import process_tree
 from hounsfield.worker.agent import Agent
@@ -17,11 +19,30 @@ from hounsfield.worker.event_publisher import EventPublisher
 _log = logging.getLogger(__name__)
 
 
+def offered_kinds(allowed: Sequence[str] | None) -> list[WorkerKind]:
+    """What this installation runs (recipes that import, and ``script``), found once at start,
+    restricted to ``allowed`` (HOUNSFIELD_KINDS) when given."""
+    found = [WorkerKind(kind=info.kind, version=info.version) for info in available_kinds()]
+    if allowed is None:
+        return found
+    unknown = sorted(set(allowed) - {k.kind for k in found})
+    if unknown:
+        _log.warning("HOUNSFIELD_KINDS names kinds this installation cannot run: %s (ignored)", unknown)
+    return [k for k in found if k.kind in allowed]
+
+
 class HeartbeatLoop:
     def __init__(
-        self, agent: Agent, inventory: GpuInventory, publisher: EventPublisher, interval_seconds: float
+        self,
+        agent: Agent,
+        inventory: GpuInventory,
+        publisher: EventPublisher,
+        interval_seconds: float,
+        kinds: Sequence[WorkerKind] | None = None,
     ) -> None:
         self._agent = agent
+        # What this installation runs, found once: recipes that import, and `script`.
+        self._kinds = list(kinds) if kinds is not None else offered_kinds(None)
         self._inventory = inventory
         self._publisher = publisher
         self._interval = interval_seconds
@@ -49,6 +70,7 @@ class HeartbeatLoop:
             hostname=self._hostname,
             simulated=self._inventory.simulated,
             gpus=gpus,
+            kinds=self._kinds,
             running=running,
             intervalSeconds=self._interval,
             at=utc_timestamp(),

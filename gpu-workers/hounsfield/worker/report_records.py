@@ -12,15 +12,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hounsfield.contracts.models import ProgressEvent, RuntimeInfo
+from hounsfield.contracts.models import JobNoticeEvent, ProgressEvent, RuntimeInfo
 from hounsfield.contracts.subjects import SCHEMA_VERSION
 from hounsfield.sdk.report_format import (
     KIND_LAUNCH_ERROR,
+    KIND_NOTICE,
+    KIND_OOM,
     KIND_PROGRESS,
     KIND_RUNTIME,
     REPORT_FORMAT_VERSION,
     utc_timestamp,
 )
+
+KNOWN_KINDS = (KIND_RUNTIME, KIND_PROGRESS, KIND_LAUNCH_ERROR, KIND_NOTICE, KIND_OOM)
 
 
 class ReportRecordError(ValueError):
@@ -50,7 +54,7 @@ def decode_line(line: str) -> dict[str, Any]:
         raise ReportRecordError("not a JSON object")
     if record.get("v") != REPORT_FORMAT_VERSION:
         raise ReportRecordError(f"unsupported record version {record.get('v')!r}")
-    if record.get("kind") not in (KIND_RUNTIME, KIND_PROGRESS, KIND_LAUNCH_ERROR):
+    if record.get("kind") not in KNOWN_KINDS:
         raise ReportRecordError(f"unknown record kind {record.get('kind')!r}")
     return record
 
@@ -83,6 +87,32 @@ def progress_event(record: dict[str, Any], identity: AttemptIdentity, seq: int) 
         )
     except ValidationError as error:
         raise ReportRecordError(f"progress record: {_first_issue(error)}") from error
+
+
+def notice_event(record: dict[str, Any], identity: AttemptIdentity) -> JobNoticeEvent:
+    at = record.get("at")
+    try:
+        return JobNoticeEvent.model_validate(
+            {
+                "v": SCHEMA_VERSION,
+                "type": "notice",
+                "jobId": identity.job_id,
+                "attempt": identity.attempt,
+                "workerId": identity.worker_id,
+                "kind": record.get("notice"),
+                "level": record.get("level", "info"),
+                "message": record.get("message"),
+                "details": record.get("details") or {},
+                "at": at if isinstance(at, str) and 20 <= len(at) <= 40 else utc_timestamp(),
+            }
+        )
+    except ValidationError as error:
+        raise ReportRecordError(f"notice record: {_first_issue(error)}") from error
+
+
+def oom_message(record: dict[str, Any]) -> str:
+    message = record.get("message")
+    return str(message)[:4096] if message else "a rank ran out of memory"
 
 
 def launch_error_reason(record: dict[str, Any]) -> str:

@@ -13,6 +13,14 @@
 | HOUNSFIELD_STOP_GRACE_SECONDS | 30 | SIGTERM → SIGKILL grace: on shutdown, and on cancel when the request |
 |  |  | names none |
 | HOUNSFIELD_LOG_LEVEL | INFO | DEBUG, INFO, WARNING or ERROR |
+| HOUNSFIELD_KINDS | unset | comma-separated job kinds this worker offers (default: every recipe |
+|  |  | that imports here, and ``script``); others are never placed on it |
+| HOUNSFIELD_LOG_MAX_MIB | 256 | cap on one attempt's log, on disk and in the store: beyond it the |
+|  |  | oldest segments after the first are deleted (see ``log_segments``) |
+| HOUNSFIELD_LOG_SEGMENT_KIB | 1024 | size of one log segment (the unit of rotation and of storing) |
+| HOUNSFIELD_LOG_UPLOAD_SECONDS | 5 | seconds between stores of a running attempt's log (at most 10) |
+| HOUNSFIELD_LOG_LIVE_SECONDS | 0.5 | seconds between live publishes of new log lines |
+| HOUNSFIELD_LOG_FINISH_SECONDS | 30 | how long an ended attempt's log keeps trying to reach the store |
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hounsfield.gpu.fake import FakeGpu, parse_fake_gpus
@@ -60,6 +68,13 @@ class WorkerSettings(BaseSettings):
     #: Preflight refuses to start a trainer with less free disk than this under the work dir.
     min_free_disk_gib: float = Field(1.0, ge=0, le=1_000_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Restricts the job kinds this worker advertises (None: all it can run).
+    kinds: Annotated[list[str] | None, NoDecode] = None
+    log_segment_kib: int = Field(1024, ge=64, le=64 * 1024)
+    log_max_mib: int = Field(256, ge=1, le=1024 * 1024)
+    log_upload_seconds: float = Field(5.0, gt=0, le=10)
+    log_live_seconds: float = Field(0.5, gt=0, le=2)
+    log_finish_seconds: float = Field(30.0, ge=0, le=3600)
 
     @field_validator("worker_id")
     @classmethod
@@ -84,6 +99,23 @@ class WorkerSettings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part for part in text.split(os.pathsep) if part]
+        return value
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _kinds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()] or None
+        return value
+
+    @field_validator("log_max_mib")
+    @classmethod
+    def _log_cap_holds_segments(cls, value: int, info: ValidationInfo) -> int:
+        segment_kib = info.data.get("log_segment_kib")
+        if isinstance(segment_kib, int) and value * 1024 < 3 * segment_kib:
+            raise ValueError(
+                f"must hold at least three log segments of {ENV_PREFIX}LOG_SEGMENT_KIB={segment_kib}"
+            )
         return value
 
     @field_validator("log_level", mode="before")

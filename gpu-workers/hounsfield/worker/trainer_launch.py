@@ -1,4 +1,4 @@
-"""The command line and environment of a trainer process, derived from its assignment.
+"""The command line, environment and context file of a trainer process, from its assignment.
 
 Internal task kinds run built-in modules of this package (``BUILTIN_TASKS``) with arguments taken
 from their typed payloads (references only). Those tasks, and only they, get the worker's NATS
@@ -8,24 +8,26 @@ the worker's own subjects. A user's trainer never sees the worker's credentials.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from hounsfield.contracts.models import (
     Assignment,
     CheckpointImportJobSpec,
     EvaluationShardJobSpec,
+    TrainerContext,
+    TrainerPaths,
     TrainingJobSpec,
 )
+from hounsfield.recipes.registry import RECIPES
 from hounsfield.sdk import platform_env as pe
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.nats_connection import NatsAccess
 
 _log = logging.getLogger(__name__)
 
-TRAINERS_PACKAGE = "hounsfield.trainers"
 #: The module each internal task kind runs.
 BUILTIN_TASKS = {
     "evaluation_shard": "hounsfield.evaluation.shard",
@@ -41,7 +43,8 @@ def is_builtin_task(spec: JobSpec) -> bool:
 
 def trainer_module(spec: JobSpec) -> tuple[str, list[str]]:
     """The module to run and its arguments: a built-in task's, the user's for ``script`` jobs, else
-    the built-in trainer."""
+    the kind's recipe package (``hounsfield.recipes.<kind>``; a kind without a recipe here names a
+    module that does not exist, which the launcher reports as a launch error)."""
     if isinstance(spec, EvaluationShardJobSpec):
         return BUILTIN_TASKS[spec.kind], ["--evaluation", spec.evaluationShard.evaluationId]
     if isinstance(spec, CheckpointImportJobSpec):
@@ -55,16 +58,56 @@ def trainer_module(spec: JobSpec) -> tuple[str, list[str]]:
         if spec.script is None:
             raise ValueError("a script job needs script.module")
         return spec.script.module, [arg.root for arg in spec.script.args]
-    return f"{TRAINERS_PACKAGE}.{spec.kind}", []
+    return RECIPES.get(spec.kind, f"hounsfield.recipes.{spec.kind}"), []
 
 
-def launch_command(assignment: Assignment, python: str = sys.executable) -> list[str]:
-    """torchrun's command line, run through ``hounsfield.worker.launcher`` to keep rank exit codes."""
+def trainer_context(
+    assignment: Assignment,
+    attempt_dir: AttemptDir,
+    *,
+    resume_dir: Path | None = None,
+    init_dir: Path | None = None,
+    data_root: Path | None = None,
+) -> TrainerContext:
+    """The one document the trainer learns its attempt from (see ``hounsfield.sdk.platform_env``)."""
+    resume = str(resume_dir) if resume_dir is not None else assignment.resumeFrom
+    return TrainerContext(
+        v=1,
+        jobId=assignment.jobId,
+        attempt=assignment.attempt,
+        workerId=assignment.workerId,
+        spec=assignment.spec,
+        resolved=assignment.resolved,
+        paths=TrainerPaths(
+            outputDir=str(attempt_dir.output_dir),
+            reportFile=str(attempt_dir.report_file),
+            resumeFrom=resume,
+            initFrom=None if init_dir is None else str(init_dir),
+            dataRoot=None if data_root is None else str(data_root),
+        ),
+    )
+
+
+def write_context(context: TrainerContext, attempt_dir: AttemptDir) -> Path:
+    """Writes the context into the attempt directory (atomically) and returns its path."""
+    path = attempt_dir.root / pe.CONTEXT_FILE
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(context.model_dump_json(exclude_none=True), encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def launch_command(
+    assignment: Assignment, python: str = sys.executable, launcher_options: Sequence[str] = ()
+) -> list[str]:
+    """torchrun's command line, run through ``hounsfield.worker.launcher`` to keep rank exit codes
+    (and, with ``launcher_options``, to capture the ranks' output into the attempt's log)."""
     module, args = trainer_module(assignment.spec)
     return [
         python,
         "-m",
         "hounsfield.worker.launcher",
+        *launcher_options,
         "--standalone",
         f"--nproc_per_node={assignment.nprocPerNode}",
         "-m",
@@ -81,13 +124,14 @@ def trainer_env(
     assignment: Assignment,
     attempt_dir: AttemptDir,
     base_env: Mapping[str, str],
+    context_file: Path,
     task_nats: NatsAccess | None = None,
 ) -> dict[str, str]:
     """The trainer's environment: the agent's, the job's ``env``, then the platform's variables.
 
     Nothing platform-owned is inherited: CUDA_VISIBLE_DEVICES is always set explicitly ("" for CPU
     jobs) and the agent's own HOUNSFIELD_* settings are dropped, so a trainer never sees another
-    job's devices or a stale resume path.
+    job's devices or a stale resume path. Built-in tasks get the worker's NATS access (``task_nats``).
     """
     spec = assignment.spec
     env = {name: value for name, value in base_env.items() if not _is_platform_owned(name)}
@@ -100,20 +144,8 @@ def trainer_env(
     # Unbuffered output keeps the log (and its tail in a failure event) up to date.
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["CUDA_VISIBLE_DEVICES"] = assignment.cudaVisibleDevices
-    env[pe.ENV_JOB_ID] = assignment.jobId
-    env[pe.ENV_ATTEMPT] = str(assignment.attempt)
-    env[pe.ENV_WORKER_ID] = assignment.workerId
-    env[pe.ENV_OUTPUT_DIR] = str(attempt_dir.output_dir)
+    env[pe.ENV_CONTEXT] = str(context_file)
     env[pe.ENV_REPORT_FILE] = str(attempt_dir.report_file)
-    if assignment.resolved is not None:
-        env[pe.ENV_RESOLVED] = assignment.resolved.model_dump_json()
-    if isinstance(spec, TrainingJobSpec):
-        env[pe.ENV_JOB_CONFIG] = json.dumps(spec.config)
-        env[pe.ENV_HYPERPARAMETERS] = spec.hyperparameters.model_dump_json(exclude_none=True)
-    if isinstance(spec, TrainingJobSpec | CheckpointImportJobSpec):
-        env[pe.ENV_CHECKPOINT_POLICY] = spec.checkpoint.model_dump_json(exclude_none=True)
     if is_builtin_task(spec) and task_nats is not None:
         env.update(task_nats.env())
-    if assignment.resumeFrom is not None:
-        env[pe.ENV_RESUME_FROM] = assignment.resumeFrom
     return env

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from harness.trainer_context import managed_environ
 from worker.assignments import make_assignment
 
 from hounsfield.checkpoints.manifest import verify_directory
@@ -26,7 +27,8 @@ KEEP_TWO = Retention(keepLast=2)
 def _save(out: Path, job_id: str, step: int, size_floats: int = 700_000) -> Path:
     """A real SDK checkpoint of about 2.8 MB: three 1 MiB parts for the weights."""
     run = Run.from_env(
-        output_dir=out, handle_sigterm=False, environ={"HOUNSFIELD_JOB_ID": job_id, "HOUNSFIELD_ATTEMPT": "1"}
+        handle_sigterm=False,
+        environ=managed_environ(out.parent / f"ctx-{step}", job_id=job_id, output_dir=out),
     )
     generator = torch.Generator().manual_seed(step)
     state = {
@@ -52,9 +54,7 @@ async def test_upload_commit_and_download_reproduce_the_directory(
     copy = await download_checkpoint(checkpoint_client, resolved, tmp_path / "resume")
     assert copy == tmp_path / "resume" / record.id
     assert verify_directory(copy, record.files) == []
-    loaded = Run.from_env(
-        output_dir=tmp_path / "x", handle_sigterm=False, environ={"HOUNSFIELD_RESUME_FROM": str(copy)}
-    )
+    loaded = Run.from_env(output_dir=tmp_path / "x", handle_sigterm=False, environ={}, resume_from=copy)
     resumed = loaded.load_checkpoint()
     assert resumed is not None and resumed.step == 10
     original = torch.randn(700_000, generator=torch.Generator().manual_seed(10))

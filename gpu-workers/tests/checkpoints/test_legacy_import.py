@@ -30,9 +30,7 @@ class NotAllowListed:
 
 
 def _resume(path: Path) -> tuple[dict, object]:
-    run = Run.from_env(
-        output_dir=path.parent / "reader", handle_sigterm=False, environ={"HOUNSFIELD_RESUME_FROM": str(path)}
-    )
+    run = Run.from_env(output_dir=path.parent / "reader", handle_sigterm=False, environ={}, resume_from=path)
     loaded = run.load_checkpoint()
     assert loaded is not None
     return loaded.state, loaded.meta

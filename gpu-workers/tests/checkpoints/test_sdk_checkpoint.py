@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from harness.trainer_context import managed_environ
 from torch import nn
 
 from hounsfield.checkpoints.layout import CheckpointFormatError
@@ -83,13 +84,10 @@ def test_round_trip_restores_every_state_key(tmp_path: Path) -> None:
 
 def test_meta_records_the_platform_job_and_the_resolved_batch(tmp_path: Path) -> None:
     model, _ = _trained()
-    run = _standalone(
-        tmp_path,
-        HOUNSFIELD_JOB_ID="job-7",
-        HOUNSFIELD_ATTEMPT="2",
-        HOUNSFIELD_RESOLVED=json.dumps(RESOLVED),
-        HOUNSFIELD_JOB_CONFIG='{"preset": "tiny"}',
+    environ = managed_environ(
+        tmp_path / "attempt", job_id="job-7", attempt=2, resolved=RESOLVED, config={"preset": "tiny"}
     )
+    run = Run.from_env(handle_sigterm=False, environ=environ)
     path = run.save_checkpoint({"model": model.state_dict()}, 3)
     meta = json.loads((path / "meta.json").read_text())
     assert meta["format"] == "hounsfield.checkpoint" and meta["formatVersion"] == 1
@@ -145,17 +143,15 @@ def test_saving_a_step_again_replaces_it_whole(tmp_path: Path) -> None:
 
 def test_nothing_to_resume_is_none_and_a_bad_resume_path_names_the_variable(tmp_path: Path) -> None:
     assert _standalone(tmp_path).load_checkpoint() is None
-    run = _standalone(tmp_path, HOUNSFIELD_RESUME_FROM=str(tmp_path))
-    with pytest.raises(CheckpointError, match="HOUNSFIELD_RESUME_FROM=.*no meta.json"):
+    run = Run.from_env(output_dir=tmp_path / "out", resume_from=tmp_path, handle_sigterm=False, environ={})
+    with pytest.raises(CheckpointError, match="resume checkpoint .* no meta.json"):
         run.load_checkpoint()
 
 
 def test_resume_from_names_a_directory_written_elsewhere(tmp_path: Path) -> None:
     writer = Run.from_env(output_dir=tmp_path / "a", handle_sigterm=False, environ={})
     path = writer.save_checkpoint({"model": {"w": torch.arange(3.0)}}, 9)
-    reader = Run.from_env(
-        output_dir=tmp_path / "b", handle_sigterm=False, environ={"HOUNSFIELD_RESUME_FROM": str(path)}
-    )
+    reader = Run.from_env(output_dir=tmp_path / "b", handle_sigterm=False, environ={}, resume_from=path)
     loaded = reader.load_checkpoint()
     assert loaded is not None and loaded.step == 9
 
@@ -183,7 +179,7 @@ def test_under_the_agent_rank_0_announces_the_checkpoint_in_the_report_file(tmp_
     report = tmp_path / "report.jsonl"
     run = Run.from_env(
         handle_sigterm=False,
-        environ={"HOUNSFIELD_REPORT_FILE": str(report), "HOUNSFIELD_OUTPUT_DIR": str(tmp_path / "out")},
+        environ=managed_environ(tmp_path, report_file=report, output_dir=tmp_path / "out"),
     )
     path = run.save_checkpoint({"model": {"w": torch.zeros(1)}}, 2)
     run.close()

@@ -13,10 +13,10 @@ import torch
 from hounsfield.data.synthetic_skulls import generate_skullbreak
 from hounsfield.models.pvcnn2 import PVCNN2
 from hounsfield.models.voxelization import Encode2Points
+from hounsfield.recipes.pcdiff.recipe import RECIPE as PCDIFF
+from hounsfield.recipes.runner import assemble_config
+from hounsfield.recipes.voxelization.recipe import RECIPE as VOXELIZATION
 from hounsfield.sdk import Run
-from hounsfield.trainers.cli import assemble_config
-from hounsfield.trainers.pcdiff import DEFINITION as PCDIFF
-from hounsfield.trainers.voxelization import DEFINITION as VOXELIZATION
 
 DIFFUSION_CONFIG: dict[str, Any] = {"preset": "cpu-tiny"}
 VOXELIZER_CONFIG: dict[str, Any] = {"preset": "cpu-tiny"}

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.trainer_context import managed_environ
+
 from hounsfield.examples.health_faults import loss_at
 
 
@@ -20,7 +22,7 @@ def test_loss_schedule_per_fault() -> None:
 
 def test_reports_nan_and_data_wait_through_the_sdk(tmp_path: Path) -> None:
     report = tmp_path / "report.jsonl"
-    env = {"HOUNSFIELD_REPORT_FILE": str(report), "HOUNSFIELD_OUTPUT_DIR": str(tmp_path / "out"), "PATH": ""}
+    env = {**managed_environ(tmp_path, report_file=report, output_dir=tmp_path / "out"), "PATH": ""}
     command = [sys.executable, "-m", "hounsfield.examples.health_faults", "--fault", "nan", "--at", "2"]
     subprocess.run([*command, "--steps", "3", "--sleep", "0"], env=env, check=True, timeout=60)
     records = [json.loads(line) for line in report.read_text().splitlines()]

@@ -11,7 +11,7 @@ from hounsfield.sdk import ResolutionError, resolve_hyperparameters
 
 def test_linear_scaling_against_the_reference_batch() -> None:
     resolved = resolve_hyperparameters(global_batch=64, base_lr=0.1, world_size=8, reference_batch=32)
-    assert (resolved.per_device_batch, resolved.grad_accum_steps) == (8, 1)
+    assert (resolved.perDeviceBatch, resolved.gradAccumSteps) == (8, 1)
     assert resolved.lr == pytest.approx(0.2)
 
 
@@ -27,8 +27,8 @@ def test_sqrt_and_none_scaling() -> None:
 
 def test_accumulation_keeps_the_per_device_batch_under_the_cap() -> None:
     resolved = resolve_hyperparameters(global_batch=56, base_lr=1e-4, world_size=7, max_per_device_batch=4)
-    assert (resolved.per_device_batch, resolved.grad_accum_steps) == (4, 2)
-    assert resolved.per_device_batch * resolved.grad_accum_steps * resolved.world_size == 56
+    assert (resolved.perDeviceBatch, resolved.gradAccumSteps) == (4, 2)
+    assert resolved.perDeviceBatch * resolved.gradAccumSteps * resolved.worldSize == 56
 
 
 def test_a_batch_that_does_not_divide_is_refused_not_rounded() -> None:

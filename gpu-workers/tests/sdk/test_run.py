@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.trainer_context import managed_environ
 
-from hounsfield.sdk import Run
+from hounsfield.sdk import PlatformEnvError, Run
 from hounsfield.worker.report_records import AttemptIdentity, decode_line, progress_event, runtime_info
 
 RESOLVED = {
@@ -39,21 +40,19 @@ def _strict_json(line: str) -> Any:
 
 @pytest.fixture
 def managed_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "RANK": "0",
-        "WORLD_SIZE": "2",
-        "LOCAL_RANK": "0",
-        "CUDA_VISIBLE_DEVICES": "2,3",
-        "HOUNSFIELD_JOB_ID": "job-1",
-        "HOUNSFIELD_ATTEMPT": "2",
-        "HOUNSFIELD_WORKER_ID": "node-a",
-        "HOUNSFIELD_OUTPUT_DIR": str(tmp_path / "deep" / "output"),
-        "HOUNSFIELD_REPORT_FILE": str(tmp_path / "report.jsonl"),
-        "HOUNSFIELD_RESOLVED": json.dumps(RESOLVED),
-        "HOUNSFIELD_JOB_CONFIG": json.dumps({"preset": "tiny", "width": 8}),
-        "HOUNSFIELD_HYPERPARAMETERS": json.dumps({"globalBatch": 64, "baseLr": 0.1}),
-        "HOUNSFIELD_RESUME_FROM": "job-1:latest",
-    }
+    context = managed_environ(
+        tmp_path,
+        job_id="job-1",
+        attempt=2,
+        worker_id="node-a",
+        output_dir=tmp_path / "deep" / "output",
+        report_file=tmp_path / "report.jsonl",
+        resolved=RESOLVED,
+        config={"preset": "tiny", "width": 8},
+        hyperparameters={"globalBatch": 64, "baseLr": 0.1},
+        resume_from="job-1:latest",
+    )
+    return {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "CUDA_VISIBLE_DEVICES": "2,3", **context}
 
 
 @pytest.fixture
@@ -76,7 +75,7 @@ def test_standalone_run_needs_no_environment(
     assert run.job_id is None and run.config == {} and run.hyperparameters == {}
     assert run.output_dir.is_dir() and run.output_dir.parent == Path("hounsfield-runs")
     assert run.resolved is not None
-    assert (run.resolved.per_device_batch, run.resolved.grad_accum_steps, run.resolved.lr) == (48, 1, 0.01)
+    assert (run.resolved.perDeviceBatch, run.resolved.gradAccumSteps, run.resolved.lr) == (48, 1, 0.01)
     assert any("step 3/10 loss=0.25" in record.getMessage() for record in caplog.records)
     assert not run.should_stop
 
@@ -96,12 +95,22 @@ def test_managed_run_reads_the_platform_environment(managed_env: dict[str, str])
 
     assert run.managed and run.is_main and run.world_size == 2
     assert (run.job_id, run.attempt, run.resume_from) == ("job-1", 2, "job-1:latest")
-    assert run.output_dir == Path(managed_env["HOUNSFIELD_OUTPUT_DIR"]) and run.output_dir.is_dir()
+    assert (
+        run.output_dir.name == "output" and run.output_dir.parent.name == "deep" and run.output_dir.is_dir()
+    )
     assert run.config == {"preset": "tiny", "width": 8}
     assert run.hyperparameters["globalBatch"] == 64
     # The platform's resolution wins over the standalone arguments.
     assert run.resolved is not None
-    assert (run.resolved.per_device_batch, run.resolved.grad_accum_steps, run.resolved.lr) == (16, 2, 0.2)
+    assert (run.resolved.perDeviceBatch, run.resolved.gradAccumSteps, run.resolved.lr) == (16, 2, 0.2)
+    assert run.context is not None and run.context.spec.hyperparameters.globalBatch == 64
+
+
+def test_an_invalid_context_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "context.json"
+    path.write_text(json.dumps({"v": 1, "jobId": "job-1", "attempt": 0}))
+    with pytest.raises(PlatformEnvError, match="attempt"):
+        Run.from_env(environ={"HOUNSFIELD_CONTEXT": str(path)}, handle_sigterm=False)
 
 
 def test_report_file_holds_runtime_then_progress_lines(managed_env: dict[str, str]) -> None:

@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 
 from hounsfield.data.cases import DatasetLayout
-from hounsfield.trainers.cli import argument_parser, assemble_config, command_line_overrides, total_steps
+from hounsfield.recipes.pcdiff.recipe import RECIPE as PCDIFF
+from hounsfield.recipes.runner import argument_parser, assemble_config, command_line_overrides, total_steps
+from hounsfield.recipes.skull_cases import dataset_root
+from hounsfield.recipes.voxelization.recipe import RECIPE as VOXELIZATION
 from hounsfield.trainers.config_base import apply_overrides
 from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
-from hounsfield.trainers.pcdiff import DEFINITION as PCDIFF
-from hounsfield.trainers.pcdiff_config import pcdiff_preset
-from hounsfield.trainers.skull_data import dataset_root
-from hounsfield.trainers.voxelization import DEFINITION as VOXELIZATION
-from hounsfield.trainers.voxelization_config import voxelization_train_preset
+
+pcdiff_preset = PCDIFF.preset
+voxelization_train_preset = VOXELIZATION.preset
 
 
 def test_paper_presets_carry_the_published_hyperparameters() -> None:
@@ -24,7 +25,7 @@ def test_paper_presets_carry_the_published_hyperparameters() -> None:
     ):
         diffusion = pcdiff_preset(name)
         assert diffusion.layout is layout
-        assert (diffusion.lr, diffusion.betas, diffusion.global_batch, diffusion.epochs) == (
+        assert (diffusion.lr, diffusion.optimizer.betas, diffusion.global_batch, diffusion.epochs) == (
             2e-4,
             (0.5, 0.999),
             8,

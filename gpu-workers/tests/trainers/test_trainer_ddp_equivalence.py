@@ -23,12 +23,21 @@ from hounsfield.data.skullbreak import SkullCompletionDataset, SkullVoxelization
 from hounsfield.diffusion import NoiseSchedule
 from hounsfield.models.pvcnn2 import PVCNN2
 from hounsfield.models.voxelization import Encode2Points, dataset_sampling
-from hounsfield.trainers.ddp import DistributedContext, all_reduce_sum, cleanup_distributed, init_distributed
-from hounsfield.trainers.loop import BatchPlan, LossFn, accumulate_gradients, make_loader, wrap_model
-from hounsfield.trainers.pcdiff import pcdiff_loss
-from hounsfield.trainers.pcdiff_config import pcdiff_preset
-from hounsfield.trainers.voxelization import voxelization_loss
-from hounsfield.trainers.voxelization_config import voxelization_train_preset
+from hounsfield.recipes.pcdiff.recipe import RECIPE as PCDIFF
+from hounsfield.recipes.pcdiff.recipe import pcdiff_loss
+from hounsfield.recipes.voxelization.recipe import RECIPE as VOXELIZATION
+from hounsfield.recipes.voxelization.recipe import voxelization_loss
+from hounsfield.sdk import resolve_hyperparameters
+from hounsfield.trainers.ddp import (
+    DistributedContext,
+    all_reduce_sum,
+    finish_distributed,
+    init_distributed,
+    wrap_model,
+)
+from hounsfield.trainers.loop import make_loader
+from hounsfield.trainers.parts import LossFn
+from hounsfield.trainers.step import accumulate_gradients
 
 SEED = 11
 START_INDEX = 8  # as if resumed after two steps of global batch 4
@@ -38,7 +47,7 @@ def _parts(kind: str, root: Path) -> tuple[nn.Module, LossFn, torch.utils.data.D
     cases = discover_cases(root)
     torch.manual_seed(0)
     if kind == "pcdiff":
-        preset = pcdiff_preset("cpu-tiny")
+        preset = PCDIFF.preset("cpu-tiny")
         config = preset.model_copy(
             update={"model": preset.model.model_copy(update={"dropout": 0.0, "head_dropout": 0.0})}
         )
@@ -48,7 +57,7 @@ def _parts(kind: str, root: Path) -> tuple[nn.Module, LossFn, torch.utils.data.D
             config.model_copy(update={"seed": SEED}), NoiseSchedule.from_config(config.schedule)
         )
         return PVCNN2(config.model), loss_fn, dataset
-    vox = voxelization_train_preset("cpu-tiny")
+    vox = VOXELIZATION.preset("cpu-tiny")
     model_config = vox.model.model_copy(update={"psr_resolution": 32, "num_points": 512})
     sampling = dataset_sampling(model_config, DenseSamplingConfig(n_dense=5_000))
     return (
@@ -64,12 +73,18 @@ def one_step(
     """Loss (mean over the global batch) and the gradients every rank holds after one step."""
     model, loss_fn, dataset = _parts(kind, root)
     accum = global_batch // (context.world_size * per_device)
-    plan = BatchPlan(global_batch, per_device, accum, context.world_size, lr=1e-3)
+    plan = resolve_hyperparameters(
+        global_batch=global_batch,
+        base_lr=1e-3,
+        world_size=context.world_size,
+        max_per_device_batch=per_device,
+    )
+    assert (plan.perDeviceBatch, plan.gradAccumSteps) == (per_device, accum)
     loader = make_loader(dataset, plan, context, SEED, START_INDEX, workers=0)
-    loss, _ = accumulate_gradients(
+    losses = accumulate_gradients(
         wrap_model(model, context), loss_fn, iter(loader), accum, context.device, False
     )
-    global_loss = all_reduce_sum([loss], context)[0] / context.world_size
+    global_loss = all_reduce_sum([losses.loss], context)[0] / context.world_size
     grads = {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
     return {"loss": global_loss, "grads": grads, "n_params": sum(1 for _ in model.parameters())}
 
@@ -83,7 +98,8 @@ def _rank_main(
     result = one_step(kind, Path(root), context, global_batch, per_device)
     if rank == 0:
         torch.save(result, out)
-    cleanup_distributed(context)
+    finish_distributed(context)
+    dist.destroy_process_group()
 
 
 def _two_ranks(tmp_path: Path, kind: str, root: Path, per_device: int, global_batch: int) -> dict[str, Any]:

@@ -1,14 +1,13 @@
 """Both trainers as processes: progress in the SDK report file, checkpoints, SIGTERM, resume.
 
-The trainers run as the worker agent runs them (HOUNSFIELD_* environment, the job's config as
-JSON, the resolved batch), on two synthetic subjects they generate themselves.
+The trainers run as the worker agent runs them (a trainer context with the job's config and the
+resolved batch), on two synthetic subjects they generate themselves.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -17,18 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.trainer_context import managed_environ
 
 from hounsfield.checkpoints.layout import step_dir_name
 from hounsfield.checkpoints.reader import read_checkpoint
 
 # (module, resolved batch: global, per device, accumulation, lr)
 TRAINERS = {
-    "pcdiff": ("hounsfield.trainers.pcdiff", 4, 2, 2, 1e-3),
-    "voxelization": ("hounsfield.trainers.voxelization", 2, 1, 2, 3e-3),
+    "pcdiff": ("hounsfield.recipes.pcdiff", 4, 2, 2, 1e-3),
+    "voxelization": ("hounsfield.recipes.voxelization", 2, 1, 2, 3e-3),
 }
 
 
-def _env(tmp: Path, kind: str, config: dict[str, Any], **extra: str) -> dict[str, str]:
+def _env(tmp: Path, kind: str, config: dict[str, Any], **context: Any) -> dict[str, str]:
     _, global_batch, per_device, accum, lr = TRAINERS[kind]
     resolved = {
         "worldSize": 1,
@@ -40,18 +40,18 @@ def _env(tmp: Path, kind: str, config: dict[str, Any], **extra: str) -> dict[str
         "lrScaling": "linear",
         "lr": lr,
     }
-    env = {name: value for name, value in os.environ.items() if not name.startswith("HOUNSFIELD_")}
-    env.update(
-        OMP_NUM_THREADS="1",
-        HOUNSFIELD_JOB_ID=f"job-{kind}",
-        HOUNSFIELD_ATTEMPT="1",
-        HOUNSFIELD_OUTPUT_DIR=str(tmp / "output"),
-        HOUNSFIELD_REPORT_FILE=str(tmp / "report.jsonl"),
-        HOUNSFIELD_RESOLVED=json.dumps(resolved),
-        HOUNSFIELD_JOB_CONFIG=json.dumps({"preset": "cpu-tiny", "synthetic": {"subjects": 2}, **config}),
-    )
-    env.update(extra)
-    return env
+    return {
+        "OMP_NUM_THREADS": "1",
+        **managed_environ(
+            tmp,
+            inherit=True,
+            job_id=f"job-{kind}",
+            kind=kind,
+            resolved=context.pop("resolved", resolved),
+            config={"preset": "cpu-tiny", "synthetic": {"subjects": 2}, **config},
+            **context,
+        ),
+    }
 
 
 def _start(kind: str, env: dict[str, str], launcher: list[str] | None = None) -> subprocess.Popen[bytes]:
@@ -69,7 +69,7 @@ def _progress(report: Path) -> list[dict[str, Any]]:
     return [r for r in _records(report) if r["kind"] == "progress"]
 
 
-def _finish(process: subprocess.Popen[bytes], timeout: float = 120) -> tuple[int, str]:
+def _finish(process: subprocess.Popen[bytes], timeout: float = 300) -> tuple[int, str]:
     out, _ = process.communicate(timeout=timeout)
     return process.returncode, out.decode(errors="replace")
 
@@ -78,7 +78,9 @@ def _checkpoint(output: Path, step: int, kind: str) -> dict[str, Any]:
     """The state of the SDK checkpoint of ``step`` (read back with the checkpoint reader)."""
     directory = output / "checkpoints" / step_dir_name(step)
     state, meta = read_checkpoint(directory)
-    expected = {"model", "optimizer", "sampler", "rng"} | ({"ema"} if kind == "pcdiff" else set())
+    expected = {"model", "optimizer", "sampler", "rng", "lr_schedule"} | (
+        {"ema"} if kind == "pcdiff" else set()
+    )
     assert set(state) == expected
     assert (directory / "model.safetensors").is_file()
     assert meta.step == step and meta.jobId == f"job-{kind}"
@@ -116,7 +118,7 @@ def _stop_after_first_report(kind: str, tmp_path: Path) -> int:
         assert time.monotonic() < deadline, "no progress within 120 s"
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
-    code, log = _finish(process, timeout=60)
+    code, log = _finish(process, timeout=180)
     assert code == 0, log
     assert "stop requested" in log
     stopped = _progress(tmp_path / "report.jsonl")[-1]["step"]
@@ -149,9 +151,9 @@ def test_pcdiff_stops_on_sigterm_and_resumes_on_two_processes(tmp_path: Path) ->
         second,
         "pcdiff",
         {"logEvery": 1},
-        HOUNSFIELD_RESOLVED=json.dumps(resolved),
-        HOUNSFIELD_HYPERPARAMETERS=json.dumps({"globalBatch": 4, "baseLr": 1e-3, "maxSteps": stopped + 2}),
-        HOUNSFIELD_RESUME_FROM=str(checkpoint),
+        resolved=resolved,
+        hyperparameters={"globalBatch": 4, "baseLr": 1e-3, "maxSteps": stopped + 2},
+        resume_from=str(checkpoint),
     )
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     code, log = _finish(_start("pcdiff", env, torchrun))

@@ -21,6 +21,8 @@ def agent_settings(nats_url: str, worker_id: str, work_dir: Path, **overrides: A
             "heartbeat_interval": 0.5,
             "fake_gpus": "4xH100-80GB",
             "stop_grace_seconds": 5.0,
+            # No checkpoints service runs here: an ended attempt's log gets one try to reach the store.
+            "log_finish_seconds": 0.0,
             **overrides,
         }
     )

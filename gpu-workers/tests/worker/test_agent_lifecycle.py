@@ -16,6 +16,7 @@ from hounsfield.contracts.subjects import (
     worker_consumer,
     worker_heartbeat_subject,
 )
+from hounsfield.worker.log_segments import read_log
 from worker.agents import StartAgent
 from worker.assignments import make_assignment, publish_assignment, publish_raw
 from worker.event_recorder import EventRecorder
@@ -84,7 +85,8 @@ async def test_count_job_runs_on_its_gpus_and_reports_progress(
     assert f"{assignment.jobId}:1:p:5" in recorder.msg_ids
     attempt_dir = app.settings.attempts_dir / assignment.jobId / "attempt-1"
     assert (attempt_dir / "output").is_dir()
-    assert "sees CUDA_VISIBLE_DEVICES='2,3'" in (attempt_dir / "trainer.log").read_text()
+    assert "[rank 0] " in (log := "\n".join(read_log(attempt_dir / "logs")))
+    assert "sees CUDA_VISIBLE_DEVICES='2,3'" in log
 
 
 async def test_failing_trainer_reports_exit_code_and_log_tail(
@@ -119,7 +121,7 @@ async def test_missing_trainer_module_fails_with_a_reason(
     assert done.state == "failed"
     assert done.failureKind == "preflight"
     assert done.reason is not None
-    expected = "cannot start the trainer: module 'hounsfield.trainers.topo_unet' not found"
+    expected = "cannot start the trainer: module 'hounsfield.recipes.topo_unet' not found"
     assert done.reason.startswith(expected)
 
 
@@ -195,7 +197,7 @@ async def test_stop_attempt_lets_a_cooperative_trainer_exit_cleanly(
     done = await recorder.wait_for_state("cancelled")
     assert done.exitCode == 0
     assert done.reason is not None and "stopped after SIGTERM" in done.reason
-    log = (app.settings.attempts_dir / assignment.jobId / "attempt-1" / "trainer.log").read_text()
+    log = "\n".join(read_log(app.settings.attempts_dir / assignment.jobId / "attempt-1" / "logs"))
     assert "stop requested; exiting cleanly" in log
     assert app.agent.running() == []
 

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from hounsfield.worker.exit_status import describe_exit
-from hounsfield.worker.launcher import missing_module_reason, module_argument, signal_exit_code
+from hounsfield.worker.launcher import (
+    capture_command_options,
+    missing_module_reason,
+    module_argument,
+    signal_exit_code,
+)
+from hounsfield.worker.log_segments import LogLimits, read_log
 
 
 def test_module_argument() -> None:
@@ -35,14 +41,25 @@ def test_signal_exit_codes_follow_the_shell_convention() -> None:
 def test_launcher_keeps_the_ranks_exit_code(tmp_path: Path) -> None:
     report = tmp_path / "report.jsonl"
     env = {**os.environ, "HOUNSFIELD_REPORT_FILE": str(report), "CUDA_VISIBLE_DEVICES": ""}
-    command = [sys.executable, "-m", "hounsfield.worker.launcher", "--standalone", "--nproc_per_node=1", "-m"]
+    launcher = [sys.executable, "-m", "hounsfield.worker.launcher"]
+    torchrun = ["--standalone", "--nproc_per_node=1", "-m"]
+    # As the agent launches it: output captured into the attempt's log.
+    capture = capture_command_options(tmp_path / "logs", LogLimits())
 
     failed = subprocess.run(
-        [*command, "hounsfield.examples.exit_code", "--code", "5"], env=env, capture_output=True
+        [*launcher, *capture, *torchrun, "hounsfield.examples.exit_code", "--code", "5"],
+        env=env,
+        capture_output=True,
     )
-    missing = subprocess.run([*command, "hounsfield.trainers.nothing"], env=env, capture_output=True)
+    missing = subprocess.run(
+        [*launcher, *torchrun, "hounsfield.trainers.nothing"], env=env, capture_output=True
+    )
 
     assert failed.returncode == 5
+    assert failed.stdout == b""  # nothing escaped the capture
+    lines = list(read_log(tmp_path / "logs"))
+    assert any(line.startswith("[rank 0] ") and "exiting with code 5" in line for line in lines)
+    assert any(line.startswith("[launcher] ") and "rank 0 failed with exit code 5" in line for line in lines)
     assert missing.returncode == 2
     last = json.loads(report.read_text().splitlines()[-1])
     assert last["kind"] == "launch_error" and "hounsfield.trainers" in last["reason"]

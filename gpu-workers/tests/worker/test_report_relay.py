@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hounsfield.worker.log_segments import LogLimits, SegmentWriter, list_segments
 from hounsfield.worker.log_tail import tail_lines
 from hounsfield.worker.report_records import AttemptIdentity, ReportRecordError, decode_line, progress_event
 from hounsfield.worker.report_tailer import ReportTailer
@@ -54,9 +55,13 @@ def test_progress_record_becomes_a_progress_event() -> None:
     assert event.metrics == {"loss": "NaN"} and event.at == "2026-01-01T00:00:00.000Z"
 
 
-def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:
-    log = tmp_path / "trainer.log"
-    log.write_text("".join(f"line {i}\n" for i in range(120)) + "x" * 5000 + "\n")
-    tail = tail_lines(log, count=50)
-    assert len(tail) == 50 and tail[-2] == "line 119" and len(tail[-1]) == 4096
-    assert tail_lines(tmp_path / "missing.log") == []
+def test_log_tail_keeps_the_last_lines_across_segments(tmp_path: Path) -> None:
+    writer = SegmentWriter(tmp_path / "logs", LogLimits(segment_bytes=64 * 1024, max_bytes=1024 * 1024))
+    writer.write([(0, f"line {i} " + "." * 1000) for i in range(120)])
+    writer.write([(1, "x" * 5000)])
+    writer.close()
+    assert len(list_segments(tmp_path / "logs")) > 1
+    tail = tail_lines(tmp_path / "logs", count=50)
+    assert len(tail) == 50 and tail[-2].startswith("[rank 0] line 119 ") and len(tail[-1]) == 4096
+    assert tail[-1].startswith("[rank 1] xxx")
+    assert tail_lines(tmp_path / "missing") == []

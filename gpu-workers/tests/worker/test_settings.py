@@ -19,6 +19,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "FAKE_GPUS",
         "DATA_ROOTS",
         "LOG_LEVEL",
+        "LOG_MAX_MIB",
+        "LOG_SEGMENT_KIB",
+        "LOG_UPLOAD_SECONDS",
     ):
         monkeypatch.delenv(f"HOUNSFIELD_{name}", raising=False)
 
@@ -58,6 +61,8 @@ def test_data_roots_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
         ("HOUNSFIELD_WORKER_ID", "bad id!"),
         ("HOUNSFIELD_FAKE_GPUS", "lots"),
         ("HOUNSFIELD_LOG_LEVEL", "chatty"),
+        ("HOUNSFIELD_LOG_UPLOAD_SECONDS", "30"),  # the log is stored at least every 10 s
+        ("HOUNSFIELD_LOG_MAX_MIB", "2"),  # less than three segments of 1 MiB
     ],
 )
 def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

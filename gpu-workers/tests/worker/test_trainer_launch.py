@@ -1,14 +1,14 @@
-"""The trainer's command line and environment."""
+"""The trainer's command line, environment and context file."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from hounsfield.contracts.models import Assignment
+from hounsfield.sdk import PlatformEnv
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.nats_connection import NatsAccess
-from hounsfield.worker.trainer_launch import launch_command, trainer_env
+from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
 from worker.assignments import make_assignment
 
 AGENT_ENV = {
@@ -33,13 +33,24 @@ def test_command_runs_torchrun_through_the_launcher() -> None:
         "3",
     ]
     assert (
-        launch_command(make_assignment("w", kind="vqgan3d"), python="/py")[-1]
-        == "hounsfield.trainers.vqgan3d"
+        launch_command(make_assignment("w", kind="pcdiff"), python="/py")[-1] == "hounsfield.recipes.pcdiff"
+    )
+    assert (
+        launch_command(make_assignment("w", kind="topo_unet"), python="/py")[-1]
+        == "hounsfield.recipes.topo_unet"
     )
 
 
+def _env(  # type: ignore[no-untyped-def]
+    assignment, attempt_dir: AttemptDir, nats: NatsAccess | None = None, base: dict[str, str] = AGENT_ENV
+) -> dict[str, str]:
+    attempt_dir.root.mkdir(parents=True, exist_ok=True)
+    context = write_context(trainer_context(assignment, attempt_dir), attempt_dir)
+    return trainer_env(assignment, attempt_dir, base, context, nats)
+
+
 def test_cpu_job_never_inherits_cuda_visible_devices(tmp_path: Path) -> None:
-    env = trainer_env(make_assignment("w", cuda_visible_devices=""), AttemptDir(tmp_path), AGENT_ENV)
+    env = _env(make_assignment("w", cuda_visible_devices=""), AttemptDir(tmp_path))
     assert env["CUDA_VISIBLE_DEVICES"] == ""
     assert "HOUNSFIELD_RESUME_FROM" not in env and "HOUNSFIELD_NATS_URL" not in env
 
@@ -54,21 +65,25 @@ def test_platform_variables_and_job_env(tmp_path: Path) -> None:
     )
     attempt_dir = AttemptDir(tmp_path / "attempt-1")
 
-    env = trainer_env(assignment, attempt_dir, AGENT_ENV)
+    env = _env(assignment, attempt_dir)
 
     assert env["CUDA_VISIBLE_DEVICES"] == "2,3"  # the job's env cannot override it
     assert env["WANDB_MODE"] == "offline" and env["OMP_NUM_THREADS"] == "4" and env["PATH"] == "/usr/bin"
-    assert env["HOUNSFIELD_JOB_ID"] == "job-7" and env["HOUNSFIELD_ATTEMPT"] == "1"
-    assert env["HOUNSFIELD_WORKER_ID"] == "node-a"
-    assert env["HOUNSFIELD_OUTPUT_DIR"] == str(attempt_dir.output_dir)
     assert env["HOUNSFIELD_REPORT_FILE"] == str(attempt_dir.report_file)
-    assert json.loads(env["HOUNSFIELD_RESOLVED"])["perDeviceBatch"] == 32
-    assert json.loads(env["HOUNSFIELD_JOB_CONFIG"]) == {"preset": "tiny"}
-    assert json.loads(env["HOUNSFIELD_HYPERPARAMETERS"])["globalBatch"] == 32
+    platform = PlatformEnv.read(env)
+    context = platform.context
+    assert context is not None and (context.jobId, context.attempt, context.workerId) == (
+        "job-7",
+        1,
+        "node-a",
+    )
+    assert platform.output_dir == attempt_dir.output_dir and platform.report_file == attempt_dir.report_file
+    assert context.resolved.perDeviceBatch == 32 and platform.config == {"preset": "tiny"}
+    assert platform.hyperparameters["globalBatch"] == 32
 
 
 def test_omp_threads_default_to_one(tmp_path: Path) -> None:
-    assert trainer_env(make_assignment("w"), AttemptDir(tmp_path), AGENT_ENV)["OMP_NUM_THREADS"] == "1"
+    assert _env(make_assignment("w"), AttemptDir(tmp_path))["OMP_NUM_THREADS"] == "1"
 
 
 def _internal(spec: dict[str, object]) -> Assignment:
@@ -106,8 +121,9 @@ def test_internal_tasks_run_built_in_modules_from_their_payloads(tmp_path: Path)
         "7",
     ]
     # No hyperparameters or trainer config: nothing of a training is made up for them.
-    env = trainer_env(shard, AttemptDir(tmp_path), AGENT_ENV)
-    assert "HOUNSFIELD_HYPERPARAMETERS" not in env and "HOUNSFIELD_RESOLVED" not in env
+    platform = PlatformEnv.read(_env(shard, AttemptDir(tmp_path)))
+    assert platform.context is not None and platform.context.resolved is None
+    assert platform.hyperparameters == {} and platform.config == {}
 
 
 def test_only_built_in_tasks_get_the_workers_nats_access(tmp_path: Path) -> None:
@@ -115,13 +131,13 @@ def test_only_built_in_tasks_get_the_workers_nats_access(tmp_path: Path) -> None
     shard = _internal(
         {"name": "s", "kind": "evaluation_shard", "evaluationShard": {"evaluationId": "e", "shard": 0}}
     )
-    task_env = trainer_env(shard, AttemptDir(tmp_path), AGENT_ENV, access)
+    task_env = _env(shard, AttemptDir(tmp_path / "shard"), access)
     assert (
         task_env["HOUNSFIELD_NATS_USER"] == "worker-node-a"
         and task_env["HOUNSFIELD_NATS_PASSWORD"] == "s3cret"
     )
     assert task_env["HOUNSFIELD_NATS_URL"] == "nats://head:14222"
-    trainer = trainer_env(
-        make_assignment("node-a"), AttemptDir(tmp_path), {**AGENT_ENV, **access.env()}, access
+    trainer = _env(
+        make_assignment("node-a"), AttemptDir(tmp_path / "train"), access, {**AGENT_ENV, **access.env()}
     )
     assert not any(name.startswith("HOUNSFIELD_NATS") for name in trainer)

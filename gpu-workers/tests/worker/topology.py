@@ -18,10 +18,20 @@ from nats.js.api import (
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from hounsfield.contracts.subjects import STREAM_ASSIGN, STREAM_EVENTS, assign_subject, worker_consumer
+from hounsfield.contracts.subjects import (
+    STREAM_ASSIGN,
+    STREAM_EVENTS,
+    STREAM_LOGS,
+    assign_subject,
+    worker_consumer,
+)
 
 DAY_SECONDS = 24 * 60 * 60
 DUPLICATE_WINDOW_SECONDS = 10 * 60
+LOGS_DUPLICATE_WINDOW_SECONDS = 2 * 60
+LOGS_MAX_AGE_SECONDS = 60 * 60
+LOGS_MAX_BYTES = 512 * 1024 * 1024
+LOGS_MAX_MESSAGE_BYTES = 1024 * 1024
 
 STREAMS = (
     StreamConfig(
@@ -43,6 +53,17 @@ STREAMS = (
         max_age=14 * DAY_SECONDS,
         max_msgs_per_subject=200_000,
     ),
+    StreamConfig(
+        name=STREAM_LOGS,
+        subjects=["hf.logs.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=LOGS_DUPLICATE_WINDOW_SECONDS,
+        max_age=LOGS_MAX_AGE_SECONDS,
+        max_bytes=LOGS_MAX_BYTES,
+        max_msg_size=LOGS_MAX_MESSAGE_BYTES,
+    ),
 )
 
 
@@ -58,7 +79,7 @@ def worker_consumer_config(worker_id: str) -> ConsumerConfig:
 
 
 async def provision_streams(js: JetStreamContext) -> None:
-    """Creates or updates both streams (idempotent, like the services' boot)."""
+    """Creates or updates every stream (idempotent, like the services' boot)."""
     for config in STREAMS:
         assert config.name is not None
         try:

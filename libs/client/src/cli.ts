@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { jobStateSchema } from '@hounsfield/contracts';
+import { formatLogLine, jobStateSchema } from '@hounsfield/contracts';
 import { cliToken, tokenCommand, userCommand } from './cli-auth';
 import { formatEvent, formatJob, formatSeries } from './format';
-import { HounsfieldApiError, HounsfieldClient } from './http-client';
+import { HounsfieldApiError, HounsfieldClient, LogQuery } from './http-client';
 
 const USAGE = `hounsfield — command-line client of the Hounsfield gateway
 
@@ -14,6 +14,8 @@ usage:
   hounsfield cancel <job-id>        cancel a job (SIGTERM, grace period, SIGKILL)
   hounsfield workers                list workers and their GPUs
   hounsfield metrics <job-id> [names]  draw a job's stored metric curves (names comma-separated)
+  hounsfield logs <job-id> [-f] [--attempt N] [--rank R|launcher] [--tail N]
+                                    print a job's log ([rank N] lines of all ranks); -f follows it
   hounsfield whoami                 the token's user and role
   hounsfield token create <name> [--user <user>] [--expires-in <seconds>]
                                     a new API token (printed once); admins may name another user
@@ -30,6 +32,35 @@ async function watch(client: HounsfieldClient, id: string): Promise<number> {
   const job = await client.getJob(id);
   console.log(formatJob(job));
   return job.state === 'succeeded' ? 0 : 1;
+}
+
+/** `logs <job-id> [-f] [--attempt N] [--rank R] [--tail N]`: the stored log, or followed until the job ends. */
+async function logs(client: HounsfieldClient, id: string, options: string[]): Promise<number> {
+  const query: LogQuery = {};
+  let follow = false;
+  for (let i = 0; i < options.length; i += 1) {
+    const [name, value] = [options[i], options[i + 1]];
+    if (name === '-f' || name === '--follow') follow = true;
+    else if (name === '--attempt' || name === '--tail') {
+      query[name === '--attempt' ? 'attempt' : 'tail'] = Number(value);
+      i += 1;
+    } else if (name === '--rank') {
+      query.rank = value === 'launcher' ? 'launcher' : Number(value);
+      i += 1;
+    } else {
+      console.error(`unknown option ${name}`);
+      return 2;
+    }
+  }
+  if (!follow) {
+    process.stdout.write(await client.jobLogs(id, query));
+    return 0;
+  }
+  for await (const event of client.followJobLogs(id, query)) {
+    if (event.event === 'line') console.log(formatLogLine(event));
+    else console.error(`(${event.reason})`);
+  }
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -82,6 +113,9 @@ async function main(argv: string[]): Promise<number> {
       for (const series of metrics.series) console.log(formatSeries(series));
       return 0;
     }
+    case 'logs':
+      if (!arg) break;
+      return logs(client, arg, argv.slice(2));
     case 'workers':
       for (const w of await client.listWorkers()) {
         console.log(`${w.workerId} (${w.hostname})${w.simulated ? ' simulated' : ''}, last seen ${w.lastSeenAt}`);

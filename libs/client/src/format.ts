@@ -23,6 +23,8 @@ export function formatEvent(event: JobEvent): string {
       return `  ${event.from ?? 'new'} → ${event.state}${event.reason ? ` (${event.reason})` : ''}`;
     case 'alert':
       return formatAlert(event);
+    case 'notice':
+      return `  ${event.level === 'warning' ? 'warning' : 'note'} (${event.kind}): ${event.message}`;
   }
 }
 

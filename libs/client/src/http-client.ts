@@ -17,12 +17,27 @@ import {
   JobPage,
   jobPageSchema,
   JobState,
+  LogFollowEnd,
+  logFollowEndSchema,
+  LogLineEvent,
+  logLineEventSchema,
+  LogSource,
   Principal,
   principalSchema,
   WorkerView,
   workerViewSchema,
 } from '@hounsfield/contracts';
 import { z } from 'zod';
+import { readServerSentEvents } from './server-sent-events';
+
+/** Which lines of a job's log: an attempt (the latest when absent), one rank (or `launcher`), the last N. */
+export interface LogQuery {
+  attempt?: number;
+  rank?: LogSource;
+  tail?: number;
+}
+
+export type LogFollowEvent = ({ event: 'line' } & LogLineEvent) | ({ event: 'end' } & LogFollowEnd);
 
 /** A non-2xx answer, with the RFC 9457 problem the gateway sent. */
 export class HounsfieldApiError extends Error {
@@ -144,25 +159,43 @@ export class HounsfieldClient {
     if (!response.ok || !response.body) {
       throw new HounsfieldApiError(response.status, JSON.parse((await response.text()) || '{}'));
     }
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const fields = new Map<string, string>();
-        for (const line of frame.split('\n')) {
-          if (!line || line.startsWith(':')) continue;
-          const colon = line.indexOf(':');
-          fields.set(line.slice(0, colon), line.slice(colon + 1).trimStart());
-        }
-        const data = fields.get('data');
-        if (data === undefined) continue;
-        yield { ...jobEventSchema.parse(JSON.parse(data)), eventId: Number(fields.get('id')) };
-      }
+    for await (const event of readServerSentEvents(response.body as unknown as AsyncIterable<Uint8Array>)) {
+      yield { ...jobEventSchema.parse(JSON.parse(event.data)), eventId: Number(event.id) };
     }
+  }
+
+  /** The stored log of a job's attempt as text, one `[rank N] …` line per line. */
+  async jobLogs(id: string, query: LogQuery = {}): Promise<string> {
+    const response = await this.fetchLogs(id, query, false);
+    return response.text();
+  }
+
+  /**
+   * Follows a job's log: stored lines first, then new ones as they are printed, until the job
+   * ends (or, with `attempt`, that attempt's log is complete) or `signal` aborts.
+   */
+  async *followJobLogs(id: string, query: LogQuery = {}, signal?: AbortSignal): AsyncGenerator<LogFollowEvent> {
+    const response = await this.fetchLogs(id, query, true, signal);
+    for await (const event of readServerSentEvents(response.body as unknown as AsyncIterable<Uint8Array>)) {
+      const data: unknown = JSON.parse(event.data);
+      if (event.event === 'end') {
+        yield { event: 'end', ...logFollowEndSchema.parse(data) };
+        return;
+      }
+      if (event.event === 'line') yield { event: 'line', ...logLineEventSchema.parse(data) };
+    }
+  }
+
+  private async fetchLogs(id: string, query: LogQuery, follow: boolean, signal?: AbortSignal): Promise<Response> {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
+    if (follow) params.set('follow', 'true');
+    const response = await fetch(`${this.options.baseUrl}/v1/jobs/${encodeURIComponent(id)}/logs?${params}`, {
+      headers: { ...(follow ? { accept: 'text/event-stream' } : {}), ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) },
+      signal,
+    });
+    if (!response.ok || !response.body) throw new HounsfieldApiError(response.status, JSON.parse((await response.text()) || '{}'));
+    return response;
   }
 
   /** Polls until the job reaches one of the states, or throws after `timeoutMs`. */

@@ -1,2 +1,3 @@
 export * from './format';
 export * from './http-client';
+export * from './server-sent-events';

@@ -10,12 +10,28 @@ export const REPO_ROOT = resolve(__dirname, '../../..');
 export const JSON_SCHEMA_PATH = join(REPO_ROOT, 'libs/contracts/generated/contracts.schema.json');
 export const PY_MODELS_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/models.py');
 export const PY_SUBJECTS_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/subjects.py');
+export const RECIPE_CONFIGS_PATH = join(REPO_ROOT, 'libs/contracts/generated/recipe-configs.json');
 const CODEGEN = join(REPO_ROOT, 'gpu-workers/.venv/bin/datamodel-codegen');
+const PYTHON = join(REPO_ROOT, 'gpu-workers/.venv/bin/python');
 
 export interface GeneratedFiles {
   jsonSchema: string;
   pythonModels: string;
   pythonSubjects: string;
+  recipeConfigs: string;
+}
+
+/**
+ * The recipes' config schemas, exported by the Python package (each recipe's pydantic config is
+ * the source of truth); the gateway validates `spec.config` against them.
+ */
+export function renderRecipeConfigs(): string {
+  return execFileSync(PYTHON, ['-m', 'hounsfield.recipes.schemas'], {
+    cwd: join(REPO_ROOT, 'gpu-workers'),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
 
 /** The JSON Schema document as committed text. */
@@ -72,6 +88,7 @@ export function renderPythonSubjects(): string {
     `STREAM_ASSIGN = ${JSON.stringify(STREAMS.assign)}`,
     `STREAM_EVENTS = ${JSON.stringify(STREAMS.events)}`,
     `STREAM_EVAL = ${JSON.stringify(STREAMS.eval)}`,
+    `STREAM_LOGS = ${JSON.stringify(STREAMS.logs)}`,
     '',
     '',
     'def assign_subject(worker_id: str) -> str:',
@@ -90,6 +107,10 @@ export function renderPythonSubjects(): string {
     `    return f"${SUBJECT_PREFIX.events}.job.{job_id}.status"`,
     '',
     '',
+    'def job_notice_subject(job_id: str) -> str:',
+    `    return ${JSON.stringify(SUBJECTS.jobNotice('JOB')).replace('JOB', '" + job_id + "')}`,
+    '',
+    '',
     'def worker_consumer(worker_id: str) -> str:',
     `    return ${JSON.stringify(CONSUMERS.worker('WORKER')).replace('WORKER', '" + worker_id + "')}`,
     '',
@@ -102,6 +123,7 @@ export function renderPythonSubjects(): string {
     `RPC_GET_JOB = ${JSON.stringify(RPC.getJob)}`,
     '',
     ...checkpointSubjectLines(),
+    ...logSubjectLines(),
     ...evaluationSubjectLines(),
     ...workerRpcLines(),
   ];
@@ -147,6 +169,15 @@ function evaluationSubjectLines(): string[] {
   ];
 }
 
+/** Attempt logs: the checkpoints service's logs RPC and the live subject, which the worker agent uses. */
+function logSubjectLines(): string[] {
+  const rpc = Object.entries(RPC)
+    .flatMap(([name, subject]) => (name.startsWith('logs') && typeof subject === 'string' ? [[name, subject] as const] : []))
+    .map(([name, subject]) => `RPC_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} = ${JSON.stringify(subject)}`);
+  const live = SUBJECTS.jobLogs('JOB', 12345).replace('JOB', '{job_id}').replace('12345', '{attempt}');
+  return ['', ...rpc, '', '', 'def job_logs_subject(job_id: str, attempt: int) -> str:', `    return f${JSON.stringify(live)}`, ''];
+}
+
 /** The checkpoints service's subjects, which the worker agent and the `hounsfield` CLI use. */
 function checkpointSubjectLines(): string[] {
   const rpc = Object.entries(RPC)
@@ -164,5 +195,10 @@ function checkpointSubjectLines(): string[] {
 
 export function renderAll(): GeneratedFiles {
   const jsonSchema = renderJsonSchema();
-  return { jsonSchema, pythonModels: renderPythonModels(jsonSchema), pythonSubjects: renderPythonSubjects() };
+  return {
+    jsonSchema,
+    pythonModels: renderPythonModels(jsonSchema),
+    pythonSubjects: renderPythonSubjects(),
+    recipeConfigs: renderRecipeConfigs(),
+  };
 }

@@ -21,6 +21,8 @@ export const assignmentSchema = z
     resolved: resolvedHyperparametersSchema.optional(),
     /** Checkpoint to resume from, resolved by the scheduler (absent on a fresh start). */
     resumeFrom: z.string().min(1).max(1024).optional(),
+    /** Checkpoint (id) to take initial weights from, resolved from `spec.checkpoint.initFrom` on a fresh start. */
+    initFrom: z.string().min(1).max(1024).optional(),
     issuedAt: timestampSchema,
   })
   .strict()

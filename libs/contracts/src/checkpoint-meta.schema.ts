@@ -66,6 +66,13 @@ export const checkpointMetaSchema = z
     createdAt: timestampSchema,
     torchVersion: z.string().max(64).optional(),
     source: checkpointSourceSchema.optional(),
+    /** The recipe that trained it (absent for user scripts and imports). */
+    recipe: z
+      .object({ kind: z.string().min(1).max(64), version: z.string().min(1).max(32), preset: z.string().max(64).optional() })
+      .strict()
+      .optional(),
+    /** What the weights depend on beyond the config: a data manifest hash, a frozen network's sha256, warm-start source. */
+    provenance: z.record(z.string().min(1).max(64), z.string().max(512)).optional(),
   })
   .strict()
   .meta({ id: 'CheckpointMeta' });

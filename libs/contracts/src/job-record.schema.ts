@@ -3,10 +3,11 @@ import { alertEventSchema } from './alert-event.schema';
 import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, timestampSchema } from './common.schema';
 import { jobSpecSchema } from './job-spec.schema';
+import { jobNoticeEventSchema } from './job-notice-event.schema';
 import { jobStateSchema } from './job-state.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
-import { runtimeInfoSchema } from './status-event.schema';
+import { failureKindSchema, runtimeInfoSchema } from './status-event.schema';
 
 export const jobTransitionSchema = z
   .object({
@@ -14,8 +15,28 @@ export const jobTransitionSchema = z
     attempt: z.number().int().min(1),
     at: timestampSchema,
     reason: z.string().max(4096).optional(),
+    failureKind: failureKindSchema.optional(),
   })
   .strict();
+
+/** One attempt of a job: where it ran, with which batch split, and how it ended. */
+export const attemptSummarySchema = z
+  .object({
+    attempt: z.number().int().min(1),
+    workerId: identifierSchema,
+    worldSize: z.number().int().min(1),
+    /** The batch split of a training (internal tasks train nothing and have none). */
+    perDeviceBatch: z.number().int().min(1).optional(),
+    gradAccumSteps: z.number().int().min(1).optional(),
+    assignedAt: timestampSchema,
+    /** The state the attempt ended in (absent while it runs). */
+    outcome: jobStateSchema.optional(),
+    failureKind: failureKindSchema.optional(),
+    reason: z.string().max(4096).optional(),
+  })
+  .strict()
+  .meta({ id: 'AttemptSummary' });
+export type AttemptSummary = z.infer<typeof attemptSummarySchema>;
 
 /** A job as the platform holds it: the spec plus everything the platform decided and observed. */
 export const jobRecordSchema = z
@@ -46,11 +67,20 @@ export const jobRecordSchema = z
     /** 1-based position among queued jobs (priority, then age). */
     queuePosition: z.number().int().min(1).optional(),
     history: z.array(jobTransitionSchema),
+    /** Every attempt placed so far, oldest first, with its batch split and outcome. */
+    attempts: z.array(attemptSummarySchema).optional(),
+    /**
+     * Upper bound on the per-device batch learned from out-of-memory failures: each `oom` attempt
+     * halves it, and the batch is resolved under it (more accumulation, same global batch and LR).
+     */
+    perDeviceBatchCap: z.number().int().min(1).optional(),
     /** A stop was asked for; the job ends in `stopAs` once its processes are gone. */
     cancelRequested: z.boolean().optional(),
     /** How a requested stop ends: `cancelled` (a person asked) or `failed` (for example NaN loss with fail-fast). */
     stopAs: z.enum(['cancelled', 'failed']).optional(),
     stopReason: z.string().max(4096).optional(),
+    /** The latest notices of the job's attempts (at most 50, oldest first). */
+    notices: z.array(jobNoticeEventSchema).optional(),
     /** Training-health alerts of the current attempt and earlier ones, latest event of each (metrics service). */
     alerts: z.array(alertEventSchema).optional(),
   })

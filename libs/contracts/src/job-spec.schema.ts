@@ -52,6 +52,26 @@ export const dataSchema = z
   })
   .strict();
 
+/**
+ * Initial weights for a fresh start (`checkpoint.initFrom`): weights only — no optimiser, step or
+ * sample position — from a committed or imported checkpoint. A restart of the job resumes from the
+ * job's own latest checkpoint instead.
+ */
+export const initFromSchema = z
+  .object({
+    /** `<job>:latest`, `<job>:best:<metric>:<min|max>`, `<job>:<step>` or a checkpoint id (`ck-…`). */
+    ref: z.string().min(1).max(256),
+    /** Take the checkpoint's raw weights or its EMA weights (when it has them). */
+    weights: z.enum(['model', 'ema']).default('model'),
+    /**
+     * true: every key of the model must be in the checkpoint and nothing else (a mismatch fails the
+     * attempt before training); false: load what matches by name and shape, report the rest.
+     */
+    strict: z.boolean().default(true),
+  })
+  .strict()
+  .meta({ id: 'InitFrom' });
+
 export const checkpointPolicySchema = z
   .object({
     everySteps: z.number().int().min(1).optional(),
@@ -68,6 +88,8 @@ export const checkpointPolicySchema = z
     keepEvery: z.number().int().min(1).optional(),
     /** Start from a committed checkpoint: `<job>:latest`, `<job>:best:<metric>:<min|max>` or `<job>:<step>`. */
     resumeFrom: z.string().min(1).max(256).optional(),
+    /** Warm start: take initial weights (only) from another checkpoint; see `initFromSchema`. */
+    initFrom: initFromSchema.optional(),
   })
   .strict();
 

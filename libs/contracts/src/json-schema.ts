@@ -40,30 +40,43 @@ import {
   evaluationSamplerSchema,
   evaluationSpecSchema,
 } from './evaluation-spec.schema';
-import { jobRecordSchema } from './job-record.schema';
-import { checkpointImportJobSpecSchema, evaluationShardJobSpecSchema, jobSpecSchema, trainingJobSpecSchema } from './job-spec.schema';
+import { attemptSummarySchema, jobRecordSchema } from './job-record.schema';
+import { logFollowEndSchema, logLineEventSchema } from './log-follow-event.schema';
+import { logLineSchema, logSourceSchema } from './log-line.schema';
+import { logEndMessageSchema, logLinesMessageSchema } from './log-live.schema';
+import { logReadReplySchema, logReadRequestSchema } from './log-read.schema';
+import { logAttemptSummarySchema, logSegmentCommitSchema, logSegmentGrantRequestSchema } from './log-segment.schema';
+import { checkpointImportJobSpecSchema, evaluationShardJobSpecSchema, initFromSchema, jobSpecSchema, trainingJobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
 import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
 import { jobStateEventSchema } from './job-state-event.schema';
+import { jobNoticeEventSchema } from './job-notice-event.schema';
+import { trainerContextSchema, trainerPathsSchema } from './trainer-context.schema';
 import { workerCancelRequestSchema } from './worker-cancel.schema';
-import { gpuInfoSchema, workerHeartbeatSchema } from './worker-heartbeat.schema';
+import { gpuInfoSchema, workerHeartbeatSchema, workerKindSchema } from './worker-heartbeat.schema';
 
 /** The schemas other languages consume, keyed by the name their generated models take. */
 export const EXPORTED_SCHEMAS = {
+  InitFrom: initFromSchema,
   JobSpec: jobSpecSchema,
   TrainingJobSpec: trainingJobSpecSchema,
   EvaluationShardJobSpec: evaluationShardJobSpecSchema,
   CheckpointImportJobSpec: checkpointImportJobSpecSchema,
   ResolvedHyperparameters: resolvedHyperparametersSchema,
   Assignment: assignmentSchema,
+  TrainerPaths: trainerPathsSchema,
+  TrainerContext: trainerContextSchema,
   ProgressEvent: progressEventSchema,
   RuntimeInfo: runtimeInfoSchema,
   StatusEvent: statusEventSchema,
   GpuInfo: gpuInfoSchema,
+  WorkerKind: workerKindSchema,
   WorkerHeartbeat: workerHeartbeatSchema,
+  AttemptSummary: attemptSummarySchema,
   JobRecord: jobRecordSchema,
   JobStateEvent: jobStateEventSchema,
+  JobNoticeEvent: jobNoticeEventSchema,
   AlertEvent: alertEventSchema,
   WorkerCancelRequest: workerCancelRequestSchema,
   CheckpointMeta: checkpointMetaSchema,
@@ -100,6 +113,17 @@ export const EXPORTED_SCHEMAS = {
   EvaluationCaseEvent: evaluationCaseEventSchema,
   EvaluationSucceededEvent: evaluationSucceededEventSchema,
   EvaluationFailedEvent: evaluationFailedEventSchema,
+  LogSource: logSourceSchema,
+  LogLine: logLineSchema,
+  LogLinesMessage: logLinesMessageSchema,
+  LogEndMessage: logEndMessageSchema,
+  LogSegmentGrantRequest: logSegmentGrantRequestSchema,
+  LogSegmentCommit: logSegmentCommitSchema,
+  LogAttemptSummary: logAttemptSummarySchema,
+  LogReadRequest: logReadRequestSchema,
+  LogReadReply: logReadReplySchema,
+  LogLineEvent: logLineEventSchema,
+  LogFollowEnd: logFollowEndSchema,
 } as const;
 
 /**

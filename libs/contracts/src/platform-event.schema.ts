@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
+import { jobNoticeEventSchema } from './job-notice-event.schema';
 import { jobStateEventSchema } from './job-state-event.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { statusEventSchema } from './status-event.schema';
@@ -12,6 +13,7 @@ export const platformEventSchema = z.discriminatedUnion('type', [
   workerHeartbeatSchema,
   jobStateEventSchema,
   alertEventSchema,
+  jobNoticeEventSchema,
 ]);
 export type PlatformEvent = z.infer<typeof platformEventSchema>;
 
@@ -21,5 +23,6 @@ export const jobEventSchema = z.discriminatedUnion('type', [
   statusEventSchema,
   jobStateEventSchema,
   alertEventSchema,
+  jobNoticeEventSchema,
 ]);
 export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -13,6 +13,10 @@ export const runtimeInfoSchema = z
   .meta({ id: 'RuntimeInfo' });
 export type RuntimeInfo = z.infer<typeof runtimeInfoSchema>;
 
+/** Whose failure it was (see `StatusEvent.failureKind`). */
+export const failureKindSchema = z.enum(['trainer', 'preflight', 'infrastructure', 'oom']);
+export type FailureKind = z.infer<typeof failureKindSchema>;
+
 /** Lifecycle transitions reported by a worker for one attempt of a job. */
 export const statusEventSchema = z
   .object({
@@ -32,9 +36,11 @@ export const statusEventSchema = z
     /**
      * Whose failure it was, which decides what the scheduler does next: `trainer` (non-zero exit:
      * retried while restarts remain), `preflight` (the job cannot run as specified: failed at
-     * once, no retries), `infrastructure` (the platform's fault: requeued, no restart spent).
+     * once, no retries), `infrastructure` (the platform's fault: requeued, no restart spent), `oom`
+     * (out of memory: retried with half the per-device batch and twice the accumulation, global
+     * batch and learning rate kept, no restart spent, down to a per-device batch of 1).
      */
-    failureKind: z.enum(['trainer', 'preflight', 'infrastructure']).optional(),
+    failureKind: failureKindSchema.optional(),
   })
   .strict()
   .meta({ id: 'StatusEvent' });

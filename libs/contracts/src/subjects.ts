@@ -9,6 +9,8 @@ export const STREAMS = {
   events: 'HF_EVENTS',
   /** Evaluation cases, one message per case (`<eval>:<case>`); one durable pull consumer per evaluation. */
   eval: 'HF_EVAL',
+  /** Live lines of attempt logs (limits: an hour, a size cap); the object store holds the logs. */
+  logs: 'HF_LOGS',
 } as const;
 
 export const SUBJECT_PREFIX = {
@@ -16,6 +18,7 @@ export const SUBJECT_PREFIX = {
   events: 'hf.events',
   rpc: 'hf.rpc',
   eval: 'hf.eval',
+  logs: 'hf.logs',
 } as const;
 
 export const SUBJECTS = {
@@ -27,6 +30,9 @@ export const SUBJECTS = {
   jobProgress: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.progress`,
   jobStatus: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.status`,
   jobState: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.state`,
+  /** Notices about an attempt (warm-start key report, frozen weights, refused commits). */
+  jobNotice: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.notice`,
+  jobNoticeAll: `${SUBJECT_PREFIX.events}.job.*.notice`,
   jobEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.>`,
   jobStatusAll: `${SUBJECT_PREFIX.events}.job.*.status`,
   jobProgressAll: `${SUBJECT_PREFIX.events}.job.*.progress`,
@@ -47,6 +53,11 @@ export const SUBJECTS = {
   evalAll: `${SUBJECT_PREFIX.eval}.>`,
   /** The work queue of one evaluation's cases. */
   evalCases: (evaluationId: string) => `${SUBJECT_PREFIX.eval}.${evaluationId}.cases`,
+  logsAll: `${SUBJECT_PREFIX.logs}.>`,
+  /** One attempt's live log lines and its end (worker agent → gateway followers). */
+  jobLogs: (jobId: string, attempt: number) => `${SUBJECT_PREFIX.logs}.${jobId}.${attempt}`,
+  /** Every attempt's live log lines of a job. */
+  jobLogsAll: (jobId: string) => `${SUBJECT_PREFIX.logs}.${jobId}.*`,
 } as const;
 
 /** Request/reply subjects; each service listens in a queue group named after itself. */
@@ -69,6 +80,8 @@ export const RPC = {
   checkpointsImportStart: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.start`,
   /** Auto-evaluation verdicts on a checkpoint (evaluation service → checkpoints service). */
   checkpointsEvaluation: `${SUBJECT_PREFIX.rpc}.checkpoints.evaluation`,
+  /** Attempt logs (checkpoints service): the gateway reads them; workers store them through WORKER_RPC. */
+  logsRead: `${SUBJECT_PREFIX.rpc}.checkpoints.logs.read`,
   /** Evaluation service: create, read and report files (gateway); shards call WORKER_RPC. */
   evaluationsCreate: `${SUBJECT_PREFIX.rpc}.evaluation.create`,
   evaluationsGet: `${SUBJECT_PREFIX.rpc}.evaluation.get`,
@@ -98,6 +111,9 @@ export const WORKER_RPC = {
   evaluationsPlan: 'evaluation.shards.plan',
   evaluationsArtifact: 'evaluation.shards.artifact',
   evaluationsResult: 'evaluation.shards.result',
+  /** Attempt logs: where to store a segment (a grant), then make it readable (checkpoints service). */
+  logsSegmentGrant: 'checkpoints.logs.grant',
+  logsSegmentCommit: 'checkpoints.logs.commit',
 } as const;
 export type WorkerRpcCall = (typeof WORKER_RPC)[keyof typeof WORKER_RPC];
 

@@ -18,6 +18,16 @@ export const gpuInfoSchema = z
   .meta({ id: 'GpuInfo' });
 export type GpuInfo = z.infer<typeof gpuInfoSchema>;
 
+/** A job kind this worker's installation can run, with the version of its recipe. */
+export const workerKindSchema = z
+  .object({
+    kind: z.string().min(1).max(64).regex(/^[a-z][a-z0-9_]*$/, 'a job kind such as pcdiff'),
+    version: z.string().min(1).max(32),
+  })
+  .strict()
+  .meta({ id: 'WorkerKind' });
+export type WorkerKind = z.infer<typeof workerKindSchema>;
+
 /** A worker's periodic registration and telemetry. Its first heartbeat registers it. */
 export const workerHeartbeatSchema = z
   .object({
@@ -28,6 +38,8 @@ export const workerHeartbeatSchema = z
     /** GPUs are simulated (HOUNSFIELD_FAKE_GPUS); trainers then run on the CPU. */
     simulated: z.boolean(),
     gpus: z.array(gpuInfoSchema).max(64),
+    /** The job kinds this worker can run (its recipes that import, and `script`). */
+    kinds: z.array(workerKindSchema).max(64).default([]),
     /** Attempts this worker is running now. */
     running: z.array(z.object({ jobId: identifierSchema, attempt: z.number().int().min(1) }).strict()).max(256),
     /** Seconds between heartbeats; the scheduler declares the worker dead after a few missed ones. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { identifierSchema, timestampSchema } from './common.schema';
 import { pageCursorSchema } from './page.schema';
-import { gpuInfoSchema } from './worker-heartbeat.schema';
+import { gpuInfoSchema, workerKindSchema } from './worker-heartbeat.schema';
 
 /** A worker as `GET /v1/workers` shows it: its GPUs with the job holding each one. */
 export const workerViewSchema = z
@@ -11,6 +11,8 @@ export const workerViewSchema = z
     simulated: z.boolean(),
     lastSeenAt: timestampSchema,
     gpus: z.array(gpuInfoSchema.extend({ leasedBy: z.string().optional() })),
+    /** The job kinds the worker runs, with their recipe versions. */
+    kinds: z.array(workerKindSchema),
     activeJobs: z.array(z.string()),
   })
   .strict()

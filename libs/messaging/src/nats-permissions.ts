@@ -33,6 +33,7 @@ export const RPC_CALLERS: Record<keyof typeof RPC, readonly PlatformService[]> =
   checkpointsImportUpload: ['gateway'],
   checkpointsImportStart: ['gateway'],
   checkpointsEvaluation: ['evaluation'],
+  logsRead: ['gateway'],
   evaluationsCreate: ['gateway'],
   evaluationsGet: ['gateway'],
   evaluationsReport: ['gateway'],
@@ -48,12 +49,12 @@ export const SERVICE_PUBLISHES: Record<PlatformService, readonly string[]> = {
 };
 
 /**
- * What a worker publishes besides its calls: its heartbeats, and status and progress of jobs.
- * Job subjects are keyed by job, not worker, so they are open to every worker; the scheduler
- * takes a status only from the worker the attempt was placed on.
+ * What a worker publishes besides its calls: its heartbeats, status and progress of jobs, and the
+ * live lines of attempt logs. Job subjects are keyed by job, not worker, so they are open to every
+ * worker; the scheduler takes a status only from the worker the attempt was placed on.
  */
 export function workerPublishes(workerId: string): string[] {
-  return [SUBJECTS.workerHeartbeat(workerId), SUBJECTS.jobStatus('*'), SUBJECTS.jobProgress('*')];
+  return [SUBJECTS.workerHeartbeat(workerId), SUBJECTS.jobStatus('*'), SUBJECTS.jobProgress('*'), SUBJECTS.logsAll];
 }
 
 export interface NatsPermissions {

@@ -13,6 +13,7 @@ import { nanos } from '@nats-io/nats-core';
 import { CONSUMERS, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 
 const DAY_NS = nanos(24 * 60 * 60 * 1000);
+const MiB = 1024 * 1024;
 
 /**
  * Every stream the platform uses, defined in this one place. The duplicate window bounds how long
@@ -46,6 +47,21 @@ export const STREAM_CONFIGS: Record<keyof typeof STREAMS, Partial<StreamConfig> 
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(10 * 60 * 1000),
     max_age: 30 * DAY_NS,
+  },
+  /**
+   * Live log lines only: followers read the stored log first and need the stream to cover what
+   * was not stored yet (stores happen every few seconds), so an hour and a size cap are plenty.
+   */
+  logs: {
+    name: STREAMS.logs,
+    subjects: [SUBJECTS.logsAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(2 * 60 * 1000),
+    max_age: nanos(60 * 60 * 1000),
+    max_bytes: 512 * MiB,
+    max_msg_size: MiB,
   },
 };
 

@@ -4,6 +4,9 @@ import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from './config';
 import { ImportRepository } from './imports/import.repository';
 import { ImportService } from './imports/import.service';
+import { LogRepository } from './logs/log.repository';
+import { LogReaderService } from './logs/log-reader.service';
+import { LogStoreService } from './logs/log-store.service';
 import { CheckpointQueryService } from './queries/checkpoint-query.service';
 import { CheckpointEventsPublisher } from './registry/checkpoint-events.publisher';
 import { CheckpointRepository } from './registry/checkpoint.repository';
@@ -16,7 +19,8 @@ import { UploadVerifier } from './verification/upload-verifier';
 
 /**
  * The checkpoints service: registry (Redis), upload and download grants, verification against
- * manifests, atomic `latest`, retention and garbage collection, legacy import.
+ * manifests, atomic `latest`, retention and garbage collection, legacy import; and attempt logs
+ * (segment grants and commits from workers, paged reads for the gateway, retention).
  */
 export function checkpointsModule(config: CheckpointsConfig) {
   return serviceModule({
@@ -38,6 +42,9 @@ export function checkpointsModule(config: CheckpointsConfig) {
       CheckpointQueryService,
       CheckpointEvaluationService,
       ImportService,
+      LogRepository,
+      LogStoreService,
+      LogReaderService,
       SweeperService,
       CheckpointsRpc,
     ],

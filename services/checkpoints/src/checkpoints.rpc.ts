@@ -10,6 +10,9 @@ import {
   checkpointPartUploadedSchema,
   checkpointResolveRequestSchema,
   checkpointUploadRequestSchema,
+  logReadRequestSchema,
+  logSegmentCommitSchema,
+  logSegmentGrantRequestSchema,
   RPC,
   WORKER_RPC,
 } from '@hounsfield/contracts';
@@ -17,12 +20,14 @@ import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
 import { ImportService } from './imports/import.service';
+import { LogReaderService } from './logs/log-reader.service';
+import { LogStoreService } from './logs/log-store.service';
 import { CheckpointQueryService } from './queries/checkpoint-query.service';
 import { UploadService } from './uploads/upload.service';
 
 const QUEUE_GROUP = 'checkpoints';
 
-/** The checkpoints service's request/reply API (worker agents, the scheduler, the gateway). */
+/** The checkpoints service's request/reply API (worker agents, the scheduler, the gateway), attempt logs included. */
 @Injectable()
 export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   private subscriptions: Subscription[] = [];
@@ -33,6 +38,8 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
     private readonly queries: CheckpointQueryService,
     private readonly imports: ImportService,
     private readonly evaluations: CheckpointEvaluationService,
+    private readonly logStore: LogStoreService,
+    private readonly logReader: LogReaderService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -46,6 +53,8 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
       serveWorkerRpc(nc, WORKER_RPC.checkpointsResolve, QUEUE_GROUP, checkpointResolveRequestSchema, (req) => this.queries.resolve(req)),
       serveWorkerRpc(nc, WORKER_RPC.checkpointsDownloadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.queries.downloadPart(req)),
       serveWorkerRpc(nc, WORKER_RPC.checkpointsImportSource, QUEUE_GROUP, checkpointImportSourceRequestSchema, (req, workerId) => this.imports.source(req, workerId)),
+      serveWorkerRpc(nc, WORKER_RPC.logsSegmentGrant, QUEUE_GROUP, logSegmentGrantRequestSchema, (req) => this.logStore.grant(req)),
+      serveWorkerRpc(nc, WORKER_RPC.logsSegmentCommit, QUEUE_GROUP, logSegmentCommitSchema, (req) => this.logStore.commit(req)),
       // Services: the gateway, the scheduler (resume points), the evaluation service.
       serveRpc(nc, RPC.checkpointsResolve, QUEUE_GROUP, checkpointResolveRequestSchema, (req) => this.queries.resolve(req)),
       serveRpc(nc, RPC.checkpointsList, QUEUE_GROUP, checkpointListRequestSchema, (req) => this.queries.list(req)),
@@ -53,6 +62,7 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
       serveRpc(nc, RPC.checkpointsImportUpload, QUEUE_GROUP, checkpointImportUploadRequestSchema, (req) => this.imports.upload(req.fileName, req.size)),
       serveRpc(nc, RPC.checkpointsEvaluation, QUEUE_GROUP, checkpointEvaluationUpdateSchema, (req) => this.evaluations.update(req)),
       serveRpc(nc, RPC.checkpointsImportStart, QUEUE_GROUP, checkpointImportStartRequestSchema, (req) => this.imports.start(req)),
+      serveRpc(nc, RPC.logsRead, QUEUE_GROUP, logReadRequestSchema, (req) => this.logReader.read(req)),
     ];
   }
 

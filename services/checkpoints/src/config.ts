@@ -20,7 +20,12 @@ export const checkpointsEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_CHECKPOINT_PIN_SECONDS: seconds(3600),
   /** Legacy files uploaded for import are deleted after this time. */
   HOUNSFIELD_CHECKPOINT_IMPORT_TTL_SECONDS: seconds(3 * 24 * 3600),
-  /** How often abandoned uploads, expired imports and retired checkpoints are swept from the store. */
+  /**
+   * A job's attempt logs are deleted this long after the last log segment any of its attempts
+   * stored (in practice: after the job ended). Default 30 days.
+   */
+  HOUNSFIELD_LOG_RETENTION_SECONDS: z.coerce.number().int().min(1).max(10 * 365 * 24 * 3600).default(30 * 24 * 3600),
+  /** How often abandoned uploads, expired imports, retired checkpoints and expired logs are swept from the store. */
   HOUNSFIELD_CHECKPOINT_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).default(60_000),
 });
 

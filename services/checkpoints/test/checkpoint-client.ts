@@ -148,7 +148,7 @@ function metaJson(jobId: string, attempt: number, step: number, metrics: Record<
   return Buffer.from(JSON.stringify(meta));
 }
 
-async function writeGrant(grant: AccessGrant, bytes: Buffer): Promise<void> {
+export async function writeGrant(grant: AccessGrant, bytes: Buffer): Promise<void> {
   if (grant.kind === 'url') {
     const response = await fetch(grant.url, { method: 'PUT', body: bytes });
     if (!response.ok) throw new Error(`PUT failed: ${response.status} ${await response.text()}`);

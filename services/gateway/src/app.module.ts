@@ -14,21 +14,35 @@ import { EvaluationsClient } from './evaluations/evaluations.client';
 import { EvaluationsController } from './evaluations/evaluations.controller';
 import { ProblemFilter } from './http/problem.filter';
 import { JobEventsStream } from './jobs/job-events.stream';
+import { JobLogsController } from './jobs/job-logs.controller';
+import { JobLogsStream } from './jobs/job-logs.stream';
+import { LogsClient } from './jobs/logs.client';
 import { JobsController } from './jobs/jobs.controller';
 import { QueueController } from './jobs/queue.controller';
 import { MetricsClient } from './jobs/metrics.client';
+import { RecipeConfigValidator } from './jobs/recipe-config.validator';
 import { SchedulerClient } from './jobs/scheduler.client';
 import { OpenApiController } from './openapi/openapi.controller';
 import { WorkersController } from './workers/workers.controller';
 
-/** The HTTP API: authenticates every request, validates it, asks the services over NATS, streams job events. */
+/** The HTTP API: authenticates every request, validates it, asks the services over NATS, streams job events and logs. */
 export function gatewayModule(config: GatewayConfig) {
   return serviceModule({
     name: 'gateway',
     natsUrl: config.HOUNSFIELD_NATS_URL,
     credentials: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
-    controllers: [JobsController, QueueController, WorkersController, CheckpointsController, EvaluationsController, TokensController, UsersController, OpenApiController],
+    controllers: [
+      JobsController,
+      JobLogsController,
+      QueueController,
+      WorkersController,
+      CheckpointsController,
+      EvaluationsController,
+      TokensController,
+      UsersController,
+      OpenApiController,
+    ],
     providers: [
       { provide: GATEWAY_CONFIG, useValue: config },
       { provide: APP_FILTER, useClass: ProblemFilter },
@@ -38,7 +52,10 @@ export function gatewayModule(config: GatewayConfig) {
       AdminBootstrap,
       SchedulerClient,
       MetricsClient,
+      RecipeConfigValidator,
       JobEventsStream,
+      LogsClient,
+      JobLogsStream,
       CheckpointsClient,
       CheckpointDownloads,
       EvaluationsClient,

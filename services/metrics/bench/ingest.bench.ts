@@ -60,7 +60,7 @@ function* workload(): Generator<{ subject: string; payload: ProgressEvent | Work
         memoryUsedBytes: 40 * 2 ** 30, utilizationPercent: 70 + index, temperatureCelsius: 60, powerWatts: 500, foreignProcesses: false,
       }));
       const running = [{ jobId: `job-${w}`, attempt: 1 }];
-      yield { subject: SUBJECTS.workerHeartbeat(`node-${w}`), payload: { v: SCHEMA_VERSION, type: 'heartbeat', workerId: `node-${w}`, hostname: `node-${w}`, simulated: false, gpus, running, intervalSeconds: 5, at } };
+      yield { subject: SUBJECTS.workerHeartbeat(`node-${w}`), payload: { v: SCHEMA_VERSION, type: 'heartbeat', workerId: `node-${w}`, hostname: `node-${w}`, simulated: false, gpus, kinds: [], running, intervalSeconds: 5, at } };
       continue;
     }
     const j = i % JOBS;

@@ -13,7 +13,7 @@ describe('the /metrics exposition', () => {
     // state changes with both histograms, a queue, leases and an alert.
     const job = h.scheduler.addJob('expo-job', { name: 'voxelization "quoted"\nname', kind: 'voxelization' }, { workerId: 'node-e', gpuIndices: [0] });
     h.scheduler.queued = [{ ...job, id: 'queued-job', state: 'queued', pendingReason: 'needs 7 GPUs with ≥ 30 GiB on one worker; the largest free block is 4 on node-b', queuePosition: 1 }];
-    h.scheduler.workers = [{ workerId: 'node-e', hostname: 'node-e', simulated: true, lastSeenAt: new Date().toISOString(), activeJobs: ['expo-job'], gpus: [{ index: 0, uuid: 'u0', name: 'H100', memoryTotalBytes: 1, memoryUsedBytes: 0, utilizationPercent: 0, temperatureCelsius: 30, foreignProcesses: false, leasedBy: 'expo-job' }] }];
+    h.scheduler.workers = [{ workerId: 'node-e', hostname: 'node-e', simulated: true, lastSeenAt: new Date().toISOString(), kinds: [], activeJobs: ['expo-job'], gpus: [{ index: 0, uuid: 'u0', name: 'H100', memoryTotalBytes: 1, memoryUsedBytes: 0, utilizationPercent: 0, temperatureCelsius: 30, foreignProcesses: false, leasedBy: 'expo-job' }] }];
     const t0 = Date.now() - 60_000;
     await h.publish(SUBJECTS.jobState('expo-job'), events.state('expo-job', 'queued', t0));
     await h.publish(SUBJECTS.jobState('expo-job'), events.state('expo-job', 'assigned', t0 + 1000, 1, 'queued'));

@@ -197,6 +197,7 @@ export const events = {
         foreignProcesses: false,
         ...g,
       })),
+      kinds: [],
       running,
       intervalSeconds: 1,
       at: iso(atMs),

@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Assignment, assignmentSchema, CONSUMERS, JobRecord, jobRecordSchema, RPC, SCHEMA_VERSION, STREAMS, SUBJECTS } from '@hounsfield/contracts';
+import { Assignment, assignmentSchema, CONSUMERS, jobKindSchema, JobRecord, jobRecordSchema, RPC, SCHEMA_VERSION, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 import { decodeJson, encodeJson, NatsClient, requestRpc } from '@hounsfield/messaging';
 import { LocalStack } from '@hounsfield/testing';
 import type { ConsumerMessages } from '@nats-io/jetstream';
@@ -75,7 +75,7 @@ class SimulatedWorker {
     }));
     await this.nats.js.publish(
       SUBJECTS.workerHeartbeat(this.id),
-      encodeJson({ v: SCHEMA_VERSION, type: 'heartbeat', workerId: this.id, hostname: this.id, simulated: true, gpus, running: [...this.running.values()], intervalSeconds: 2, at: new Date().toISOString() }),
+      encodeJson({ v: SCHEMA_VERSION, type: 'heartbeat', workerId: this.id, hostname: this.id, simulated: true, gpus, kinds: jobKindSchema.options.map((kind) => ({ kind, version: '1' })), running: [...this.running.values()], intervalSeconds: 2, at: new Date().toISOString() }),
     );
   }
 

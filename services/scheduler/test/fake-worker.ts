@@ -1,4 +1,4 @@
-import { Assignment, assignmentSchema, CONSUMERS, GpuInfo, SCHEMA_VERSION, STREAMS, StatusEvent, SUBJECTS } from '@hounsfield/contracts';
+import { Assignment, assignmentSchema, CONSUMERS, GpuInfo, jobKindSchema, SCHEMA_VERSION, StatusEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 import { decodeJson, encodeJson, NatsClient } from '@hounsfield/messaging';
 
 /** Speaks the worker side of the protocol from a test: heartbeats, assignments, status. */
@@ -40,6 +40,7 @@ export class FakeWorker {
         hostname: 'test',
         simulated: true,
         gpus: this.gpus(),
+        kinds: jobKindSchema.options.map((kind) => ({ kind, version: '1' })),
         running: [...this.running.values()],
         intervalSeconds: 0.5,
         at: new Date().toISOString(),

@@ -3,6 +3,7 @@
  *
  *   checkpoints/<job>/<step>/<checkpoint id>/<file>/<part, 5 digits>
  *   imports/<import id>/<file name>
+ *   logs/<job>/<attempt>/<segment index, 6 digits>.log
  *
  * Each upload has its own directory (its id), so a second upload of the same step never touches
  * the bytes of a committed checkpoint. A file's parts concatenate in name order:
@@ -35,4 +36,14 @@ export function importKey(importId: string, fileName: string): string {
   const base = fileName.split(/[\\/]/).pop() ?? '';
   const safe = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 128);
   return `${importPrefix(importId)}${safe || 'source'}`;
+}
+
+/** All stored logs of a job. */
+export function jobLogsPrefix(jobId: string): string {
+  return `logs/${jobId}/`;
+}
+
+/** One segment of an attempt's log: whole `[rank N] …` lines, as the worker wrote them. */
+export function logSegmentKey(jobId: string, attempt: number, index: number): string {
+  return `${jobLogsPrefix(jobId)}${attempt}/${String(index).padStart(6, '0')}.log`;
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
 import { ImportService } from '../imports/import.service';
+import { LogStoreService } from '../logs/log-store.service';
 import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { UploadSessionRepository } from '../uploads/upload-session.repository';
 import { UploadVerifier } from '../verification/upload-verifier';
@@ -8,7 +9,8 @@ import { RetentionService } from './retention.service';
 
 /**
  * Periodic clean-up, so the store holds only committed checkpoints: retired checkpoints whose pins
- * ended, uploads abandoned (or rejected) before a commit, and expired import sources. Every step is
+ * ended, uploads abandoned (or rejected) before a commit, and expired import sources; and attempt
+ * logs whose retention ended. Every step is
  * idempotent, so a crash mid-sweep is repaired by the next one, on any replica.
  */
 @Injectable()
@@ -22,6 +24,7 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
     private readonly sessions: UploadSessionRepository,
     private readonly imports: ImportService,
     private readonly verifier: UploadVerifier,
+    private readonly logs: LogStoreService,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(CHECKPOINTS_CONFIG) private readonly config: CheckpointsConfig,
   ) {}
@@ -51,6 +54,7 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
       if (deleted > 0) this.logger.log(`deleted ${deleted} parts of the uncommitted upload ${prefix}`);
     }
     await this.imports.sweep(now);
+    await this.logs.sweep(now);
     this.verifier.evictIdle(this.config.HOUNSFIELD_CHECKPOINT_GRANT_SECONDS * 1000, now);
   }
 }

@@ -4,6 +4,7 @@ import { isTerminalJobState, JobEvent, jobEventSchema, STREAMS, SUBJECTS } from 
 import { decodeJson, NatsClient } from '@hounsfield/messaging';
 import type { Response } from 'express';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config';
+import { openEventStream } from '../http/event-stream';
 
 /**
  * Streams a job's events (scheduler state changes, worker status, progress) as server-sent
@@ -27,15 +28,9 @@ export class JobEventsStream {
         : { deliver_policy: DeliverPolicy.All }),
     });
     const messages = await consumer.consume();
-    response.status(200);
-    response.setHeader('Content-Type', 'text/event-stream');
-    response.setHeader('Cache-Control', 'no-cache');
-    response.setHeader('Connection', 'keep-alive');
-    response.setHeader('X-Accel-Buffering', 'no');
-    response.flushHeaders();
-    const keepalive = setInterval(() => response.write(': keep-alive\n\n'), this.config.HOUNSFIELD_SSE_KEEPALIVE_SECONDS * 1000);
+    const stopKeepalive = openEventStream(response, this.config.HOUNSFIELD_SSE_KEEPALIVE_SECONDS * 1000);
     const stop = () => {
-      clearInterval(keepalive);
+      stopKeepalive();
       void messages.close();
     };
     response.on('close', stop);

@@ -20,6 +20,7 @@ import { problem } from '../http/problem';
 import { validateOr400 } from '../http/validation';
 import { JobEventsStream } from './job-events.stream';
 import { MetricsClient } from './metrics.client';
+import { RecipeConfigValidator } from './recipe-config.validator';
 import { SchedulerClient } from './scheduler.client';
 
 const listQuerySchema = z
@@ -52,17 +53,20 @@ export class JobsController {
     private readonly scheduler: SchedulerClient,
     private readonly events: JobEventsStream,
     private readonly metrics: MetricsClient,
+    private readonly recipeConfigs: RecipeConfigValidator,
   ) {}
 
   /**
-   * Validates the spec here (400 with field paths) so a bad request never reaches the scheduler;
-   * users submit trainings only (internal task kinds are the platform's own). The caller owns the job.
+   * Validates the spec here (400 with field paths) so a bad request never reaches the scheduler:
+   * the spec's contract, then its `config` against the schema its kind's recipe exports. Users
+   * submit trainings only (internal task kinds are the platform's own); the caller owns the job.
    */
   @Post()
   @HttpCode(201)
   @Requires('jobs:submit')
   async submit(@CurrentPrincipal() principal: Principal, @Body() body: unknown): Promise<JobRecord> {
-    validateOr400(trainingJobSpecSchema, body, 'the job spec');
+    const spec = validateOr400(trainingJobSpecSchema, body, 'the job spec');
+    this.recipeConfigs.check(spec.kind, spec.config);
     return this.scheduler.submit(body, principal.user);
   }
 

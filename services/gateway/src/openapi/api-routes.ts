@@ -33,6 +33,7 @@ import {
 } from '@hounsfield/contracts';
 import { z } from 'zod';
 import { Permission } from '../auth/permissions';
+import { logsQuerySchema } from '../jobs/job-logs.controller';
 
 /** A body that is not JSON: the route streams it. */
 export type RawContent = 'text/event-stream' | 'application/octet-stream' | 'text/plain' | 'text/html' | 'text/markdown';
@@ -172,6 +173,18 @@ export const API_ROUTES: ApiRoute[] = [
     query: z.object(pageQueryShape),
     status: 200,
     response: queuePageSchema,
+  },
+  {
+    method: 'get',
+    path: '/v1/jobs/{id}/logs',
+    summary: 'An attempt\'s output of all ranks (`[rank N] …`) as text; `follow=true` streams it as server-sent events',
+    tag: 'jobs',
+    access: 'jobs:read',
+    params: jobId,
+    query: logsQuerySchema,
+    ticket: true,
+    status: 200,
+    response: 'text/plain',
   },
   { method: 'get', path: '/v1/workers', summary: 'Workers, their GPUs and the jobs holding them', tag: 'workers', access: 'workers:read', query: z.object(pageQueryShape), status: 200, response: workerPageSchema },
 

@@ -3,7 +3,7 @@ import { SCHEMA_VERSION } from '@hounsfield/contracts';
 import { decodeEvent } from './event-decoder';
 
 const bytes = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
-const heartbeat = { v: SCHEMA_VERSION, type: 'heartbeat', workerId: 'w', hostname: 'h', simulated: true, gpus: [], running: [], intervalSeconds: 5, at: '2026-01-01T00:00:00.000Z' };
+const heartbeat = { v: SCHEMA_VERSION, type: 'heartbeat', workerId: 'w', hostname: 'h', simulated: true, gpus: [], kinds: [], running: [], intervalSeconds: 5, at: '2026-01-01T00:00:00.000Z' };
 
 describe('decodeEvent', () => {
   it('accepts a valid event', () => {

@@ -165,6 +165,7 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
         return undefined;
       case 'state':
       case 'alert':
+      case 'notice':
         return undefined;
     }
   }

@@ -24,7 +24,7 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
     await ensureConsumer(
       this.nats.jsm,
       STREAMS.events,
-      eventsConsumerConfig(CONSUMERS.scheduler, [SUBJECTS.workerHeartbeatAll, SUBJECTS.jobStatusAll, SUBJECTS.jobProgressAll]),
+      eventsConsumerConfig(CONSUMERS.scheduler, [SUBJECTS.workerHeartbeatAll, SUBJECTS.jobStatusAll, SUBJECTS.jobProgressAll, SUBJECTS.jobNoticeAll]),
     );
     this.consumer = new DurableConsumer({
       js: this.nats.js,
@@ -54,7 +54,10 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
         return this.lifecycle.onStatus(event);
       case 'progress':
         return this.lifecycle.onProgress(event);
+      case 'notice':
+        return this.lifecycle.onNotice(event);
       case 'state':
+      case 'alert':
         return;
     }
   }

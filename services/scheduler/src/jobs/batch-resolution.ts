@@ -43,10 +43,22 @@ function nearestValidBatches(globalBatch: number, worldSize: number, cap: number
  * Resolves the global batch into per-device batch × world size × accumulation steps, and scales
  * the learning rate against the reference batch: linear (Goyal et al. 2017), sqrt (Krizhevsky
  * 2014), or none. The global batch must divide exactly; nothing is silently rounded.
+ * `perDeviceBatchCap` (learned from out-of-memory attempts) tightens `maxPerDeviceBatch`: more
+ * accumulation, the same global batch and learning rate.
  */
-export function resolveHyperparameters(spec: TrainingJobSpec, worldSize = worldSizeOf(spec)): ResolvedHyperparameters {
+/**
+ * The per-device batch cap after an out-of-memory attempt that ran with `perDeviceBatch`: half of
+ * it (rounded down), so the next resolution doubles (at least) the accumulation. Undefined when
+ * the attempt already ran one sample per device: nothing smaller exists.
+ */
+export function halvedBatchCap(perDeviceBatch: number): number | undefined {
+  return perDeviceBatch <= 1 ? undefined : Math.floor(perDeviceBatch / 2);
+}
+
+export function resolveHyperparameters(spec: TrainingJobSpec, worldSize = worldSizeOf(spec), perDeviceBatchCap?: number): ResolvedHyperparameters {
   const hp = spec.hyperparameters;
-  const cap = hp.maxPerDeviceBatch;
+  const caps = [hp.maxPerDeviceBatch, perDeviceBatchCap].filter((c): c is number => c !== undefined);
+  const cap = caps.length ? Math.min(...caps) : undefined;
   const accum = accumulationFor(hp.globalBatch, worldSize, cap);
   if (accum === undefined) {
     const nearest = nearestValidBatches(hp.globalBatch, worldSize, cap);

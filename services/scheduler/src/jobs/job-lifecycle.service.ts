@@ -5,6 +5,7 @@ import {
   encodeCursor,
   isTerminalJobState,
   isTrainingSpec,
+  JobNoticeEvent,
   JobPage,
   ListJobsRequest,
   JobRecord,
@@ -12,6 +13,7 @@ import {
   JobState,
   ProgressEvent,
   StatusEvent,
+  TrainingJobSpec,
   workerCancelSubject,
   WorkerCancelRequest,
 } from '@hounsfield/contracts';
@@ -24,9 +26,9 @@ import { capacityShortfall, placeJob } from '../scheduling/placement';
 import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
 import { OutboxPublisher } from '../scheduling/outbox.publisher';
 import { leaseToken } from '../workers/worker.model';
-import { BatchResolutionError, resolveHyperparameters } from './batch-resolution';
+import { BatchResolutionError, halvedBatchCap, resolveHyperparameters } from './batch-resolution';
 import { CommitOptions, JobRepository, queueScore } from './job.repository';
-import { clearPlacement, nowIso, stateEventEntry, transition } from './job-transitions';
+import { clearPlacement, endAttempt, nowIso, stateEventEntry, transition } from './job-transitions';
 
 const jobPositionSchema = z.object({ score: z.number(), id: z.string() }).strict();
 
@@ -113,16 +115,18 @@ export class JobLifecycleService {
     return { jobs, ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
   }
 
-  /** Adds what is kept apart from the record: queue position and latest progress. */
+  /** Adds what is kept apart from the record: queue position, latest progress and notices. */
   private async view(job: JobRecord): Promise<JobRecord> {
-    const [position, progress] = await Promise.all([
+    const [position, progress, notices] = await Promise.all([
       job.state === 'queued' ? this.jobs.queuePosition(job) : undefined,
       this.jobs.getProgress(job.id),
+      this.jobs.getNotices(job.id),
     ]);
     return {
       ...job,
       ...(position !== undefined ? { queuePosition: position } : {}),
       ...(progress && progress.attempt === job.attempt ? { lastProgress: progress } : {}),
+      ...(notices.length ? { notices } : {}),
       ...(job.state === 'queued' ? { pendingReason: await this.pendingReason(job, position) } : {}),
     };
   }
@@ -206,6 +210,10 @@ export class JobLifecycleService {
     await this.jobs.saveProgress(event);
   }
 
+  async onNotice(event: JobNoticeEvent): Promise<void> {
+    await this.jobs.saveNotice(event);
+  }
+
   async onStatus(event: StatusEvent): Promise<void> {
     const job = await this.jobs.get(event.jobId);
     if (!job) {
@@ -236,29 +244,32 @@ export class JobLifecycleService {
         await this.commit(transition(job, 'running', { runtime: event.runtime, startedAt: job.startedAt ?? event.at }), job, { active: true });
         return;
       case 'succeeded':
-        await this.commit(transition(job, 'succeeded', { ...exit, finishedAt: event.at }), job, { active: false, lease: release });
+        await this.commit(endAttempt(transition(job, 'succeeded', { ...exit, finishedAt: event.at }), 'succeeded'), job, { active: false, lease: release });
         break;
       case 'cancelled': {
         const endAs = job.stopAs ?? 'cancelled';
         const reason = job.stopReason ?? event.reason;
-        await this.commit(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), job, { active: false, lease: release });
+        await this.commit(endAttempt(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), endAs), job, { active: false, lease: release });
         break;
       }
       case 'preempted':
-        await this.requeue(job, `preempted: ${event.reason ?? 'the worker stopped the attempt'}`, false);
+        await this.requeue(job, `preempted: ${event.reason ?? 'the worker stopped the attempt'}`, false, {}, 'preempted');
         break;
       case 'failed': {
         const kind = event.failureKind ?? 'trainer';
         if (job.cancelRequested) {
           const endAs = job.stopAs ?? 'cancelled';
           const reason = job.stopReason ?? 'cancelled by request';
-          await this.commit(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), job, { active: false, lease: release });
+          await this.commit(endAttempt(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), endAs), job, { active: false, lease: release });
         } else if (kind === 'infrastructure') {
-          await this.requeue(job, `worker ${event.workerId}: ${event.reason ?? 'infrastructure failure'} (no restart spent)`, false, exit);
+          await this.requeue(job, `worker ${event.workerId}: ${event.reason ?? 'infrastructure failure'} (no restart spent)`, false, exit, 'failed', kind);
+        } else if (kind === 'oom' && isTrainingSpec(job.spec)) {
+          await this.retryOutOfMemory({ ...job, spec: job.spec }, event, exit, release);
         } else if (kind === 'trainer' && job.restarts < job.spec.maxRestarts) {
-          await this.requeue(job, event.reason ?? `exit code ${event.exitCode}`, true, exit);
+          await this.requeue(job, event.reason ?? `exit code ${event.exitCode}`, true, exit, 'failed', kind);
         } else {
-          await this.commit(transition(job, 'failed', { ...exit, finishedAt: event.at }, event.reason), job, { active: false, lease: release });
+          const failed = endAttempt(transition(job, 'failed', { ...exit, finishedAt: event.at }, event.reason), 'failed', kind, event.reason);
+          await this.commit(failed, job, { active: false, lease: release });
         }
         break;
       }
@@ -267,15 +278,51 @@ export class JobLifecycleService {
   }
 
   /**
-   * Puts a placed job back in the queue as a new attempt. `spendRestart` is true for trainer
-   * failures; lost workers, withdrawn assignments and preemption spend none.
+   * Out of memory: the attempt is retried with half the per-device batch and twice the
+   * accumulation (the scheduler resolves the next attempt under the lowered cap; the global batch
+   * and learning rate stay), without spending a restart, until a per-device batch of 1 also ran
+   * out of memory.
    */
-  async requeue(job: JobRecord, reason: string, spendRestart: boolean, exit: Partial<JobRecord> = {}): Promise<boolean> {
+  private async retryOutOfMemory(
+    job: JobRecord & { spec: TrainingJobSpec },
+    event: StatusEvent,
+    exit: Partial<JobRecord>,
+    release: CommitOptions['lease'],
+  ): Promise<void> {
+    const perDevice = job.resolved?.perDeviceBatch ?? 1;
+    const cap = halvedBatchCap(perDevice);
+    const why = event.reason ?? 'out of memory';
+    if (cap === undefined) {
+      const reason = `${why}; it ran out of memory with a per-device batch of 1, so there is nothing smaller to retry with: use GPUs with more memory, gradientCheckpointing, or a smaller model or input`;
+      await this.commit(endAttempt(transition(job, 'failed', { ...exit, reason, finishedAt: event.at }, reason), 'failed', 'oom', why), job, { active: false, lease: release });
+      return;
+    }
+    const next = resolveHyperparameters(job.spec, job.resolved?.worldSize, cap);
+    const reason =
+      `${why}; retrying with ${next.perDeviceBatch} per device × ${next.gradAccumSteps} accumulation ` +
+      `(was ${perDevice} × ${job.resolved?.gradAccumSteps ?? 1}; global batch ${next.globalBatch} and lr ${next.lr} unchanged, no restart spent)`;
+    await this.requeue(job, reason, false, exit, 'failed', 'oom', { perDeviceBatchCap: cap });
+  }
+
+  /**
+   * Puts a placed job back in the queue as a new attempt. `spendRestart` is true for trainer
+   * failures; lost workers, withdrawn assignments, preemption and out-of-memory retries spend none.
+   * `outcome`/`failureKind` close the ended attempt's summary; `patch` changes the record (the OOM cap).
+   */
+  async requeue(
+    job: JobRecord,
+    reason: string,
+    spendRestart: boolean,
+    exit: Partial<JobRecord> = {},
+    outcome: JobState = 'failed',
+    failureKind?: StatusEvent['failureKind'],
+    patch: Partial<JobRecord> = {},
+  ): Promise<boolean> {
     if (job.cancelRequested) {
       // Someone asked to stop it; a lost worker does not bring it back.
       const endAs = job.stopAs ?? 'cancelled';
       const why = `${job.stopReason ?? 'cancelled by request'} (${reason})`;
-      const ended = transition(job, endAs, { ...exit, reason: why, finishedAt: nowIso() }, why);
+      const ended = endAttempt(transition(job, endAs, { ...exit, reason: why, finishedAt: nowIso() }, why), endAs);
       const result = await this.jobs.commit(ended, {
         expectedAttempt: job.attempt,
         allowedStates: PLACED_STATES,
@@ -287,7 +334,8 @@ export class JobLifecycleService {
       return result === 'ok';
     }
     const attempt = job.attempt + 1;
-    const ended = spendRestart ? transition(job, 'failed', exit, reason) : { ...job, ...exit };
+    const closed = endAttempt({ ...job, ...patch }, outcome, failureKind, reason);
+    const ended = spendRestart ? transition(closed, 'failed', exit, reason) : { ...closed, ...exit };
     const why = spendRestart ? '' : `${reason}; `;
     const next = transition(clearPlacement(ended), 'queued', {
       attempt,

@@ -1,5 +1,8 @@
-import { JobRecord, JobState, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
+import { AttemptSummary, FailureKind, JobRecord, JobState, ResolvedHyperparameters, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
 import { OutboxEntry } from './job.repository';
+
+/** Attempt summaries kept on a record (the newest). */
+const MAX_ATTEMPT_SUMMARIES = 100;
 
 export function nowIso(): string {
   return new Date().toISOString();
@@ -47,4 +50,30 @@ export function stateEventEntry(job: JobRecord, from: JobState | undefined): Out
 export function clearPlacement(job: JobRecord): JobRecord {
   const { workerId: _w, gpuIndices: _g, cudaVisibleDevices: _c, runtime: _r, ...rest } = job;
   return rest as JobRecord;
+}
+
+/** The job with a new attempt summary: where the attempt was placed and its batch split. */
+export function startAttempt(job: JobRecord, workerId: string, worldSize: number, resolved?: ResolvedHyperparameters, at = nowIso()): JobRecord {
+  const summary: AttemptSummary = {
+    attempt: job.attempt,
+    workerId,
+    worldSize,
+    ...(resolved ? { perDeviceBatch: resolved.perDeviceBatch, gradAccumSteps: resolved.gradAccumSteps } : {}),
+    assignedAt: at,
+  };
+  const earlier = (job.attempts ?? []).filter((a) => a.attempt !== job.attempt);
+  return { ...job, attempts: [...earlier, summary].slice(-MAX_ATTEMPT_SUMMARIES) };
+}
+
+/** The job with its current attempt's summary closed: how it ended and, for failures, whose. */
+export function endAttempt(job: JobRecord, outcome: JobState, failureKind?: FailureKind, reason?: string): JobRecord {
+  if (!job.attempts?.length) return job;
+  return {
+    ...job,
+    attempts: job.attempts.map((a) =>
+      a.attempt === job.attempt && a.outcome === undefined
+        ? { ...a, outcome, ...(failureKind ? { failureKind } : {}), ...(reason ? { reason: reason.slice(0, 4096) } : {}) }
+        : a,
+    ),
+  };
 }

@@ -1,9 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JobRecord, JobState, ProgressEvent, progressEventSchema } from '@hounsfield/contracts';
+import { JobNoticeEvent, jobNoticeEventSchema, JobRecord, JobState, ProgressEvent, progressEventSchema } from '@hounsfield/contracts';
 import Redis from 'ioredis';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { REDIS } from '@hounsfield/runtime';
 import { JOB_COMMIT_LUA, QUEUE_POSITION_LUA } from './job-commit.lua';
+
+/** Notices kept per job (the newest). */
+const MAX_NOTICES = 50;
 
 /** A message to publish after the state change that caused it (transactional outbox). */
 export interface OutboxEntry {
@@ -73,6 +76,7 @@ export class JobRepository {
 
   private jobKey = (id: string) => `${this.p}job:${id}`;
   private progressKey = (id: string) => `${this.p}progress:${id}`;
+  private noticesKey = (id: string) => `${this.p}notices:${id}`;
   leaseKey = (workerId: string) => `${this.p}lease:${workerId}`;
   /**
    * One queue per GPU count (0 = CPU jobs), each ordered by priority then age. A scheduling pass
@@ -264,5 +268,24 @@ export class JobRepository {
   async getProgress(jobId: string): Promise<ProgressEvent | undefined> {
     const raw = await this.redis.get(this.progressKey(jobId));
     return raw ? progressEventSchema.parse(JSON.parse(raw)) : undefined;
+  }
+
+  /**
+   * Keeps a job's newest notices (a sorted set by time: a redelivered notice is the same member,
+   * so it is stored once), at most MAX_NOTICES.
+   */
+  async saveNotice(event: JobNoticeEvent): Promise<void> {
+    const key = this.noticesKey(event.jobId);
+    await this.redis
+      .multi()
+      .zadd(key, Date.parse(event.at) || Date.now(), JSON.stringify(event))
+      .zremrangebyrank(key, 0, -(MAX_NOTICES + 1))
+      .exec();
+  }
+
+  /** The job's notices, oldest first. */
+  async getNotices(jobId: string): Promise<JobNoticeEvent[]> {
+    const members = await this.redis.zrange(this.noticesKey(jobId), 0, -1);
+    return members.map((raw) => jobNoticeEventSchema.parse(JSON.parse(raw)));
   }
 }

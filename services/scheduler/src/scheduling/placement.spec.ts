@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { GpuInfo, JobSpec, jobSpecSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { GpuInfo, jobKindSchema, JobSpec, jobSpecSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
 import { Candidate, capacityShortfall, placeJob, reservationFor } from './placement';
 
 const GIB = 1024 ** 3;
@@ -22,7 +22,7 @@ function gpu(index: number, patch: Partial<GpuInfo> = {}): GpuInfo {
 function worker(workerId: string, gpus: GpuInfo[], leased: number[] = []): Candidate {
   return {
     worker: {
-      heartbeat: { v: SCHEMA_VERSION, type: 'heartbeat', workerId, hostname: workerId, simulated: true, gpus, running: [], intervalSeconds: 2, at: new Date().toISOString() },
+      heartbeat: { v: SCHEMA_VERSION, type: 'heartbeat', workerId, hostname: workerId, simulated: true, gpus, kinds: jobKindSchema.options.map((kind) => ({ kind, version: '1' })), running: [], intervalSeconds: 2, at: new Date().toISOString() },
       lastSeenMs: Date.now(),
     },
     leases: new Map(leased.map((i) => [i, `other:1`])),

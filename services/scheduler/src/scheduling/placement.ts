@@ -48,6 +48,21 @@ export function largestFreeBlock(candidates: Candidate[], policy: PlacementPolic
   return largest;
 }
 
+/** Whether a worker's installation runs jobs of `kind` (it lists the kinds in its heartbeats). */
+export function providesKind(worker: WorkerState, kind: string): boolean {
+  return worker.heartbeat.kinds.some((offered) => offered.kind === kind);
+}
+
+/** What the job's kind needs, when no worker among `workers` provides it. */
+function missingKind(spec: JobSpec, workers: WorkerState[]): string | undefined {
+  if (workers.some((worker) => providesKind(worker, spec.kind))) return undefined;
+  const offered = [...new Set(workers.flatMap((w) => w.heartbeat.kinds.map((k) => `${k.kind} ${k.version}`)))].sort();
+  return (
+    `no registered worker runs jobs of kind ${spec.kind} (workers offer: ${offered.join(', ') || 'nothing'}); ` +
+    `start a worker whose hounsfield installation has the ${spec.kind} recipe`
+  );
+}
+
 /** What the job needs, in the words of a pending reason. */
 export function describeNeed(spec: JobSpec): string {
   const { gpus, gpuType, minGpuMemoryGiB } = spec.resources;
@@ -78,6 +93,9 @@ export function placeJob(spec: JobSpec, candidates: Candidate[], policy: Placeme
   if (candidates.length === 0) {
     return { placed: false, reason: `${describeNeed(spec)}; no worker is registered (start one with \`python -m hounsfield.worker\`)` };
   }
+  const kindMissing = missingKind(spec, candidates.map((c) => c.worker));
+  if (kindMissing) return { placed: false, reason: kindMissing };
+  candidates = candidates.filter((c) => providesKind(c.worker, spec.kind));
   const needed = spec.resources.gpus;
   if (needed === 0) return placeCpuJob(candidates);
 
@@ -118,6 +136,9 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
   if (workers.length === 0) {
     return `${describeNeed(spec)}; no worker is registered (start one with \`python -m hounsfield.worker\`, or set resources.waitForCapacity to queue anyway)`;
   }
+  const kindMissing = missingKind(spec, workers);
+  if (kindMissing) return `${kindMissing}, or set resources.waitForCapacity to queue anyway`;
+  workers = workers.filter((worker) => providesKind(worker, spec.kind));
   if (spec.resources.gpus === 0) return undefined;
   let largest = { workerId: '', count: 0 };
   for (const worker of workers) {
@@ -141,7 +162,7 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
  */
 export function reservationFor(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): string | undefined {
   let best: { workerId: string; free: number } | undefined;
-  for (const candidate of candidates) {
+  for (const candidate of candidates.filter((c) => providesKind(c.worker, spec.kind))) {
     const gpus = candidate.worker.heartbeat.gpus;
     const fits = gpus.filter(
       (gpu) => skipReason({ ...gpu, memoryUsedBytes: 0, utilizationPercent: 0, foreignProcesses: false }, spec, new Map(), { busyUtilizationPercent: 100 }) === undefined,

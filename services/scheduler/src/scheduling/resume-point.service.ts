@@ -45,6 +45,20 @@ export class ResumePointService {
     return { kind: 'fail', reason: `spec.checkpoint.resumeFrom ${named} cannot be used: ${why}` };
   }
 
+  /**
+   * The checkpoint a fresh start takes its initial weights from (`spec.checkpoint.initFrom`):
+   * `none` when the spec names none or the attempt resumes anyway.
+   */
+  async initPoint(job: JobRecord, resume: ResumePoint): Promise<ResumePoint | { kind: 'none' }> {
+    const init = isTrainingSpec(job.spec) ? job.spec.checkpoint.initFrom : undefined;
+    if (!init || resume.kind === 'resume') return { kind: 'none' };
+    const lookup = await this.lookup(undefined, init.ref);
+    if ('found' in lookup) return { kind: 'resume', checkpoint: lookup.found };
+    if ('unavailable' in lookup) return { kind: 'wait', reason: `spec.checkpoint.initFrom ${init.ref}: ${lookup.unavailable}` };
+    const why = 'missing' in lookup ? lookup.missing : lookup.invalid;
+    return { kind: 'fail', reason: `spec.checkpoint.initFrom ${init.ref} cannot be used: ${why}` };
+  }
+
   private async lookup(jobId: string | undefined, ref: string): Promise<Lookup> {
     try {
       const request = { v: SCHEMA_VERSION, ref, pinSeconds: PIN_SECONDS, ...(jobId ? { jobId } : {}) };

@@ -4,7 +4,7 @@ import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { resolveHyperparameters } from '../jobs/batch-resolution';
 import { JobLifecycleService } from '../jobs/job-lifecycle.service';
 import { JobRepository, OutboxEntry } from '../jobs/job.repository';
-import { nowIso, stateEventEntry, transition } from '../jobs/job-transitions';
+import { nowIso, startAttempt, stateEventEntry, transition } from '../jobs/job-transitions';
 import { leaseToken } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
@@ -121,7 +121,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const waitMs = Math.max(this.config.HOUNSFIELD_LOST_ATTEMPT_SECONDS * 1000, 3 * heartbeat.intervalSeconds * 1000);
       if (now - since < waitMs) continue;
       const reason = `worker ${job.workerId} no longer runs attempt ${job.attempt} (not in its heartbeats for ${Math.round((now - since) / 1000)} s; its agent restarted?); requeued without spending a restart`;
-      if (await this.lifecycle.requeue(job, reason, false)) this.logger.warn(`job ${job.id}: ${reason}`);
+      if (await this.lifecycle.requeue(job, reason, false, {}, 'failed', 'infrastructure')) this.logger.warn(`job ${job.id}: ${reason}`);
     }
     for (const key of this.missingSince.keys()) if (!seen.has(key)) this.missingSince.delete(key);
   }
@@ -136,7 +136,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const active = await this.jobs.getMany(await this.jobs.activeIds());
     for (const workerId of dead) {
       for (const job of active.filter((j) => j.workerId === workerId)) {
-        await this.lifecycle.requeue(job, `worker ${workerId} stopped sending heartbeats (infrastructure failure; no restart spent)`, false);
+        await this.lifecycle.requeue(job, `worker ${workerId} stopped sending heartbeats (infrastructure failure; no restart spent)`, false, {}, 'failed', 'infrastructure');
       }
       await this.workers.remove(workerId);
       await this.jobs.deleteLeases(workerId);
@@ -152,7 +152,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const assignedAt = Date.parse(job.history[job.history.length - 1].at);
       if (Date.now() - assignedAt < limitMs) continue;
       const workerId = job.workerId;
-      if (await this.lifecycle.requeue(job, `worker ${workerId} did not acknowledge the assignment within ${limitMs / 1000} s`, false)) {
+      if (await this.lifecycle.requeue(job, `worker ${workerId} did not acknowledge the assignment within ${limitMs / 1000} s`, false, {}, 'failed', 'infrastructure')) {
         if (workerId) await this.lifecycle.requestWorkerStop(workerId, job.id, job.attempt, 10);
       }
     }
@@ -251,16 +251,20 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
     const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
-    const resolved = isTrainingSpec(job.spec) ? resolveHyperparameters(job.spec, worldSize) : undefined;
+    // Internal tasks train nothing: no batch or learning rate to resolve.
+    const resolved = isTrainingSpec(job.spec) ? resolveHyperparameters(job.spec, worldSize, job.perDeviceBatchCap) : undefined;
     const cudaVisibleDevices = gpuIndices.join(',');
     const resume = await this.resumePoints.resumePoint(job);
-    if (resume.kind === 'wait') {
-      this.logger.warn(`job ${job.id}: not assigned yet: ${resume.reason}`);
-      return false;
-    }
-    if (resume.kind === 'fail') {
-      await this.lifecycle.fail(job.id, resume.reason, 0).catch((error: unknown) => this.logger.warn(`job ${job.id}: ${String(error)}`));
-      return false;
+    const init = await this.resumePoints.initPoint(job, resume);
+    for (const point of [resume, init]) {
+      if (point.kind === 'wait') {
+        this.logger.warn(`job ${job.id}: not assigned yet: ${point.reason}`);
+        return false;
+      }
+      if (point.kind === 'fail') {
+        await this.lifecycle.fail(job.id, point.reason, 0).catch((error: unknown) => this.logger.warn(`job ${job.id}: ${String(error)}`));
+        return false;
+      }
     }
     const assignment: Assignment = {
       v: SCHEMA_VERSION,
@@ -274,15 +278,28 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       nprocPerNode: worldSize,
       ...(resolved ? { resolved } : {}),
       ...(resume.kind === 'resume' ? { resumeFrom: resume.checkpoint.id } : {}),
+      ...(init.kind === 'resume' ? { initFrom: init.checkpoint.id } : {}),
       issuedAt: nowIso(),
     };
     const resumeNote =
-      resume.kind === 'resume' ? `; resumes from checkpoint ${resume.checkpoint.id} (step ${resume.checkpoint.step})` : resume.note ? `; ${resume.note}` : '';
-    const next = transition(
-      job,
-      'assigned',
-      { workerId, gpuIndices, cudaVisibleDevices, ...(resolved ? { resolved } : {}) },
-      `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}${resumeNote}`,
+      resume.kind === 'resume'
+        ? `; resumes from checkpoint ${resume.checkpoint.id} (step ${resume.checkpoint.step})`
+        : init.kind === 'resume'
+          ? `; initial weights from checkpoint ${init.checkpoint.id}`
+          : resume.kind === 'fresh' && resume.note
+            ? `; ${resume.note}`
+            : '';
+    const split = resolved ? ` (${resolved.perDeviceBatch} per device × ${resolved.gradAccumSteps} accumulation × ${worldSize})` : '';
+    const next = startAttempt(
+      transition(
+        job,
+        'assigned',
+        { workerId, gpuIndices, cudaVisibleDevices, ...(resolved ? { resolved } : {}) },
+        `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}${split}${resumeNote}`,
+      ),
+      workerId,
+      worldSize,
+      resolved,
     );
     const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
     const result = await this.jobs.commit(next, {

@@ -29,6 +29,7 @@ export class WorkerViewService {
             const token = leases.get(gpu.index);
             return token ? { ...gpu, leasedBy: parseLeaseToken(token).jobId } : gpu;
           }),
+          kinds: heartbeat.kinds,
           activeJobs: active.filter((j) => j.workerId === heartbeat.workerId).map((j) => j.id),
         };
       }),

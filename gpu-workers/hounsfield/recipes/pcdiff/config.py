@@ -22,8 +22,7 @@ from hounsfield.data.cases import DatasetLayout
 from hounsfield.data.skullbreak import CompletionSamplingConfig
 from hounsfield.diffusion import ScheduleConfig
 from hounsfield.models.pvcnn2_config import PVCNN2Config
-from hounsfield.trainers.config_base import TrainerConfigBase
-from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
+from hounsfield.trainers.config_base import OptimizerConfig, TrainerConfigBase
 
 PCDiffPreset = Literal["paper-skullbreak", "paper-skullfix", "cpu-tiny"]
 
@@ -48,7 +47,7 @@ def _paper(layout: DatasetLayout) -> PCDiffTrainConfig:
         points=CompletionSamplingConfig.preset("paper"),
         global_batch=8,
         lr=2e-4,
-        betas=(0.5, 0.999),
+        optimizer=OptimizerConfig(name="adam", betas=(0.5, 0.999)),
         epochs=15_000,
         num_workers=4,
         log_every=50,
@@ -65,7 +64,7 @@ def _cpu_tiny() -> PCDiffTrainConfig:
         points=CompletionSamplingConfig.preset("cpu-tiny"),
         global_batch=8,
         lr=1e-3,
-        betas=(0.9, 0.999),
+        optimizer=OptimizerConfig(name="adam", betas=(0.9, 0.999)),
         grad_clip=1.0,
         steps=200,
         log_every=10,
@@ -78,11 +77,3 @@ PRESETS: dict[str, Callable[[], PCDiffTrainConfig]] = {
     "paper-skullfix": lambda: _paper(DatasetLayout.SKULLFIX),
     "cpu-tiny": _cpu_tiny,
 }
-
-
-def pcdiff_preset(name: str) -> PCDiffTrainConfig:
-    if name not in PRESETS:
-        raise TrainerError(
-            TrainerErrorCode.UNKNOWN_PRESET, f"unknown preset {name!r}; choose from {sorted(PRESETS)}"
-        )
-    return PRESETS[name]()

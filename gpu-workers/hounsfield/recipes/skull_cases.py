@@ -1,4 +1,5 @@
-"""The skull cases a trainer uses: a prepared split of a dataset, or synthetic skulls made first.
+"""The skull cases the implant recipes (pcdiff, voxelization) train on: a prepared split of a
+dataset, or synthetic skulls made first.
 
 Rank 0 does the work (generation, validation, the split CSV) while the other ranks wait at a
 barrier and then read the same split, so every rank trains on identical case lists.
@@ -43,6 +44,21 @@ def dataset_root(config: TrainerConfigBase, output_dir: Path) -> Path:
             "needs a real dataset (dataRoot)",
         )
     return output_dir / SYNTHETIC_DIR
+
+
+def split_cases(config: TrainerConfigBase, output_dir: Path, split: str) -> list[SkullCase]:
+    """The cases of another split of the dataset ``training_cases`` prepared (call it after that)."""
+    root = dataset_root(config, output_dir)
+    split_csv = config.split_csv or output_dir / PREPARED_DIR / "split.csv"
+    layout = DatasetLayout.SKULLBREAK if root.name == SYNTHETIC_DIR else config.layout
+    return load_split_cases(root, split_csv, split, layout)  # type: ignore[arg-type]
+
+
+def validation_cases(config: TrainerConfigBase, output_dir: Path) -> list[SkullCase]:
+    """The cases validation runs on: ``validation.split``, at most ``validation.maxCases``."""
+    cases = split_cases(config, output_dir, config.validation.split)
+    limit = config.validation.max_cases
+    return cases if limit is None else cases[:limit]
 
 
 def training_cases(

@@ -22,7 +22,6 @@ from hounsfield.data.cases import DatasetLayout
 from hounsfield.data.dense_samples import DenseSamplingConfig
 from hounsfield.models.voxelization import VoxelizationConfig, voxelization_preset
 from hounsfield.trainers.config_base import TrainerConfigBase
-from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
 
 VoxelizationPreset = Literal["paper-skullbreak", "paper-skullfix", "cpu-tiny"]
 
@@ -67,11 +66,3 @@ PRESETS: dict[str, Callable[[], VoxelizationTrainConfig]] = {
     "paper-skullfix": lambda: _paper(DatasetLayout.SKULLFIX),
     "cpu-tiny": _cpu_tiny,
 }
-
-
-def voxelization_train_preset(name: str) -> VoxelizationTrainConfig:
-    if name not in PRESETS:
-        raise TrainerError(
-            TrainerErrorCode.UNKNOWN_PRESET, f"unknown preset {name!r}; choose from {sorted(PRESETS)}"
-        )
-    return PRESETS[name]()

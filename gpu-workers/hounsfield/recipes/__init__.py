@@ -1,0 +1,1 @@
+"""Model families, one package each (``hounsfield.recipes.<kind>``); see ``registry`` and README.md."""
