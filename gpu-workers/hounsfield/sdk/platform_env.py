@@ -17,11 +17,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
+if TYPE_CHECKING:
+    from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
 
 ENV_CONTEXT = "HOUNSFIELD_CONTEXT"
 ENV_REPORT_FILE = "HOUNSFIELD_REPORT_FILE"
@@ -45,7 +44,15 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 def read_context(path: Path) -> TrainerContext:
-    """Loads and validates a context file; the error names the file and the invalid fields."""
+    """Loads and validates a context file; the error names the file and the invalid fields.
+
+    The contract models are imported here, not with the SDK: importing them takes a moment, and a
+    plain script that uses the SDK standalone never needs them.
+    """
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from hounsfield.contracts.models import TrainerContext  # noqa: PLC0415
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -129,6 +136,11 @@ class PlatformEnv:
     def data_root(self) -> Path | None:
         root = None if self.context is None else self.context.paths.dataRoot
         return None if root is None else Path(root)
+
+    @staticmethod
+    def ranks(environ: Mapping[str, str]) -> tuple[int, int, int]:
+        """torchrun's RANK, WORLD_SIZE and LOCAL_RANK (0, 1, 0 when not under torchrun)."""
+        return _int(environ, "RANK", 0), _int(environ, "WORLD_SIZE", 1), _int(environ, "LOCAL_RANK", 0)
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> PlatformEnv:
