@@ -9,13 +9,26 @@
         if run.should_stop:          # SIGTERM from the agent: checkpoint, then exit 0
             break
 
-Importing the SDK does not import torch.
+Importing the SDK does not import torch, nor the contract models (they load when a context is read).
 """
 
-from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
+from typing import TYPE_CHECKING, Any
+
 from hounsfield.sdk.platform_env import PlatformEnv, PlatformEnvError
 from hounsfield.sdk.resolved import ResolutionError, resolve_hyperparameters
 from hounsfield.sdk.run import Run, init
+
+if TYPE_CHECKING:
+    from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ResolvedHyperparameters", "TrainerContext"):
+        from hounsfield.contracts import models  # noqa: PLC0415
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'hounsfield.sdk' has no attribute {name!r}")
+
 
 __all__ = [
     "PlatformEnv",

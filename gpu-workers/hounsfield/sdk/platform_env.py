@@ -17,16 +17,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from hounsfield.contracts.models import (
-    CheckpointImportJobSpec,
-    ResolvedHyperparameters,
-    TrainerContext,
-    TrainingJobSpec,
-)
+if TYPE_CHECKING:
+    from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext, TrainingJobSpec
 
 ENV_CONTEXT = "HOUNSFIELD_CONTEXT"
 ENV_REPORT_FILE = "HOUNSFIELD_REPORT_FILE"
@@ -50,7 +44,15 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 def read_context(path: Path) -> TrainerContext:
-    """Loads and validates a context file; the error names the file and the invalid fields."""
+    """Loads and validates a context file; the error names the file and the invalid fields.
+
+    The contract models are imported here, not with the SDK: importing them takes a moment, and a
+    plain script that uses the SDK standalone never needs them.
+    """
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from hounsfield.contracts.models import TrainerContext  # noqa: PLC0415
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -108,22 +110,31 @@ class PlatformEnv:
 
     @property
     def config(self) -> dict[str, Any]:
-        spec = None if self.context is None else self.context.spec
-        return dict(spec.config) if isinstance(spec, TrainingJobSpec) else {}
+        spec = self._training_spec()
+        return {} if spec is None else dict(spec.config)
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
-        spec = None if self.context is None else self.context.spec
-        if not isinstance(spec, TrainingJobSpec):
-            return {}  # none outside the platform, and none for internal tasks
-        return spec.hyperparameters.model_dump(mode="json", exclude_none=True)
+        spec = self._training_spec()  # none standalone, and none for internal tasks
+        return {} if spec is None else spec.hyperparameters.model_dump(mode="json", exclude_none=True)
 
     @property
     def checkpoint_policy(self) -> dict[str, Any]:
+        from hounsfield.contracts.models import CheckpointImportJobSpec, TrainingJobSpec  # noqa: PLC0415
+
         spec = None if self.context is None else self.context.spec
         if not isinstance(spec, TrainingJobSpec | CheckpointImportJobSpec):
             return {}
         return spec.checkpoint.model_dump(mode="json", exclude_none=True)
+
+    def _training_spec(self) -> TrainingJobSpec | None:
+        """The spec when this process runs a training (not an internal task, not standalone)."""
+        if self.context is None:
+            return None
+        from hounsfield.contracts.models import TrainingJobSpec  # noqa: PLC0415
+
+        spec = self.context.spec
+        return spec if isinstance(spec, TrainingJobSpec) else None
 
     @property
     def resume_from(self) -> str | None:
@@ -137,6 +148,11 @@ class PlatformEnv:
     def data_root(self) -> Path | None:
         root = None if self.context is None else self.context.paths.dataRoot
         return None if root is None else Path(root)
+
+    @staticmethod
+    def ranks(environ: Mapping[str, str]) -> tuple[int, int, int]:
+        """torchrun's RANK, WORLD_SIZE and LOCAL_RANK (0, 1, 0 when not under torchrun)."""
+        return _int(environ, "RANK", 0), _int(environ, "WORLD_SIZE", 1), _int(environ, "LOCAL_RANK", 0)
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> PlatformEnv:

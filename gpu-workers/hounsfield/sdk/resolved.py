@@ -9,9 +9,10 @@ processes and accumulation steps, and the learning rate follows the reference ba
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from hounsfield.contracts.models import ResolvedHyperparameters
+if TYPE_CHECKING:
+    from hounsfield.contracts.models import ResolvedHyperparameters
 
 LrScaling = Literal["linear", "sqrt", "none"]
 
@@ -55,6 +56,8 @@ def resolve_hyperparameters(
         raise ResolutionError(
             f"global batch {global_batch} does not divide over {world_size} process(es){cap}"
         )
+    from hounsfield.contracts.models import ResolvedHyperparameters  # noqa: PLC0415 - a slow import
+
     reference = reference_batch or global_batch
     ratio = global_batch / reference
     factor = ratio if lr_scaling == "linear" else math.sqrt(ratio) if lr_scaling == "sqrt" else 1.0

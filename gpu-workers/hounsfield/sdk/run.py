@@ -19,7 +19,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
 from hounsfield.sdk.platform_env import ENV_REPORT_FILE, PlatformEnv
 from hounsfield.sdk.report_format import encode_metric, notice_record, progress_record, runtime_record
 from hounsfield.sdk.report_sink import ConsoleReportSink, FileReportSink, NullReportSink, ReportSink
@@ -29,6 +28,7 @@ from hounsfield.sdk.stop_signal import StopSignal
 if TYPE_CHECKING:
     import torch
 
+    from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
     from hounsfield.sdk.checkpoint import CheckpointContext, LoadedCheckpoint
 
 _log = logging.getLogger("hounsfield.sdk")
@@ -101,6 +101,12 @@ class Run:
         instead of ending the process.
         """
         environment = os.environ if environ is None else environ
+        # The runtime record goes out before the context is read and validated: it is what tells
+        # the platform the trainer runs (and the contract models take a moment to import).
+        sink = _early_sink(environment)
+        announced = sink is not None
+        if sink is not None:
+            sink.write(_runtime(environment))
         env = PlatformEnv.read(environment)
         if env.resolved is not None:
             resolved: ResolvedHyperparameters | None = check_split(env.resolved)
@@ -124,19 +130,14 @@ class Run:
             directory = _standalone_output_dir(STANDALONE_ROOT, environment, env.world_size)
         directory.mkdir(parents=True, exist_ok=True)
 
-        sink: ReportSink
-        # Standalone, HOUNSFIELD_REPORT_FILE alone makes rank 0 write its records to that file
-        # (for tools that run a trainer as a plain script and read its progress, like benchmarks).
-        report_file = env.report_file or (
-            Path(environment[ENV_REPORT_FILE]) if environment.get(ENV_REPORT_FILE) else None
-        )
-        if env.rank != 0:
-            sink = NullReportSink()
-        elif report_file is not None:
-            sink = FileReportSink(report_file)
-        else:
-            _ensure_console_logging()
-            sink = ConsoleReportSink()
+        if sink is None:
+            if env.rank != 0:
+                sink = NullReportSink()
+            elif env.report_file is not None:
+                sink = FileReportSink(env.report_file)
+            else:
+                _ensure_console_logging()
+                sink = ConsoleReportSink()
 
         stop = StopSignal()
         if handle_sigterm:
@@ -144,14 +145,8 @@ class Run:
         run = cls(env=env, output_dir=directory, resolved=resolved, sink=sink, stop=stop)
         if env.context is None and resume_from is not None:
             run._resume_override = str(resume_from)
-        sink.write(
-            runtime_record(
-                cuda_visible_devices=environment.get("CUDA_VISIBLE_DEVICES", ""),
-                world_size=env.world_size,
-                hostname=socket.gethostname(),
-                pid=os.getpid(),
-            )
-        )
+        if not announced:
+            sink.write(_runtime(environment))
         return run
 
     # --- what the trainer reads -------------------------------------------------------------
@@ -355,6 +350,25 @@ class Run:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _early_sink(environment: Mapping[str, str]) -> ReportSink | None:
+    """The report sink known from the environment alone: rank 0's file (HOUNSFIELD_REPORT_FILE, set
+    by the agent beside the context, or standalone by a tool that reads the records), or no sink
+    for the other ranks; None when it takes the context (or the console) to decide."""
+    if PlatformEnv.ranks(environment)[0] != 0:
+        return NullReportSink()
+    report_file = environment.get(ENV_REPORT_FILE)
+    return FileReportSink(Path(report_file)) if report_file else None
+
+
+def _runtime(environment: Mapping[str, str]) -> dict[str, Any]:
+    return runtime_record(
+        cuda_visible_devices=environment.get("CUDA_VISIBLE_DEVICES", ""),
+        world_size=PlatformEnv.ranks(environment)[1],
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+    )
 
 
 def _non_negative(name: str, value: float | None) -> float | None:

@@ -86,6 +86,14 @@ class GlobalOrderSampler(Sampler[tuple[int, int]]):
             position += self.world_size * b
 
 
+def seeded_item(dataset: Dataset[Any], index: int, seed: int, stream: int) -> Any:
+    """``dataset[index]`` drawn under a seed of its own (``position_seed(seed, index, stream)``), the
+    global RNG restored afterwards: the same item every time, as validation needs."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(position_seed(seed, index, stream))
+        return dataset[index]
+
+
 class PositionedDataset(Dataset[dict[str, Any]]):
     """Wraps a dataset of dict items so ``dataset[(position, index)]`` is reproducible per position.
 

@@ -185,6 +185,8 @@ def test_sigterm_sets_should_stop_instead_of_killing(
     assert run.should_stop_all_ranks()  # no process group: the local flag
 
 
-def test_importing_the_sdk_does_not_import_torch() -> None:
-    code = "import sys, hounsfield.sdk; sys.exit('torch' in sys.modules)"
+def test_importing_the_sdk_does_not_import_torch_or_the_contract_models() -> None:
+    # A trainer's start (and so its "running" status) should not wait for either.
+    heavy = "'torch' in sys.modules or 'hounsfield.contracts.models' in sys.modules"
+    code = f"import sys, hounsfield.sdk; sys.exit({heavy})"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

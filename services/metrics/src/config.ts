@@ -24,6 +24,11 @@ export const metricsEnvSchema = baseEnvSchema.extend({
   /** Defaults for the job spec's `monitoring` thresholds. */
   HOUNSFIELD_METRICS_LOSS_SPIKE_FACTOR: z.coerce.number().gt(1).default(3),
   HOUNSFIELD_METRICS_STALL_SECONDS: seconds.default(900),
+  /**
+   * Before an attempt reports that its trainer runs (preflight, downloads, imports, building the
+   * model), silence counts as a stall only after at least this long (or the stall threshold, if larger).
+   */
+  HOUNSFIELD_METRICS_STARTUP_SECONDS: seconds.default(600),
   /** Reports in the moving average that spikes and divergence compare against. */
   HOUNSFIELD_METRICS_LOSS_WINDOW: z.coerce.number().int().min(2).max(1000).default(20),
   /** Divergence: the moving average stays above this multiple of its best for a whole window. */

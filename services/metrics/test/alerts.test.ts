@@ -105,6 +105,19 @@ describe('training-health alerts from purpose-built event sequences', () => {
     expect(h.alerts.filter((a) => a.jobId === 'stall-job').map((a) => a.status)).toEqual(['firing', 'resolved']);
   });
 
+  it('gives an attempt whose trainer has not said it runs the startup allowance before calling it stalled', async () => {
+    h.scheduler.addJob('slow-start', { monitoring: { failOnNonFiniteLoss: false, stallSeconds: 5 } });
+    const t0 = Date.now() - 900_000;
+    const running = [{ jobId: 'slow-start', attempt: 1 }];
+    await h.publish(SUBJECTS.workerHeartbeat('node-w'), events.heartbeat('node-w', [{}], running, t0));
+    await h.publish(SUBJECTS.workerHeartbeat('node-w'), events.heartbeat('node-w', [{}], running, t0 + 60_000));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await jobAlerts('slow-start')).toEqual([]); // downloading, importing: not a stall yet
+    await h.publish(SUBJECTS.workerHeartbeat('node-w'), events.heartbeat('node-w', [{}], running, t0 + 601_000));
+    const alert = await alertOn('slow-start', 'stall');
+    expect(alert.summary).toBe('no progress for 601 s since the trainer started, while the trainer process is alive on worker node-w');
+  });
+
   it('does not call a finished trainer stalled: a heartbeat that no longer lists it is not evidence', async () => {
     h.scheduler.addJob('quiet-job', { monitoring: { failOnNonFiniteLoss: false, stallSeconds: 5 } });
     const t0 = Date.now() - 60_000;

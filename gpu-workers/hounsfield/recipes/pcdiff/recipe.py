@@ -31,7 +31,7 @@ from hounsfield.trainers.parts import (
     ValidationResult,
     Validator,
 )
-from hounsfield.trainers.sampler import position_seed
+from hounsfield.trainers.sampler import position_seed, seeded_item
 
 _STREAM_T, _STREAM_NOISE, _STREAM_VALIDATION = 2, 3, 12
 #: Validation scores the implant-noise MSE at these fractions of the diffusion's T.
@@ -99,9 +99,7 @@ def validator(
             request.ema.copy_to(network)
         total, count = 0.0, 0
         for index in request.shard(range(len(dataset))):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(position_seed(config.seed, index, _STREAM_VALIDATION))
-                item = dataset[index]
+            item = seeded_item(dataset, index, config.seed, _STREAM_VALIDATION)
             x0 = completion_cloud({k: v.unsqueeze(0) for k, v in item.items() if k.endswith("_points")})
             x0 = x0.to(request.device).expand(len(timesteps), -1, -1)
             generator = torch.Generator().manual_seed(

@@ -30,7 +30,7 @@ from hounsfield.trainers.parts import (
     Validator,
     unwrap,
 )
-from hounsfield.trainers.sampler import position_seed
+from hounsfield.trainers.sampler import seeded_item
 
 #: Validation draws are seeded by case, not by sample position, so every validation sees the same points.
 _STREAM_VALIDATION = 11
@@ -52,9 +52,7 @@ def validator(dataset: SkullVoxelizationDataset, seed: int) -> Validator:
     def validate(request: ValidationRequest) -> ValidationResult:
         total, count = 0.0, 0
         for index in request.shard(range(len(dataset))):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(position_seed(seed, index, _STREAM_VALIDATION))
-                item = dataset[index]
+            item = seeded_item(dataset, index, seed, _STREAM_VALIDATION)
             batch = {
                 k: v.unsqueeze(0).to(request.device) if isinstance(v, Tensor) else v for k, v in item.items()
             }

@@ -184,7 +184,10 @@ export class HealthMonitor {
         this.logger.debug(`stall check of ${jobId} skipped: ${String(error)}`);
         continue;
       }
-      const limit = context.monitoring.stallSeconds ?? this.config.HOUNSFIELD_METRICS_STALL_SECONDS;
+      const stallLimit = context.monitoring.stallSeconds ?? this.config.HOUNSFIELD_METRICS_STALL_SECONDS;
+      // Until the trainer says it runs, the attempt may still be downloading or importing.
+      const started = watch.runningSinceMs !== undefined || watch.lastProgress !== undefined;
+      const limit = started ? stallLimit : Math.max(stallLimit, this.config.HOUNSFIELD_METRICS_STARTUP_SECONDS);
       const silent = (nowMs - since) / 1000;
       if (silent <= limit) continue;
       await this.alerts.raise({ jobId, attempt, kind: 'stall' }, stallText(silent, watch.lastProgress?.step, heartbeat.workerId), watch.lastProgress?.step, heartbeat.at);
