@@ -35,7 +35,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['libs/client/src/cli.ts', 'scripts/**', '**/bench/**', 'libs/contracts/scripts/**'],
+    files: ['libs/client/src/cli.ts', 'libs/client/src/cli-*.ts', 'scripts/**', '**/bench/**', 'libs/contracts/scripts/**'],
     rules: { 'no-console': 'off' },
   },
   {

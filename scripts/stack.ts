@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatEvent, formatJob, HounsfieldClient } from '@hounsfield/client';
-import { JobEvent, JobRecord, JobSpecInput } from '@hounsfield/contracts';
+import { JobEvent, JobRecord, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { LocalStack, REPO_ROOT } from '@hounsfield/testing';
 
 /**
@@ -28,7 +28,7 @@ const ports = {
  * demo within a few minutes on two cores.
  */
 const DEMO_SYNTHETIC = { subjects: 6, shape: 64 };
-const DEMO_JOBS: JobSpecInput[] = [
+const DEMO_JOBS: TrainingJobSpecInput[] = [
   {
     name: 'demo-pcdiff',
     kind: 'pcdiff',
@@ -92,7 +92,7 @@ async function runDemo(client: HounsfieldClient, workerId: string): Promise<bool
   log('\nPCDiff on the CPU: the diffusion model and the voxelization network train at the same time,');
   log(`as two jobs, on ${DEMO_SYNTHETIC.subjects} synthetic skulls (${DEMO_SYNTHETIC.shape}^3) each trainer generates first.`);
   const jobs = await Promise.all(DEMO_JOBS.map((spec) => client.submitJob(spec)));
-  for (const job of jobs) log(`submitted ${job.id}: ${job.spec.kind} "${job.spec.name}" (preset cpu-tiny, ${job.spec.hyperparameters.maxSteps} steps)`);
+  jobs.forEach((job, i) => log(`submitted ${job.id}: ${job.spec.kind} "${job.spec.name}" (preset cpu-tiny, ${DEMO_JOBS[i].hyperparameters.maxSteps} steps)`));
   log('');
   const finals = await Promise.all(jobs.map((job) => followJob(client, job)));
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
@@ -132,9 +132,10 @@ async function main(): Promise<void> {
 
   const workerId = process.env.HOUNSFIELD_WORKER_ID ?? 'local';
   stack.startWorker({ workerId, fakeGpus: process.env.HOUNSFIELD_FAKE_GPUS });
-  const client = new HounsfieldClient({ baseUrl: stack.gatewayUrl });
+  const client = new HounsfieldClient({ baseUrl: stack.gatewayUrl, token: stack.adminToken });
   await waitForWorker(client, workerId);
-  log(`gateway: ${stack.gatewayUrl}   (GET /v1/jobs, /v1/workers, /healthz)`);
+  log(`gateway: ${stack.gatewayUrl}   (API docs: ${stack.gatewayUrl}/docs)`);
+  log(`token:   ${stack.adminTokenFile}   (the admin's API token; \`npm run hounsfield\` reads it from there)`);
   log(`logs:    ${join(dataDir, 'logs')}`);
 
   if (demo) {

@@ -42,13 +42,18 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     imports.set_defaults(handler=_import)
 
     upload = actions.add_parser(
-        "upload", help="upload and commit a checkpoint directory over NATS (operators)"
+        "upload",
+        help="upload and commit a checkpoint directory over NATS (operators; as a worker: "
+        "HOUNSFIELD_WORKER_ID with its HOUNSFIELD_NATS_USER / HOUNSFIELD_NATS_PASSWORD)",
     )
     upload.add_argument("directory", type=Path)
     upload.add_argument("--job", required=True, help="the job the checkpoint belongs to")
     upload.add_argument("--attempt", type=int, default=1)
     upload.add_argument("--keep-last", type=int, default=3, help="retention applied after the commit")
     upload.add_argument("--nats", default=os.environ.get("HOUNSFIELD_NATS_URL", "nats://127.0.0.1:14222"))
+    upload.add_argument(
+        "--worker", default=os.environ.get("HOUNSFIELD_WORKER_ID"), help="the worker to act as"
+    )
     upload.set_defaults(handler=_upload)
 
     download = actions.add_parser(
@@ -57,6 +62,9 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     download.add_argument("ref", help="ck-… or <job>:latest, <job>:best:<metric>:<min|max>, <job>:<step>")
     download.add_argument("--out", type=Path, required=True, help="directory to create <checkpoint id>/ in")
     download.add_argument("--nats", default=os.environ.get("HOUNSFIELD_NATS_URL", "nats://127.0.0.1:14222"))
+    download.add_argument(
+        "--worker", default=os.environ.get("HOUNSFIELD_WORKER_ID"), help="the worker to act as"
+    )
     download.set_defaults(handler=_download)
 
 
@@ -78,7 +86,10 @@ def _import(args: argparse.Namespace) -> int:
             "--trust-pickled applies to local imports (--out); the platform only loads safe files\n"
         )
         return 2
-    gateway = GatewayClient(args.gateway or os.environ.get("HOUNSFIELD_GATEWAY_URL", DEFAULT_GATEWAY))
+    gateway = GatewayClient(
+        args.gateway or os.environ.get("HOUNSFIELD_GATEWAY_URL", DEFAULT_GATEWAY),
+        token=os.environ.get("HOUNSFIELD_TOKEN") or None,
+    )
     accepted = gateway.post_import(args.source, format=args.format, step=args.step)
     sys.stderr.write(f"uploaded {args.source.name}; import job {accepted['jobId']} is converting it\n")
     job = gateway.wait_for_job(accepted["jobId"], args.timeout)
@@ -95,7 +106,7 @@ def _upload(args: argparse.Namespace) -> int:
     from hounsfield.worker.checkpoint_upload import upload_checkpoint  # noqa: PLC0415
 
     async def run() -> dict[str, Any]:
-        async with _checkpoint_client(args.nats) as client:
+        async with _checkpoint_client(args.nats, args.worker) as client:
             record = await upload_checkpoint(
                 client,
                 args.directory,
@@ -113,7 +124,7 @@ def _download(args: argparse.Namespace) -> int:
     from hounsfield.worker.checkpoint_download import download_checkpoint  # noqa: PLC0415
 
     async def run() -> str:
-        async with _checkpoint_client(args.nats) as client:
+        async with _checkpoint_client(args.nats, args.worker) as client:
             record = await client.resolve(args.ref)
             return str(await download_checkpoint(client, record, args.out))
 
@@ -122,18 +133,27 @@ def _download(args: argparse.Namespace) -> int:
 
 
 class _checkpoint_client:  # noqa: N801 - used as an async context manager
-    """A CheckpointClient on its own NATS connection, drained on exit."""
+    """A CheckpointClient on its own NATS connection (a worker's subjects and access), drained on exit."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, worker_id: str | None) -> None:
+        if not worker_id:
+            raise ValueError(
+                "name the worker to act as: --worker or HOUNSFIELD_WORKER_ID (with its NATS user)"
+            )
         self._url = url
+        self._worker_id = worker_id
 
     async def __aenter__(self) -> Any:
         import nats  # noqa: PLC0415
 
         from hounsfield.worker.checkpoint_client import CheckpointClient  # noqa: PLC0415
+        from hounsfield.worker.nats_connection import NatsAccess  # noqa: PLC0415
 
-        self._nc = await nats.connect(self._url, connect_timeout=10, max_reconnect_attempts=3)
-        return CheckpointClient(self._nc)
+        access = NatsAccess.from_env()
+        self._nc = await nats.connect(
+            self._url, connect_timeout=10, max_reconnect_attempts=3, **access.connect_options()
+        )
+        return CheckpointClient(self._nc, self._worker_id)
 
     async def __aexit__(self, *exc: object) -> None:
         await self._nc.drain()

@@ -125,6 +125,84 @@ EnvAdditionalProperty = TypeAliasType(
 )
 
 
+class Data1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    root: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    paths: Annotated[list[Path], Field(max_length=64, validate_default=True)] = []
+    split: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+
+
+class EvaluationShard(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    shard: Annotated[int, Field(ge=0, le=1024)]
+
+
+class EvaluationShardJobSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=128, min_length=1)]
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
+    kind: Literal['evaluation_shard']
+    resources: Annotated[Resources, Field(validate_default=True)] = {
+        'gpus': 0,
+        'cpuProcesses': 1,
+        'waitForCapacity': True,
+    }
+    data: Annotated[Data1, Field(validate_default=True)] = {'paths': []}
+    evaluationShard: EvaluationShard
+
+
+class Checkpoint1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    everySteps: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    everyEpochs: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    keepLast: Annotated[int, Field(ge=1, le=1000)] = 3
+    keepBest: KeepBest | None = None
+    keepEvery: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    resumeFrom: Annotated[str | None, Field(max_length=256, min_length=1)] = None
+    initFrom: InitFrom | None = None
+
+
+class CheckpointImport(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    importId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    fileName: Annotated[str, Field(max_length=256, min_length=1)]
+    format: Literal['auto', 'pth', 'lightning'] = 'auto'
+    step: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
+
+
+class CheckpointImportJobSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=128, min_length=1)]
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
+    kind: Literal['checkpoint_import']
+    resources: Annotated[Resources, Field(validate_default=True)] = {
+        'gpus': 0,
+        'cpuProcesses': 1,
+        'waitForCapacity': False,
+    }
+    checkpoint: Annotated[Checkpoint1, Field(validate_default=True)] = {'keepLast': 1}
+    checkpointImport: CheckpointImport
+
+
 class ResolvedHyperparameters(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -284,8 +362,8 @@ class AttemptSummary(BaseModel):
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
     worldSize: Annotated[int, Field(ge=1, le=9007199254740991)]
-    perDeviceBatch: Annotated[int, Field(ge=1, le=9007199254740991)]
-    gradAccumSteps: Annotated[int, Field(ge=1, le=9007199254740991)]
+    perDeviceBatch: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    gradAccumSteps: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     assignedAt: Annotated[str, Field(max_length=40, min_length=20)]
     outcome: (
         Literal[
@@ -581,6 +659,10 @@ class CheckpointRecord(BaseModel):
     jobId: Annotated[
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
+    owner: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_.-]*$'),
+    ] = None
     attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
     step: Annotated[int, Field(ge=0, le=9007199254740991)]
     epoch: Annotated[float | None, Field(ge=0.0)] = None
@@ -738,7 +820,7 @@ class CheckpointResolveRequest(BaseModel):
     pinSeconds: Annotated[int | None, Field(ge=1, le=604800)] = None
 
 
-class CheckpointImport(BaseModel):
+class CheckpointImport1(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -750,6 +832,19 @@ class CheckpointImport(BaseModel):
     ]
     fileName: Annotated[str, Field(max_length=256, min_length=1)]
     format: Literal['auto', 'pth', 'lightning']
+
+
+class CheckpointImportSourceRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    importId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
 
 
 class CheckpointEvaluationUpdate(BaseModel):
@@ -1206,7 +1301,7 @@ class Evaluation(BaseModel):
     priority: Annotated[int, Field(ge=-100, le=100)] = 0
 
 
-class JobSpec(BaseModel):
+class TrainingJobSpec(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -1234,96 +1329,6 @@ class JobSpec(BaseModel):
         Annotated[str, StringConstraints(pattern=r'^[A-Za-z_][A-Za-z0-9_]*$')],
         EnvAdditionalProperty,
     ] = {}
-
-
-class Assignment(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    v: Literal[1]
-    assignmentId: Annotated[str, Field(max_length=128, min_length=1)]
-    jobId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
-    workerId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    spec: JobSpec
-    gpuIndices: list[GpuIndice]
-    cudaVisibleDevices: str
-    nprocPerNode: Annotated[int, Field(ge=1, le=9007199254740991)]
-    resolved: ResolvedHyperparameters
-    resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
-    initFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
-    issuedAt: Annotated[str, Field(max_length=40, min_length=20)]
-
-
-class TrainerContext(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    v: Literal[1]
-    jobId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
-    workerId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    spec: JobSpec
-    resolved: ResolvedHyperparameters
-    paths: TrainerPaths
-
-
-class JobRecord(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    id: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    spec: JobSpec
-    state: Literal[
-        'queued',
-        'assigned',
-        'starting',
-        'running',
-        'succeeded',
-        'failed',
-        'cancelled',
-        'preempted',
-    ]
-    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
-    restarts: Annotated[int, Field(ge=0, le=9007199254740991)]
-    createdAt: Annotated[str, Field(max_length=40, min_length=20)]
-    updatedAt: Annotated[str, Field(max_length=40, min_length=20)]
-    startedAt: Annotated[str | None, Field(max_length=40, min_length=20)] = None
-    finishedAt: Annotated[str | None, Field(max_length=40, min_length=20)] = None
-    workerId: Annotated[
-        str | None,
-        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
-    ] = None
-    gpuIndices: list[GpuIndice] | None = None
-    cudaVisibleDevices: str | None = None
-    resolved: ResolvedHyperparameters | None = None
-    runtime: RuntimeInfo | None = None
-    lastProgress: ProgressEvent | None = None
-    exitCode: Annotated[
-        int | None, Field(ge=-9007199254740991, le=9007199254740991)
-    ] = None
-    reason: Annotated[str | None, Field(max_length=4096)] = None
-    logTail: list[str] | None = None
-    pendingReason: str | None = None
-    queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
-    history: list[HistoryItem]
-    attempts: list[AttemptSummary] | None = None
-    perDeviceBatchCap: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
-    cancelRequested: bool | None = None
-    stopAs: Literal['cancelled', 'failed'] | None = None
-    stopReason: Annotated[str | None, Field(max_length=4096)] = None
-    notices: list[JobNoticeEvent] | None = None
-    alerts: list[AlertEvent] | None = None
 
 
 class Checkpoints(BaseModel):
@@ -1371,3 +1376,97 @@ class EvaluationShardContext(BaseModel):
     consumer: str
     planned: bool
     complete: bool
+
+
+class Assignment(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    assignmentId: Annotated[str, Field(max_length=128, min_length=1)]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: TrainingJobSpec | EvaluationShardJobSpec | CheckpointImportJobSpec
+    gpuIndices: list[GpuIndice]
+    cudaVisibleDevices: str
+    nprocPerNode: Annotated[int, Field(ge=1, le=9007199254740991)]
+    resolved: ResolvedHyperparameters | None = None
+    resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    initFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    issuedAt: Annotated[str, Field(max_length=40, min_length=20)]
+
+
+class TrainerContext(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: TrainingJobSpec | EvaluationShardJobSpec | CheckpointImportJobSpec
+    resolved: ResolvedHyperparameters | None = None
+    paths: TrainerPaths
+
+
+class JobRecord(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    id: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    owner: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_.-]*$'),
+    ] = None
+    spec: TrainingJobSpec | EvaluationShardJobSpec | CheckpointImportJobSpec
+    state: Literal[
+        'queued',
+        'assigned',
+        'starting',
+        'running',
+        'succeeded',
+        'failed',
+        'cancelled',
+        'preempted',
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    restarts: Annotated[int, Field(ge=0, le=9007199254740991)]
+    createdAt: Annotated[str, Field(max_length=40, min_length=20)]
+    updatedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    startedAt: Annotated[str | None, Field(max_length=40, min_length=20)] = None
+    finishedAt: Annotated[str | None, Field(max_length=40, min_length=20)] = None
+    workerId: Annotated[
+        str | None,
+        Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$'),
+    ] = None
+    gpuIndices: list[GpuIndice] | None = None
+    cudaVisibleDevices: str | None = None
+    resolved: ResolvedHyperparameters | None = None
+    runtime: RuntimeInfo | None = None
+    lastProgress: ProgressEvent | None = None
+    exitCode: Annotated[
+        int | None, Field(ge=-9007199254740991, le=9007199254740991)
+    ] = None
+    reason: Annotated[str | None, Field(max_length=4096)] = None
+    logTail: list[str] | None = None
+    pendingReason: str | None = None
+    queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    history: list[HistoryItem]
+    attempts: list[AttemptSummary] | None = None
+    perDeviceBatchCap: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
+    cancelRequested: bool | None = None
+    stopAs: Literal['cancelled', 'failed'] | None = None
+    stopReason: Annotated[str | None, Field(max_length=4096)] = None
+    notices: list[JobNoticeEvent] | None = None
+    alerts: list[AlertEvent] | None = None

@@ -40,10 +40,6 @@ def worker_cancel_subject(worker_id: str) -> str:
 RPC_SUBMIT_JOB = "hf.rpc.scheduler.jobs.submit"
 RPC_GET_JOB = "hf.rpc.scheduler.jobs.get"
 
-RPC_CHECKPOINTS_UPLOAD_BEGIN = "hf.rpc.checkpoints.uploads.begin"
-RPC_CHECKPOINTS_UPLOAD_PART = "hf.rpc.checkpoints.uploads.part"
-RPC_CHECKPOINTS_PART_UPLOADED = "hf.rpc.checkpoints.uploads.part-uploaded"
-RPC_CHECKPOINTS_COMMIT = "hf.rpc.checkpoints.uploads.commit"
 RPC_CHECKPOINTS_RESOLVE = "hf.rpc.checkpoints.resolve"
 RPC_CHECKPOINTS_LIST = "hf.rpc.checkpoints.list"
 RPC_CHECKPOINTS_DOWNLOAD_PART = "hf.rpc.checkpoints.download.part"
@@ -56,8 +52,6 @@ def checkpoint_events_subject(job_id: str) -> str:
     return "hf.events.checkpoint." + job_id + ""
 
 
-RPC_LOGS_SEGMENT_GRANT = "hf.rpc.checkpoints.logs.grant"
-RPC_LOGS_SEGMENT_COMMIT = "hf.rpc.checkpoints.logs.commit"
 RPC_LOGS_READ = "hf.rpc.checkpoints.logs.read"
 
 
@@ -67,10 +61,7 @@ def job_logs_subject(job_id: str, attempt: int) -> str:
 
 RPC_EVALUATIONS_CREATE = "hf.rpc.evaluation.create"
 RPC_EVALUATIONS_GET = "hf.rpc.evaluation.get"
-RPC_EVALUATIONS_SHARD_CONTEXT = "hf.rpc.evaluation.shards.context"
-RPC_EVALUATIONS_PLAN = "hf.rpc.evaluation.shards.plan"
-RPC_EVALUATIONS_ARTIFACT = "hf.rpc.evaluation.shards.artifact"
-RPC_EVALUATIONS_RESULT = "hf.rpc.evaluation.shards.result"
+RPC_EVALUATIONS_REPORT = "hf.rpc.evaluation.report"
 
 
 def evaluation_cases_subject(evaluation_id: str) -> str:
@@ -79,3 +70,28 @@ def evaluation_cases_subject(evaluation_id: str) -> str:
 
 def evaluation_consumer(evaluation_id: str) -> str:
     return "eval-" + evaluation_id + ""
+
+
+# Worker calls: sent on hf.rpc.w.<worker>.<call>, which only that worker may publish on.
+WORKER_RPC_CHECKPOINTS_UPLOAD_BEGIN = "checkpoints.uploads.begin"
+WORKER_RPC_CHECKPOINTS_UPLOAD_PART = "checkpoints.uploads.part"
+WORKER_RPC_CHECKPOINTS_PART_UPLOADED = "checkpoints.uploads.part-uploaded"
+WORKER_RPC_CHECKPOINTS_COMMIT = "checkpoints.uploads.commit"
+WORKER_RPC_CHECKPOINTS_RESOLVE = "checkpoints.resolve"
+WORKER_RPC_CHECKPOINTS_DOWNLOAD_PART = "checkpoints.download.part"
+WORKER_RPC_CHECKPOINTS_IMPORT_SOURCE = "checkpoints.imports.source"
+WORKER_RPC_EVALUATIONS_SHARD_CONTEXT = "evaluation.shards.context"
+WORKER_RPC_EVALUATIONS_PLAN = "evaluation.shards.plan"
+WORKER_RPC_EVALUATIONS_ARTIFACT = "evaluation.shards.artifact"
+WORKER_RPC_EVALUATIONS_RESULT = "evaluation.shards.result"
+WORKER_RPC_LOGS_SEGMENT_GRANT = "checkpoints.logs.grant"
+WORKER_RPC_LOGS_SEGMENT_COMMIT = "checkpoints.logs.commit"
+
+
+def worker_rpc_subject(worker_id: str, call: str) -> str:
+    return f"hf.rpc.w.{worker_id}.{call}"
+
+
+def inbox_prefix(nats_user: str) -> str:
+    """Replies come to _INBOX.<user>.<id>: each NATS user may read its own inboxes only."""
+    return f"_INBOX.{nats_user}"

@@ -1,5 +1,7 @@
 """The evaluation service's shard API over NATS request/reply, as a shard calls it.
 
+Calls go on the shard's worker's own subjects (``hf.rpc.w.<worker>.evaluation.shards.…``).
+
 Every reply is ``{"ok": true, "data": ...}`` or ``{"ok": false, "error": {code, message}}``;
 failures become ``EvaluationServiceError`` with the service's code. ``unavailable`` (no answer)
 and ``internal`` are worth retrying: the service may be restarting.
@@ -27,11 +29,12 @@ from hounsfield.contracts.models import (
     EvaluationShardContext,
 )
 from hounsfield.contracts.subjects import (
-    RPC_EVALUATIONS_ARTIFACT,
-    RPC_EVALUATIONS_PLAN,
-    RPC_EVALUATIONS_RESULT,
-    RPC_EVALUATIONS_SHARD_CONTEXT,
     SCHEMA_VERSION,
+    WORKER_RPC_EVALUATIONS_ARTIFACT,
+    WORKER_RPC_EVALUATIONS_PLAN,
+    WORKER_RPC_EVALUATIONS_RESULT,
+    WORKER_RPC_EVALUATIONS_SHARD_CONTEXT,
+    worker_rpc_subject,
 )
 
 _log = logging.getLogger(__name__)
@@ -61,16 +64,23 @@ class EvaluationServiceError(Exception):
 
 class EvaluationClient:
     def __init__(
-        self, nc: Client, evaluation_id: str, *, timeout: float = 30.0, retry_for: float = 300.0
+        self,
+        nc: Client,
+        evaluation_id: str,
+        worker_id: str,
+        *,
+        timeout: float = 30.0,
+        retry_for: float = 300.0,
     ) -> None:
         self._nc = nc
         self._id = evaluation_id
+        self._worker_id = worker_id
         self._timeout = timeout
         self._retry_for = retry_for
 
     async def context(self) -> EvaluationShardContext:
         request = EvaluationIdRequest.model_validate({"v": SCHEMA_VERSION, "evaluationId": self._id})
-        return await self._call(RPC_EVALUATIONS_SHARD_CONTEXT, request, EvaluationShardContext)
+        return await self._call(WORKER_RPC_EVALUATIONS_SHARD_CONTEXT, request, EvaluationShardContext)
 
     async def plan(self, cases: list[tuple[str, str]], problem: str | None = None) -> int:
         request = EvaluationPlanRequest.model_validate(
@@ -81,16 +91,16 @@ class EvaluationClient:
                 "problem": problem,
             }
         )
-        return (await self._call(RPC_EVALUATIONS_PLAN, request, EvaluationPlanReply)).total
+        return (await self._call(WORKER_RPC_EVALUATIONS_PLAN, request, EvaluationPlanReply)).total
 
     async def artifact_grant(self, case_id: str, file: str) -> EvaluationArtifactGrant:
         request = EvaluationArtifactRequest.model_validate(
             {"v": SCHEMA_VERSION, "evaluationId": self._id, "caseId": case_id, "file": file}
         )
-        return await self._call(RPC_EVALUATIONS_ARTIFACT, request, EvaluationArtifactGrant)
+        return await self._call(WORKER_RPC_EVALUATIONS_ARTIFACT, request, EvaluationArtifactGrant)
 
     async def report_result(self, result: EvaluationCaseResult) -> EvaluationResultReply:
-        return await self._call(RPC_EVALUATIONS_RESULT, result, EvaluationResultReply)
+        return await self._call(WORKER_RPC_EVALUATIONS_RESULT, result, EvaluationResultReply)
 
     async def _call(self, subject: str, request: BaseModel, reply: type[Model]) -> Model:
         """One request, retried with backoff while the service is unavailable (restarting)."""
@@ -107,7 +117,8 @@ class EvaluationClient:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _once(self, subject: str, request: BaseModel, reply: type[Model]) -> Model:
+    async def _once(self, call: str, request: BaseModel, reply: type[Model]) -> Model:
+        subject = worker_rpc_subject(self._worker_id, call)
         payload = request.model_dump_json(exclude_none=True).encode()
         try:
             message = await self._nc.request(subject, payload, timeout=self._timeout)

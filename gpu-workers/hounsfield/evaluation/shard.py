@@ -1,7 +1,9 @@
-"""An evaluation shard: a ``script`` job that scores cases from the evaluation's work queue.
+"""An evaluation shard: an ``evaluation_shard`` task that scores cases from the evaluation's work queue.
 
-Run by the worker agent as ``python -m hounsfield.evaluation.shard --evaluation <id> --nats-url
-<url>`` (the evaluation service submits it). It
+Run by the worker agent as the built-in task ``python -m hounsfield.evaluation.shard --evaluation
+<id>`` (the evaluation service submits it). It talks to the services as its worker, with the NATS
+access the agent hands it (``HOUNSFIELD_NATS_*``, ``HOUNSFIELD_WORKER_ID``); the job holds no
+address or grant. It
 
 1. asks the service for the evaluation (spec, pinned checkpoints with their trainer configs);
 2. downloads and verifies both checkpoints like a resume checkpoint, and builds the networks;
@@ -46,11 +48,11 @@ from hounsfield.evaluation.case_plan import planned_cases
 from hounsfield.evaluation.evaluation_client import EvaluationClient
 from hounsfield.evaluation.pipeline import ImplantNetworks, evaluate_case, load_case, sampler_config
 from hounsfield.evaluation.postprocess import PostprocessOptions
-from hounsfield.sdk.platform_env import PlatformEnv
+from hounsfield.sdk.platform_env import ENV_CONTEXT, PlatformEnv
 from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_download import download_checkpoint
 from hounsfield.worker.checkpoint_transfer import put_part
-from hounsfield.worker.nats_connection import connect_nats
+from hounsfield.worker.nats_connection import NatsAccess, connect_nats
 
 _log = logging.getLogger("hounsfield.evaluation.shard")
 
@@ -79,11 +81,12 @@ class Shard:
         data_root: Path,
         work_dir: Path,
         job_id: str | None,
+        worker_id: str,
     ) -> None:
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
         self._context = context
-        self._client = EvaluationClient(nc, context.evaluationId)
+        self._client = EvaluationClient(nc, context.evaluationId, worker_id)
         self._networks = networks
         self._data_root = data_root
         self._work_dir = work_dir
@@ -215,9 +218,11 @@ class Shard:
         )
 
 
-async def load_networks(nc: Client, context: EvaluationShardContext, work_dir: Path) -> ImplantNetworks:
+async def load_networks(
+    nc: Client, context: EvaluationShardContext, work_dir: Path, worker_id: str
+) -> ImplantNetworks:
     """Both pinned checkpoints, downloaded and verified, as networks in eval mode."""
-    checkpoints = CheckpointClient(nc)
+    checkpoints = CheckpointClient(nc, worker_id)
     directories = []
     for model in (context.models.diffusion, context.models.voxelization):
         record = await checkpoints.resolve(model.checkpointId)
@@ -233,19 +238,24 @@ async def load_networks(nc: Client, context: EvaluationShardContext, work_dir: P
 
 
 async def run_shard(
-    evaluation_id: str, nats_url: str, data_root: Path, work_dir: Path, idle_exit_seconds: float
+    evaluation_id: str,
+    nats: NatsAccess,
+    worker_id: str,
+    data_root: Path,
+    work_dir: Path,
+    idle_exit_seconds: float,
 ) -> int:
     env = PlatformEnv.read()
-    nc = await connect_nats(nats_url, f"eval-shard-{evaluation_id}")
+    nc = await connect_nats(nats, f"eval-shard-{evaluation_id}")
     try:
-        client = EvaluationClient(nc, evaluation_id)
+        client = EvaluationClient(nc, evaluation_id, worker_id)
         context = await client.context()
         if context.complete:
             _log.info("evaluation %s is complete; nothing to do", evaluation_id)
             return 0
         work_dir.mkdir(parents=True, exist_ok=True)
-        networks = await load_networks(nc, context, work_dir)
-        shard = Shard(nc, context, networks, data_root, work_dir, env.job_id)
+        networks = await load_networks(nc, context, work_dir, worker_id)
+        shard = Shard(nc, context, networks, data_root, work_dir, env.job_id, worker_id)
         if not context.planned:
             await shard.plan()
         scored = await shard.consume(idle_exit_seconds)
@@ -258,7 +268,6 @@ async def run_shard(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score evaluation cases from the work queue.")
     parser.add_argument("--evaluation", required=True, help="evaluation id")
-    parser.add_argument("--nats-url", required=True)
     parser.add_argument(
         "--data-root", type=Path, help="dataset root (default: the one the worker resolved from data.root)"
     )
@@ -272,8 +281,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_root = args.data_root or env.data_root
     if data_root is None:
         parser.error("no dataset root: pass --data-root or run as a job whose spec names data.root")
+    if env.worker_id is None:
+        parser.error(
+            f"no worker: run under a worker agent ({ENV_CONTEXT} names the attempt) "
+            "with its HOUNSFIELD_NATS_* access"
+        )
     work_dir = args.work_dir or env.output_dir or Path(tempfile.mkdtemp(prefix="hf-eval-shard-"))
-    return asyncio.run(run_shard(args.evaluation, args.nats_url, data_root, work_dir, args.idle_exit_seconds))
+    nats = NatsAccess.from_env()
+    return asyncio.run(
+        run_shard(args.evaluation, nats, env.worker_id, data_root, work_dir, args.idle_exit_seconds)
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ RECIPES: Mapping[str, str] = {
     "voxelization": "hounsfield.recipes.voxelization",
 }
 
-#: Kinds every worker runs that are not recipes: the user's own module.
-BUILT_IN_KINDS: Mapping[str, str] = {"script": "1"}
+#: Kinds every worker runs that are not recipes: the user's own module, and the platform's internal
+#: tasks (``hounsfield.worker.trainer_launch.BUILTIN_TASKS``).
+BUILT_IN_KINDS: Mapping[str, str] = {"script": "1", "evaluation_shard": "1", "checkpoint_import": "1"}
 
 
 class UnknownKindError(LookupError):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext
+    from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext, TrainingJobSpec
 
 ENV_CONTEXT = "HOUNSFIELD_CONTEXT"
 ENV_REPORT_FILE = "HOUNSFIELD_REPORT_FILE"
@@ -110,19 +110,31 @@ class PlatformEnv:
 
     @property
     def config(self) -> dict[str, Any]:
-        return {} if self.context is None else dict(self.context.spec.config)
+        spec = self._training_spec()
+        return {} if spec is None else dict(spec.config)
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
-        if self.context is None:
-            return {}
-        return self.context.spec.hyperparameters.model_dump(mode="json", exclude_none=True)
+        spec = self._training_spec()  # none standalone, and none for internal tasks
+        return {} if spec is None else spec.hyperparameters.model_dump(mode="json", exclude_none=True)
 
     @property
     def checkpoint_policy(self) -> dict[str, Any]:
-        if self.context is None:
+        from hounsfield.contracts.models import CheckpointImportJobSpec, TrainingJobSpec  # noqa: PLC0415
+
+        spec = None if self.context is None else self.context.spec
+        if not isinstance(spec, TrainingJobSpec | CheckpointImportJobSpec):
             return {}
-        return self.context.spec.checkpoint.model_dump(mode="json", exclude_none=True)
+        return spec.checkpoint.model_dump(mode="json", exclude_none=True)
+
+    def _training_spec(self) -> TrainingJobSpec | None:
+        """The spec when this process runs a training (not an internal task, not standalone)."""
+        if self.context is None:
+            return None
+        from hounsfield.contracts.models import TrainingJobSpec  # noqa: PLC0415
+
+        spec = self.context.spec
+        return spec if isinstance(spec, TrainingJobSpec) else None
 
     @property
     def resume_from(self) -> str | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from torch import nn
 
 from hounsfield.checkpoints.weights import describe, load_weights
+from hounsfield.contracts.models import TrainingJobSpec
 from hounsfield.diffusion import EMA
 from hounsfield.sdk import Run
 from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
@@ -25,7 +26,8 @@ _log = logging.getLogger(__name__)
 
 def warm_start(run: Run, model: nn.Module, source: Path, ema: EMA | None = None) -> None:
     """Loads ``source``'s weights into ``model`` (every rank) as the spec's ``initFrom`` says."""
-    spec = None if run.context is None else run.context.spec.checkpoint.initFrom
+    job = None if run.context is None else run.context.spec
+    spec = job.checkpoint.initFrom if isinstance(job, TrainingJobSpec) else None
     strict = True if spec is None else spec.strict
     weights = "model" if spec is None else spec.weights
     ref = str(source) if spec is None else spec.ref

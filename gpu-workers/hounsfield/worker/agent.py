@@ -122,6 +122,7 @@ class Agent:
             AttemptDir.of(self._settings.attempts_dir, assignment.jobId, assignment.attempt),
             self._publisher,
             base_env=self._base_env,
+            task_nats=self._settings.nats_access,
             preflight=self._preflight,
             checkpoints=self._checkpoints,
             logs=self._logs,

@@ -54,7 +54,7 @@ class WorkerApp:
 
     @classmethod
     async def start(cls, settings: WorkerSettings) -> WorkerApp:
-        nc = await connect_nats(settings.nats_url, name=f"hounsfield-worker-{settings.worker_id}")
+        nc = await connect_nats(settings.nats_access, name=f"hounsfield-worker-{settings.worker_id}")
         js = nc.jetstream()
         publisher = JetStreamEventPublisher(js)
         inventory = open_inventory(settings.fake_gpu_devices(), settings.worker_id)
@@ -65,7 +65,7 @@ class WorkerApp:
             # Called only once the agent runs attempts, so the late-bound `agent` exists.
             return inventory.snapshot(process_tree.descendants(agent.process_roots()))
 
-        checkpoints = CheckpointClient(nc)
+        checkpoints = CheckpointClient(nc, settings.worker_id)
         agent = Agent(
             settings,
             publisher,

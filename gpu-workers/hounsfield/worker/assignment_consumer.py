@@ -10,6 +10,7 @@ logged as a dead letter), ``ack`` (started, or a re-delivery of an attempt handl
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -19,6 +20,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from hounsfield.contracts.models import Assignment
 from hounsfield.contracts.subjects import SCHEMA_VERSION, STREAM_ASSIGN, worker_consumer
@@ -44,6 +46,33 @@ class AssignmentRejectedError(ValueError):
         self.code = code
 
 
+#: The job-spec union's members, as pydantic names them in error locations.
+_SPEC_KINDS = {
+    "EvaluationShardJobSpec": ("evaluation_shard",),
+    "CheckpointImportJobSpec": ("checkpoint_import",),
+}
+
+
+def _issues_of_own_kind(issues: list[ErrorDetails], data: bytes) -> list[ErrorDetails]:
+    """A spec is a union over its kind: keep the issues of the member the message's kind selects,
+    named without the member (``spec.monitoring``, not ``spec.TrainingJobSpec.monitoring``)."""
+    try:
+        spec = json.loads(data).get("spec", {})
+        kind = spec.get("kind") if isinstance(spec, dict) else None
+    except (ValueError, AttributeError):
+        return issues
+    own = next((name for name, kinds in _SPEC_KINDS.items() if kind in kinds), "TrainingJobSpec")
+    kept: list[ErrorDetails] = []
+    for issue in issues:
+        loc = issue["loc"]
+        if len(loc) > 1 and loc[0] == "spec" and isinstance(loc[1], str) and loc[1].endswith("JobSpec"):
+            if loc[1] != own:
+                continue
+            issue = {**issue, "loc": (loc[0], *loc[2:])}
+        kept.append(issue)
+    return kept or issues
+
+
 def parse_assignment(data: bytes, worker_id: str) -> Assignment:
     """Validates one message against the contract; raises AssignmentRejectedError with a short reason."""
     try:
@@ -56,6 +85,7 @@ def parse_assignment(data: bytes, worker_id: str) -> Assignment:
                 RejectionCode.UNSUPPORTED_VERSION,
                 f"unsupported schema version {version.get('input')!r} (this worker reads v{SCHEMA_VERSION})",
             ) from error
+        issues = _issues_of_own_kind(issues, data)
         described = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc']) or 'message'}: {issue['msg']}"
             for issue in issues[:3]

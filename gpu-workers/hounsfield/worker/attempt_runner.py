@@ -37,6 +37,7 @@ from hounsfield.worker.exit_status import describe_exit, looks_out_of_memory
 from hounsfield.worker.log_shipper import LogShipper
 from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.log_tail import tail_lines
+from hounsfield.worker.nats_connection import NatsAccess
 from hounsfield.worker.orphan_reaper import LaunchRecord
 from hounsfield.worker.preflight import Preflight, PreflightError
 from hounsfield.worker.report_records import (
@@ -91,11 +92,14 @@ class AttemptRunner:
         preflight: Preflight | None = None,
         checkpoints: CheckpointClient | None = None,
         logs: LogShipping | None = None,
+        task_nats: NatsAccess | None = None,
     ) -> None:
         self._preflight = preflight
         # Output is always captured and rotated; it is shipped when ``logs`` has transports.
         self._logs = logs or LogShipping()
         self._shipper: LogShipper | None = None
+        # Built-in tasks (evaluation shards, imports) talk to the services as this worker.
+        self._task_nats = task_nats
         self._data_root: Path | None = None
         # Resume download and checkpoint uploads; without a client, resumeFrom passes through as given.
         self._checkpoints = (
@@ -275,7 +279,9 @@ class AttemptRunner:
             init_dir=self._init_dir,
             data_root=self._data_root,
         )
-        env = trainer_env(self.assignment, self._dir, self._base_env, write_context(context, self._dir))
+        env = trainer_env(
+            self.assignment, self._dir, self._base_env, write_context(context, self._dir), self._task_nats
+        )
         try:
             with self._dir.log_file.open("ab") as log:
                 # Its own session: signals meant for the agent (Ctrl-C in a terminal) do not reach

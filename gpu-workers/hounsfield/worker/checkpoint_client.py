@@ -1,5 +1,8 @@
 """The checkpoints service's request/reply API, as the worker agent and the CLI call it over NATS.
 
+Calls go on the worker's own subjects (``hf.rpc.w.<worker>.checkpoints.…``), which NATS lets only
+that worker publish on: the service knows who asks.
+
 Every reply is ``{"ok": true, "data": ...}`` or ``{"ok": false, "error": {code, message, details}}``;
 failures become ``CheckpointServiceError`` with the service's code (``invalid_request``,
 ``not_found``, ``conflict``, ``unavailable``, ``internal``).
@@ -19,6 +22,7 @@ from hounsfield.contracts.models import (
     AccessGrant1,
     AccessGrant2,
     CheckpointCommitRequest,
+    CheckpointImportSourceRequest,
     CheckpointPartRequest,
     CheckpointPartUploaded,
     CheckpointRecord,
@@ -30,15 +34,17 @@ from hounsfield.contracts.models import (
     LogSegmentGrantRequest,
 )
 from hounsfield.contracts.subjects import (
-    RPC_CHECKPOINTS_COMMIT,
-    RPC_CHECKPOINTS_DOWNLOAD_PART,
-    RPC_CHECKPOINTS_PART_UPLOADED,
-    RPC_CHECKPOINTS_RESOLVE,
-    RPC_CHECKPOINTS_UPLOAD_BEGIN,
-    RPC_CHECKPOINTS_UPLOAD_PART,
-    RPC_LOGS_SEGMENT_COMMIT,
-    RPC_LOGS_SEGMENT_GRANT,
     SCHEMA_VERSION,
+    WORKER_RPC_CHECKPOINTS_COMMIT,
+    WORKER_RPC_CHECKPOINTS_DOWNLOAD_PART,
+    WORKER_RPC_CHECKPOINTS_IMPORT_SOURCE,
+    WORKER_RPC_CHECKPOINTS_PART_UPLOADED,
+    WORKER_RPC_CHECKPOINTS_RESOLVE,
+    WORKER_RPC_CHECKPOINTS_UPLOAD_BEGIN,
+    WORKER_RPC_CHECKPOINTS_UPLOAD_PART,
+    WORKER_RPC_LOGS_SEGMENT_COMMIT,
+    WORKER_RPC_LOGS_SEGMENT_GRANT,
+    worker_rpc_subject,
 )
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -63,8 +69,9 @@ class CheckpointServiceError(Exception):
 
 
 class CheckpointClient:
-    def __init__(self, nc: Client, *, timeout: float = 30.0) -> None:
+    def __init__(self, nc: Client, worker_id: str, *, timeout: float = 30.0) -> None:
         self._nc = nc
+        self._worker_id = worker_id
         self._timeout = timeout
 
     async def begin_upload(
@@ -79,22 +86,24 @@ class CheckpointClient:
                 "files": [{"name": name, "size": size} for name, size in files],
             }
         )
-        return await self._call(RPC_CHECKPOINTS_UPLOAD_BEGIN, request, CheckpointUploadSession)
+        return await self._call(WORKER_RPC_CHECKPOINTS_UPLOAD_BEGIN, request, CheckpointUploadSession)
 
     async def upload_grant(self, upload_id: str, file: str, part: int) -> Grant:
         request = CheckpointPartRequest.model_validate(
             {"v": SCHEMA_VERSION, "id": upload_id, "file": file, "part": part}
         )
-        return (await self._call(RPC_CHECKPOINTS_UPLOAD_PART, request, AccessGrant)).root
+        return (await self._call(WORKER_RPC_CHECKPOINTS_UPLOAD_PART, request, AccessGrant)).root
 
     async def part_uploaded(self, upload_id: str, file: str, part: int, size: int) -> None:
         request = CheckpointPartUploaded.model_validate(
             {"v": SCHEMA_VERSION, "uploadId": upload_id, "file": file, "part": part, "size": size}
         )
-        await self._call(RPC_CHECKPOINTS_PART_UPLOADED, request, None, COMMIT_TIMEOUT_SECONDS)
+        await self._call(WORKER_RPC_CHECKPOINTS_PART_UPLOADED, request, None, COMMIT_TIMEOUT_SECONDS)
 
     async def commit(self, request: CheckpointCommitRequest) -> CheckpointRecord:
-        return await self._call(RPC_CHECKPOINTS_COMMIT, request, CheckpointRecord, COMMIT_TIMEOUT_SECONDS)
+        return await self._call(
+            WORKER_RPC_CHECKPOINTS_COMMIT, request, CheckpointRecord, COMMIT_TIMEOUT_SECONDS
+        )
 
     async def resolve(
         self, ref: str, job_id: str | None = None, pin_seconds: int | None = None
@@ -102,28 +111,36 @@ class CheckpointClient:
         request = CheckpointResolveRequest.model_validate(
             {"v": SCHEMA_VERSION, "ref": ref, "jobId": job_id, "pinSeconds": pin_seconds}
         )
-        return await self._call(RPC_CHECKPOINTS_RESOLVE, request, CheckpointRecord)
+        return await self._call(WORKER_RPC_CHECKPOINTS_RESOLVE, request, CheckpointRecord)
 
     async def download_grant(self, checkpoint_id: str, file: str, part: int) -> Grant:
         request = CheckpointPartRequest.model_validate(
             {"v": SCHEMA_VERSION, "id": checkpoint_id, "file": file, "part": part}
         )
-        return (await self._call(RPC_CHECKPOINTS_DOWNLOAD_PART, request, AccessGrant)).root
+        return (await self._call(WORKER_RPC_CHECKPOINTS_DOWNLOAD_PART, request, AccessGrant)).root
+
+    async def import_source(self, import_id: str, job_id: str) -> Grant:
+        """A read grant for the legacy file a ``checkpoint_import`` task converts (its own job only)."""
+        request = CheckpointImportSourceRequest.model_validate(
+            {"v": SCHEMA_VERSION, "importId": import_id, "jobId": job_id}
+        )
+        return (await self._call(WORKER_RPC_CHECKPOINTS_IMPORT_SOURCE, request, AccessGrant)).root
 
     async def log_segment_grant(self, job_id: str, attempt: int, index: int) -> Grant:
         """Where to store segment ``index`` of an attempt's log (``log_shipper``)."""
         request = LogSegmentGrantRequest.model_validate(
             {"v": SCHEMA_VERSION, "jobId": job_id, "attempt": attempt, "index": index}
         )
-        return (await self._call(RPC_LOGS_SEGMENT_GRANT, request, AccessGrant)).root
+        return (await self._call(WORKER_RPC_LOGS_SEGMENT_GRANT, request, AccessGrant)).root
 
     async def log_segment_commit(self, commit: LogSegmentCommit) -> LogAttemptSummary:
         """Makes a stored log segment readable."""
-        return await self._call(RPC_LOGS_SEGMENT_COMMIT, commit, LogAttemptSummary)
+        return await self._call(WORKER_RPC_LOGS_SEGMENT_COMMIT, commit, LogAttemptSummary)
 
     async def _call(
-        self, subject: str, request: BaseModel, reply: type[Model] | None, timeout: float | None = None
+        self, call: str, request: BaseModel, reply: type[Model] | None, timeout: float | None = None
     ) -> Any:
+        subject = worker_rpc_subject(self._worker_id, call)
         payload = request.model_dump_json(exclude_none=True).encode()
         try:
             message = await self._nc.request(subject, payload, timeout=timeout or self._timeout)

@@ -14,7 +14,13 @@ import shutil
 from pathlib import Path
 
 from hounsfield.checkpoints.layout import committed_checkpoints
-from hounsfield.contracts.models import Assignment, CheckpointRecord, Retention
+from hounsfield.contracts.models import (
+    Assignment,
+    CheckpointImportJobSpec,
+    CheckpointRecord,
+    Retention,
+    TrainingJobSpec,
+)
 from hounsfield.sdk.checkpoint_report import CheckpointSaved
 from hounsfield.worker.checkpoint_client import CheckpointClient, CheckpointServiceError
 from hounsfield.worker.checkpoint_download import download_checkpoint
@@ -101,7 +107,10 @@ class CheckpointSync:
             self._prune_local(saved.path)
 
     async def _upload(self, saved: CheckpointSaved) -> CheckpointRecord:
-        spec = self._assignment.spec.checkpoint
+        job = self._assignment.spec
+        if not isinstance(job, TrainingJobSpec | CheckpointImportJobSpec):
+            raise ValueError(f"a {job.kind} task commits no checkpoints")
+        spec = job.checkpoint
         retention = Retention.model_validate(
             {"keepLast": spec.keepLast, "keepBest": spec.keepBest, "keepEvery": spec.keepEvery}
         )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hounsfield.contracts.models import Assignment, GpuInfo
+from hounsfield.contracts.models import Assignment, EvaluationShardJobSpec, GpuInfo, TrainingJobSpec
 
 GIB = 1024**3
 
@@ -112,11 +112,12 @@ class Preflight:
         self._gpus = gpus
 
     def check(self, assignment: Assignment) -> Path | None:
-        data = assignment.spec.data
-        root = resolve_data_path(data.root, self._policy.data_roots) if data.root else None
-        for extra in data.paths:
+        spec = assignment.spec
+        data = spec.data if isinstance(spec, TrainingJobSpec | EvaluationShardJobSpec) else None
+        root = resolve_data_path(data.root, self._policy.data_roots) if data and data.root else None
+        for extra in data.paths if data else []:
             resolve_data_path(extra.root, self._policy.data_roots)
-        if data.split:
+        if data and data.split:
             resolve_data_path(data.split, self._policy.data_roots)
         check_resume_checkpoint(assignment.resumeFrom)
         check_disk(self._policy.work_dir, self._policy.min_free_disk_gib)

@@ -3,6 +3,8 @@
 | variable | default | meaning |
 |---|---|---|
 | HOUNSFIELD_NATS_URL | nats://127.0.0.1:14222 | NATS server (the local stack's port, not 4222) |
+| HOUNSFIELD_NATS_USER | unset | this worker's NATS user (``worker-<id>``) when NATS has authentication |
+| HOUNSFIELD_NATS_PASSWORD | unset | its password |
 | HOUNSFIELD_WORKER_ID | host name, sanitised to [A-Za-z0-9_-] | this worker's id in subjects and Redis |
 | HOUNSFIELD_WORK_DIR | .hounsfield/worker/<id> | attempt directories (logs, reports, outputs) |
 | HOUNSFIELD_HEARTBEAT_INTERVAL | 2 | seconds between heartbeats |
@@ -30,10 +32,11 @@ import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hounsfield.gpu.fake import FakeGpu, parse_fake_gpus
+from hounsfield.worker.nats_connection import NatsAccess
 
 ENV_PREFIX = "HOUNSFIELD_"
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -54,6 +57,8 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     nats_url: str = "nats://127.0.0.1:14222"
+    nats_user: str | None = Field(default=None, min_length=1, max_length=128)
+    nats_password: SecretStr | None = None
     worker_id: str = Field(default_factory=default_worker_id, min_length=1, max_length=64)
     work_dir: Path | None = None
     heartbeat_interval: float = Field(2.0, gt=0, le=3600)
@@ -124,6 +129,11 @@ class WorkerSettings(BaseSettings):
         work_dir = self.work_dir or Path(".hounsfield") / "worker" / self.worker_id
         object.__setattr__(self, "work_dir", work_dir.expanduser().resolve())
         return self
+
+    @property
+    def nats_access(self) -> NatsAccess:
+        password = None if self.nats_password is None else self.nats_password.get_secret_value()
+        return NatsAccess(self.nats_url, self.nats_user, password)
 
     @property
     def attempts_dir(self) -> Path:

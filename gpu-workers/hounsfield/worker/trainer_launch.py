@@ -1,4 +1,10 @@
-"""The command line, environment and context file of a trainer process, from its assignment."""
+"""The command line, environment and context file of a trainer process, from its assignment.
+
+Internal task kinds run built-in modules of this package (``BUILTIN_TASKS``) with arguments taken
+from their typed payloads (references only). Those tasks, and only they, get the worker's NATS
+access in their environment: they ask the services for what they need (grants, contexts) over
+the worker's own subjects. A user's trainer never sees the worker's credentials.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,47 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hounsfield.contracts.models import Assignment, JobSpec, TrainerContext, TrainerPaths
+from hounsfield.contracts.models import (
+    Assignment,
+    CheckpointImportJobSpec,
+    EvaluationShardJobSpec,
+    TrainerContext,
+    TrainerPaths,
+    TrainingJobSpec,
+)
 from hounsfield.recipes.registry import RECIPES
 from hounsfield.sdk import platform_env as pe
 from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.nats_connection import NatsAccess
 
 _log = logging.getLogger(__name__)
 
+#: The module each internal task kind runs.
+BUILTIN_TASKS = {
+    "evaluation_shard": "hounsfield.evaluation.shard",
+    "checkpoint_import": "hounsfield.checkpoints.import_job",
+}
+
+JobSpec = TrainingJobSpec | EvaluationShardJobSpec | CheckpointImportJobSpec
+
+
+def is_builtin_task(spec: JobSpec) -> bool:
+    return not isinstance(spec, TrainingJobSpec)
+
 
 def trainer_module(spec: JobSpec) -> tuple[str, list[str]]:
-    """The module to run and its arguments: the user's for ``script`` jobs, else the kind's recipe
-    package (``hounsfield.recipes.<kind>``; a kind without a recipe here names a module that does
-    not exist, which the launcher reports as a launch error)."""
+    """The module to run and its arguments: a built-in task's, the user's for ``script`` jobs, else
+    the kind's recipe package (``hounsfield.recipes.<kind>``; a kind without a recipe here names a
+    module that does not exist, which the launcher reports as a launch error)."""
+    if isinstance(spec, EvaluationShardJobSpec):
+        return BUILTIN_TASKS[spec.kind], ["--evaluation", spec.evaluationShard.evaluationId]
+    if isinstance(spec, CheckpointImportJobSpec):
+        task = spec.checkpointImport
+        args = ["--import", task.importId, "--name", task.fileName, "--format", task.format]
+        return BUILTIN_TASKS[spec.kind], [
+            *args,
+            *(["--step", str(task.step)] if task.step is not None else []),
+        ]
     if spec.kind == "script":
         if spec.script is None:
             raise ValueError("a script job needs script.module")
@@ -86,16 +121,21 @@ def _is_platform_owned(name: str) -> bool:
 
 
 def trainer_env(
-    assignment: Assignment, attempt_dir: AttemptDir, base_env: Mapping[str, str], context_file: Path
+    assignment: Assignment,
+    attempt_dir: AttemptDir,
+    base_env: Mapping[str, str],
+    context_file: Path,
+    task_nats: NatsAccess | None = None,
 ) -> dict[str, str]:
     """The trainer's environment: the agent's, the job's ``env``, then the platform's variables.
 
     Nothing platform-owned is inherited: CUDA_VISIBLE_DEVICES is always set explicitly ("" for CPU
     jobs) and the agent's own HOUNSFIELD_* settings are dropped, so a trainer never sees another
-    job's devices or a stale resume path.
+    job's devices or a stale resume path. Built-in tasks get the worker's NATS access (``task_nats``).
     """
+    spec = assignment.spec
     env = {name: value for name, value in base_env.items() if not _is_platform_owned(name)}
-    for name, value in assignment.spec.env.items():
+    for name, value in (spec.env if isinstance(spec, TrainingJobSpec) else {}).items():
         if _is_platform_owned(name):
             _log.warning("job %s: env %s is set by the platform; ignored", assignment.jobId, name)
             continue
@@ -106,4 +146,6 @@ def trainer_env(
     env["CUDA_VISIBLE_DEVICES"] = assignment.cudaVisibleDevices
     env[pe.ENV_CONTEXT] = str(context_file)
     env[pe.ENV_REPORT_FILE] = str(attempt_dir.report_file)
+    if is_builtin_task(spec) and task_nats is not None:
+        env.update(task_nats.env())
     return env

@@ -91,5 +91,5 @@ async def checkpoint_client(
     checkpoints_service: CheckpointsService, nats_server: str
 ) -> AsyncIterator[CheckpointClient]:
     client: Client = await nats.connect(nats_server)
-    yield CheckpointClient(client)
+    yield CheckpointClient(client, "test-worker")
     await client.drain()

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hounsfield.contracts.models import JobSpec, ResolvedHyperparameters, TrainerContext, TrainerPaths
+from hounsfield.contracts.models import ResolvedHyperparameters, TrainerContext, TrainerPaths, TrainingJobSpec
 from hounsfield.sdk.platform_env import CONTEXT_FILE, ENV_CONTEXT, ENV_REPORT_FILE
 
 DEFAULT_RESOLVED = {
@@ -54,7 +54,7 @@ def write_trainer_context(
         jobId=job_id,
         attempt=attempt,
         workerId=worker_id,
-        spec=JobSpec.model_validate(spec),
+        spec=TrainingJobSpec.model_validate(spec),
         resolved=ResolvedHyperparameters.model_validate(plan),
         paths=TrainerPaths(
             outputDir=str(output_dir or directory / "output"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hounsfield.contracts.models import Assignment
 from hounsfield.sdk import PlatformEnv
 from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.nats_connection import NatsAccess
 from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
 from worker.assignments import make_assignment
 
@@ -39,10 +41,12 @@ def test_command_runs_torchrun_through_the_launcher() -> None:
     )
 
 
-def _env(assignment, attempt_dir: AttemptDir) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _env(  # type: ignore[no-untyped-def]
+    assignment, attempt_dir: AttemptDir, nats: NatsAccess | None = None, base: dict[str, str] = AGENT_ENV
+) -> dict[str, str]:
     attempt_dir.root.mkdir(parents=True, exist_ok=True)
     context = write_context(trainer_context(assignment, attempt_dir), attempt_dir)
-    return trainer_env(assignment, attempt_dir, AGENT_ENV, context)
+    return trainer_env(assignment, attempt_dir, base, context, nats)
 
 
 def test_cpu_job_never_inherits_cuda_visible_devices(tmp_path: Path) -> None:
@@ -80,3 +84,60 @@ def test_platform_variables_and_job_env(tmp_path: Path) -> None:
 
 def test_omp_threads_default_to_one(tmp_path: Path) -> None:
     assert _env(make_assignment("w"), AttemptDir(tmp_path))["OMP_NUM_THREADS"] == "1"
+
+
+def _internal(spec: dict[str, object]) -> Assignment:
+    base = make_assignment("node-a", job_id="job-9").model_dump(mode="json", exclude_none=True)
+    base.pop("resolved")
+    return Assignment.model_validate({**base, "spec": spec})
+
+
+def test_internal_tasks_run_built_in_modules_from_their_payloads(tmp_path: Path) -> None:
+    shard = _internal(
+        {"name": "s", "kind": "evaluation_shard", "evaluationShard": {"evaluationId": "ev-1", "shard": 2}}
+    )
+    importer = _internal(
+        {
+            "name": "i",
+            "kind": "checkpoint_import",
+            "checkpointImport": {
+                "importId": "imp-1",
+                "fileName": "last.ckpt",
+                "format": "lightning",
+                "step": 7,
+            },
+        }
+    )
+    assert launch_command(shard, python="/py")[-3:] == ["hounsfield.evaluation.shard", "--evaluation", "ev-1"]
+    assert launch_command(importer, python="/py")[-9:] == [
+        "hounsfield.checkpoints.import_job",
+        "--import",
+        "imp-1",
+        "--name",
+        "last.ckpt",
+        "--format",
+        "lightning",
+        "--step",
+        "7",
+    ]
+    # No hyperparameters or trainer config: nothing of a training is made up for them.
+    platform = PlatformEnv.read(_env(shard, AttemptDir(tmp_path)))
+    assert platform.context is not None and platform.context.resolved is None
+    assert platform.hyperparameters == {} and platform.config == {}
+
+
+def test_only_built_in_tasks_get_the_workers_nats_access(tmp_path: Path) -> None:
+    access = NatsAccess("nats://head:14222", "worker-node-a", "s3cret")
+    shard = _internal(
+        {"name": "s", "kind": "evaluation_shard", "evaluationShard": {"evaluationId": "e", "shard": 0}}
+    )
+    task_env = _env(shard, AttemptDir(tmp_path / "shard"), access)
+    assert (
+        task_env["HOUNSFIELD_NATS_USER"] == "worker-node-a"
+        and task_env["HOUNSFIELD_NATS_PASSWORD"] == "s3cret"
+    )
+    assert task_env["HOUNSFIELD_NATS_URL"] == "nats://head:14222"
+    trainer = _env(
+        make_assignment("node-a"), AttemptDir(tmp_path / "train"), access, {**AGENT_ENV, **access.env()}
+    )
+    assert not any(name.startswith("HOUNSFIELD_NATS") for name in trainer)

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { formatLogLine, jobStateSchema } from '@hounsfield/contracts';
+import { cliToken, tokenCommand, userCommand } from './cli-auth';
 import { formatEvent, formatJob, formatSeries } from './format';
 import { HounsfieldApiError, HounsfieldClient, LogQuery } from './http-client';
 
@@ -15,8 +16,16 @@ usage:
   hounsfield metrics <job-id> [names]  draw a job's stored metric curves (names comma-separated)
   hounsfield logs <job-id> [-f] [--attempt N] [--rank R|launcher] [--tail N]
                                     print a job's log ([rank N] lines of all ranks); -f follows it
+  hounsfield whoami                 the token's user and role
+  hounsfield token create <name> [--user <user>] [--expires-in <seconds>]
+                                    a new API token (printed once); admins may name another user
+  hounsfield token list [--user <user>]      tokens (never their secrets)
+  hounsfield token revoke <tok_…>            stops a token at once
+  hounsfield user create <name> <admin|user|viewer>   (admins) a new user
+  hounsfield user list | set-role <name> <role> | disable <name> | enable <name>
 
-environment: HOUNSFIELD_URL (default http://127.0.0.1:8080), HOUNSFIELD_TOKEN`;
+environment: HOUNSFIELD_URL (default http://127.0.0.1:8080), HOUNSFIELD_TOKEN (default: the local
+stack's admin token in $HOUNSFIELD_HOME/admin-token, .hounsfield/admin-token)`;
 
 async function watch(client: HounsfieldClient, id: string): Promise<number> {
   for await (const event of client.jobEvents(id)) console.log(formatEvent(event));
@@ -57,10 +66,25 @@ async function logs(client: HounsfieldClient, id: string, options: string[]): Pr
 async function main(argv: string[]): Promise<number> {
   const client = new HounsfieldClient({
     baseUrl: process.env.HOUNSFIELD_URL ?? `http://127.0.0.1:${process.env.HOUNSFIELD_HTTP_PORT ?? 8080}`,
-    token: process.env.HOUNSFIELD_TOKEN,
+    token: cliToken(),
   });
   const [command, arg] = argv;
   switch (command) {
+    case 'whoami': {
+      const me = await client.whoami();
+      console.log(`${me.user} (${me.role}), token ${me.tokenId}${me.expiresAt ? `, expires ${me.expiresAt}` : ''}`);
+      return 0;
+    }
+    case 'token': {
+      const code = await tokenCommand(client, argv.slice(1));
+      if (code !== undefined) return code;
+      break;
+    }
+    case 'user': {
+      const code = await userCommand(client, argv.slice(1));
+      if (code !== undefined) return code;
+      break;
+    }
     case 'submit': {
       if (!arg) break;
       const job = await client.submitJob(JSON.parse(readFileSync(arg, 'utf8')));

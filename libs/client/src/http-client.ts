@@ -1,17 +1,29 @@
 import {
+  ApiRole,
+  ApiToken,
+  apiTokenSchema,
+  ApiUser,
+  apiUserSchema,
+  CreatedApiToken,
+  createdApiTokenSchema,
+  CreateTokenRequest,
   JobEvent,
   jobEventSchema,
   JobMetrics,
   jobMetricsSchema,
   JobRecord,
   jobRecordSchema,
-  JobSpecInput,
+  TrainingJobSpecInput,
+  JobPage,
+  jobPageSchema,
   JobState,
   LogFollowEnd,
   logFollowEndSchema,
   LogLineEvent,
   logLineEventSchema,
   LogSource,
+  Principal,
+  principalSchema,
   WorkerView,
   workerViewSchema,
 } from '@hounsfield/contracts';
@@ -62,7 +74,8 @@ export class HounsfieldClient {
     return schema.parse(json);
   }
 
-  submitJob(spec: JobSpecInput): Promise<JobRecord> {
+  /** Submits a training job; the token's user owns it. */
+  submitJob(spec: TrainingJobSpecInput): Promise<JobRecord> {
     return this.call('POST', '/v1/jobs', jobRecordSchema, spec);
   }
 
@@ -70,9 +83,19 @@ export class HounsfieldClient {
     return this.call('GET', `/v1/jobs/${encodeURIComponent(id)}`, jobRecordSchema);
   }
 
+  /** One page of jobs, newest first; pass `nextCursor` back for the next. */
+  listJobsPage(options: { state?: JobState; owner?: string; limit?: number; cursor?: string } = {}): Promise<JobPage> {
+    const query = new URLSearchParams({
+      limit: String(options.limit ?? 100),
+      ...(options.state ? { state: options.state } : {}),
+      ...(options.owner ? { owner: options.owner } : {}),
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+    });
+    return this.call('GET', `/v1/jobs?${query}`, jobPageSchema);
+  }
+
   async listJobs(state?: JobState, limit = 100): Promise<JobRecord[]> {
-    const query = new URLSearchParams({ limit: String(limit), ...(state ? { state } : {}) });
-    return (await this.call('GET', `/v1/jobs?${query}`, z.object({ jobs: z.array(jobRecordSchema) }))).jobs;
+    return (await this.listJobsPage({ state, limit })).jobs;
   }
 
   cancelJob(id: string, graceSeconds?: number): Promise<JobRecord> {
@@ -87,6 +110,37 @@ export class HounsfieldClient {
       ...(options.to !== undefined ? { to: String(options.to) } : {}),
     });
     return this.call('GET', `/v1/jobs/${encodeURIComponent(id)}/metrics${query.size ? `?${query}` : ''}`, jobMetricsSchema);
+  }
+
+  /** The token's user and role. */
+  whoami(): Promise<Principal> {
+    return this.call('GET', '/v1/whoami', principalSchema);
+  }
+
+  /** A new token (for yourself, or as an admin for `user`); the secret is in this answer only. */
+  createToken(request: CreateTokenRequest): Promise<CreatedApiToken> {
+    return this.call('POST', '/v1/tokens', createdApiTokenSchema, request);
+  }
+
+  async listTokens(user?: string): Promise<ApiToken[]> {
+    const query = user ? `?${new URLSearchParams({ user })}` : '';
+    return (await this.call('GET', `/v1/tokens${query}`, z.object({ tokens: z.array(apiTokenSchema) }))).tokens;
+  }
+
+  revokeToken(id: string): Promise<ApiToken> {
+    return this.call('DELETE', `/v1/tokens/${encodeURIComponent(id)}`, apiTokenSchema);
+  }
+
+  createUser(name: string, role: ApiRole): Promise<ApiUser> {
+    return this.call('POST', '/v1/users', apiUserSchema, { name, role });
+  }
+
+  updateUser(name: string, update: { role?: ApiRole; disabled?: boolean }): Promise<ApiUser> {
+    return this.call('PATCH', `/v1/users/${encodeURIComponent(name)}`, apiUserSchema, update);
+  }
+
+  async listUsers(): Promise<ApiUser[]> {
+    return (await this.call('GET', '/v1/users', z.object({ users: z.array(apiUserSchema) }))).users;
   }
 
   async listWorkers(): Promise<WorkerView[]> {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildJsonSchemaDocument } from '../src/json-schema';
-import { CONSUMERS, RPC, STREAMS, SUBJECT_PREFIX, SUBJECTS, workerCancelSubject } from '../src/subjects';
+import { CONSUMERS, RPC, STREAMS, SUBJECT_PREFIX, SUBJECTS, WORKER_RPC, WORKER_RPC_PREFIX, workerCancelSubject } from '../src/subjects';
 import { SCHEMA_VERSION } from '../src/version';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
@@ -125,8 +125,28 @@ export function renderPythonSubjects(): string {
     ...checkpointSubjectLines(),
     ...logSubjectLines(),
     ...evaluationSubjectLines(),
+    ...workerRpcLines(),
   ];
   return lines.join('\n');
+}
+
+/** Calls a worker makes on its own subjects (`WORKER_RPC`), and the subject of one call. */
+function workerRpcLines(): string[] {
+  return [
+    '',
+    '# Worker calls: sent on hf.rpc.w.<worker>.<call>, which only that worker may publish on.',
+    ...Object.entries(WORKER_RPC).map(([name, call]) => `WORKER_RPC_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()} = ${JSON.stringify(call)}`),
+    '',
+    '',
+    'def worker_rpc_subject(worker_id: str, call: str) -> str:',
+    `    return f"${WORKER_RPC_PREFIX}.{worker_id}.{call}"`,
+    '',
+    '',
+    'def inbox_prefix(nats_user: str) -> str:',
+    '    """Replies come to _INBOX.<user>.<id>: each NATS user may read its own inboxes only."""',
+    '    return f"_INBOX.{nats_user}"',
+    '',
+  ];
 }
 
 /** The evaluation service's subjects and queue names, which the evaluation shards use. */

@@ -17,7 +17,8 @@ export const assignmentSchema = z
     /** Exactly what the trainer's CUDA_VISIBLE_DEVICES is set to ("" for CPU jobs). */
     cudaVisibleDevices: z.string(),
     nprocPerNode: z.number().int().min(1),
-    resolved: resolvedHyperparametersSchema,
+    /** Batch and learning rate at this world size (training only; internal tasks have none). */
+    resolved: resolvedHyperparametersSchema.optional(),
     /** Checkpoint to resume from, resolved by the scheduler (absent on a fresh start). */
     resumeFrom: z.string().min(1).max(1024).optional(),
     /** Checkpoint (id) to take initial weights from, resolved from `spec.checkpoint.initFrom` on a fresh start. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, timestampSchema } from './common.schema';
 import { checkpointFileSchema } from './checkpoint-manifest.schema';
 import { checkpointMetaSchema } from './checkpoint-meta.schema';
@@ -25,6 +26,8 @@ export const checkpointRecordSchema = z
   .object({
     id: checkpointIdSchema,
     jobId: identifierSchema,
+    /** Its job's owner, recorded at commit. */
+    owner: userNameSchema.optional(),
     attempt: z.number().int().min(1),
     step: z.number().int().min(0),
     epoch: z.number().min(0).optional(),

@@ -1,10 +1,13 @@
 import { z } from 'zod';
+import { userNameSchema } from './api-principal.schema';
+import { checkpointRecordSchema } from './checkpoint-record.schema';
+import { pageCursorSchema } from './page.schema';
 import { identifierSchema, schemaVersionSchema, timestampSchema } from './common.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
 import { checkpointManifestSchema } from './checkpoint-manifest.schema';
 import { checkpointFileNameSchema } from './checkpoint-meta.schema';
 import { checkpointIdSchema, checkpointRefSchema, qualifiedCheckpointRefSchema } from './checkpoint-ref.schema';
-import { checkpointPolicySchema } from './job-spec.schema';
+import { checkpointPolicySchema, legacyCheckpointFormatSchema } from './job-spec.schema';
 
 /** Requests and replies of the checkpoints service (subjects in `RPC.checkpoints*`). */
 
@@ -109,14 +112,22 @@ export const checkpointResolveRequestSchema = z
   .meta({ id: 'CheckpointResolveRequest' });
 export type CheckpointResolveRequest = z.infer<typeof checkpointResolveRequestSchema>;
 
+/** A job's committed checkpoints, latest first, one page at a time. */
 export const checkpointListRequestSchema = z
   .object({
     v: schemaVersionSchema,
     jobId: identifierSchema,
     limit: z.number().int().min(1).max(1000).default(100),
+    cursor: pageCursorSchema.optional(),
   })
   .strict();
 export type CheckpointListRequest = z.infer<typeof checkpointListRequestSchema>;
+
+export const checkpointPageSchema = z
+  .object({ checkpoints: z.array(checkpointRecordSchema), nextCursor: pageCursorSchema.optional() })
+  .strict()
+  .meta({ id: 'CheckpointPage' });
+export type CheckpointPage = z.infer<typeof checkpointPageSchema>;
 
 /** A legacy file to import: the gateway stores the bytes through the grant in the reply. */
 export const checkpointImportUploadRequestSchema = z
@@ -136,9 +147,11 @@ export const checkpointImportStartRequestSchema = z
   .object({
     v: schemaVersionSchema,
     importId: identifierSchema,
-    format: z.enum(['auto', 'pth', 'lightning']).default('auto'),
+    format: legacyCheckpointFormatSchema.default('auto'),
     /** Step recorded for the imported checkpoint when the file does not say (Lightning files do). */
     step: z.number().int().min(0).optional(),
+    /** The API user the import job and its checkpoint are recorded for. */
+    owner: userNameSchema.optional(),
   })
   .strict();
 export type CheckpointImportStartRequest = z.infer<typeof checkpointImportStartRequestSchema>;
@@ -149,11 +162,21 @@ export const checkpointImportSchema = z
     importId: identifierSchema,
     jobId: identifierSchema,
     fileName: z.string().min(1).max(256),
-    format: z.enum(['auto', 'pth', 'lightning']),
+    format: legacyCheckpointFormatSchema,
   })
   .strict()
   .meta({ id: 'CheckpointImport' });
 export type CheckpointImport = z.infer<typeof checkpointImportSchema>;
+
+/**
+ * A `checkpoint_import` task asks for a read grant of its legacy file (`WORKER_RPC.checkpointsImportSource`);
+ * only the worker its job runs on gets one.
+ */
+export const checkpointImportSourceRequestSchema = z
+  .object({ v: schemaVersionSchema, importId: identifierSchema, jobId: identifierSchema })
+  .strict()
+  .meta({ id: 'CheckpointImportSourceRequest' });
+export type CheckpointImportSourceRequest = z.infer<typeof checkpointImportSourceRequestSchema>;
 
 /** The evaluation service reports on a checkpoint's auto-evaluation; the reply is the updated record. */
 export const checkpointEvaluationUpdateSchema = z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, timestampSchema } from './common.schema';
-import { accessGrantSchema } from './checkpoint-grant.schema';
 import { checkpointIdSchema } from './checkpoint-ref.schema';
 import { evaluationSpecSchema } from './evaluation-spec.schema';
 
@@ -36,12 +36,14 @@ export const resolvedModelSchema = z
   .strict();
 export type ResolvedModel = z.infer<typeof resolvedModelSchema>;
 
-/** The report files, by name, as object keys under `evaluations/<eval>/`. */
+/** The report files, by format, as object keys under `evaluations/<eval>/` (read them at `GET /v1/evaluations/<id>/reports/<format>`). */
 export const evaluationReportsSchema = z.object({ markdown: z.string(), yaml: z.string(), csv: z.string() }).strict();
 
 export const evaluationRecordSchema = z
   .object({
     id: identifierSchema,
+    /** The API user who asked for it (an auto-evaluation: the training job's owner). */
+    owner: userNameSchema.optional(),
     name: z.string().optional(),
     status: evaluationStatusSchema,
     spec: evaluationSpecSchema,
@@ -58,8 +60,6 @@ export const evaluationRecordSchema = z
       .strict(),
     summary: evaluationSummarySchema.optional(),
     reports: evaluationReportsSchema.optional(),
-    /** Read grants of the report files (on `GET`, once the evaluation has succeeded). */
-    reportLinks: z.record(z.string(), accessGrantSchema).optional(),
     error: z.string().optional(),
     /** Set on an auto-evaluation: the training job and the committed checkpoint it evaluates. */
     origin: z.object({ jobId: identifierSchema, checkpointId: checkpointIdSchema }).strict().optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, schemaVersionSchema } from './common.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
 import { evaluationCaseIdSchema } from './evaluation-case.schema';
@@ -7,8 +8,8 @@ import { evaluationSpecSchema } from './evaluation-spec.schema';
 
 /** Requests and replies of the evaluation service (subjects in `RPC.evaluations*`). */
 
-/** The spec travels unparsed: the service validates it (the gateway too, for a 400 with paths). */
-export const evaluationCreateRequestSchema = z.object({ v: schemaVersionSchema, spec: z.unknown() }).strict();
+/** The spec travels unparsed: the service validates it (the gateway too, for a 400 with paths); `owner` is the API user it is recorded for. */
+export const evaluationCreateRequestSchema = z.object({ v: schemaVersionSchema, spec: z.unknown(), owner: userNameSchema.optional() }).strict();
 
 export const evaluationIdRequestSchema = z
   .object({ v: schemaVersionSchema, evaluationId: identifierSchema })
@@ -71,3 +72,12 @@ export const evaluationResultReplySchema = z
   .object({ done: z.number().int().min(0), total: z.number().int().min(0) })
   .strict()
   .meta({ id: 'EvaluationResultReply' });
+
+/** The report formats of a finished evaluation. */
+export const evaluationReportFormatSchema = z.enum(['markdown', 'yaml', 'csv']);
+export type EvaluationReportFormat = z.infer<typeof evaluationReportFormatSchema>;
+
+/** A read grant for one report of a succeeded evaluation; only the gateway asks, and streams the file. */
+export const evaluationReportRequestSchema = z
+  .object({ v: schemaVersionSchema, evaluationId: identifierSchema, format: evaluationReportFormatSchema })
+  .strict();

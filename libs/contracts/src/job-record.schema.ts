@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
+import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, timestampSchema } from './common.schema';
 import { jobSpecSchema } from './job-spec.schema';
 import { jobNoticeEventSchema } from './job-notice-event.schema';
@@ -24,8 +25,9 @@ export const attemptSummarySchema = z
     attempt: z.number().int().min(1),
     workerId: identifierSchema,
     worldSize: z.number().int().min(1),
-    perDeviceBatch: z.number().int().min(1),
-    gradAccumSteps: z.number().int().min(1),
+    /** The batch split of a training (internal tasks train nothing and have none). */
+    perDeviceBatch: z.number().int().min(1).optional(),
+    gradAccumSteps: z.number().int().min(1).optional(),
     assignedAt: timestampSchema,
     /** The state the attempt ended in (absent while it runs). */
     outcome: jobStateSchema.optional(),
@@ -40,6 +42,8 @@ export type AttemptSummary = z.infer<typeof attemptSummarySchema>;
 export const jobRecordSchema = z
   .object({
     id: identifierSchema,
+    /** The API user who submitted it (for internal jobs: the user whose evaluation or import it serves). */
+    owner: userNameSchema.optional(),
     spec: jobSpecSchema,
     state: jobStateSchema,
     attempt: z.number().int().min(1),

@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { jobSpecSchema } from './job-spec.schema';
+import { checkpointImportJobSpecSchema, isTrainingSpec, jobSpecSchema, trainingJobSpecSchema } from './job-spec.schema';
 
 const minimal = { name: 'n', kind: 'pcdiff', hyperparameters: { globalBatch: 8, baseLr: 2e-4 } };
 
 describe('job spec schema', () => {
   it('applies defaults: CPU, linear LR scaling, no restarts, priority 0', () => {
-    const spec = jobSpecSchema.parse(minimal);
+    const spec = trainingJobSpecSchema.parse(minimal);
     expect(spec.resources).toEqual({ gpus: 0, cpuProcesses: 1, waitForCapacity: false });
     expect(spec.hyperparameters.lrScaling).toBe('linear');
     expect(spec.maxRestarts).toBe(0);
@@ -27,5 +27,23 @@ describe('job spec schema', () => {
   it('rejects unknown fields instead of ignoring a typo', () => {
     const result = jobSpecSchema.safeParse({ ...minimal, hyperparameters: { ...minimal.hyperparameters, globalBtach: 8 } });
     expect(result.success).toBe(false);
+  });
+
+  it('knows internal tasks by kind, with their own payloads and no hyperparameters', () => {
+    const shard = jobSpecSchema.parse({ name: 'eval-e1-shard-0', kind: 'evaluation_shard', data: { root: 'skulls' }, evaluationShard: { evaluationId: 'e1', shard: 0 } });
+    expect(isTrainingSpec(shard)).toBe(false);
+    expect(shard).toMatchObject({ kind: 'evaluation_shard', resources: { waitForCapacity: true }, evaluationShard: { evaluationId: 'e1', shard: 0 } });
+    const imported = checkpointImportJobSpecSchema.parse({ name: 'import a.pth', kind: 'checkpoint_import', checkpointImport: { importId: 'imp-1', fileName: 'a.pth' } });
+    expect(imported).toMatchObject({ checkpoint: { keepLast: 1 }, checkpointImport: { format: 'auto' } });
+    // A fake hyperparameter block, a URL argument or a script on an internal task is refused.
+    expect(jobSpecSchema.safeParse({ ...imported, hyperparameters: minimal.hyperparameters }).success).toBe(false);
+    expect(jobSpecSchema.safeParse({ ...imported, checkpointImport: { ...imported.checkpointImport, source: 'http://store/x' } }).success).toBe(false);
+    expect(isTrainingSpec(jobSpecSchema.parse(minimal))).toBe(true);
+  });
+
+  it('users submit training only: internal kinds are refused by the training schema', () => {
+    const result = trainingJobSpecSchema.safeParse({ name: 's', kind: 'evaluation_shard', evaluationShard: { evaluationId: 'e1', shard: 0 } });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toContain('kind');
   });
 });

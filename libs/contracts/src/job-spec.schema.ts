@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identifierSchema } from './common.schema';
 import { autoEvaluationSchema } from './auto-evaluation.schema';
 import { monitoringPolicySchema } from './monitoring-policy.schema';
 
@@ -105,7 +106,7 @@ export const scriptSchema = z
   .strict();
 
 /** What a researcher submits. The platform resolves everything else (placement, batch, LR). */
-export const jobSpecSchema = z
+export const trainingJobSpecSchema = z
   .object({
     name: z.string().min(1).max(128),
     kind: jobKindSchema,
@@ -146,9 +147,81 @@ export const jobSpecSchema = z
       }
     }
   })
+  .meta({ id: 'TrainingJobSpec' });
+export type TrainingJobSpecInput = z.input<typeof trainingJobSpecSchema>;
+export type TrainingJobSpec = z.infer<typeof trainingJobSpecSchema>;
+
+/**
+ * Internal task kinds: jobs the platform submits for itself and the worker runs as built-in tasks.
+ * Their payloads hold references only (ids, names); what a task needs beyond them (grants, the
+ * evaluation's context) it asks for over its worker's authenticated channel (`WORKER_RPC`), so no
+ * presigned URL or service address is ever stored in a job.
+ */
+export const internalJobKindSchema = z.enum(['evaluation_shard', 'checkpoint_import']);
+export type InternalJobKind = z.infer<typeof internalJobKindSchema>;
+
+/** One shard of an evaluation: pulls cases from the evaluation's queue until none is left. */
+export const evaluationShardTaskSchema = z
+  .object({ evaluationId: identifierSchema, shard: z.number().int().min(0).max(1024) })
+  .strict();
+
+/** What every internal task states besides its kind and payload. */
+const taskShape = {
+  name: z.string().min(1).max(128),
+  priority: z.number().int().min(-100).max(100).default(0),
+  maxRestarts: z.number().int().min(0).max(20).default(0),
+};
+
+export const evaluationShardJobSpecSchema = z
+  .object({
+    ...taskShape,
+    kind: z.literal('evaluation_shard'),
+    resources: resourcesSchema.default({ gpus: 0, cpuProcesses: 1, waitForCapacity: true }),
+    /** The dataset root the worker's preflight resolves (the evaluation's `dataset.root`). */
+    data: dataSchema.default({ paths: [] }),
+    evaluationShard: evaluationShardTaskSchema,
+  })
+  .strict()
+  .meta({ id: 'EvaluationShardJobSpec' });
+export type EvaluationShardJobSpec = z.infer<typeof evaluationShardJobSpecSchema>;
+
+export const legacyCheckpointFormatSchema = z.enum(['auto', 'pth', 'lightning']);
+
+/** The conversion of one uploaded legacy file; its job's committed checkpoint is the imported one. */
+export const checkpointImportTaskSchema = z
+  .object({
+    importId: identifierSchema,
+    /** The file's original name (for the log and the checkpoint's meta). */
+    fileName: z.string().min(1).max(256),
+    format: legacyCheckpointFormatSchema.default('auto'),
+    /** Step recorded when the file does not say (Lightning files do). */
+    step: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const checkpointImportJobSpecSchema = z
+  .object({
+    ...taskShape,
+    kind: z.literal('checkpoint_import'),
+    resources: resourcesSchema.default({ gpus: 0, cpuProcesses: 1, waitForCapacity: false }),
+    /** Retention of the one checkpoint the import commits. */
+    checkpoint: checkpointPolicySchema.default({ keepLast: 1 }),
+    checkpointImport: checkpointImportTaskSchema,
+  })
+  .strict()
+  .meta({ id: 'CheckpointImportJobSpec' });
+export type CheckpointImportJobSpec = z.infer<typeof checkpointImportJobSpecSchema>;
+
+/** Every job the scheduler runs: a researcher's training, or an internal task. */
+export const jobSpecSchema = z
+  .discriminatedUnion('kind', [trainingJobSpecSchema, evaluationShardJobSpecSchema, checkpointImportJobSpecSchema])
   .meta({ id: 'JobSpec' });
 
 /** The spec as submitted (defaults not yet applied). */
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 /** The spec after validation, with defaults applied. */
 export type JobSpec = z.infer<typeof jobSpecSchema>;
+
+export function isTrainingSpec(spec: JobSpec): spec is TrainingJobSpec {
+  return spec.kind !== 'evaluation_shard' && spec.kind !== 'checkpoint_import';
+}

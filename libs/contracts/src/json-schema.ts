@@ -10,6 +10,7 @@ import {
   checkpointCommitRequestSchema,
   checkpointEvaluationUpdateSchema,
   checkpointImportSchema,
+  checkpointImportSourceRequestSchema,
   checkpointPartRequestSchema,
   checkpointPartUploadedSchema,
   checkpointPartVerifiedSchema,
@@ -45,7 +46,7 @@ import { logLineSchema, logSourceSchema } from './log-line.schema';
 import { logEndMessageSchema, logLinesMessageSchema } from './log-live.schema';
 import { logReadReplySchema, logReadRequestSchema } from './log-read.schema';
 import { logAttemptSummarySchema, logSegmentCommitSchema, logSegmentGrantRequestSchema } from './log-segment.schema';
-import { initFromSchema, jobSpecSchema } from './job-spec.schema';
+import { checkpointImportJobSpecSchema, evaluationShardJobSpecSchema, initFromSchema, jobSpecSchema, trainingJobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
 import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
@@ -59,6 +60,9 @@ import { gpuInfoSchema, workerHeartbeatSchema, workerKindSchema } from './worker
 export const EXPORTED_SCHEMAS = {
   InitFrom: initFromSchema,
   JobSpec: jobSpecSchema,
+  TrainingJobSpec: trainingJobSpecSchema,
+  EvaluationShardJobSpec: evaluationShardJobSpecSchema,
+  CheckpointImportJobSpec: checkpointImportJobSpecSchema,
   ResolvedHyperparameters: resolvedHyperparametersSchema,
   Assignment: assignmentSchema,
   TrainerPaths: trainerPathsSchema,
@@ -89,6 +93,7 @@ export const EXPORTED_SCHEMAS = {
   CheckpointCommitRequest: checkpointCommitRequestSchema,
   CheckpointResolveRequest: checkpointResolveRequestSchema,
   CheckpointImport: checkpointImportSchema,
+  CheckpointImportSourceRequest: checkpointImportSourceRequestSchema,
   CheckpointEvaluationUpdate: checkpointEvaluationUpdateSchema,
   EvaluationSpec: evaluationSpecSchema,
   // Shared by EvaluationSpec and JobSpec.evaluation (auto-evaluation): one definition, one Python class.

@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { userNameSchema } from './api-principal.schema';
 import { identifierSchema } from './common.schema';
+import { jobRecordSchema } from './job-record.schema';
+import { pageCursorSchema } from './page.schema';
 import { jobStateSchema } from './job-state.schema';
 
 /** Error codes shared by every request/reply handler; the gateway maps each to one HTTP status once. */
@@ -34,16 +37,25 @@ export function rpcReplySchema<T extends z.ZodType>(data: T) {
   ]);
 }
 
-/** The submitted spec is validated by the scheduler too, so it travels unparsed. */
-export const submitJobRequestSchema = z.object({ spec: z.unknown() }).strict();
+/** The submitted spec is validated by the scheduler too, so it travels unparsed; `owner` is the API user it is recorded for. */
+export const submitJobRequestSchema = z.object({ spec: z.unknown(), owner: userNameSchema.optional() }).strict();
 export const jobIdRequestSchema = z.object({ id: identifierSchema }).strict();
+/** Newest first, one page at a time; `owner` keeps one user's jobs only. */
 export const listJobsRequestSchema = z
   .object({
     state: jobStateSchema.optional(),
+    /** Any of these states (the queue view asks for queued and active jobs at once). */
+    states: z.array(jobStateSchema).min(1).max(8).optional(),
+    owner: userNameSchema.optional(),
     limit: z.number().int().min(1).max(1000).default(100),
+    cursor: pageCursorSchema.optional(),
   })
   .strict();
 export type ListJobsRequest = z.infer<typeof listJobsRequestSchema>;
+
+/** A page of jobs; `nextCursor` while older ones follow. */
+export const jobPageSchema = z.object({ jobs: z.array(jobRecordSchema), nextCursor: pageCursorSchema.optional() }).strict().meta({ id: 'JobPage' });
+export type JobPage = z.infer<typeof jobPageSchema>;
 
 export const cancelJobRequestSchema = z
   .object({

@@ -72,11 +72,7 @@ export const RPC = {
   jobMetrics: `${SUBJECT_PREFIX.rpc}.metrics.jobs.series`,
   /** A job's training-health alerts, latest event of each (metrics service). */
   jobAlerts: `${SUBJECT_PREFIX.rpc}.metrics.jobs.alerts`,
-  /** Checkpoints service: upload (begin, part grant, part verified, commit), then read and import. */
-  checkpointsUploadBegin: `${SUBJECT_PREFIX.rpc}.checkpoints.uploads.begin`,
-  checkpointsUploadPart: `${SUBJECT_PREFIX.rpc}.checkpoints.uploads.part`,
-  checkpointsPartUploaded: `${SUBJECT_PREFIX.rpc}.checkpoints.uploads.part-uploaded`,
-  checkpointsCommit: `${SUBJECT_PREFIX.rpc}.checkpoints.uploads.commit`,
+  /** Checkpoints service: read and import (workers upload through WORKER_RPC). */
   checkpointsResolve: `${SUBJECT_PREFIX.rpc}.checkpoints.resolve`,
   checkpointsList: `${SUBJECT_PREFIX.rpc}.checkpoints.list`,
   checkpointsDownloadPart: `${SUBJECT_PREFIX.rpc}.checkpoints.download.part`,
@@ -84,19 +80,48 @@ export const RPC = {
   checkpointsImportStart: `${SUBJECT_PREFIX.rpc}.checkpoints.imports.start`,
   /** Auto-evaluation verdicts on a checkpoint (evaluation service → checkpoints service). */
   checkpointsEvaluation: `${SUBJECT_PREFIX.rpc}.checkpoints.evaluation`,
-  /** Attempt logs (checkpoints service): a worker stores a segment through a grant, then commits it; the gateway reads. */
-  logsSegmentGrant: `${SUBJECT_PREFIX.rpc}.checkpoints.logs.grant`,
-  logsSegmentCommit: `${SUBJECT_PREFIX.rpc}.checkpoints.logs.commit`,
+  /** Attempt logs (checkpoints service): the gateway reads them; workers store them through WORKER_RPC. */
   logsRead: `${SUBJECT_PREFIX.rpc}.checkpoints.logs.read`,
-  /** Evaluation service: create and read (gateway), then the shards' context, plan, artefact grants and results. */
+  /** Evaluation service: create, read and report files (gateway); shards call WORKER_RPC. */
   evaluationsCreate: `${SUBJECT_PREFIX.rpc}.evaluation.create`,
   evaluationsGet: `${SUBJECT_PREFIX.rpc}.evaluation.get`,
-  evaluationsShardContext: `${SUBJECT_PREFIX.rpc}.evaluation.shards.context`,
-  evaluationsPlan: `${SUBJECT_PREFIX.rpc}.evaluation.shards.plan`,
-  evaluationsArtifact: `${SUBJECT_PREFIX.rpc}.evaluation.shards.artifact`,
-  evaluationsResult: `${SUBJECT_PREFIX.rpc}.evaluation.shards.result`,
-  health: (service: string) => `${SUBJECT_PREFIX.rpc}.${service}.health`,
+  /** A read grant for one report of a succeeded evaluation (the gateway streams it to the user). */
+  evaluationsReport: `${SUBJECT_PREFIX.rpc}.evaluation.report`,
 } as const;
+
+/**
+ * Requests a worker makes (the agent, or a built-in task it runs), each on a per-worker subject
+ * `hf.rpc.w.<worker>.<call>` (`workerRpcSubject`). NATS lets a worker publish under its own id
+ * only, so the service that answers knows which worker asks; services listen on
+ * `hf.rpc.w.*.<call>`. The call's first token names the serving service. A new worker call is one
+ * line here: the permissions (libs/messaging/src/nats-permissions.ts) follow from it.
+ */
+export const WORKER_RPC = {
+  /** Checkpoints service: upload (begin, part grant, part verified, commit), read (resume, evaluation models). */
+  checkpointsUploadBegin: 'checkpoints.uploads.begin',
+  checkpointsUploadPart: 'checkpoints.uploads.part',
+  checkpointsPartUploaded: 'checkpoints.uploads.part-uploaded',
+  checkpointsCommit: 'checkpoints.uploads.commit',
+  checkpointsResolve: 'checkpoints.resolve',
+  checkpointsDownloadPart: 'checkpoints.download.part',
+  /** A `checkpoint_import` task's read grant for the legacy file it converts. */
+  checkpointsImportSource: 'checkpoints.imports.source',
+  /** Evaluation service: an `evaluation_shard` task's context, plan, artefact grants and results. */
+  evaluationsShardContext: 'evaluation.shards.context',
+  evaluationsPlan: 'evaluation.shards.plan',
+  evaluationsArtifact: 'evaluation.shards.artifact',
+  evaluationsResult: 'evaluation.shards.result',
+  /** Attempt logs: where to store a segment (a grant), then make it readable (checkpoints service). */
+  logsSegmentGrant: 'checkpoints.logs.grant',
+  logsSegmentCommit: 'checkpoints.logs.commit',
+} as const;
+export type WorkerRpcCall = (typeof WORKER_RPC)[keyof typeof WORKER_RPC];
+
+export const WORKER_RPC_PREFIX = `${SUBJECT_PREFIX.rpc}.w`;
+/** The subject worker `workerId` sends `call` on. */
+export const workerRpcSubject = (workerId: string, call: WorkerRpcCall) => `${WORKER_RPC_PREFIX}.${workerId}.${call}`;
+/** The subject a service listens on for `call` from every worker. */
+export const workerRpcListenSubject = (call: WorkerRpcCall) => `${WORKER_RPC_PREFIX}.*.${call}`;
 
 /** Core NATS request subject on which a worker accepts cancellation of one attempt. */
 export const workerCancelSubject = (workerId: string) => `hf.worker.${workerId}.cancel`;

@@ -34,8 +34,8 @@ export const trainerContextSchema = z
     workerId: identifierSchema,
     /** The job spec as stored (defaults applied): config, hyperparameters, checkpoint policy, data. */
     spec: jobSpecSchema,
-    /** The batch split and learning rate the scheduler resolved for this attempt's world size. */
-    resolved: resolvedHyperparametersSchema,
+    /** The batch split and learning rate the scheduler resolved for this attempt's world size (training only). */
+    resolved: resolvedHyperparametersSchema.optional(),
     paths: trainerPathsSchema,
   })
   .strict()

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { identifierSchema, timestampSchema } from './common.schema';
+import { pageCursorSchema } from './page.schema';
 import { gpuInfoSchema, workerKindSchema } from './worker-heartbeat.schema';
 
 /** A worker as `GET /v1/workers` shows it: its GPUs with the job holding each one. */
@@ -17,3 +18,6 @@ export const workerViewSchema = z
   .strict()
   .meta({ id: 'WorkerView' });
 export type WorkerView = z.infer<typeof workerViewSchema>;
+
+/** `GET /v1/workers`, a page at a time. */
+export const workerPageSchema = z.object({ workers: z.array(workerViewSchema), nextCursor: pageCursorSchema.optional() }).strict().meta({ id: 'WorkerPage' });

@@ -6,3 +6,4 @@ export * from './publisher';
 export * from './rpc';
 export * from './topology';
 export * from './messaging.module';
+export * from './nats-permissions';

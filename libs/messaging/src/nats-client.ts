@@ -10,6 +10,17 @@ export interface NatsClientOptions {
   name: string;
   /** Give up connecting after this long; services retry forever in the background instead. */
   connectTimeoutMs?: number;
+  /** Credentials of this identity (a user of the server's config, see nats-permissions.ts). */
+  user?: string;
+  password?: string;
+}
+
+/**
+ * Replies come to `_INBOX.<user>.…`: each identity may subscribe to its own inboxes only, so no
+ * client can read the answers meant for another (grants, records).
+ */
+export function inboxPrefixOf(user: string | undefined): string {
+  return user === undefined ? '_INBOX' : `_INBOX.${user}`;
 }
 
 /** One NATS connection with its JetStream client and manager; streams are provisioned on connect. */
@@ -48,11 +59,12 @@ export class NatsClient {
           name: options.name,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
+          ...(options.user !== undefined ? { user: options.user, pass: options.password, inboxPrefix: inboxPrefixOf(options.user) } : {}),
         });
         const jsm = await jetstreamManager(nc);
         await provisionStreams(jsm);
         const client = new NatsClient(nc, jetstream(nc), jsm);
-        client.logger.log(`connected to ${options.url} as ${options.name}`);
+        client.logger.log(`connected to ${options.url} as ${options.name}${options.user ? ` (user ${options.user})` : ''}`);
         return client;
       } catch (error) {
         lastError = error;

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { RpcError, rpcReplySchema } from '@hounsfield/contracts';
+import { RpcError, rpcReplySchema, WORKER_RPC_PREFIX, WorkerRpcCall, workerRpcListenSubject } from '@hounsfield/contracts';
 import { z } from 'zod';
 import { decodeJson, describeIssues, encodeJson } from './codec';
 import { MessagingError } from './messaging.errors';
@@ -22,7 +22,7 @@ export function serveRpc<Req extends z.ZodType>(
   subject: string,
   queue: string,
   schema: Req,
-  handler: (request: z.infer<Req>) => Promise<unknown>,
+  handler: (request: z.infer<Req>, subject: string) => Promise<unknown>,
   logger = new Logger(`rpc:${subject}`),
 ): Subscription {
   return nc.subscribe(subject, {
@@ -36,7 +36,7 @@ export function serveRpc<Req extends z.ZodType>(
         let reply: unknown;
         try {
           const request = decodeJson(schema, msg.data);
-          reply = { ok: true, data: await handler(request) };
+          reply = { ok: true, data: await handler(request, msg.subject) };
         } catch (error) {
           if (error instanceof RpcFailure) {
             reply = { ok: false, error: error.error };
@@ -51,6 +51,21 @@ export function serveRpc<Req extends z.ZodType>(
       })();
     },
   });
+}
+
+/**
+ * Serves a worker call (`WORKER_RPC`) from every worker: the handler learns which worker asks from
+ * the subject, which NATS permissions let only that worker publish on.
+ */
+export function serveWorkerRpc<Req extends z.ZodType>(
+  nc: NatsConnection,
+  call: WorkerRpcCall,
+  queue: string,
+  schema: Req,
+  handler: (request: z.infer<Req>, workerId: string) => Promise<unknown>,
+): Subscription {
+  const prefixTokens = WORKER_RPC_PREFIX.split('.').length;
+  return serveRpc(nc, workerRpcListenSubject(call), queue, schema, (request, subject) => handler(request, subject.split('.')[prefixTokens]), new Logger(`rpc:${call}`));
 }
 
 /** Sends a request and validates the reply; a missing responder becomes an `unavailable` failure. */

@@ -4,12 +4,20 @@ import { z } from 'zod';
 export const baseEnvSchema = z.object({
   HOUNSFIELD_NATS_URL: z.string().regex(/^nats:\/\/.+/, 'a NATS URL such as nats://127.0.0.1:14222').default('nats://127.0.0.1:14222'),
   HOUNSFIELD_REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'a Redis URL such as redis://127.0.0.1:16379').default('redis://127.0.0.1:16379'),
+  /** Redis `requirepass` (kept out of the URL so that logs never show it). */
+  HOUNSFIELD_REDIS_PASSWORD: z.string().min(1).optional(),
+  /** This service's NATS user and password (see libs/messaging/src/nats-permissions.ts for what each may do). */
+  HOUNSFIELD_NATS_USER: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'a NATS user name such as service-gateway').optional(),
+  HOUNSFIELD_NATS_PASSWORD: z.string().min(1).optional(),
   /** Key prefix, so several stacks (or tests) can share one Redis. */
   HOUNSFIELD_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('hf:'),
   HOUNSFIELD_BIND_HOST: z.string().default('127.0.0.1'),
   HOUNSFIELD_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 export type BaseConfig = z.infer<typeof baseEnvSchema>;
+
+/** The secrets a service connects with. */
+export type ServiceCredentials = Pick<BaseConfig, 'HOUNSFIELD_NATS_USER' | 'HOUNSFIELD_NATS_PASSWORD' | 'HOUNSFIELD_REDIS_PASSWORD'>;
 
 export const portSchema = z.coerce.number().int().min(0).max(65535);
 

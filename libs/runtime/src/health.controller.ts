@@ -1,5 +1,6 @@
 import { Controller, Get, HttpException, HttpStatus, Inject, Optional } from '@nestjs/common';
 import { NatsClient } from '@hounsfield/messaging';
+import { Public } from './public-route';
 
 export const SERVICE_NAME = Symbol('SERVICE_NAME');
 /** Extra readiness checks a service registers (for example Redis); each resolves to true when healthy. */
@@ -15,6 +16,7 @@ export class HealthController {
   ) {}
 
   /** 200 when every dependency answers, 503 with the failing ones named otherwise. */
+  @Public()
   @Get('healthz')
   async health(): Promise<Record<string, unknown>> {
     const results: Record<string, boolean> = { nats: this.nats.connected };

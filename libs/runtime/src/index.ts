@@ -6,3 +6,4 @@ export * from './run-service';
 export * from './metrics.controller';
 export * from './prometheus.registry';
 export * from './infrastructure.providers';
+export * from './public-route';

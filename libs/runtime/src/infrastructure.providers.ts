@@ -23,12 +23,13 @@ export class RedisCloser implements OnApplicationShutdown {
  * object store, and a `/healthz` check for each (Redis answers PING; the store answers a stat of a
  * probe key, which normally does not exist — any answer shows it is reachable).
  */
-export function infrastructureProviders(options: { redisUrl?: string; storage?: StorageConfig }): Provider[] {
+export function infrastructureProviders(options: { redisUrl?: string; redisPassword?: string; storage?: StorageConfig }): Provider[] {
   const providers: Provider[] = [];
   const checks: { name: string; token: symbol; check: (resource: never) => Promise<boolean> }[] = [];
   if (options.redisUrl !== undefined) {
     const url = options.redisUrl;
-    providers.push({ provide: REDIS, useFactory: () => new Redis(url, { maxRetriesPerRequest: 3 }) }, RedisCloser);
+    const password = options.redisPassword;
+    providers.push({ provide: REDIS, useFactory: () => new Redis(url, { maxRetriesPerRequest: 3, ...(password ? { password } : {}) }) }, RedisCloser);
     checks.push({ name: 'redis', token: REDIS, check: async (redis: Redis) => (await redis.ping()) === 'PONG' });
   }
   if (options.storage !== undefined) {

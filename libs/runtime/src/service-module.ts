@@ -1,6 +1,7 @@
 import { DynamicModule, Module, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { MessagingModule } from '@hounsfield/messaging';
 import type { StorageConfig } from '@hounsfield/storage';
+import { ServiceCredentials } from './config';
 import { HealthController, SERVICE_NAME } from './health.controller';
 import { infrastructureProviders } from './infrastructure.providers';
 import { MetricsController } from './metrics.controller';
@@ -9,6 +10,8 @@ import { createServiceRegistry, PROMETHEUS_REGISTRY } from './prometheus.registr
 export interface ServiceModuleOptions {
   name: string;
   natsUrl: string;
+  /** NATS user/password and Redis password (the service's parsed config). */
+  credentials?: ServiceCredentials;
   imports?: ModuleMetadata['imports'];
   controllers?: Type<unknown>[];
   providers?: Provider[];
@@ -25,7 +28,12 @@ export interface ServiceModuleOptions {
 export function serviceModule(options: ServiceModuleOptions): Type<unknown> {
   const messaging: DynamicModule = MessagingModule.forRootAsync({
     inject: [],
-    useFactory: () => ({ url: options.natsUrl, name: options.name }),
+    useFactory: () => ({
+      url: options.natsUrl,
+      name: options.name,
+      user: options.credentials?.HOUNSFIELD_NATS_USER,
+      password: options.credentials?.HOUNSFIELD_NATS_PASSWORD,
+    }),
   });
   @Module({
     imports: [messaging, ...(options.imports ?? [])],
@@ -33,7 +41,7 @@ export function serviceModule(options: ServiceModuleOptions): Type<unknown> {
     providers: [
       { provide: SERVICE_NAME, useValue: options.name },
       { provide: PROMETHEUS_REGISTRY, useFactory: createServiceRegistry },
-      ...infrastructureProviders({ redisUrl: options.redisUrl, storage: options.storage }),
+      ...infrastructureProviders({ redisUrl: options.redisUrl, redisPassword: options.credentials?.HOUNSFIELD_REDIS_PASSWORD, storage: options.storage }),
       ...(options.providers ?? []),
     ],
   })

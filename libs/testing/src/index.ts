@@ -4,3 +4,4 @@ export * from './process';
 export * from './servers';
 export * from './stack';
 export * from './prometheus';
+export * from './credentials';

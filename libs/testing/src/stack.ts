@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pythonExecutable, REPO_ROOT } from './binaries';
+import { StackCredentials } from './credentials';
 import { freePort, waitForPort } from './ports';
 import { ManagedProcess, startProcess } from './process';
 import { ServerHandle, startNatsServer, startRedisServer } from './servers';
@@ -25,6 +27,8 @@ export interface StackOptions {
   /** Copy service output to this process's stdout. */
   echo?: boolean;
   services?: readonly ServiceName[];
+  /** Also create a NATS user allowed everything (`harnessNats`), for tests that play the gateway or workers. */
+  harness?: boolean;
 }
 
 export interface WorkerOptions {
@@ -37,6 +41,9 @@ export interface WorkerOptions {
 /**
  * A whole local platform: nats-server, redis-server, the five services as Node processes and any
  * number of Python workers. Used by the end-to-end tests and by `npm start` / `npm run demo`.
+ * Security is on as in production: NATS users with per-service and per-worker permissions and a
+ * Redis password (generated under `<dataDir>/secrets/`), and the gateway's first admin token in
+ * `<dataDir>/admin-token` (mode 0600), which `adminToken` reads.
  */
 export class LocalStack {
   readonly services = new Map<ServiceName, ManagedProcess>();
@@ -47,12 +54,24 @@ export class LocalStack {
     private readonly options: StackOptions,
     readonly nats: ServerHandle,
     readonly redis: ServerHandle,
+    readonly credentials: StackCredentials,
   ) {}
 
   static async start(options: StackOptions): Promise<LocalStack> {
-    const nats = await startNatsServer({ port: options.ports?.nats, dataDir: join(options.dataDir, 'nats') });
-    const redis = await startRedisServer({ port: options.ports?.redis, dataDir: join(options.dataDir, 'redis'), persistent: true });
-    const stack = new LocalStack(options, nats, redis);
+    const credentials = StackCredentials.open(join(options.dataDir, 'secrets'));
+    if (options.harness) credentials.harnessAccess();
+    const configFile = credentials.writeNatsConfig();
+    const nats = await startNatsServer({ port: options.ports?.nats, dataDir: join(options.dataDir, 'nats'), configFile });
+    const redis = await startRedisServer({
+      port: options.ports?.redis,
+      dataDir: join(options.dataDir, 'redis'),
+      persistent: true,
+      password: credentials.redisPassword,
+    }).catch(async (error: unknown) => {
+      await nats.stop();
+      throw error;
+    });
+    const stack = new LocalStack(options, nats, redis, credentials);
     try {
       for (const name of options.services ?? SERVICES) await stack.startService(name);
     } catch (error) {
@@ -64,6 +83,27 @@ export class LocalStack {
 
   get gatewayUrl(): string {
     return `http://127.0.0.1:${this.servicePorts.get('gateway')}`;
+  }
+
+  /** Connection options of the harness user (`harness: true`): NatsClient.connect({ ...stack.harnessNats(), name }). */
+  harnessNats(): { url: string; user: string; password: string } {
+    if (!this.options.harness) throw new Error('start the stack with harness: true to connect to its NATS from a test');
+    return { url: this.nats.url, ...this.credentials.harnessAccess() };
+  }
+
+  /** Where the gateway writes the admin token on its first start. */
+  get adminTokenFile(): string {
+    return join(this.options.dataDir, 'admin-token');
+  }
+
+  /** The first admin's API token (the gateway wrote it on its first start). */
+  get adminToken(): string {
+    if (!existsSync(this.adminTokenFile)) {
+      throw new Error(
+        `${this.adminTokenFile} is missing: the gateway writes it on the first start of an empty Redis; set HOUNSFIELD_ADMIN_TOKEN to register a token of your choice instead`,
+      );
+    }
+    return readFileSync(this.adminTokenFile, 'utf8').trim();
   }
 
   portOf(name: ServiceName): number | undefined {
@@ -90,7 +130,12 @@ export class LocalStack {
       // Compiled once into a cache and run without a compiler in the process (scripts/ts-register.cjs).
       args: ['-r', join(REPO_ROOT, 'scripts/ts-register.cjs'), join(REPO_ROOT, 'services', name, 'src/main.ts')],
       cwd: REPO_ROOT,
-      env: { ...this.baseEnv(), [PORT_VARIABLE[name]]: String(port) },
+      env: {
+        ...this.baseEnv(),
+        ...this.credentials.serviceEnv(name),
+        ...(name === 'gateway' ? { HOUNSFIELD_ADMIN_TOKEN_FILE: this.adminTokenFile } : {}),
+        [PORT_VARIABLE[name]]: String(port),
+      },
       logPath: join(this.options.dataDir, 'logs', `${name}.log`),
       echo: this.options.echo,
     });
@@ -104,8 +149,22 @@ export class LocalStack {
     return proc;
   }
 
-  /** Starts a Python worker agent (`python -m hounsfield.worker`). */
+  /**
+   * Starts a Python worker agent (`python -m hounsfield.worker`) with its own NATS user; a new
+   * worker's user is added to the server's configuration, which is reloaded (the agent retries
+   * its connection until the reload has happened).
+   */
   startWorker(options: WorkerOptions): ManagedProcess {
+    const isNew = this.credentials.isNewWorker(options.workerId);
+    const credentials = this.credentials.workerEnv(options.workerId);
+    if (isNew) {
+      this.credentials.writeNatsConfig();
+      this.nats.process.child.kill('SIGHUP');
+    }
+    return this.spawnWorker(options, credentials);
+  }
+
+  private spawnWorker(options: WorkerOptions, credentials: NodeJS.ProcessEnv): ManagedProcess {
     // Node services speak Nest's log levels; the Python agent speaks logging's.
     const nestLevel = this.baseEnv().HOUNSFIELD_LOG_LEVEL ?? 'log';
     const pythonLevel = { error: 'ERROR', warn: 'WARNING', log: 'INFO', debug: 'DEBUG', verbose: 'DEBUG' }[nestLevel] ?? 'INFO';
@@ -116,6 +175,7 @@ export class LocalStack {
       cwd: REPO_ROOT,
       env: {
         ...this.baseEnv(),
+        ...credentials,
         HOUNSFIELD_LOG_LEVEL: pythonLevel,
         HOUNSFIELD_WORKER_ID: options.workerId,
         HOUNSFIELD_WORK_DIR: join(this.options.dataDir, 'workers', options.workerId),

@@ -62,8 +62,8 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-async function timed(args: string[]): Promise<{ seconds: number; id?: string }> {
-  const { stdout } = await run(pythonExecutable(), [CLIENT, ...args], { cwd: REPO_ROOT, maxBuffer: 1 << 20 });
+async function timed(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ seconds: number; id?: string }> {
+  const { stdout } = await run(pythonExecutable(), [CLIENT, ...args], { cwd: REPO_ROOT, maxBuffer: 1 << 20, env });
   return JSON.parse(stdout.trim().split('\n').pop() as string);
 }
 
@@ -80,7 +80,9 @@ async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, 
     driver === 'fs'
       ? { HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: root }
       : { HOUNSFIELD_STORAGE_DRIVER: 's3', HOUNSFIELD_S3_ENDPOINT: s3.url, HOUNSFIELD_S3_BUCKET: BUCKET, HOUNSFIELD_S3_ACCESS_KEY: 'bench', HOUNSFIELD_S3_SECRET_KEY: 'bench' };
-  const stack = await LocalStack.start({ dataDir: join(dataDir, driver), env: { ...storageEnv, HOUNSFIELD_LOG_LEVEL: 'warn' }, services: ['checkpoints'] });
+  const stack = await LocalStack.start({ dataDir: join(dataDir, driver), env: { ...storageEnv, HOUNSFIELD_LOG_LEVEL: 'warn' }, services: ['checkpoints'], harness: true });
+  const access = stack.harnessNats();
+  const natsEnv = { ...process.env, HOUNSFIELD_NATS_USER: access.user, HOUNSFIELD_NATS_PASSWORD: access.password };
   try {
     const pid = stack.services.get('checkpoints')?.pid as number;
     await new Promise((r) => setTimeout(r, 2000)); // let boot-time allocations settle
@@ -107,11 +109,11 @@ async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, 
     const times: Record<string, number[]> = {};
     const record = (name: string, seconds: number) => (times[name] ??= []).push(seconds);
     for (let repeat = 0; repeat < REPEATS; repeat += 1) {
-      const upload = await timed(['platform-upload', checkpoint, '--nats', stack.nats.url, '--job', `bench-${driver}`]);
+      const upload = await timed(['platform-upload', checkpoint, '--nats', stack.nats.url, '--job', `bench-${driver}`], natsEnv);
       record('platform upload', upload.seconds);
       for (const [name, args] of rawUploads) record(`up:${name}`, (await timed(args)).seconds);
       const out = join(dataDir, `${driver}-platform-${repeat}`);
-      record('platform download', (await timed(['platform-download', upload.id as string, out, '--nats', stack.nats.url])).seconds);
+      record('platform download', (await timed(['platform-download', upload.id as string, out, '--nats', stack.nats.url], natsEnv)).seconds);
       for (const [name, args] of rawDownloads) record(`down:${name}`, (await timed(args)).seconds);
       rmSync(out, { recursive: true, force: true });
     }

@@ -27,10 +27,10 @@ def _platform_upload(args: argparse.Namespace) -> None:
     from hounsfield.worker.checkpoint_upload import upload_checkpoint
 
     async def run() -> str:
-        nc = await nats.connect(args.nats)
+        nc = await nats.connect(args.nats, **_credentials())
         try:
             record = await upload_checkpoint(
-                CheckpointClient(nc),
+                CheckpointClient(nc, "bench-worker"),
                 Path(args.path),
                 job_id=args.job,
                 attempt=1,
@@ -45,6 +45,13 @@ def _platform_upload(args: argparse.Namespace) -> None:
     _report(started, id=checkpoint_id)
 
 
+def _credentials() -> dict[str, str]:
+    """The NATS user the bench runs as (the stack's harness user), from the environment."""
+    from hounsfield.worker.nats_connection import NatsAccess
+
+    return NatsAccess.from_env().connect_options()
+
+
 def _platform_download(args: argparse.Namespace) -> None:
     import nats
 
@@ -52,9 +59,9 @@ def _platform_download(args: argparse.Namespace) -> None:
     from hounsfield.worker.checkpoint_download import download_checkpoint
 
     async def run() -> None:
-        nc = await nats.connect(args.nats)
+        nc = await nats.connect(args.nats, **_credentials())
         try:
-            client = CheckpointClient(nc)
+            client = CheckpointClient(nc, "bench-worker")
             await download_checkpoint(client, await client.resolve(args.ref), Path(args.out))
         finally:
             await nc.drain()

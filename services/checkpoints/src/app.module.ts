@@ -10,6 +10,7 @@ import { LogStoreService } from './logs/log-store.service';
 import { CheckpointQueryService } from './queries/checkpoint-query.service';
 import { CheckpointEventsPublisher } from './registry/checkpoint-events.publisher';
 import { CheckpointRepository } from './registry/checkpoint.repository';
+import { JobOwnersClient } from './registry/job-owners.client';
 import { RetentionService } from './retention/retention.service';
 import { SweeperService } from './retention/sweeper.service';
 import { UploadSessionRepository } from './uploads/upload-session.repository';
@@ -25,6 +26,7 @@ export function checkpointsModule(config: CheckpointsConfig) {
   return serviceModule({
     name: 'checkpoints',
     natsUrl: config.HOUNSFIELD_NATS_URL,
+    credentials: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
     storage: config.storage,
     providers: [
@@ -33,6 +35,7 @@ export function checkpointsModule(config: CheckpointsConfig) {
       UploadSessionRepository,
       ImportRepository,
       CheckpointEventsPublisher,
+      JobOwnersClient,
       UploadVerifier,
       RetentionService,
       UploadService,

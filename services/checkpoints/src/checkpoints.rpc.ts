@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import {
   checkpointCommitRequestSchema,
   checkpointEvaluationUpdateSchema,
+  checkpointImportSourceRequestSchema,
   checkpointImportStartRequestSchema,
   checkpointImportUploadRequestSchema,
   checkpointListRequestSchema,
@@ -13,8 +14,9 @@ import {
   logSegmentCommitSchema,
   logSegmentGrantRequestSchema,
   RPC,
+  WORKER_RPC,
 } from '@hounsfield/contracts';
-import { NatsClient, serveRpc } from '@hounsfield/messaging';
+import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
 import { ImportService } from './imports/import.service';
@@ -43,18 +45,23 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
   onApplicationBootstrap(): void {
     const nc = this.nats.nc;
     this.subscriptions = [
-      serveRpc(nc, RPC.checkpointsUploadBegin, QUEUE_GROUP, checkpointUploadRequestSchema, (req) => this.uploads.begin(req)),
-      serveRpc(nc, RPC.checkpointsUploadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.uploads.partGrant(req)),
-      serveRpc(nc, RPC.checkpointsPartUploaded, QUEUE_GROUP, checkpointPartUploadedSchema, (req) => this.uploads.partUploaded(req)),
-      serveRpc(nc, RPC.checkpointsCommit, QUEUE_GROUP, checkpointCommitRequestSchema, (req) => this.uploads.commit(req)),
+      // Workers: uploads, and reads for resumes and evaluation models.
+      serveWorkerRpc(nc, WORKER_RPC.checkpointsUploadBegin, QUEUE_GROUP, checkpointUploadRequestSchema, (req) => this.uploads.begin(req)),
+      serveWorkerRpc(nc, WORKER_RPC.checkpointsUploadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.uploads.partGrant(req)),
+      serveWorkerRpc(nc, WORKER_RPC.checkpointsPartUploaded, QUEUE_GROUP, checkpointPartUploadedSchema, (req) => this.uploads.partUploaded(req)),
+      serveWorkerRpc(nc, WORKER_RPC.checkpointsCommit, QUEUE_GROUP, checkpointCommitRequestSchema, (req) => this.uploads.commit(req)),
+      serveWorkerRpc(nc, WORKER_RPC.checkpointsResolve, QUEUE_GROUP, checkpointResolveRequestSchema, (req) => this.queries.resolve(req)),
+      serveWorkerRpc(nc, WORKER_RPC.checkpointsDownloadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.queries.downloadPart(req)),
+      serveWorkerRpc(nc, WORKER_RPC.checkpointsImportSource, QUEUE_GROUP, checkpointImportSourceRequestSchema, (req, workerId) => this.imports.source(req, workerId)),
+      serveWorkerRpc(nc, WORKER_RPC.logsSegmentGrant, QUEUE_GROUP, logSegmentGrantRequestSchema, (req) => this.logStore.grant(req)),
+      serveWorkerRpc(nc, WORKER_RPC.logsSegmentCommit, QUEUE_GROUP, logSegmentCommitSchema, (req) => this.logStore.commit(req)),
+      // Services: the gateway, the scheduler (resume points), the evaluation service.
       serveRpc(nc, RPC.checkpointsResolve, QUEUE_GROUP, checkpointResolveRequestSchema, (req) => this.queries.resolve(req)),
-      serveRpc(nc, RPC.checkpointsList, QUEUE_GROUP, checkpointListRequestSchema, (req) => this.queries.list(req.jobId, req.limit)),
+      serveRpc(nc, RPC.checkpointsList, QUEUE_GROUP, checkpointListRequestSchema, (req) => this.queries.list(req)),
       serveRpc(nc, RPC.checkpointsDownloadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.queries.downloadPart(req)),
       serveRpc(nc, RPC.checkpointsImportUpload, QUEUE_GROUP, checkpointImportUploadRequestSchema, (req) => this.imports.upload(req.fileName, req.size)),
       serveRpc(nc, RPC.checkpointsEvaluation, QUEUE_GROUP, checkpointEvaluationUpdateSchema, (req) => this.evaluations.update(req)),
       serveRpc(nc, RPC.checkpointsImportStart, QUEUE_GROUP, checkpointImportStartRequestSchema, (req) => this.imports.start(req)),
-      serveRpc(nc, RPC.logsSegmentGrant, QUEUE_GROUP, logSegmentGrantRequestSchema, (req) => this.logStore.grant(req)),
-      serveRpc(nc, RPC.logsSegmentCommit, QUEUE_GROUP, logSegmentCommitSchema, (req) => this.logStore.commit(req)),
       serveRpc(nc, RPC.logsRead, QUEUE_GROUP, logReadRequestSchema, (req) => this.logReader.read(req)),
     ];
   }

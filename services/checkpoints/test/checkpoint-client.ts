@@ -5,6 +5,7 @@ import {
   CHECKPOINT_FORMAT_VERSION,
   CheckpointFile,
   CheckpointMeta,
+  checkpointPageSchema,
   CheckpointRecord,
   checkpointRecordSchema,
   CheckpointRetention,
@@ -12,6 +13,9 @@ import {
   checkpointUploadSessionSchema,
   RPC,
   SCHEMA_VERSION,
+  WORKER_RPC,
+  WorkerRpcCall,
+  workerRpcSubject,
 } from '@hounsfield/contracts';
 import { requestRpc, RpcFailure } from '@hounsfield/messaging';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -41,7 +45,15 @@ export interface UploadOptions {
  * streaming from disk): begin, per part a grant + a write, optionally "part uploaded", commit.
  */
 export class CheckpointTestClient {
-  constructor(private readonly nc: NatsConnection) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    /** Uploads go on this worker's subjects, as an agent's do. */
+    private readonly workerId = 'test-worker',
+  ) {}
+
+  private worker(call: WorkerRpcCall): string {
+    return workerRpcSubject(this.workerId, call);
+  }
 
   async upload(
     options: UploadOptions,
@@ -50,7 +62,7 @@ export class CheckpointTestClient {
     const files = { ...options.files, 'meta.json': metaJson(options.jobId, attempt, options.step, options.metrics ?? {}, Object.keys(options.files)) };
     const session = await requestRpc(
       this.nc,
-      RPC.checkpointsUploadBegin,
+      this.worker(WORKER_RPC.checkpointsUploadBegin),
       { v: SCHEMA_VERSION, jobId: options.jobId, attempt, step: options.step, files: Object.entries(files).map(([name, b]) => ({ name, size: b.length })) },
       checkpointUploadSessionSchema,
     );
@@ -63,12 +75,12 @@ export class CheckpointTestClient {
         parts.push({ size: chunk.length });
         const stored = options.tamper ? options.tamper(name, part, chunk) : chunk;
         if (stored === 'skip') continue;
-        const grant = await requestRpc(this.nc, RPC.checkpointsUploadPart, { v: SCHEMA_VERSION, id: session.uploadId, file: name, part }, accessGrantSchema);
+        const grant = await requestRpc(this.nc, this.worker(WORKER_RPC.checkpointsUploadPart), { v: SCHEMA_VERSION, id: session.uploadId, file: name, part }, accessGrantSchema);
         await writeGrant(grant, stored);
         if (options.reportParts ?? true) {
           await requestRpc(
             this.nc,
-            RPC.checkpointsPartUploaded,
+            this.worker(WORKER_RPC.checkpointsPartUploaded),
             { v: SCHEMA_VERSION, uploadId: session.uploadId, file: name, part, size: chunk.length },
             z.unknown(),
           ).catch((error: RpcFailure) => partErrors.push(error)); // the commit decides all the same
@@ -79,7 +91,7 @@ export class CheckpointTestClient {
     const commit = () =>
       requestRpc(
         this.nc,
-        RPC.checkpointsCommit,
+        this.worker(WORKER_RPC.checkpointsCommit),
         { v: SCHEMA_VERSION, uploadId: session.uploadId, manifest: { files: manifest }, retention: options.retention ?? { keepLast: 100 } },
         checkpointRecordSchema,
         60_000,
@@ -91,8 +103,8 @@ export class CheckpointTestClient {
     return (await this.upload(options)).commit();
   }
 
-  list(jobId: string): Promise<CheckpointRecord[]> {
-    return requestRpc(this.nc, RPC.checkpointsList, { v: SCHEMA_VERSION, jobId, limit: 1000 }, z.array(checkpointRecordSchema));
+  async list(jobId: string): Promise<CheckpointRecord[]> {
+    return (await requestRpc(this.nc, RPC.checkpointsList, { v: SCHEMA_VERSION, jobId, limit: 1000 }, checkpointPageSchema)).checkpoints;
   }
 
   resolve(ref: string, jobId?: string, pinSeconds?: number): Promise<CheckpointRecord> {

@@ -10,6 +10,8 @@ import {
   LogSource,
   RPC,
   SCHEMA_VERSION,
+  WORKER_RPC,
+  workerRpcSubject,
 } from '@hounsfield/contracts';
 import { requestRpc, RpcFailure } from '@hounsfield/messaging';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -34,7 +36,7 @@ async function storeSegment(
   const attempt = segment.attempt ?? 1;
   const text = Array.from({ length: segment.lines }, (_, i) => `${formatLogLine(lineOf(segment.firstSeq + i))}\n`).join('');
   const bytes = Buffer.from(text, 'utf8');
-  const grant = await requestRpc(nc, RPC.logsSegmentGrant, { v: SCHEMA_VERSION, jobId, attempt, index: segment.index }, accessGrantSchema);
+  const grant = await requestRpc(nc, workerRpcSubject('log-worker', WORKER_RPC.logsSegmentGrant), { v: SCHEMA_VERSION, jobId, attempt, index: segment.index }, accessGrantSchema);
   await writeGrant(grant, bytes);
   return commit(nc, jobId, { ...segment, attempt, bytes: bytes.length });
 }
@@ -46,7 +48,7 @@ function commit(
 ): Promise<LogAttemptSummary> {
   return requestRpc(
     nc,
-    RPC.logsSegmentCommit,
+    workerRpcSubject('log-worker', WORKER_RPC.logsSegmentCommit),
     {
       v: SCHEMA_VERSION,
       jobId,

@@ -4,8 +4,6 @@ import { z } from 'zod';
 
 export const evaluationEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_EVALUATION_PORT: portSchema.default(8084),
-  /** The NATS URL shards connect to, as workers see it; defaults to HOUNSFIELD_NATS_URL. */
-  HOUNSFIELD_EVALUATION_SHARD_NATS_URL: z.string().regex(/^nats:\/\/.+/, 'a NATS URL such as nats://10.0.0.5:4222').optional(),
   /** How long artefact write grants and report download grants stay valid. */
   HOUNSFIELD_EVALUATION_GRANT_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** How often unfinished evaluations are reconciled (cases re-queued, reports written). */

@@ -5,9 +5,11 @@ import {
   evaluationCreateRequestSchema,
   evaluationIdRequestSchema,
   evaluationPlanRequestSchema,
+  evaluationReportRequestSchema,
   RPC,
+  WORKER_RPC,
 } from '@hounsfield/contracts';
-import { NatsClient, serveRpc } from '@hounsfield/messaging';
+import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { EvaluationService } from './runs/evaluation.service';
 
@@ -27,12 +29,14 @@ export class EvaluationRpc implements OnApplicationBootstrap, OnApplicationShutd
     const nc = this.nats.nc;
     const e = this.evaluations;
     this.subscriptions = [
-      serveRpc(nc, RPC.evaluationsCreate, QUEUE_GROUP, evaluationCreateRequestSchema, (req) => e.create(req.spec)),
+      serveRpc(nc, RPC.evaluationsCreate, QUEUE_GROUP, evaluationCreateRequestSchema, (req) => e.create(req.spec, req.owner)),
       serveRpc(nc, RPC.evaluationsGet, QUEUE_GROUP, evaluationIdRequestSchema, (req) => e.get(req.evaluationId)),
-      serveRpc(nc, RPC.evaluationsShardContext, QUEUE_GROUP, evaluationIdRequestSchema, (req) => e.shardContext(req.evaluationId)),
-      serveRpc(nc, RPC.evaluationsPlan, QUEUE_GROUP, evaluationPlanRequestSchema, (req) => e.plan(req.evaluationId, req.cases, req.problem)),
-      serveRpc(nc, RPC.evaluationsArtifact, QUEUE_GROUP, evaluationArtifactRequestSchema, (req) => e.artifactGrant(req.evaluationId, req.caseId, req.file)),
-      serveRpc(nc, RPC.evaluationsResult, QUEUE_GROUP, evaluationCaseResultSchema, (req) => e.recordResult(req)),
+      serveRpc(nc, RPC.evaluationsReport, QUEUE_GROUP, evaluationReportRequestSchema, (req) => e.reportGrant(req.evaluationId, req.format)),
+      // The shards (evaluation_shard tasks on workers).
+      serveWorkerRpc(nc, WORKER_RPC.evaluationsShardContext, QUEUE_GROUP, evaluationIdRequestSchema, (req) => e.shardContext(req.evaluationId)),
+      serveWorkerRpc(nc, WORKER_RPC.evaluationsPlan, QUEUE_GROUP, evaluationPlanRequestSchema, (req) => e.plan(req.evaluationId, req.cases, req.problem)),
+      serveWorkerRpc(nc, WORKER_RPC.evaluationsArtifact, QUEUE_GROUP, evaluationArtifactRequestSchema, (req) => e.artifactGrant(req.evaluationId, req.caseId, req.file)),
+      serveWorkerRpc(nc, WORKER_RPC.evaluationsResult, QUEUE_GROUP, evaluationCaseResultSchema, (req) => e.recordResult(req)),
     ];
   }
 

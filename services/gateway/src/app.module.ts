@@ -1,5 +1,11 @@
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { serviceModule } from '@hounsfield/runtime';
+import { AdminBootstrap } from './auth/admin-bootstrap';
+import { AuthGuard } from './auth/auth.guard';
+import { AuthRepository } from './auth/auth.repository';
+import { AuthService } from './auth/auth.service';
+import { TokensController } from './auth/tokens.controller';
+import { UsersController } from './auth/users.controller';
 import { CheckpointDownloads } from './checkpoints/checkpoint-downloads';
 import { CheckpointsClient } from './checkpoints/checkpoints.client';
 import { CheckpointsController } from './checkpoints/checkpoints.controller';
@@ -12,20 +18,38 @@ import { JobLogsController } from './jobs/job-logs.controller';
 import { JobLogsStream } from './jobs/job-logs.stream';
 import { LogsClient } from './jobs/logs.client';
 import { JobsController } from './jobs/jobs.controller';
+import { QueueController } from './jobs/queue.controller';
 import { MetricsClient } from './jobs/metrics.client';
 import { RecipeConfigValidator } from './jobs/recipe-config.validator';
 import { SchedulerClient } from './jobs/scheduler.client';
+import { OpenApiController } from './openapi/openapi.controller';
 import { WorkersController } from './workers/workers.controller';
 
-/** The HTTP API: validates requests, asks the services over NATS, streams job events and logs. */
+/** The HTTP API: authenticates every request, validates it, asks the services over NATS, streams job events and logs. */
 export function gatewayModule(config: GatewayConfig) {
   return serviceModule({
     name: 'gateway',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    controllers: [JobsController, JobLogsController, WorkersController, CheckpointsController, EvaluationsController],
+    credentials: config,
+    redisUrl: config.HOUNSFIELD_REDIS_URL,
+    controllers: [
+      JobsController,
+      JobLogsController,
+      QueueController,
+      WorkersController,
+      CheckpointsController,
+      EvaluationsController,
+      TokensController,
+      UsersController,
+      OpenApiController,
+    ],
     providers: [
       { provide: GATEWAY_CONFIG, useValue: config },
       { provide: APP_FILTER, useClass: ProblemFilter },
+      { provide: APP_GUARD, useClass: AuthGuard },
+      AuthRepository,
+      AuthService,
+      AdminBootstrap,
       SchedulerClient,
       MetricsClient,
       RecipeConfigValidator,

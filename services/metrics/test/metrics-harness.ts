@@ -5,8 +5,8 @@ import {
   alertEventSchema,
   GpuInfo,
   JobRecord,
-  jobSpecSchema,
-  JobSpecInput,
+  trainingJobSpecSchema,
+  TrainingJobSpecInput,
   JobStateEvent,
   ProgressEvent,
   RPC,
@@ -51,7 +51,7 @@ export class FakeScheduler {
         if (!job) throw new RpcFailure({ code: 'not_found', message: `no job with id ${id}` });
         return { ...job, cancelRequested: true, stopAs: 'failed', stopReason: reason };
       }),
-      serveRpc(nc, RPC.listJobs, 'scheduler', listJobsRequestSchema, async () => this.queued),
+      serveRpc(nc, RPC.listJobs, 'scheduler', listJobsRequestSchema, async () => ({ jobs: this.queued })),
       serveRpc(nc, RPC.listWorkers, 'scheduler', z.object({}).strict(), async () => this.workers),
     ];
   }
@@ -61,8 +61,8 @@ export class FakeScheduler {
   }
 
   /** Stores a running job record as the scheduler would hold it. */
-  addJob(id: string, spec: Partial<JobSpecInput> = {}, placement: Partial<JobRecord> = {}): JobRecord {
-    const parsed = jobSpecSchema.parse({ name: id, kind: 'script', script: { module: 'train' }, hyperparameters: { globalBatch: 8, baseLr: 0.001 }, ...spec });
+  addJob(id: string, spec: Partial<TrainingJobSpecInput> = {}, placement: Partial<JobRecord> = {}): JobRecord {
+    const parsed = trainingJobSpecSchema.parse({ name: id, kind: 'script', script: { module: 'train' }, hyperparameters: { globalBatch: 8, baseLr: 0.001 }, ...spec });
     const at = new Date().toISOString();
     const job: JobRecord = {
       id,

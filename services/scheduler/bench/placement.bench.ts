@@ -154,9 +154,10 @@ async function main(): Promise<void> {
   const stack = await LocalStack.start({
     dataDir,
     services: ['scheduler'],
+    harness: true,
     env: { ...(process.env.BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS } : {}), HOUNSFIELD_LOG_LEVEL: 'warn', HOUNSFIELD_WORKER_TTL_SECONDS: '30', HOUNSFIELD_RECONCILE_INTERVAL_MS: '1000' },
   });
-  const nats = await NatsClient.connect({ url: stack.nats.url, name: 'bench' });
+  const nats = await NatsClient.connect({ ...stack.harnessNats(), name: 'bench' });
   const timeline: Timeline = { submittedAt: new Map(), assignedAt: new Map(), releases: [], busyGpus: 0, occupancySamples: [] };
   const rand = random(7);
   try {

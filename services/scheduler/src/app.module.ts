@@ -17,6 +17,7 @@ export function schedulerModule(config: SchedulerConfig) {
   return serviceModule({
     name: 'scheduler',
     natsUrl: config.HOUNSFIELD_NATS_URL,
+    credentials: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
     providers: [
       { provide: SCHEDULER_CONFIG, useValue: config },

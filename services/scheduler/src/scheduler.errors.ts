@@ -2,6 +2,7 @@ import { RpcFailure } from '@hounsfield/messaging';
 
 /** Scheduler failures with codes the gateway maps to HTTP statuses once. */
 export enum SchedulerErrorCode {
+  /** A request (a spec, a cursor) that can never succeed as sent. */
   InvalidSpec = 'invalid_request',
   NotFound = 'not_found',
   Unschedulable = 'unschedulable',

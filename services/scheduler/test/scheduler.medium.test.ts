@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JobRecord, jobRecordSchema, JobSpecInput, RPC } from '@hounsfield/contracts';
+import { JobRecord, jobRecordSchema, TrainingJobSpecInput, RPC } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 import { LocalStack } from '@hounsfield/testing';
 import { FakeWorker } from './fake-worker';
@@ -16,7 +16,7 @@ const ENV = {
 };
 
 /** A job that only GPUs of model `name` (given to that scenario's fake workers) can hold. */
-function spec(name: string, patch: Partial<JobSpecInput> = {}, gpus = 1): JobSpecInput {
+function spec(name: string, patch: Partial<TrainingJobSpecInput> = {}, gpus = 1): TrainingJobSpecInput {
   return {
     name,
     kind: 'script',
@@ -33,7 +33,7 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
   let dataDir: string;
   const workers: FakeWorker[] = [];
 
-  const submit = (s: JobSpecInput) => requestRpc(nats.nc, RPC.submitJob, { spec: s }, jobRecordSchema);
+  const submit = (s: TrainingJobSpecInput) => requestRpc(nats.nc, RPC.submitJob, { spec: s }, jobRecordSchema);
   const get = (id: string) => requestRpc(nats.nc, RPC.getJob, { id }, jobRecordSchema);
   async function waitFor(id: string, predicate: (job: JobRecord) => boolean, timeoutMs = 20_000): Promise<JobRecord> {
     const deadline = Date.now() + timeoutMs;
@@ -52,8 +52,8 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'hf-sched-'));
-    stack = await LocalStack.start({ dataDir, env: ENV, services: ['scheduler'] });
-    nats = await NatsClient.connect({ url: stack.nats.url, name: 'scheduler-test' });
+    stack = await LocalStack.start({ dataDir, env: ENV, services: ['scheduler'], harness: true });
+    nats = await NatsClient.connect({ ...stack.harnessNats(), name: 'scheduler-test' });
   });
   afterEach(() => {
     for (const w of workers.splice(0)) w.stopHeartbeats();

@@ -1,17 +1,17 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AccessGrant, CheckpointRecord, checkpointRecordSchema, EvaluationRecord, evaluationRecordSchema, JobSpecInput } from '@hounsfield/contracts';
+import { CheckpointRecord, checkpointRecordSchema, EvaluationRecord, evaluationRecordSchema, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { finished, getJson, listCheckpoints } from './checkpoints-fixture';
 import { Fixture, startSkullStack } from './stack-fixture';
 
 const CASES = ['000_bilateral', '001_parietotemporal'];
 
-/** Per-case HD95 from an evaluation's cases.csv (read straight from the store, not its summary). */
-function caseHd95(record: EvaluationRecord): number[] {
-  const grant: AccessGrant | undefined = record.reportLinks?.csv;
-  if (grant?.kind !== 'path') throw new Error(`expected an fs grant, got ${JSON.stringify(grant)}`);
-  const [header, ...rows] = readFileSync(grant.path, 'utf8').trim().split('\n');
+/** Per-case HD95 from an evaluation's cases.csv (the report file, not its summary). */
+async function caseHd95(fixture: Fixture, record: EvaluationRecord): Promise<number[]> {
+  const response = await fixture.api(`/v1/evaluations/${record.id}/reports/csv`);
+  if (!response.ok) throw new Error(`cases.csv of ${record.id}: ${response.status}`);
+  const [header, ...rows] = (await response.text()).trim().split('\n');
   const column = header.split(',').indexOf('HD95');
   return rows.map((row) => Number(row.split(',')[column]));
 }
@@ -39,7 +39,7 @@ describe('auto-evaluation: every committed checkpoint evaluated, metrics attache
   });
 
   it('rejects auto-evaluation on a job that is not part of the implant pipeline', async () => {
-    const response = await fetch(`${fixture.stack.gatewayUrl}/v1/jobs`, {
+    const response = await fixture.api(`/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -65,7 +65,7 @@ describe('auto-evaluation: every committed checkpoint evaluated, metrics attache
     });
     expect(voxelizer.state).toBe('succeeded');
 
-    const spec: JobSpecInput = {
+    const spec: TrainingJobSpecInput = {
       name: 'auto-pcdiff',
       kind: 'pcdiff',
       resources: { gpus: 0, cpuProcesses: 1 },
@@ -91,7 +91,7 @@ describe('auto-evaluation: every committed checkpoint evaluated, metrics attache
     let records: EvaluationRecord[] = [];
     while (Date.now() < deadline) {
       const ids = existsSync(evaluationsDir) ? readdirSync(evaluationsDir).filter((id) => id.startsWith('ev-auto-')) : [];
-      records = await Promise.all(ids.map((id) => getJson(`${fixture.stack.gatewayUrl}/v1/evaluations/${id}`, evaluationRecordSchema)));
+      records = await Promise.all(ids.map((id) => getJson(fixture, `/v1/evaluations/${id}`, evaluationRecordSchema)));
       const kept = await listCheckpoints(fixture, diffusion.id);
       const settled = kept.every((c) => c.evaluation?.state === 'succeeded' || c.evaluation?.state === 'failed');
       if (records.length === 3 && records.every((r) => r.status === 'succeeded') && settled) break;
@@ -106,12 +106,14 @@ describe('auto-evaluation: every committed checkpoint evaluated, metrics attache
 
     // What the platform must keep, computed here from the per-case results: the latest checkpoint
     // and the one with the lowest mean HD95 (ties to the newer).
-    const scored = records
-      .map((r) => {
-        const values = caseHd95(r);
-        return { checkpointId: r.origin!.checkpointId, step: r.models.diffusion.step, hd95: values.reduce((a, b) => a + b, 0) / values.length };
-      })
-      .sort((a, b) => a.step - b.step);
+    const scored = (
+      await Promise.all(
+        records.map(async (r) => {
+          const values = await caseHd95(fixture, r);
+          return { checkpointId: r.origin!.checkpointId, step: r.models.diffusion.step, hd95: values.reduce((a, b) => a + b, 0) / values.length };
+        }),
+      )
+    ).sort((a, b) => a.step - b.step);
     expect(scored.map((s) => s.step)).toEqual([1, 2, 3]);
     const best = [...scored].sort((a, b) => a.hd95 - b.hd95 || b.step - a.step)[0];
     const latest = scored[scored.length - 1];
@@ -125,7 +127,7 @@ describe('auto-evaluation: every committed checkpoint evaluated, metrics attache
       expect(checkpoint.evaluation?.metrics['eval.HD95']).toBeCloseTo(own.hd95, 9);
       expect(Object.keys(checkpoint.evaluation?.metrics ?? {}).sort()).toEqual(['eval.DSC', 'eval.HD95', 'eval.bDSC']);
     }
-    const resolved = await getJson(`${fixture.stack.gatewayUrl}/v1/checkpoints/${diffusion.id}:best:eval.HD95:min`, checkpointRecordSchema);
+    const resolved = await getJson(fixture, `/v1/checkpoints/${diffusion.id}:best:eval.HD95:min`, checkpointRecordSchema);
     expect(resolved.id).toBe(best.checkpointId);
 
     // The retired checkpoints' bytes leave the store once the evaluation's short pin has ended.

@@ -1,4 +1,4 @@
-import { CheckpointRecord, checkpointRecordSchema, JobRecord, JobSpecInput } from '@hounsfield/contracts';
+import { CheckpointRecord, checkpointRecordSchema, JobRecord, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { LocalStack, REPO_ROOT, pythonExecutable } from '@hounsfield/testing';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,22 +21,23 @@ export async function startCheckpointStack(workerId: string): Promise<Fixture> {
   return withRegisteredWorker(fixtureOf(stack, dataDir), { workerId });
 }
 
-export async function getJson<T extends z.ZodType>(url: string, schema: T): Promise<z.infer<T>> {
-  const response = await fetch(url);
+/** GET a gateway path as the first admin, validated against its schema. */
+export async function getJson<T extends z.ZodType>(fixture: Fixture, path: string, schema: T): Promise<z.infer<T>> {
+  const response = await fixture.api(path);
   const body = await response.text();
-  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${body}`);
+  if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${body}`);
   return schema.parse(JSON.parse(body));
 }
 
 export function listCheckpoints(fixture: Fixture, jobId: string): Promise<CheckpointRecord[]> {
-  return getJson(`${fixture.stack.gatewayUrl}/v1/checkpoints?job=${jobId}`, z.object({ checkpoints: z.array(checkpointRecordSchema) })).then(
+  return getJson(fixture, `/v1/checkpoints?job=${jobId}`, z.object({ checkpoints: z.array(checkpointRecordSchema) })).then(
     (r) => r.checkpoints,
   );
 }
 
 /** Downloads a file of a committed checkpoint through the gateway and checks it against the manifest's sha256. */
 export async function downloadFile(fixture: Fixture, ref: string, name: string): Promise<Buffer> {
-  const response = await fetch(`${fixture.stack.gatewayUrl}/v1/checkpoints/${ref}/files/${name}`);
+  const response = await fixture.api(`/v1/checkpoints/${ref}/files/${name}`);
   if (!response.ok) throw new Error(`download of ${ref}/${name}: ${response.status} ${await response.text()}`);
   const bytes = Buffer.from(await response.arrayBuffer());
   const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -73,7 +74,7 @@ export function maxAbsDifference(a: Map<string, Float32Array>, b: Map<string, Fl
   return worst;
 }
 
-export async function finished(fixture: Fixture, spec: JobSpecInput, timeoutMs = 180_000): Promise<JobRecord> {
+export async function finished(fixture: Fixture, spec: TrainingJobSpecInput, timeoutMs = 180_000): Promise<JobRecord> {
   const job = await fixture.client.submitJob(spec);
   return fixture.client.waitForState(job.id, ['succeeded', 'failed', 'cancelled'], timeoutMs);
 }

@@ -45,7 +45,7 @@ describe('legacy import on a machine without GPUs: .pth from GPU 7 of 8 over HTT
   });
 
   async function postImport(fileName: string): Promise<Response> {
-    return fetch(`${fixture.stack.gatewayUrl}/v1/checkpoints/import?fileName=${fileName}`, {
+    return fixture.api(`/v1/checkpoints/import?fileName=${fileName}`, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: await readFile(join(fixture.dataDir, fileName)),
@@ -67,12 +67,12 @@ describe('legacy import on a machine without GPUs: .pth from GPU 7 of 8 over HTT
     for (const [name, sum] of Object.entries(expected.pth)) expect(weights[name]).toBeCloseTo(sum, 4);
 
     // Download grants for tools that fetch parts themselves; unknown references are 404 problems.
-    const grants = (await (await fetch(`${fixture.stack.gatewayUrl}/v1/checkpoints/${checkpoint.id}/download`)).json()) as {
+    const grants = (await (await fixture.api(`/v1/checkpoints/${checkpoint.id}/download`)).json()) as {
       files: { name: string; parts: { size: number; grant: { kind: string; path?: string } }[] }[];
     };
     const model = grants.files.find((f) => f.name === 'model.safetensors');
     expect(model?.parts.every((p) => p.grant.kind === 'path' && p.grant.path?.startsWith(fixture.dataDir))).toBe(true);
-    const missing = await fetch(`${fixture.stack.gatewayUrl}/v1/checkpoints/${accepted.jobId}:best:psnr:max`);
+    const missing = await fixture.api(`/v1/checkpoints/${accepted.jobId}:best:psnr:max`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
@@ -81,7 +81,7 @@ describe('legacy import on a machine without GPUs: .pth from GPU 7 of 8 over HTT
     const done = await run(
       python(),
       ['-m', 'hounsfield.cli', 'checkpoint', 'import', join(fixture.dataDir, 'last.ckpt'), '--gateway', fixture.stack.gatewayUrl, '--timeout', '120'],
-      { cwd: REPO_ROOT },
+      { cwd: REPO_ROOT, env: { ...process.env, HOUNSFIELD_TOKEN: fixture.stack.adminToken } },
     );
     const printed = JSON.parse(done.stdout) as { import: { jobId: string }; checkpoint: { id: string; step: number; epoch: number } };
     expect(printed.checkpoint).toMatchObject({ step: 1250, epoch: 4 });
@@ -102,7 +102,7 @@ describe('legacy import on a machine without GPUs: .pth from GPU 7 of 8 over HTT
   });
 
   it('answers a missing Content-Length or file name with 400 naming the field', async () => {
-    const response = await fetch(`${fixture.stack.gatewayUrl}/v1/checkpoints/import`, { method: 'POST', body: 'x' });
+    const response = await fixture.api(`/v1/checkpoints/import`, { method: 'POST', body: 'x' });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ errors: [{ path: 'fileName' }] });
   });

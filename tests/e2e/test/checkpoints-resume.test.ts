@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobSpecInput } from '@hounsfield/contracts';
+import { TrainingJobSpecInput } from '@hounsfield/contracts';
 import { downloadFile, finished, listCheckpoints, maxAbsDifference, readSafetensors, startCheckpointStack } from './checkpoints-fixture';
 import { Fixture } from './stack-fixture';
 
 /** hounsfield.examples.resumable_train: 60 steps of a global batch of 16, checkpoints every 10. */
-function training(name: string, processes: number, patch: Partial<JobSpecInput> = {}, extraArgs: string[] = []): JobSpecInput {
+function training(name: string, processes: number, patch: Partial<TrainingJobSpecInput> = {}, extraArgs: string[] = []): TrainingJobSpecInput {
   return {
     name,
     kind: 'script',

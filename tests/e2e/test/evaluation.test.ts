@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AccessGrant, EvaluationRecord, evaluationRecordSchema, JobSpecInput } from '@hounsfield/contracts';
+import { EvaluationRecord, evaluationRecordSchema, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { finished, getJson } from './checkpoints-fixture';
 import { Fixture, startSkullStack } from './stack-fixture';
 
 /** A tiny CPU training of one of the two PCDiff networks on synthetic skulls (a few steps, cpu-tiny). */
-function training(kind: 'pcdiff' | 'voxelization'): JobSpecInput {
+function training(kind: 'pcdiff' | 'voxelization'): TrainingJobSpecInput {
   return {
     name: `tiny-${kind}`,
     kind,
@@ -18,7 +18,7 @@ function training(kind: 'pcdiff' | 'voxelization'): JobSpecInput {
 }
 
 async function postEvaluation(fixture: Fixture, spec: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${fixture.stack.gatewayUrl}/v1/evaluations`, {
+  const response = await fixture.api(`/v1/evaluations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(spec),
@@ -26,7 +26,7 @@ async function postEvaluation(fixture: Fixture, spec: unknown): Promise<{ status
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-const getEvaluation = (fixture: Fixture, id: string) => getJson(`${fixture.stack.gatewayUrl}/v1/evaluations/${id}`, evaluationRecordSchema);
+const getEvaluation = (fixture: Fixture, id: string) => getJson(fixture, `/v1/evaluations/${id}`, evaluationRecordSchema);
 
 async function waitFor(fixture: Fixture, id: string, done: (r: EvaluationRecord) => boolean, timeoutMs: number): Promise<EvaluationRecord> {
   const deadline = Date.now() + timeoutMs;
@@ -48,10 +48,12 @@ function shardPids(evaluationId: string): number[] {
     .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
-const readGrant = (grant: AccessGrant | undefined): string => {
-  if (grant?.kind !== 'path') throw new Error(`expected an fs grant, got ${JSON.stringify(grant)}`);
-  return readFileSync(grant.path, 'utf8');
-};
+/** A report of a succeeded evaluation, read through the gateway. */
+async function report(fixture: Fixture, id: string, format: 'csv' | 'markdown' | 'yaml'): Promise<string> {
+  const response = await fixture.api(`/v1/evaluations/${id}/reports/${format}`);
+  if (!response.ok) throw new Error(`report ${format} of ${id}: ${response.status} ${await response.text()}`);
+  return response.text();
+}
 
 describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed shard, a restarted service', () => {
   let fixture: Fixture;
@@ -105,7 +107,7 @@ describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed
     expect(record.status).toBe('succeeded');
     expect(record.progress).toMatchObject({ total: 10, done: 10 });
 
-    const csv = readGrant(record.reportLinks?.csv).trim().split('\n');
+    const csv = (await report(fixture, id, 'csv')).trim().split('\n');
     const header = csv[0].split(',');
     const rows = csv.slice(1).map((line) => line.split(','));
     const caseIds = rows.map((r) => r[0]);
@@ -118,8 +120,8 @@ describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed
     }
     const classes = [...new Set(rows.map((r) => r[1]))];
     expect(classes).toHaveLength(5);
-    const markdown = readGrant(record.reportLinks?.markdown);
-    const yaml = readGrant(record.reportLinks?.yaml);
+    const markdown = await report(fixture, id, 'markdown');
+    const yaml = await report(fixture, id, 'yaml');
     for (const defectClass of classes) {
       expect(markdown).toContain(`| ${defectClass} |`);
       expect(yaml).toContain(`"${defectClass}":`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { formatLogLine, JobSpecInput, LogLineEvent } from '@hounsfield/contracts';
+import { formatLogLine, TrainingJobSpecInput, LogLineEvent } from '@hounsfield/contracts';
 import { LogFollowEvent, LogQuery } from '@hounsfield/client';
 import { startCheckpointStack } from './checkpoints-fixture';
 import { Fixture } from './stack-fixture';
@@ -7,7 +7,7 @@ import { Fixture } from './stack-fixture';
 const TICKS = 40;
 
 /** hounsfield.examples.log_ticks on 2 CPU processes (gloo): start-up lines, then `tick <i> at <unix ms>` every 0.25 s per rank. */
-const ticks: JobSpecInput = {
+const ticks: TrainingJobSpecInput = {
   name: 'log-ticks',
   kind: 'script',
   script: { module: 'hounsfield.examples.log_ticks', args: ['--ticks', String(TICKS), '--interval', '0.25'] },
@@ -70,8 +70,8 @@ describe('job logs: all ranks of a DDP job, stored and followed live', () => {
     expect(median(delays)).toBeLessThanOrEqual(2000);
 
     // The stored log: both ranks, each line prefixed with its rank.
-    const url = `${fixture.stack.gatewayUrl}/v1/jobs/${job.id}/logs`;
-    const whole = await fetch(url);
+    const url = `/v1/jobs/${job.id}/logs`;
+    const whole = await fixture.api(url);
     expect(whole.status).toBe(200);
     expect(whole.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(whole.headers.get('x-log-attempt')).toBe('1');
@@ -100,15 +100,14 @@ describe('job logs: all ranks of a DDP job, stored and followed live', () => {
     const again: LogFollowEvent[] = [];
     for await (const event of fixture.client.followJobLogs(job.id, { attempt: 1, tail: 5 })) again.push(event);
     expect(again.map((e) => e.event)).toEqual(['line', 'line', 'line', 'line', 'line', 'end']);
-    const resumed = await fetch(`${url}?follow=true`, { headers: { 'last-event-id': `1:${lines.length - 3}` } });
+    const resumed = await fixture.api(`${url}?follow=true`, { headers: { 'last-event-id': `1:${lines.length - 3}` } });
     const frames = (await resumed.text()).split('\n\n').filter((f) => f.includes('data:'));
     expect(frames.map((f) => /^id: (.*)$/m.exec(f)?.[1] ?? /^event: (.*)$/m.exec(f)?.[1])).toEqual([`1:${lines.length - 2}`, `1:${lines.length - 1}`, 'end']);
   });
 
   it('answers an unknown job with 404 and bad parameters with 400, as problem+json', async () => {
-    const base = fixture.stack.gatewayUrl;
     const problem = async (path: string) => {
-      const response = await fetch(`${base}${path}`);
+      const response = await fixture.api(path);
       expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       return { status: response.status, body: (await response.json()) as { detail: string; errors?: { path: string }[] } };
     };

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobEvent, JobSpecInput } from '@hounsfield/contracts';
+import { JobEvent, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { HounsfieldApiError } from '@hounsfield/client';
 import { Fixture, startFixture, startRegisteredWorker } from './stack-fixture';
 
-function scriptJob(name: string, module: string, args: string[], gpus = 0): JobSpecInput {
+function scriptJob(name: string, module: string, args: string[], gpus = 0): TrainingJobSpecInput {
   return {
     name,
     kind: 'script',
@@ -25,7 +25,7 @@ describe('the job path over HTTP, through the scheduler, to a Python worker and 
   });
 
   it('answers an invalid spec with 400 problem+json naming each failing field', async () => {
-    const response = await fetch(`${fixture.stack.gatewayUrl}/v1/jobs`, {
+    const response = await fixture.api(`/v1/jobs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'bad', kind: 'diffusion', hyperparameters: { globalBatch: 0, baseLr: 1e-4 } }),

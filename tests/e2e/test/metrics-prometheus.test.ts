@@ -86,7 +86,7 @@ describe('Prometheus scrapes the metrics service while a CPU job runs', () => {
   });
 
   it('answers bad metric queries with problem+json naming the field, and unknown jobs with 404', async () => {
-    const missing = await fetch(`${fixture.stack.gatewayUrl}/v1/jobs/no-such-job/metrics`);
+    const missing = await fixture.api(`/v1/jobs/no-such-job/metrics`);
     expect(missing.status).toBe(404);
     const job = await fixture.client.submitJob({
       name: 'query-probe',
@@ -94,7 +94,7 @@ describe('Prometheus scrapes the metrics service while a CPU job runs', () => {
       script: { module: 'hounsfield.examples.health_faults', args: ['--steps', '3', '--sleep', '0'] },
       hyperparameters: { globalBatch: 8, baseLr: 0.001 },
     });
-    const reversed = await fetch(`${fixture.stack.gatewayUrl}/v1/jobs/${job.id}/metrics?from=9&to=2`);
+    const reversed = await fixture.api(`/v1/jobs/${job.id}/metrics?from=9&to=2`);
     expect(reversed.status).toBe(400);
     expect(reversed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(((await reversed.json()) as { errors: { path: string; message: string }[] }).errors).toEqual([{ path: 'from', message: 'from must not be greater than to' }]);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobRecord, JobSpecInput } from '@hounsfield/contracts';
+import { JobRecord, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { HounsfieldApiError } from '@hounsfield/client';
 import { Fixture, startFixture, startRegisteredWorker } from './stack-fixture';
 
 /** A count job; `gpuType` pins it to the GPUs of one scenario's worker. */
-function count(name: string, gpus: number, gpuType: string, args: string[], patch: Partial<JobSpecInput> = {}): JobSpecInput {
+function count(name: string, gpus: number, gpuType: string, args: string[], patch: Partial<TrainingJobSpecInput> = {}): TrainingJobSpecInput {
   return {
     name,
     kind: 'script',

@@ -15,17 +15,23 @@ export const FAST_ENV = {
 
 export interface Fixture {
   stack: LocalStack;
+  /** The typed client, as the first admin. */
   client: HounsfieldClient;
   dataDir: string;
+  /** `fetch` on the gateway as the first admin (`path` starts with /v1/...). */
+  api(path: string, init?: RequestInit): Promise<Response>;
   cleanup(): Promise<void>;
 }
 
 /** A started stack as a fixture whose cleanup stops it and removes its data (unless HOUNSFIELD_KEEP_TEST_DATA). */
 export function fixtureOf(stack: LocalStack, dataDir: string): Fixture {
+  // The gateway writes the first admin's token; a stack without a gateway has none.
+  const token = stack.portOf('gateway') === undefined ? undefined : stack.adminToken;
   return {
     stack,
-    client: new HounsfieldClient({ baseUrl: stack.gatewayUrl }),
+    client: new HounsfieldClient({ baseUrl: stack.gatewayUrl, token }),
     dataDir,
+    api: (path, init = {}) => fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), ...(token ? { authorization: `Bearer ${token}` } : {}) } }),
     async cleanup() {
       await stack.stop();
       if (!process.env.HOUNSFIELD_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobEvent, JobRecord, JobSpecInput } from '@hounsfield/contracts';
+import { JobEvent, JobRecord, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { listCheckpoints } from './checkpoints-fixture';
 import { FAST_ENV, Fixture, fixtureOf, startRegisteredWorker } from './stack-fixture';
 import { LocalStack } from '@hounsfield/testing';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 async function post(fixture: Fixture, body: unknown): Promise<{ status: number; problem: { detail: string; errors?: { path: string; message: string }[] } }> {
-  const response = await fetch(`${fixture.stack.gatewayUrl}/v1/jobs`, {
+  const response = await fixture.api('/v1/jobs', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -16,7 +16,7 @@ async function post(fixture: Fixture, body: unknown): Promise<{ status: number; 
   return { status: response.status, problem: (await response.json()) as never };
 }
 
-const pcdiff = (config: Record<string, unknown>): JobSpecInput => ({
+const pcdiff = (config: Record<string, unknown>): TrainingJobSpecInput => ({
   name: 'pcdiff-config',
   kind: 'pcdiff',
   hyperparameters: { globalBatch: 4, baseLr: 1e-3 },
@@ -108,7 +108,7 @@ describe('the trainer foundation on the stack', () => {
   });
 
   it('reports validation as val.* progress and keeps the checkpoint that is best by it', async () => {
-    const spec: JobSpecInput = {
+    const spec: TrainingJobSpecInput = {
       name: 'validated-voxelizer',
       kind: 'voxelization',
       hyperparameters: { globalBatch: 2, baseLr: 3e-3, maxSteps: 6 },

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AlertEvent, AlertKind, JobEvent, JobRecord, JobSpecInput } from '@hounsfield/contracts';
+import { AlertEvent, AlertKind, JobEvent, JobRecord, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { Fixture, startFixture, startRegisteredWorker } from './stack-fixture';
 
 /** One simulated GPU stuck at 17 % utilisation: a data-bound trainer on it must be flagged. */
 const SLOW_GPU = JSON.stringify([{ name: 'NVIDIA A100 80GB', memoryGiB: 80, utilizationPercent: 17 }]);
 
-function faultJob(name: string, args: string[], patch: Partial<JobSpecInput> = {}): JobSpecInput {
+function faultJob(name: string, args: string[], patch: Partial<TrainingJobSpecInput> = {}): TrainingJobSpecInput {
   return {
     name,
     kind: 'script',

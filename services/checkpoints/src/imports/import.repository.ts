@@ -5,7 +5,15 @@ import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
 import { REDIS } from '@hounsfield/runtime';
 
 export const storedImportSchema = z
-  .object({ importId: z.string(), fileName: z.string(), size: z.number(), key: z.string(), expiresAt: z.number() })
+  .object({
+    importId: z.string(),
+    fileName: z.string(),
+    size: z.number(),
+    key: z.string(),
+    expiresAt: z.number(),
+    /** The `checkpoint_import` job converting it, once started. */
+    jobId: z.string().optional(),
+  })
   .strict();
 export type StoredImport = z.infer<typeof storedImportSchema>;
 
@@ -30,6 +38,11 @@ export class ImportRepository {
       .set(this.key(stored.importId), JSON.stringify(stored), 'PXAT', stored.expiresAt)
       .zadd(this.expiringKey(), stored.expiresAt, stored.importId)
       .exec();
+  }
+
+  /** Updates a stored import (keeping its expiry). */
+  async save(stored: StoredImport): Promise<void> {
+    await this.redis.set(this.key(stored.importId), JSON.stringify(stored), 'PXAT', stored.expiresAt);
   }
 
   async get(importId: string): Promise<StoredImport | undefined> {

@@ -1,30 +1,25 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import {
-  AccessGrant,
-  CheckpointImport,
-  CheckpointImportStartRequest,
-  jobRecordSchema,
-  JobSpecInput,
-  RPC,
-} from '@hounsfield/contracts';
+import { AccessGrant, CheckpointImport, CheckpointImportSourceRequest, CheckpointImportStartRequest, jobRecordSchema, JobSpecInput, RPC } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
+import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { checkpointError, CheckpointErrorCode, fromStorageError } from '../checkpoints.errors';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
-import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { toGrant } from '../queries/grants';
 import { importKey, importPrefix } from '../registry/storage-keys';
-import { ImportRepository } from './import.repository';
+import { ImportRepository, StoredImport } from './import.repository';
 
-/** The module a worker runs to convert a legacy file (gpu-workers/hounsfield/checkpoints/import_job.py). */
-export const IMPORT_MODULE = 'hounsfield.checkpoints.import_job';
+/** The worker a job is placed on, asked of the scheduler before a source grant is given. */
+const placementSchema = z.object({ workerId: z.string().optional(), state: z.string() }).loose();
 
 /**
  * Legacy import: the caller stores a `.pth` / Lightning `.ckpt` through an upload grant, then
- * starts the import, which submits a CPU job to the scheduler. The job (on any worker, where
- * PyTorch is) reads the file with `map_location="cpu"` and `weights_only=True`, writes it in this
- * format with the SDK, and the agent uploads and commits it like any checkpoint: the import job's
- * committed checkpoint is the result (`<job>:latest`). No service ever unpickles user files.
+ * starts the import, which submits a `checkpoint_import` task to the scheduler. The worker that
+ * runs it (any worker: PyTorch is there) asks for a read grant of the file over its own subjects,
+ * reads it with `map_location="cpu"` and `weights_only=True`, writes it in this format with the
+ * SDK, and the agent uploads and commits it like any checkpoint: the task's committed checkpoint
+ * is the result (`<job>:latest`). No service ever unpickles user files, and no grant is stored.
  */
 @Injectable()
 export class ImportService {
@@ -50,19 +45,44 @@ export class ImportService {
   }
 
   async start(request: CheckpointImportStartRequest): Promise<CheckpointImport> {
-    const stored = await this.imports.get(request.importId);
-    if (stored === undefined) throw checkpointError(CheckpointErrorCode.NotFound, `import ${request.importId} is unknown or expired; upload the file again`);
+    const stored = await this.required(request.importId);
     const stat = await this.store.stat(stored.key);
     if (stat === undefined) throw checkpointError(CheckpointErrorCode.Invalid, `import ${request.importId}: the file was not uploaded; store it through the grant first`);
     if (stat.size !== stored.size) {
       throw checkpointError(CheckpointErrorCode.Invalid, `import ${request.importId}: ${stat.size} bytes arrived, ${stored.size} were announced; upload the file again`);
     }
-    // The job may wait in the queue; its read grant lasts as long as the file is kept.
-    const remaining = Math.max(1, Math.floor((stored.expiresAt - Date.now()) / 1000));
-    const source = toGrant(await this.store.presignGet(stored.key, remaining));
-    const job = await requestRpc(this.nats.nc, RPC.submitJob, { spec: importJobSpec(stored.fileName, source, request) }, jobRecordSchema);
+    const spec = importJobSpec(stored.fileName, request);
+    const job = await requestRpc(this.nats.nc, RPC.submitJob, { spec, ...(request.owner ? { owner: request.owner } : {}) }, jobRecordSchema);
+    await this.imports.save({ ...stored, jobId: job.id });
     this.logger.log(`import ${request.importId} (${stored.fileName}) runs as job ${job.id}`);
     return { importId: request.importId, jobId: job.id, fileName: stored.fileName, format: request.format };
+  }
+
+  /**
+   * A read grant of the import's file for the task converting it: only its own job, and only on
+   * the worker the scheduler placed it on (the subject says which worker asks).
+   */
+  async source(request: CheckpointImportSourceRequest, workerId: string): Promise<AccessGrant> {
+    const stored = await this.required(request.importId);
+    if (stored.jobId !== request.jobId) throw checkpointError(CheckpointErrorCode.NotFound, `import ${request.importId} is not converted by job ${request.jobId}`);
+    const job = await requestRpc(this.nats.nc, RPC.getJob, { id: request.jobId }, placementSchema);
+    if (job.workerId !== workerId) {
+      this.logger.warn(`worker ${workerId} asked for the file of import ${request.importId}, whose job ${request.jobId} is on ${job.workerId ?? 'no worker'}`);
+      throw checkpointError(CheckpointErrorCode.NotFound, `job ${request.jobId} does not run on worker ${workerId}`);
+    }
+    // The task may have waited in the queue; its grant lasts as long as the file is kept.
+    const remaining = Math.max(1, Math.floor((stored.expiresAt - Date.now()) / 1000));
+    try {
+      return toGrant(await this.store.presignGet(stored.key, remaining));
+    } catch (error) {
+      throw fromStorageError(error, `read grant for import ${request.importId}`);
+    }
+  }
+
+  private async required(importId: string): Promise<StoredImport> {
+    const stored = await this.imports.get(importId);
+    if (stored === undefined) throw checkpointError(CheckpointErrorCode.NotFound, `import ${importId} is unknown or expired; upload the file again`);
+    return stored;
   }
 
   /** Deletes source files of imports past their time. */
@@ -74,18 +94,13 @@ export class ImportService {
   }
 }
 
-/** The CPU job that converts one file; it trains nothing, but every spec states a batch and LR. */
-export function importJobSpec(fileName: string, source: AccessGrant, request: CheckpointImportStartRequest): JobSpecInput {
-  const location = source.kind === 'url' ? source.url : source.path;
+/** The `checkpoint_import` task converting one file: references only, no grant, no address. */
+export function importJobSpec(fileName: string, request: CheckpointImportStartRequest): JobSpecInput {
   return {
     name: `import ${fileName}`.slice(0, 128),
-    kind: 'script',
-    script: {
-      module: IMPORT_MODULE,
-      args: ['--source', location, '--name', fileName, '--format', request.format, ...(request.step !== undefined ? ['--step', String(request.step)] : [])],
-    },
+    kind: 'checkpoint_import',
     resources: { gpus: 0, cpuProcesses: 1 },
-    hyperparameters: { globalBatch: 1, baseLr: 1 },
     checkpoint: { keepLast: 1 },
+    checkpointImport: { importId: request.importId, fileName, format: request.format, ...(request.step !== undefined ? { step: request.step } : {}) },
   };
 }

@@ -1,12 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   AccessGrant,
+  CheckpointListRequest,
+  CheckpointPage,
   CheckpointPartRequest,
+  decodeCursor,
+  encodeCursor,
   CheckpointRecord,
   CheckpointResolveRequest,
   parseCheckpointRef,
   splitQualifiedRef,
 } from '@hounsfield/contracts';
+import { z } from 'zod';
 import { checkpointError, CheckpointErrorCode, fromStorageError } from '../checkpoints.errors';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
 import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
@@ -14,6 +19,8 @@ import { CheckpointRepository, StoredCheckpoint } from '../registry/checkpoint.r
 import { partKey } from '../registry/storage-keys';
 import { bestBy, checkpointMetrics } from '../retention/retention-policy';
 import { toGrant } from './grants';
+
+const listCursorSchema = z.object({ member: z.string().min(1).max(256) }).strict();
 
 /** A resolve retries when retention removed its answer between reading and pinning it. */
 const RESOLVE_ATTEMPTS = 5;
@@ -27,9 +34,18 @@ export class CheckpointQueryService {
     @Inject(CHECKPOINTS_CONFIG) private readonly config: CheckpointsConfig,
   ) {}
 
-  /** The job's committed checkpoints, latest first. */
-  async list(jobId: string, limit: number): Promise<CheckpointRecord[]> {
-    return (await this.checkpoints.committed(jobId, limit)).map((c) => c.record);
+  /** The job's committed checkpoints, latest first, one page at a time. */
+  async list(request: CheckpointListRequest): Promise<CheckpointPage> {
+    const after = request.cursor === undefined ? undefined : decodeCursor(listCursorSchema, request.cursor)?.member;
+    if (request.cursor !== undefined && after === undefined) {
+      throw checkpointError(CheckpointErrorCode.Invalid, 'cursor is not one this list returned; start without it');
+    }
+    const page = await this.checkpoints.committedPage(request.jobId, request.limit, after);
+    const last = page.checkpoints[page.checkpoints.length - 1];
+    return {
+      checkpoints: page.checkpoints.map((c) => c.record),
+      ...(page.more && last ? { nextCursor: encodeCursor({ member: last.member }) } : {}),
+    };
   }
 
   /**

@@ -95,6 +95,15 @@ export class CheckpointRepository {
     return raws.flatMap((raw) => (raw === null ? [] : [storedCheckpointSchema.parse(JSON.parse(raw))]));
   }
 
+  /** One page of the job's committed checkpoints, newest first, after the member `after` (exclusive). */
+  async committedPage(jobId: string, limit: number, after?: string): Promise<{ checkpoints: StoredCheckpoint[]; more: boolean }> {
+    const members = await this.redis.zrevrangebylex(this.indexKey(jobId), after === undefined ? '+' : `(${after}`, '-', 'LIMIT', 0, limit + 1);
+    const page = members.slice(0, limit);
+    if (page.length === 0) return { checkpoints: [], more: false };
+    const raws = await this.redis.mget(page.map((m) => this.recordKey(idOfMember(m))));
+    return { checkpoints: raws.flatMap((raw) => (raw === null ? [] : [storedCheckpointSchema.parse(JSON.parse(raw))])), more: members.length > limit };
+  }
+
   async latestMember(jobId: string): Promise<string | undefined> {
     const [member] = await this.redis.zrevrangebylex(this.indexKey(jobId), '+', '-', 'LIMIT', 0, 1);
     return member;

@@ -15,6 +15,7 @@ import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { toGrant } from '../queries/grants';
 import { retentionAwaitsEvaluation } from '../evaluations/checkpoint-evaluation.service';
 import { CheckpointEventsPublisher } from '../registry/checkpoint-events.publisher';
+import { JobOwnersClient } from '../registry/job-owners.client';
 import { CheckpointRepository, orderMember, StoredCheckpoint } from '../registry/checkpoint.repository';
 import { partCount, partKey, uploadPrefix } from '../registry/storage-keys';
 import { RetentionService } from '../retention/retention.service';
@@ -42,6 +43,7 @@ export class UploadService {
     private readonly verifier: UploadVerifier,
     private readonly retention: RetentionService,
     private readonly events: CheckpointEventsPublisher,
+    private readonly owners: JobOwnersClient,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(CHECKPOINTS_CONFIG) private readonly config: CheckpointsConfig,
   ) {}
@@ -126,9 +128,11 @@ export class UploadService {
     if (problems.length > 0) return { problems };
     const read = await readUploadMeta(this.store, session, prefix, request.manifest.files.map((f) => f.name));
     if ('problem' in read) return { problems: [read.problem] };
+    const owner = await this.owners.ownerOf(session.jobId);
     const record: CheckpointRecord = {
       id: session.uploadId,
       jobId: session.jobId,
+      ...(owner !== undefined ? { owner } : {}),
       attempt: session.attempt,
       step: session.step,
       ...(read.meta.epoch !== undefined ? { epoch: read.meta.epoch } : {}),

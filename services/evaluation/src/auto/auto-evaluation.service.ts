@@ -4,7 +4,9 @@ import {
   CheckpointEvent,
   EvaluationCheckpoint,
   evaluationSpecSchema,
+  isTrainingSpec,
   JobRecord,
+  TrainingJobSpec,
 } from '@hounsfield/contracts';
 import { RpcFailure } from '@hounsfield/messaging';
 import { CheckpointsClient, SchedulerClient } from '../clients/platform.clients';
@@ -12,6 +14,8 @@ import { EVALUATION_CONFIG, EvaluationConfig } from '../config';
 import { EvaluationErrorCode } from '../evaluation.errors';
 import { EvaluationService } from '../runs/evaluation.service';
 import { AutoEvaluationRepository } from './auto-evaluation.repository';
+
+type TrainingJobRecord = JobRecord & { spec: TrainingJobSpec };
 
 /** The evaluation of one checkpoint has a fixed id, so a redelivered trigger finds it instead of starting another. */
 export const autoEvaluationId = (checkpointId: string) => `ev-auto-${checkpointId.replace(/^ck-/, '')}`;
@@ -38,10 +42,12 @@ export class AutoEvaluationService {
 
   async onCheckpoint(event: CheckpointEvent): Promise<void> {
     if (event.action !== 'committed') return;
-    const job = await this.scheduler.get(event.jobId).catch((error: unknown) => {
+    const record = await this.scheduler.get(event.jobId).catch((error: unknown) => {
       if (failedWith(error, 'not_found')) return undefined;
       throw error;
     });
+    // Imports commit checkpoints too; only training jobs ask for auto-evaluation.
+    const job: TrainingJobRecord | undefined = record && isTrainingSpec(record.spec) ? { ...record, spec: record.spec } : undefined;
     const auto = job?.spec.evaluation;
     if (!job || !auto) {
       // Retention waits for a verdict only when it keeps the best by an eval. metric.
@@ -60,7 +66,11 @@ export class AutoEvaluationService {
       // A checkpoint awaiting its verdict is kept by retention; a short pin covers the rest.
       const awaited = job.spec.checkpoint.keepBest?.metric.startsWith(AUTO_EVALUATION_METRIC_PREFIX) ?? false;
       const pins = awaited ? { [event.checkpointId]: this.config.HOUNSFIELD_AUTO_EVALUATION_PIN_SECONDS } : {};
-      await this.evaluations.start(this.specFor(job, event, auto.partner), id, { jobId: event.jobId, checkpointId: event.checkpointId }, pins);
+      await this.evaluations.start(this.specFor(job, event, auto.partner), id, {
+        owner: job.owner,
+        origin: { jobId: event.jobId, checkpointId: event.checkpointId },
+        pinSecondsOf: pins,
+      });
     } catch (error) {
       if (failedWith(error, EvaluationErrorCode.Invalid)) {
         // Nothing a retry would change (a partner checkpoint that does not exist, say): say so on the checkpoint.
@@ -76,7 +86,7 @@ export class AutoEvaluationService {
     this.logger.log(`job ${event.jobId} checkpoint ${event.checkpointId} (step ${event.step}, #${ordinal}): auto-evaluation ${id}`);
   }
 
-  private specFor(job: JobRecord, event: CheckpointEvent, partner: EvaluationCheckpoint) {
+  private specFor(job: TrainingJobRecord, event: CheckpointEvent, partner: EvaluationCheckpoint) {
     const { everyCheckpoints: _every, partner: _partner, ...options } = job.spec.evaluation!;
     const self: EvaluationCheckpoint = { job: job.id, ref: event.checkpointId, config: job.spec.config };
     return evaluationSpecSchema.parse({

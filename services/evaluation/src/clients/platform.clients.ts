@@ -16,8 +16,9 @@ import { NatsClient, requestRpc } from '@hounsfield/messaging';
 export class SchedulerClient {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
-  submit(spec: JobSpecInput): Promise<JobRecord> {
-    return requestRpc(this.nats.nc, RPC.submitJob, { spec }, jobRecordSchema);
+  /** Submits a job recorded for `owner` (the user whose evaluation it serves). */
+  submit(spec: JobSpecInput, owner?: string): Promise<JobRecord> {
+    return requestRpc(this.nats.nc, RPC.submitJob, { spec, ...(owner !== undefined ? { owner } : {}) }, jobRecordSchema);
   }
 
   get(id: string): Promise<JobRecord> {

@@ -48,10 +48,7 @@ export class ReportStore {
     return { key, grant: toGrant(await this.store.presignPut(key, this.grantSeconds)) };
   }
 
-  async readGrants(keys: Record<string, string>): Promise<Record<string, AccessGrant>> {
-    const entries = await Promise.all(
-      Object.entries(keys).map(async ([name, key]) => [name, toGrant(await this.store.presignGet(key, this.grantSeconds))] as const),
-    );
-    return Object.fromEntries(entries);
+  async readGrant(key: string): Promise<AccessGrant> {
+    return toGrant(await this.store.presignGet(key, this.grantSeconds));
   }
 }

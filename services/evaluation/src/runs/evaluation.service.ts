@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import {
+  AccessGrant,
   AUTO_EVALUATION_METRIC_PREFIX,
+  EvaluationReportFormat,
   CONSUMERS,
   EvaluationCaseResult,
   EvaluationRecord,
   evaluationSpecSchema,
   EvaluationSpec,
   EvaluationShardContext,
+  isTrainingSpec,
   EvaluationSummary,
   JobState,
   ResolvedModel,
@@ -15,7 +18,6 @@ import {
 } from '@hounsfield/contracts';
 import { RpcFailure } from '@hounsfield/messaging';
 import { CheckpointsClient, SchedulerClient } from '../clients/platform.clients';
-import { EVALUATION_CONFIG, EvaluationConfig } from '../config';
 import { evaluationError, EvaluationErrorCode } from '../evaluation.errors';
 import { aggregate } from '../reports/aggregate';
 import { renderReports } from '../reports/report-render';
@@ -47,7 +49,6 @@ export function checkpointMetricsOf(summary: EvaluationSummary): Record<string, 
 @Injectable()
 export class EvaluationService {
   private readonly logger = new Logger(EvaluationService.name);
-  private readonly shardNatsUrl: string;
   private readonly finalizing = new Map<string, Promise<void>>();
 
   constructor(
@@ -56,19 +57,17 @@ export class EvaluationService {
     private readonly reports: ReportStore,
     private readonly scheduler: SchedulerClient,
     private readonly checkpoints: CheckpointsClient,
-    @Inject(EVALUATION_CONFIG) config: EvaluationConfig,
     private readonly events: EvaluationEventsPublisher,
-  ) {
-    this.shardNatsUrl = config.HOUNSFIELD_EVALUATION_SHARD_NATS_URL ?? config.HOUNSFIELD_NATS_URL;
-  }
+  ) {}
 
-  async create(input: unknown): Promise<EvaluationRecord> {
+  /** A new evaluation of `input` (validated here), recorded for the API user `owner`. */
+  async create(input: unknown, owner?: string): Promise<EvaluationRecord> {
     const parsed = evaluationSpecSchema.safeParse(input);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
       throw evaluationError(EvaluationErrorCode.Invalid, 'invalid evaluation spec', { issues });
     }
-    return this.start(parsed.data, `ev-${randomBytes(6).toString('hex')}`);
+    return this.start(parsed.data, `ev-${randomBytes(6).toString('hex')}`, { owner });
   }
 
   /**
@@ -78,10 +77,15 @@ export class EvaluationService {
   async start(
     spec: EvaluationSpec,
     id: string,
-    origin?: EvaluationRecord['origin'],
-    /** Shorter pins for checkpoints something else keeps meanwhile (by checkpoint id). */
-    pinSecondsOf: Record<string, number> = {},
+    options: {
+      /** The API user it is recorded for (its shard jobs too). */
+      owner?: string;
+      origin?: EvaluationRecord['origin'];
+      /** Shorter pins for checkpoints something else keeps meanwhile (by checkpoint id). */
+      pinSecondsOf?: Record<string, number>;
+    } = {},
   ): Promise<EvaluationRecord> {
+    const { owner, origin, pinSecondsOf = {} } = options;
     const existing = await this.repository.get(id);
     if (existing) return existing;
     const [diffusion, voxelization] = await Promise.all([
@@ -90,6 +94,7 @@ export class EvaluationService {
     ]);
     const record: EvaluationRecord = {
       id,
+      ...(owner !== undefined ? { owner } : {}),
       ...(spec.name ? { name: spec.name } : {}),
       status: 'planning',
       spec,
@@ -115,6 +120,9 @@ export class EvaluationService {
       const job = await this.scheduler.get(wanted.job).catch((error: unknown) => {
         throw this.asSpecProblem(error, `${where}.config`, `job ${wanted.job} is unknown to the scheduler; give the trainer config`);
       });
+      if (!isTrainingSpec(job.spec)) {
+        throw evaluationError(EvaluationErrorCode.Invalid, `job ${wanted.job} is a ${job.spec.kind} task, not a training`, { issues: [{ path: where, message: 'name a training job' }] });
+      }
       config = job.spec.config;
     }
     return { jobId: wanted.job, checkpointId: checkpoint.id, step: checkpoint.step, config };
@@ -130,7 +138,7 @@ export class EvaluationService {
   /** Submits shard jobs until the record has `count` (after a crash, the missing ones). */
   private async submitShards(record: EvaluationRecord, count: number): Promise<EvaluationRecord> {
     while (record.shardJobs.length < count) {
-      const job = await this.scheduler.submit(shardJobSpec(record.id, record.spec, record.shardJobs.length, this.shardNatsUrl));
+      const job = await this.scheduler.submit(shardJobSpec(record.id, record.spec, record.shardJobs.length), record.owner);
       record = { ...record, shardJobs: [...record.shardJobs, job.id] };
       await this.repository.save(record);
     }
@@ -139,15 +147,22 @@ export class EvaluationService {
 
   async get(id: string): Promise<EvaluationRecord> {
     const record = await this.require(id);
-    if (record.status === 'succeeded' && record.reports) {
-      return { ...record, reportLinks: await this.reports.readGrants(record.reports) };
-    }
+    if (record.status === 'succeeded') return record;
     const results = record.progress.total === null ? [] : await this.repository.results(id);
     const done = results.length;
     const total = record.progress.total;
     const meanSeconds = done ? results.reduce((sum, r) => sum + r.seconds, 0) / done : 0;
     const etaSeconds = total !== null && done ? ((total - done) * meanSeconds) / Math.max(1, record.spec.shards) : null;
     return { ...record, progress: { total, done, etaSeconds } };
+  }
+
+  /** A short-lived read grant for one report of a succeeded evaluation (the gateway streams the file). */
+  async reportGrant(id: string, format: EvaluationReportFormat): Promise<AccessGrant> {
+    const record = await this.require(id);
+    if (record.status !== 'succeeded' || !record.reports) {
+      throw evaluationError(EvaluationErrorCode.Conflict, `evaluation ${id} is ${record.status}; its reports exist once it has succeeded`);
+    }
+    return this.reports.readGrant(record.reports[format]);
   }
 
   async shardContext(id: string): Promise<EvaluationShardContext> {

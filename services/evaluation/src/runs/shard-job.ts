@@ -1,21 +1,17 @@
 import { EvaluationSpec, JobSpecInput } from '@hounsfield/contracts';
 
-/** The module every shard job runs (see `hounsfield.evaluation.shard`). */
-export const SHARD_MODULE = 'hounsfield.evaluation.shard';
-
 /**
- * A shard as a `script` job: one GPU (or one CPU process), the dataset root for the worker's
- * preflight, and the evaluation id and NATS URL as arguments (trainers do not inherit HOUNSFIELD_*).
- * The hyperparameters are the schema's required minimum; a shard does not train.
+ * A shard as an `evaluation_shard` task: one GPU (or one CPU process) and the dataset root for the
+ * worker's preflight. The worker runs it as a built-in task that asks this service for the rest
+ * (context, grants) over its own authenticated subjects; the spec holds only references.
  */
-export function shardJobSpec(evaluationId: string, spec: EvaluationSpec, shard: number, natsUrl: string): JobSpecInput {
+export function shardJobSpec(evaluationId: string, spec: EvaluationSpec, shard: number): JobSpecInput {
   return {
     name: `eval-${evaluationId}-shard-${shard}`,
-    kind: 'script',
+    kind: 'evaluation_shard',
     resources: { gpus: spec.device === 'gpu' ? 1 : 0, cpuProcesses: 1, waitForCapacity: true },
-    hyperparameters: { globalBatch: 1, baseLr: 1e-3, lrScaling: 'none' },
     data: { root: spec.dataset.root, paths: [] },
-    script: { module: SHARD_MODULE, args: ['--evaluation', evaluationId, '--nats-url', natsUrl] },
+    evaluationShard: { evaluationId, shard },
     maxRestarts: spec.maxShardRestarts,
     priority: spec.priority,
   };

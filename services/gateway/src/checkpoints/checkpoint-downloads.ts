@@ -1,15 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AccessGrant, CheckpointFile, CheckpointRecord } from '@hounsfield/contracts';
+import { CheckpointDownload, CheckpointRecord } from '@hounsfield/contracts';
 import { RpcFailure } from '@hounsfield/messaging';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { CheckpointsClient } from './checkpoints.client';
 import { getThroughGrant } from './grant-transfer';
-
-export interface DownloadableCheckpoint {
-  checkpoint: CheckpointRecord;
-  files: (Omit<CheckpointFile, 'parts'> & { parts: (CheckpointFile['parts'][number] & { grant: AccessGrant })[] })[];
-}
 
 /** Downloads for users: grants per part, or a file streamed through the gateway part by part. */
 @Injectable()
@@ -18,8 +13,7 @@ export class CheckpointDownloads {
 
   constructor(private readonly checkpoints: CheckpointsClient) {}
 
-  async grants(ref: string): Promise<DownloadableCheckpoint> {
-    const checkpoint = await this.checkpoints.resolve(ref);
+  async grants(checkpoint: CheckpointRecord): Promise<CheckpointDownload> {
     const files = [];
     for (const file of checkpoint.files) {
       const parts = [];
@@ -35,8 +29,7 @@ export class CheckpointDownloads {
    * Streams one file. Headers go out before the first byte, so a failure midway can only cut the
    * response short; the client then sees fewer bytes than Content-Length (and a sha256 mismatch).
    */
-  async stream(ref: string, name: string, response: Response): Promise<void> {
-    const checkpoint = await this.checkpoints.resolve(ref);
+  async stream(checkpoint: CheckpointRecord, name: string, response: Response): Promise<void> {
     const file = checkpoint.files.find((f) => f.name === name);
     if (file === undefined) {
       throw new RpcFailure({ code: 'not_found', message: `checkpoint ${checkpoint.id} has no file ${name}; it has ${checkpoint.files.map((f) => f.name).join(', ')}` });

@@ -5,21 +5,22 @@ import {
   CheckpointImport,
   checkpointImportSchema,
   checkpointImportUploadSchema,
+  CheckpointPage,
+  checkpointPageSchema,
   CheckpointRecord,
   checkpointRecordSchema,
   RPC,
   SCHEMA_VERSION,
 } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
-import { z } from 'zod';
 
 /** The checkpoints service's request/reply API, seen from the gateway. */
 @Injectable()
 export class CheckpointsClient {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
-  list(jobId: string, limit: number): Promise<CheckpointRecord[]> {
-    return requestRpc(this.nats.nc, RPC.checkpointsList, { v: SCHEMA_VERSION, jobId, limit }, z.array(checkpointRecordSchema));
+  list(jobId: string, limit: number, cursor?: string): Promise<CheckpointPage> {
+    return requestRpc(this.nats.nc, RPC.checkpointsList, { v: SCHEMA_VERSION, jobId, limit, ...(cursor ? { cursor } : {}) }, checkpointPageSchema);
   }
 
   /** A checkpoint by id or `<job>:<ref>`; pinned, so a download that follows finds its bytes. */
@@ -35,11 +36,11 @@ export class CheckpointsClient {
     return requestRpc(this.nats.nc, RPC.checkpointsImportUpload, { v: SCHEMA_VERSION, fileName, size }, checkpointImportUploadSchema);
   }
 
-  importStart(importId: string, format: string, step: number | undefined): Promise<CheckpointImport> {
+  importStart(importId: string, format: string, step: number | undefined, owner: string): Promise<CheckpointImport> {
     return requestRpc(
       this.nats.nc,
       RPC.checkpointsImportStart,
-      { v: SCHEMA_VERSION, importId, format, ...(step !== undefined ? { step } : {}) },
+      { v: SCHEMA_VERSION, importId, format, owner, ...(step !== undefined ? { step } : {}) },
       checkpointImportSchema,
     );
   }

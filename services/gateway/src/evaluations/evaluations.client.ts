@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EvaluationRecord, evaluationRecordSchema, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { AccessGrant, accessGrantSchema, EvaluationRecord, evaluationRecordSchema, EvaluationReportFormat, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 
 /** The evaluation service's request/reply API, seen from the gateway. */
@@ -8,11 +8,15 @@ export class EvaluationsClient {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
   /** Resolving both checkpoints and submitting the shard jobs takes a few round trips. */
-  create(spec: unknown): Promise<EvaluationRecord> {
-    return requestRpc(this.nats.nc, RPC.evaluationsCreate, { v: SCHEMA_VERSION, spec }, evaluationRecordSchema, 30_000);
+  create(spec: unknown, owner: string): Promise<EvaluationRecord> {
+    return requestRpc(this.nats.nc, RPC.evaluationsCreate, { v: SCHEMA_VERSION, spec, owner }, evaluationRecordSchema, 30_000);
   }
 
   get(evaluationId: string): Promise<EvaluationRecord> {
     return requestRpc(this.nats.nc, RPC.evaluationsGet, { v: SCHEMA_VERSION, evaluationId }, evaluationRecordSchema);
+  }
+
+  reportGrant(evaluationId: string, format: EvaluationReportFormat): Promise<AccessGrant> {
+    return requestRpc(this.nats.nc, RPC.evaluationsReport, { v: SCHEMA_VERSION, evaluationId, format }, accessGrantSchema);
   }
 }

@@ -1,26 +1,61 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { EvaluationRecord, evaluationSpecSchema, identifierSchema } from '@hounsfield/contracts';
+import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { EvaluationRecord, evaluationReportFormatSchema, evaluationSpecSchema, identifierSchema, Principal } from '@hounsfield/contracts';
+import type { Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
+import { assertMayRead } from '../auth/permissions';
+import { getThroughGrant } from '../checkpoints/grant-transfer';
 import { validateOr400 } from '../http/validation';
+import { SchedulerClient } from '../jobs/scheduler.client';
 import { EvaluationsClient } from './evaluations.client';
+
+const REPORT_TYPES = { markdown: 'text/markdown; charset=utf-8', yaml: 'application/yaml; charset=utf-8', csv: 'text/csv; charset=utf-8' } as const;
 
 /**
  * Batch evaluations of a diffusion + voxelization checkpoint pair on a dataset split: submit one,
- * then follow its progress (cases done/total, ETA) until it shows the summary and report links.
+ * then follow its progress (cases done/total, ETA) until it shows the summary; the reports are
+ * read through the gateway. A user evaluates checkpoints of its own jobs and reads its own evaluations.
  */
 @Controller('v1/evaluations')
 export class EvaluationsController {
-  constructor(private readonly evaluations: EvaluationsClient) {}
+  constructor(
+    private readonly evaluations: EvaluationsClient,
+    private readonly scheduler: SchedulerClient,
+  ) {}
 
   /** Validated here (400 with field paths), then the service pins the checkpoints and submits the shards. */
   @Post()
   @HttpCode(201)
-  create(@Body() body: unknown): Promise<EvaluationRecord> {
-    validateOr400(evaluationSpecSchema, body, 'the evaluation spec');
-    return this.evaluations.create(body);
+  @Requires('evaluations:create')
+  async create(@CurrentPrincipal() principal: Principal, @Body() body: unknown): Promise<EvaluationRecord> {
+    const spec = validateOr400(evaluationSpecSchema, body, 'the evaluation spec');
+    for (const model of [spec.checkpoints.diffusion, spec.checkpoints.voxelization]) {
+      const job = await this.scheduler.get(model.job);
+      assertMayRead(principal, job.owner, `job ${job.id} (its checkpoints)`);
+    }
+    return this.evaluations.create(body, principal.user);
   }
 
   @Get(':id')
-  get(@Param('id') id: string): Promise<EvaluationRecord> {
-    return this.evaluations.get(validateOr400(identifierSchema, id, 'the evaluation id'));
+  @Requires('evaluations:read')
+  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<EvaluationRecord> {
+    return this.readable(principal, id);
+  }
+
+  /** One report of a succeeded evaluation (`markdown`, `yaml` or `csv`), streamed from the object store. */
+  @Get(':id/reports/:format')
+  @Requires('evaluations:read')
+  async report(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('format') format: string, @Res() response: Response): Promise<void> {
+    const which = validateOr400(evaluationReportFormatSchema, format, 'the report format');
+    const record = await this.readable(principal, id);
+    const body = await getThroughGrant(await this.evaluations.reportGrant(record.id, which));
+    response.status(200).setHeader('Content-Type', REPORT_TYPES[which]);
+    await pipeline(body, response);
+  }
+
+  private async readable(principal: Principal, id: string): Promise<EvaluationRecord> {
+    const record = await this.evaluations.get(validateOr400(identifierSchema, id, 'the evaluation id'));
+    assertMayRead(principal, record.owner, `evaluation ${record.id}`);
+    return record;
   }
 }

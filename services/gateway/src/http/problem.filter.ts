@@ -1,7 +1,19 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { RpcFailure } from '@hounsfield/messaging';
 import type { Request, Response } from 'express';
-import { Problem, ProblemException, problemFor } from './problem';
+import { Problem, ProblemCode, ProblemException, problemFor } from './problem';
+
+/** HTTP statuses Nest or Express raise themselves, as problem codes. */
+const HTTP_STATUS_CODES: Record<number, ProblemCode> = {
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'too_many_requests',
+  503: 'unavailable',
+};
 
 /** Every error leaves the gateway as application/problem+json. */
 @Catch()
@@ -18,6 +30,10 @@ export class ProblemFilter implements ExceptionFilter {
       response.end();
       return;
     }
+    if (exception instanceof ProblemException) {
+      for (const [name, value] of Object.entries(exception.headers)) response.setHeader(name, value);
+    }
+    if (problem.status === 401 && !response.hasHeader('WWW-Authenticate')) response.setHeader('WWW-Authenticate', 'Bearer realm="hounsfield"');
     response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   }
 
@@ -31,9 +47,10 @@ export class ProblemFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const body = exception.getResponse();
       const detail = typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? exception.message);
-      if (status === 404) return problemFor('not_found', detail);
+      const code = HTTP_STATUS_CODES[status];
+      if (code === 'unavailable') return { ...problemFor(code, detail), ...(typeof body === 'object' ? { checks: body } : {}) };
+      if (code !== undefined) return problemFor(code, detail);
       if (status >= 400 && status < 500) return { ...problemFor('invalid_request', detail), status };
-      if (status === 503) return { ...problemFor('unavailable', detail), ...(typeof body === 'object' ? { checks: body } : {}) };
       return problemFor('internal', detail);
     }
     this.logger.error(exception instanceof Error ? exception.stack : String(exception));

@@ -1,7 +1,9 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { formatLogLine, identifierSchema, LogLine, LogSource } from '@hounsfield/contracts';
+import { formatLogLine, identifierSchema, LogLine, LogSource, Principal } from '@hounsfield/contracts';
 import type { Response } from 'express';
 import { z } from 'zod';
+import { CurrentPrincipal, Requires, StreamRoute } from '../auth/auth.decorators';
+import { assertMayRead } from '../auth/permissions';
 import { ProblemException, problemFor } from '../http/problem';
 import { validateOr400 } from '../http/validation';
 import { JobLogsStream, writeChunk } from './job-logs.stream';
@@ -19,7 +21,7 @@ const wholeNumber = (min: number, max: number) =>
  * `?attempt=2&rank=0&tail=100&follow=true`: the attempt (the latest with a log when absent), one
  * rank's lines (`launcher` for the launcher's), the last N lines, and following new lines.
  */
-const logsQuerySchema = z
+export const logsQuerySchema = z
   .object({
     attempt: wholeNumber(1, 1_000_000).optional(),
     rank: z
@@ -56,17 +58,23 @@ export class JobLogsController {
     private readonly follower: JobLogsStream,
   ) {}
 
+  /** A user reads its own jobs' logs; following takes a stream ticket (`?ticket=`) where a header cannot be sent. */
   @Get(':id/logs')
+  @Requires('jobs:read')
+  @StreamRoute()
   async logs(
+    @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Query() query: unknown,
     @Headers('last-event-id') lastEventId: string | undefined,
     @Res() response: Response,
   ): Promise<void> {
     const jobId = validateOr400(identifierSchema, id, 'the job id');
-    const { attempt, rank, tail, follow } = validateOr400(logsQuerySchema, query, 'the query');
+    const { ticket: _ticket, ...options } = (typeof query === 'object' && query !== null ? query : {}) as Record<string, unknown>;
+    const { attempt, rank, tail, follow } = validateOr400(logsQuerySchema, options, 'the query');
     const resume = follow && lastEventId !== undefined ? validateOr400(lastEventIdSchema, lastEventId, 'Last-Event-ID') : undefined;
     const job = await this.scheduler.get(jobId);
+    assertMayRead(principal, job.owner, `job ${job.id}`);
     if (attempt !== undefined && attempt > job.attempt) {
       throw new ProblemException(problemFor('not_found', `job ${jobId} has no attempt ${attempt}: its latest is attempt ${job.attempt}`));
     }

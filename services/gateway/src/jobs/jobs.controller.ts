@@ -1,7 +1,22 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { cancelJobRequestSchema, identifierSchema, JobMetrics, JobRecord, jobSpecSchema, jobStateSchema, METRIC_NAME_MAX } from '@hounsfield/contracts';
+import {
+  cancelJobRequestSchema,
+  identifierSchema,
+  JobMetrics,
+  JobPage,
+  JobRecord,
+  jobStateSchema,
+  METRIC_NAME_MAX,
+  pageQueryShape,
+  Principal,
+  trainingJobSpecSchema,
+  userNameSchema,
+} from '@hounsfield/contracts';
 import type { Response } from 'express';
 import { z } from 'zod';
+import { CurrentPrincipal, Requires, StreamRoute } from '../auth/auth.decorators';
+import { assertMayChange, assertMayRead } from '../auth/permissions';
+import { problem } from '../http/problem';
 import { validateOr400 } from '../http/validation';
 import { JobEventsStream } from './job-events.stream';
 import { MetricsClient } from './metrics.client';
@@ -11,7 +26,9 @@ import { SchedulerClient } from './scheduler.client';
 const listQuerySchema = z
   .object({
     state: jobStateSchema.optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    /** One user's jobs (admins and viewers; a user always sees its own). */
+    owner: userNameSchema.optional(),
+    ...pageQueryShape,
   })
   .strict();
 
@@ -29,6 +46,7 @@ const metricsQuerySchema = z
   .strict()
   .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, { message: 'from must not be greater than to', path: ['from'] });
 
+/** Jobs: a user submits, reads and cancels its own; viewers read all; admins everything. */
 @Controller('v1/jobs')
 export class JobsController {
   constructor(
@@ -40,51 +58,76 @@ export class JobsController {
 
   /**
    * Validates the spec here (400 with field paths) so a bad request never reaches the scheduler:
-   * the spec's contract, then its `config` against the schema its kind's recipe exports.
+   * the spec's contract, then its `config` against the schema its kind's recipe exports. Users
+   * submit trainings only (internal task kinds are the platform's own); the caller owns the job.
    */
   @Post()
   @HttpCode(201)
-  async submit(@Body() body: unknown): Promise<JobRecord> {
-    const spec = validateOr400(jobSpecSchema, body, 'the job spec');
+  @Requires('jobs:submit')
+  async submit(@CurrentPrincipal() principal: Principal, @Body() body: unknown): Promise<JobRecord> {
+    const spec = validateOr400(trainingJobSpecSchema, body, 'the job spec');
     this.recipeConfigs.check(spec.kind, spec.config);
-    return this.scheduler.submit(body);
+    return this.scheduler.submit(body, principal.user);
   }
 
+  /** Newest first, a page at a time (`nextCursor`). A user lists its own jobs. */
   @Get()
-  async list(@Query() query: unknown): Promise<{ jobs: JobRecord[] }> {
-    const { state, limit } = validateOr400(listQuerySchema, query, 'the query');
-    return { jobs: await this.scheduler.list(state, limit) };
+  @Requires('jobs:read')
+  list(@CurrentPrincipal() principal: Principal, @Query() query: unknown): Promise<JobPage> {
+    const { state, owner, limit, cursor } = validateOr400(listQuerySchema, query, 'the query');
+    if (principal.role === 'user' && owner !== undefined && owner !== principal.user) {
+      throw problem('forbidden', 'a user lists only its own jobs; leave out owner');
+    }
+    return this.scheduler.list({ state, owner: principal.role === 'user' ? principal.user : owner, limit, cursor });
   }
 
   /** The scheduler's record with the metrics service's training-health alerts of the job. */
   @Get(':id')
-  async get(@Param('id') id: string): Promise<JobRecord> {
-    const jobId = validateOr400(identifierSchema, id, 'the job id');
-    const [job, alerts] = await Promise.all([this.scheduler.get(jobId), this.metrics.alerts(jobId)]);
+  @Requires('jobs:read')
+  async get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<JobRecord> {
+    const job = await this.readable(principal, id);
+    const alerts = await this.metrics.alerts(job.id);
     return alerts ? { ...job, alerts } : job;
   }
 
   /** Stored, downsampled metric series of the job, for curves without Prometheus. */
   @Get(':id/metrics')
-  async jobMetrics(@Param('id') id: string, @Query() query: unknown): Promise<JobMetrics> {
+  @Requires('jobs:read')
+  async jobMetrics(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: unknown): Promise<JobMetrics> {
     const jobId = validateOr400(identifierSchema, id, 'the job id');
     const { name, from, to } = validateOr400(metricsQuerySchema, query, 'the query');
-    await this.scheduler.get(jobId);
+    await this.readable(principal, jobId);
     return this.metrics.series({ jobId, names: name, fromStep: from, toStep: to });
   }
 
   @Post(':id/cancel')
   @HttpCode(202)
-  cancel(@Param('id') id: string, @Body() body: unknown): Promise<JobRecord> {
+  @Requires('jobs:cancel')
+  async cancel(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Body() body: unknown): Promise<JobRecord> {
     const request = validateOr400(cancelJobRequestSchema, { ...(typeof body === 'object' && body ? body : {}), id }, 'the cancellation');
+    const job = await this.scheduler.get(request.id);
+    assertMayChange(principal, job.owner, `job ${job.id}`);
     return this.scheduler.cancel(request.id, request.graceSeconds);
   }
 
+  /** Server-sent events; a browser's EventSource authenticates with `?ticket=` (POST /v1/stream-tickets). */
   @Get(':id/events')
-  async stream(@Param('id') id: string, @Headers('last-event-id') lastEventId: string | undefined, @Res() response: Response): Promise<void> {
-    const jobId = validateOr400(identifierSchema, id, 'the job id');
-    await this.scheduler.get(jobId);
-    const after = lastEventId === undefined ? undefined : validateOr400(z.coerce.number().int().min(0), lastEventId, 'Last-Event-ID');
-    await this.events.pipe(jobId, response, after);
+  @Requires('jobs:read')
+  @StreamRoute()
+  async stream(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() response: Response,
+  ): Promise<void> {
+    const job = await this.readable(principal, id);
+    const after = lastEventId === undefined ? undefined : validateOr400(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER), lastEventId, 'Last-Event-ID');
+    await this.events.pipe(job.id, response, after);
+  }
+
+  private async readable(principal: Principal, id: string): Promise<JobRecord> {
+    const job = await this.scheduler.get(validateOr400(identifierSchema, id, 'the job id'));
+    assertMayRead(principal, job.owner, `job ${job.id}`);
+    return job;
   }
 }

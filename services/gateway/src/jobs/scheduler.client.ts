@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JobRecord, jobRecordSchema, JobSpecInput, JobState, RPC, workerViewSchema, WorkerView } from '@hounsfield/contracts';
+import { JobPage, jobPageSchema, JobRecord, jobRecordSchema, JobSpecInput, ListJobsRequest, RPC, workerViewSchema, WorkerView } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 import { z } from 'zod';
 
@@ -8,16 +8,16 @@ import { z } from 'zod';
 export class SchedulerClient {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
-  submit(spec: JobSpecInput | unknown): Promise<JobRecord> {
-    return requestRpc(this.nats.nc, RPC.submitJob, { spec }, jobRecordSchema);
+  submit(spec: JobSpecInput | unknown, owner: string): Promise<JobRecord> {
+    return requestRpc(this.nats.nc, RPC.submitJob, { spec, owner }, jobRecordSchema);
   }
 
   get(id: string): Promise<JobRecord> {
     return requestRpc(this.nats.nc, RPC.getJob, { id }, jobRecordSchema);
   }
 
-  list(state: JobState | undefined, limit: number): Promise<JobRecord[]> {
-    return requestRpc(this.nats.nc, RPC.listJobs, { ...(state ? { state } : {}), limit }, z.array(jobRecordSchema));
+  list(request: ListJobsRequest): Promise<JobPage> {
+    return requestRpc(this.nats.nc, RPC.listJobs, request, jobPageSchema);
   }
 
   cancel(id: string, graceSeconds: number): Promise<JobRecord> {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { jobRecordSchema, RPC, workerViewSchema } from '@hounsfield/contracts';
+import { jobPageSchema, RPC, workerViewSchema } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 import { z } from 'zod';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
@@ -37,7 +37,7 @@ export class SchedulerPoller implements OnApplicationBootstrap, OnApplicationShu
   async poll(): Promise<void> {
     try {
       const [queued, workers] = await Promise.all([
-        requestRpc(this.nats.nc, RPC.listJobs, { state: 'queued', limit: QUEUE_PAGE }, z.array(jobRecordSchema), 5000),
+        requestRpc(this.nats.nc, RPC.listJobs, { state: 'queued', limit: QUEUE_PAGE }, jobPageSchema, 5000).then((page) => page.jobs),
         requestRpc(this.nats.nc, RPC.listWorkers, {}, z.array(workerViewSchema), 5000),
       ]);
       this.metrics.setQueue(queued, Date.now());

@@ -1,4 +1,4 @@
-import { JobKind, JobRecord, MonitoringPolicy, ResolvedHyperparameters } from '@hounsfield/contracts';
+import { isTrainingSpec, JobRecord, JobSpec, MonitoringPolicy, ResolvedHyperparameters } from '@hounsfield/contracts';
 
 /** What the metrics service needs to know about a job beyond its events, from the scheduler's record. */
 export interface JobContext {
@@ -6,7 +6,7 @@ export interface JobContext {
   /** The attempt the record described when it was read. */
   attempt: number;
   name: string;
-  kind: JobKind | 'unknown';
+  kind: JobSpec['kind'] | 'unknown';
   monitoring: MonitoringPolicy;
   resolved?: ResolvedHyperparameters;
   workerId?: string;
@@ -21,7 +21,7 @@ export function contextFromRecord(job: JobRecord): JobContext {
     attempt: job.attempt,
     name: job.spec.name,
     kind: job.spec.kind,
-    monitoring: job.spec.monitoring,
+    monitoring: isTrainingSpec(job.spec) ? job.spec.monitoring : { failOnNonFiniteLoss: false },
     resolved: job.resolved,
     workerId: job.workerId,
     gpuIndices: job.gpuIndices ?? [],

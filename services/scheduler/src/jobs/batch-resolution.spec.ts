@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { JobSpec, jobSpecSchema, JobSpecInput } from '@hounsfield/contracts';
+import { TrainingJobSpec, trainingJobSpecSchema, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { BatchResolutionError, resolveHyperparameters } from './batch-resolution';
 
-function spec(hp: Partial<JobSpecInput['hyperparameters']>, gpus = 8): JobSpec {
-  return jobSpecSchema.parse({
+function spec(hp: Partial<TrainingJobSpecInput['hyperparameters']>, gpus = 8): TrainingJobSpec {
+  return trainingJobSpecSchema.parse({
     name: 't',
     kind: 'pcdiff',
     resources: { gpus },

@@ -1,4 +1,4 @@
-import { JobSpec, lrScaleFactor, ResolvedHyperparameters } from '@hounsfield/contracts';
+import { JobSpec, lrScaleFactor, ResolvedHyperparameters, TrainingJobSpec } from '@hounsfield/contracts';
 
 export class BatchResolutionError extends Error {
   constructor(
@@ -55,7 +55,7 @@ export function halvedBatchCap(perDeviceBatch: number): number | undefined {
   return perDeviceBatch <= 1 ? undefined : Math.floor(perDeviceBatch / 2);
 }
 
-export function resolveHyperparameters(spec: JobSpec, worldSize = worldSizeOf(spec), perDeviceBatchCap?: number): ResolvedHyperparameters {
+export function resolveHyperparameters(spec: TrainingJobSpec, worldSize = worldSizeOf(spec), perDeviceBatchCap?: number): ResolvedHyperparameters {
   const hp = spec.hyperparameters;
   const caps = [hp.maxPerDeviceBatch, perDeviceBatchCap].filter((c): c is number => c !== undefined);
   const cap = caps.length ? Math.min(...caps) : undefined;

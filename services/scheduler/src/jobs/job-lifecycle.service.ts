@@ -1,17 +1,24 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import {
+  decodeCursor,
+  encodeCursor,
   isTerminalJobState,
+  isTrainingSpec,
   JobNoticeEvent,
+  JobPage,
+  ListJobsRequest,
   JobRecord,
   jobSpecSchema,
   JobState,
   ProgressEvent,
   StatusEvent,
+  TrainingJobSpec,
   workerCancelSubject,
   WorkerCancelRequest,
 } from '@hounsfield/contracts';
 import { encodeJson, NatsClient } from '@hounsfield/messaging';
+import { z } from 'zod';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
 import { InventoryService } from '../scheduling/inventory.service';
@@ -22,6 +29,8 @@ import { leaseToken } from '../workers/worker.model';
 import { BatchResolutionError, halvedBatchCap, resolveHyperparameters } from './batch-resolution';
 import { CommitOptions, JobRepository, queueScore } from './job.repository';
 import { clearPlacement, endAttempt, nowIso, stateEventEntry, transition } from './job-transitions';
+
+const jobPositionSchema = z.object({ score: z.number(), id: z.string() }).strict();
 
 const PLACED_STATES: JobState[] = ['assigned', 'starting', 'running'];
 
@@ -43,7 +52,7 @@ export class JobLifecycleService {
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
   ) {}
 
-  async submit(rawSpec: unknown): Promise<JobRecord> {
+  async submit(rawSpec: unknown, owner?: string): Promise<JobRecord> {
     const parsed = jobSpecSchema.safeParse(rawSpec);
     if (!parsed.success) {
       throw schedulerError(SchedulerErrorCode.InvalidSpec, 'the job spec is invalid', {
@@ -53,7 +62,8 @@ export class JobLifecycleService {
     const spec = parsed.data;
     let resolved;
     try {
-      resolved = resolveHyperparameters(spec);
+      // Internal tasks train nothing: no batch or learning rate to resolve.
+      resolved = isTrainingSpec(spec) ? resolveHyperparameters(spec) : undefined;
     } catch (error) {
       if (error instanceof BatchResolutionError) {
         throw schedulerError(SchedulerErrorCode.Unschedulable, error.message, {
@@ -70,13 +80,14 @@ export class JobLifecycleService {
     const at = nowIso();
     const job: JobRecord = {
       id: newJobId(),
+      ...(owner !== undefined ? { owner } : {}),
       spec,
       state: 'queued',
       attempt: 1,
       restarts: 0,
       createdAt: at,
       updatedAt: at,
-      resolved,
+      ...(resolved ? { resolved } : {}),
       history: [{ state: 'queued', attempt: 1, at }],
     };
     await this.jobs.create(job, [stateEventEntry(job, undefined)]);
@@ -92,8 +103,16 @@ export class JobLifecycleService {
     return this.view(job);
   }
 
-  async list(state: JobState | undefined, limit: number): Promise<JobRecord[]> {
-    return Promise.all((await this.jobs.list(state, limit)).map((job) => this.view(job)));
+  /** A page of jobs, newest first; the cursor is the last job's position, opaque to callers. */
+  async list(request: ListJobsRequest): Promise<JobPage> {
+    const after = request.cursor === undefined ? undefined : decodeCursor(jobPositionSchema, request.cursor);
+    if (request.cursor !== undefined && after === undefined) {
+      throw schedulerError(SchedulerErrorCode.InvalidSpec, 'cursor is not one this list returned; start without it');
+    }
+    const states = request.states ?? (request.state ? [request.state] : undefined);
+    const page = await this.jobs.page({ states, owner: request.owner, limit: request.limit, after });
+    const jobs = await Promise.all(page.jobs.map((job) => this.view(job)));
+    return { jobs, ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
   }
 
   /** Adds what is kept apart from the record: queue position, latest progress and notices. */
@@ -201,6 +220,11 @@ export class JobLifecycleService {
       this.logger.warn(`status for unknown job ${event.jobId} ignored`);
       return;
     }
+    if (job.workerId !== undefined && event.workerId !== job.workerId && event.attempt === job.attempt) {
+      // Job subjects are not per worker, so a status naming another worker than the placement is refused here.
+      this.logger.warn(`status ${event.state} of job ${job.id} attempt ${event.attempt} from worker ${event.workerId} ignored: the attempt is on ${job.workerId}`);
+      return;
+    }
     if (event.attempt !== job.attempt || isTerminalJobState(job.state) || job.state === 'queued') {
       // A report from an attempt the scheduler already gave up on: make sure it stops.
       if ((event.state === 'starting' || event.state === 'running') && event.attempt <= job.attempt) {
@@ -239,8 +263,8 @@ export class JobLifecycleService {
           await this.commit(endAttempt(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), endAs), job, { active: false, lease: release });
         } else if (kind === 'infrastructure') {
           await this.requeue(job, `worker ${event.workerId}: ${event.reason ?? 'infrastructure failure'} (no restart spent)`, false, exit, 'failed', kind);
-        } else if (kind === 'oom') {
-          await this.retryOutOfMemory(job, event, exit, release);
+        } else if (kind === 'oom' && isTrainingSpec(job.spec)) {
+          await this.retryOutOfMemory({ ...job, spec: job.spec }, event, exit, release);
         } else if (kind === 'trainer' && job.restarts < job.spec.maxRestarts) {
           await this.requeue(job, event.reason ?? `exit code ${event.exitCode}`, true, exit, 'failed', kind);
         } else {
@@ -260,7 +284,7 @@ export class JobLifecycleService {
    * out of memory.
    */
   private async retryOutOfMemory(
-    job: JobRecord,
+    job: JobRecord & { spec: TrainingJobSpec },
     event: StatusEvent,
     exit: Partial<JobRecord>,
     release: CommitOptions['lease'],

@@ -53,13 +53,12 @@ export function clearPlacement(job: JobRecord): JobRecord {
 }
 
 /** The job with a new attempt summary: where the attempt was placed and its batch split. */
-export function startAttempt(job: JobRecord, workerId: string, resolved: ResolvedHyperparameters, at = nowIso()): JobRecord {
+export function startAttempt(job: JobRecord, workerId: string, worldSize: number, resolved?: ResolvedHyperparameters, at = nowIso()): JobRecord {
   const summary: AttemptSummary = {
     attempt: job.attempt,
     workerId,
-    worldSize: resolved.worldSize,
-    perDeviceBatch: resolved.perDeviceBatch,
-    gradAccumSteps: resolved.gradAccumSteps,
+    worldSize,
+    ...(resolved ? { perDeviceBatch: resolved.perDeviceBatch, gradAccumSteps: resolved.gradAccumSteps } : {}),
     assignedAt: at,
   };
   const earlier = (job.attempts ?? []).filter((a) => a.attempt !== job.attempt);

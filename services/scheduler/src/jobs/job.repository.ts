@@ -39,6 +39,12 @@ export interface CommitOptions {
   outbox?: OutboxEntry[];
 }
 
+/** Where a job list stopped: the last job's creation time (ms) and id. */
+export interface JobPosition {
+  score: number;
+  id: string;
+}
+
 export type CommitResult = 'ok' | 'stale' | 'busy' | 'missing';
 
 /** Which queue a job waits in: its GPU count (0 = CPU jobs). */
@@ -79,6 +85,8 @@ export class JobRepository {
    */
   private readonly queueKey = (size: number) => `${this.p}queue:${size}`;
   private readonly allKey = () => `${this.p}jobs`;
+  /** One owner's jobs by age, so a user's list never scans everybody's. */
+  private readonly ownerKey = (owner: string) => `${this.p}jobs:owner:${owner}`;
   private readonly activeKey = () => `${this.p}active`;
   /** Active job id → the worker it is on ('' before placement); kept with `active` by the commit script. */
   private readonly activeWorkersKey = () => `${this.p}active:workers`;
@@ -91,6 +99,7 @@ export class JobRepository {
       .set(this.jobKey(job.id), JSON.stringify(job), 'NX')
       .zadd(this.queueKey(queueSizeOf(job)), queueScore(job.spec.priority, job.createdAt), job.id)
       .zadd(this.allKey(), Date.parse(job.createdAt), job.id);
+    if (job.owner !== undefined) multi.zadd(this.ownerKey(job.owner), Date.parse(job.createdAt), job.id);
     for (const entry of outbox) multi.hset(this.outboxKey(), entry.msgId, serialiseEntry(entry));
     await multi.exec();
   }
@@ -108,19 +117,39 @@ export class JobRepository {
     return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as JobRecord);
   }
 
-  /** Newest first. */
-  async list(state: JobState | undefined, limit: number): Promise<JobRecord[]> {
-    const result: JobRecord[] = [];
-    const page = 500;
-    for (let start = 0; result.length < limit; start += page) {
-      const ids = await this.redis.zrevrange(this.allKey(), start, start + page - 1);
-      if (ids.length === 0) break;
-      for (const job of await this.getMany(ids)) {
-        if (!state || job.state === state) result.push(job);
-        if (result.length === limit) break;
+  /**
+   * Newest first, one page: jobs older than `after` (a position returned as `next`), of one owner
+   * and in the given states when asked. A page scans at most `scanLimit` ids, so a rare state cannot make one
+   * call read every job; it may then be short, and `next` continues the scan.
+   */
+  async page(options: { states?: JobState[]; owner?: string; limit: number; after?: JobPosition; scanLimit?: number }): Promise<{ jobs: JobRecord[]; next?: JobPosition }> {
+    const key = options.owner === undefined ? this.allKey() : this.ownerKey(options.owner);
+    const scanLimit = options.scanLimit ?? 5000;
+    const jobs: JobRecord[] = [];
+    let after = options.after;
+    let scanned = 0;
+    const batch = 500;
+    while (jobs.length < options.limit && scanned < scanLimit) {
+      // Inclusive of the cursor's score; ties (same millisecond) order by id, descending, like ZREVRANGE.
+      const flat = await this.redis.zrevrangebyscore(key, after ? String(after.score) : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
+      const entries: JobPosition[] = [];
+      for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i], score: Number(flat[i + 1]) });
+      const cursor = after;
+      const fresh = entries.filter((e) => !cursor || e.score < cursor.score || e.id < cursor.id);
+      if (fresh.length === 0) return { jobs };
+      const records = new Map((await this.getMany(fresh.map((e) => e.id))).map((job) => [job.id, job]));
+      let consumed = 0;
+      for (const entry of fresh) {
+        after = entry;
+        scanned += 1;
+        consumed += 1;
+        const job = records.get(entry.id);
+        if (job && (!options.states || options.states.includes(job.state))) jobs.push(job);
+        if (jobs.length === options.limit || scanned >= scanLimit) break;
       }
+      if (entries.length < batch && consumed === fresh.length) return { jobs };
     }
-    return result;
+    return { jobs, next: after };
   }
 
   /** Queued job ids of one size with their scores, in order, `start`..`stop` inclusive. */

@@ -22,9 +22,9 @@ export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   onApplicationBootstrap(): void {
     const nc = this.nats.nc;
     this.subscriptions = [
-      serveRpc(nc, RPC.submitJob, QUEUE_GROUP, submitJobRequestSchema, (req) => this.lifecycle.submit(req.spec)),
+      serveRpc(nc, RPC.submitJob, QUEUE_GROUP, submitJobRequestSchema, (req) => this.lifecycle.submit(req.spec, req.owner)),
       serveRpc(nc, RPC.getJob, QUEUE_GROUP, jobIdRequestSchema, (req) => this.lifecycle.get(req.id)),
-      serveRpc(nc, RPC.listJobs, QUEUE_GROUP, listJobsRequestSchema, (req) => this.lifecycle.list(req.state, req.limit)),
+      serveRpc(nc, RPC.listJobs, QUEUE_GROUP, listJobsRequestSchema, (req) => this.lifecycle.list(req)),
       serveRpc(nc, RPC.cancelJob, QUEUE_GROUP, cancelJobRequestSchema, (req) => this.lifecycle.cancel(req.id, req.graceSeconds)),
       serveRpc(nc, RPC.failJob, QUEUE_GROUP, failJobRequestSchema, (req) => this.lifecycle.fail(req.id, req.reason, req.graceSeconds)),
       serveRpc(nc, RPC.listWorkers, QUEUE_GROUP, z.object({}).strict(), () => this.workers.list()),

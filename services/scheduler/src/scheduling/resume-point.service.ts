@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CheckpointRecord, checkpointRecordSchema, JobRecord, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { CheckpointRecord, checkpointRecordSchema, isTrainingSpec, JobRecord, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
 import { NatsClient, requestRpc, RpcFailure } from '@hounsfield/messaging';
 
 /** Long enough for the assignment to be acked and the worker to download the checkpoint. */
@@ -27,7 +27,7 @@ export class ResumePointService {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
   async resumePoint(job: JobRecord): Promise<ResumePoint> {
-    const named = job.spec.checkpoint.resumeFrom;
+    const named = isTrainingSpec(job.spec) ? job.spec.checkpoint.resumeFrom : undefined;
     if (job.attempt > 1) {
       const own = await this.lookup(job.id, 'latest');
       if ('found' in own) return { kind: 'resume', checkpoint: own.found };
@@ -50,7 +50,7 @@ export class ResumePointService {
    * `none` when the spec names none or the attempt resumes anyway.
    */
   async initPoint(job: JobRecord, resume: ResumePoint): Promise<ResumePoint | { kind: 'none' }> {
-    const init = job.spec.checkpoint.initFrom;
+    const init = isTrainingSpec(job.spec) ? job.spec.checkpoint.initFrom : undefined;
     if (!init || resume.kind === 'resume') return { kind: 'none' };
     const lookup = await this.lookup(undefined, init.ref);
     if ('found' in lookup) return { kind: 'resume', checkpoint: lookup.found };

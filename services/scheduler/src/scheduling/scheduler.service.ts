@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Assignment, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
+import { Assignment, isTrainingSpec, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { resolveHyperparameters } from '../jobs/batch-resolution';
 import { JobLifecycleService } from '../jobs/job-lifecycle.service';
@@ -251,7 +251,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
 
   private async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
     const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
-    const resolved = resolveHyperparameters(job.spec, worldSize, job.perDeviceBatchCap);
+    // Internal tasks train nothing: no batch or learning rate to resolve.
+    const resolved = isTrainingSpec(job.spec) ? resolveHyperparameters(job.spec, worldSize, job.perDeviceBatchCap) : undefined;
     const cudaVisibleDevices = gpuIndices.join(',');
     const resume = await this.resumePoints.resumePoint(job);
     const init = await this.resumePoints.initPoint(job, resume);
@@ -275,7 +276,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       gpuIndices,
       cudaVisibleDevices,
       nprocPerNode: worldSize,
-      resolved,
+      ...(resolved ? { resolved } : {}),
       ...(resume.kind === 'resume' ? { resumeFrom: resume.checkpoint.id } : {}),
       ...(init.kind === 'resume' ? { initFrom: init.checkpoint.id } : {}),
       issuedAt: nowIso(),
@@ -288,15 +289,16 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
           : resume.kind === 'fresh' && resume.note
             ? `; ${resume.note}`
             : '';
-    const split = `${resolved.perDeviceBatch} per device × ${resolved.gradAccumSteps} accumulation × ${worldSize}`;
+    const split = resolved ? ` (${resolved.perDeviceBatch} per device × ${resolved.gradAccumSteps} accumulation × ${worldSize})` : '';
     const next = startAttempt(
       transition(
         job,
         'assigned',
-        { workerId, gpuIndices, cudaVisibleDevices, resolved },
-        `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'} (${split})${resumeNote}`,
+        { workerId, gpuIndices, cudaVisibleDevices, ...(resolved ? { resolved } : {}) },
+        `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}${split}${resumeNote}`,
       ),
       workerId,
+      worldSize,
       resolved,
     );
     const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
