@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   AccessGrant,
   AUTO_EVALUATION_METRIC_PREFIX,
@@ -12,12 +12,15 @@ import {
   EvaluationShardContext,
   isTrainingSpec,
   EvaluationSummary,
+  FailureKind,
+  JobRecord,
   JobState,
   ResolvedModel,
   STREAMS,
 } from '@hounsfield/contracts';
 import { RpcFailure } from '@hounsfield/messaging';
 import { CheckpointsClient, SchedulerClient } from '../clients/platform.clients';
+import { EVALUATION_CONFIG, EvaluationConfig } from '../config';
 import { evaluationError, EvaluationErrorCode } from '../evaluation.errors';
 import { aggregate } from '../reports/aggregate';
 import { renderReports } from '../reports/report-render';
@@ -30,6 +33,8 @@ import { shardJobSpec } from './shard-job';
 /** Evaluated checkpoints stay readable (pinned) this long after submission, even if retention drops them. */
 const PIN_SECONDS = 7 * 24 * 3600;
 const TERMINAL_JOB_STATES: JobState[] = ['succeeded', 'failed', 'cancelled'];
+/** How long one submitter may hold a run's shard claim (submitting a few shard jobs takes well under a second). */
+const SHARD_CLAIM_MS = 120_000;
 
 const now = () => new Date().toISOString();
 
@@ -58,6 +63,7 @@ export class EvaluationService {
     private readonly scheduler: SchedulerClient,
     private readonly checkpoints: CheckpointsClient,
     private readonly events: EvaluationEventsPublisher,
+    @Inject(EVALUATION_CONFIG) private readonly config: EvaluationConfig,
   ) {}
 
   /** A new evaluation of `input` (validated here), recorded for the API user `owner`. */
@@ -104,9 +110,31 @@ export class EvaluationService {
       ...(origin ? { origin } : {}),
       createdAt: now(),
     };
-    if (!(await this.repository.create(record))) return this.require(id);
-    await this.queue.ensureConsumer(record.id, spec.caseTimeoutSeconds);
-    return this.submitShards(record, spec.shards);
+    // The claim is taken before the record exists, so the reconciler never sees a run that is still
+    // being set up as one missing its shards (it would submit them a second time).
+    const token = randomBytes(8).toString('hex');
+    const claimed = await this.repository.claimShards(id, token, SHARD_CLAIM_MS);
+    try {
+      if (!claimed || !(await this.repository.create(record))) return this.require(id);
+      await this.queue.ensureConsumer(record.id, spec.caseTimeoutSeconds);
+      return await this.submitShards(record, spec.shards);
+    } finally {
+      if (claimed) await this.repository.releaseShards(id, token);
+    }
+  }
+
+  /**
+   * Runs `work` on a fresh read of the record while holding the run's shard claim; undefined when
+   * someone else holds it (a submission in progress, or another reconciler).
+   */
+  private async withShardClaim(id: string, work: (record: EvaluationRecord) => Promise<EvaluationRecord>): Promise<EvaluationRecord | undefined> {
+    const token = randomBytes(8).toString('hex');
+    if (!(await this.repository.claimShards(id, token, SHARD_CLAIM_MS))) return undefined;
+    try {
+      return await work(await this.require(id));
+    } finally {
+      await this.repository.releaseShards(id, token);
+    }
   }
 
   private async resolveModel(spec: EvaluationSpec, kind: 'diffusion' | 'voxelization', pinSecondsOf: Record<string, number>): Promise<ResolvedModel> {
@@ -187,12 +215,7 @@ export class EvaluationService {
     if (cases.length === 0) {
       const stored = await this.repository.plan(id);
       if (stored.length > 0) return { total: stored.length };
-      await this.reportToCheckpoint(record, { state: 'failed', reason: problem ?? 'no case to evaluate' }).catch((error: unknown) =>
-        this.logger.warn(`evaluation ${id}: the failure was not reported on checkpoint ${record.origin?.checkpointId}: ${String(error)}`),
-      );
-      await this.repository.save({ ...record, status: 'failed', error: problem ?? 'no case to evaluate', finishedAt: now() });
-      await this.events.failed(record, problem ?? 'no case to evaluate');
-      await this.queue.remove(id);
+      await this.fail(record, problem ?? 'no case to evaluate');
       return { total: 0 };
     }
     const { created, total } = await this.repository.savePlan(id, cases.map((c, index) => ({ ...c, index })));
@@ -255,29 +278,64 @@ export class EvaluationService {
   /**
    * Repairs what a crash or a dead shard left: missing shard jobs are submitted, a complete run
    * is finalized, planned cases with neither a result nor a message are re-queued, and when every
-   * shard job has ended with cases left, one more shard is submitted.
+   * shard job has ended with work left, a replacement shard is submitted — unless the shards
+   * failed their preflight (another would too) or `HOUNSFIELD_EVALUATION_MAX_REPLACEMENT_SHARDS`
+   * are spent, and then the evaluation fails with the shards' reasons.
    */
   async reconcile(id: string): Promise<void> {
     let record = await this.require(id);
-    if (record.status === 'planning' || record.status === 'running') {
-      if (record.shardJobs.length < record.spec.shards) record = await this.submitShards(record, record.spec.shards);
+    if (record.status !== 'planning' && record.status !== 'running') return;
+    if (record.shardJobs.length < record.spec.shards) {
+      const topped = await this.withShardClaim(id, (current) => this.submitShards(current, current.spec.shards));
+      // Someone else holds the claim: a submission is in progress; the next pass looks again.
+      if (!topped) return;
+      record = topped;
     }
-    if (record.status !== 'running') return;
-    const total = record.progress.total ?? 0;
-    const have = await this.repository.resultIds(id);
-    if (have.size >= total) return this.finalize(id);
-    const outstanding = await this.queue.outstanding(id);
-    if (outstanding === undefined) await this.queue.ensureConsumer(id, record.spec.caseTimeoutSeconds);
-    if (!outstanding) {
-      const missing = (await this.repository.plan(id)).filter((c: PlannedCase) => !have.has(c.caseId));
-      this.logger.warn(`evaluation ${id}: re-queueing ${missing.length} case(s) without a result or a message`);
-      await this.queue.publish(id, missing);
+    if (record.status === 'running') {
+      const total = record.progress.total ?? 0;
+      const have = await this.repository.resultIds(id);
+      if (have.size >= total) return this.finalize(id);
+      const outstanding = await this.queue.outstanding(id);
+      if (outstanding === undefined) await this.queue.ensureConsumer(id, record.spec.caseTimeoutSeconds);
+      if (!outstanding) {
+        const missing = (await this.repository.plan(id)).filter((c: PlannedCase) => !have.has(c.caseId));
+        this.logger.warn(`evaluation ${id}: re-queueing ${missing.length} case(s) without a result or a message`);
+        await this.queue.publish(id, missing);
+      }
     }
-    const states = await Promise.all(record.shardJobs.map((job) => this.scheduler.get(job).then((j) => j.state, () => undefined)));
-    if (states.every((state) => state !== undefined && TERMINAL_JOB_STATES.includes(state))) {
-      this.logger.warn(`evaluation ${id}: every shard job has ended with cases left; submitting another`);
-      await this.submitShards(record, record.shardJobs.length + 1);
+    const jobs = await Promise.all(record.shardJobs.map((job) => this.scheduler.get(job).catch(() => undefined)));
+    if (!jobs.every((job) => job !== undefined && TERMINAL_JOB_STATES.includes(job.state))) return;
+    await this.replaceShards(record, jobs as JobRecord[]);
+  }
+
+  /** Every shard job of `record` has ended with work left: one more shard, or the run fails. */
+  private async replaceShards(record: EvaluationRecord, ended: JobRecord[]): Promise<void> {
+    const left = record.status === 'planning' ? 'before planning its cases' : 'with cases left';
+    const reasons = shardReasons(ended);
+    if (ended.every((job) => failureKindOf(job) === 'preflight')) {
+      return this.fail(record, `every shard failed its preflight ${left}: ${reasons}`);
     }
+    const replacements = record.shardJobs.length - record.spec.shards;
+    if (replacements >= this.config.HOUNSFIELD_EVALUATION_MAX_REPLACEMENT_SHARDS) {
+      return this.fail(record, `every shard job ended ${left}, ${replacements} replacement shard(s) included: ${reasons}`);
+    }
+    await this.withShardClaim(record.id, async (current) => {
+      // Only when nothing changed since the states were read (another pass may have added one).
+      if (current.shardJobs.length !== record.shardJobs.length || (current.status !== 'planning' && current.status !== 'running')) return current;
+      this.logger.warn(`evaluation ${record.id}: every shard job has ended ${left}; submitting replacement ${replacements + 1}`);
+      return this.submitShards(current, current.shardJobs.length + 1);
+    });
+  }
+
+  /** Ends the run `failed` with `reason` (on its checkpoint too, for an auto-evaluation). */
+  private async fail(record: EvaluationRecord, reason: string): Promise<void> {
+    this.logger.warn(`evaluation ${record.id} failed: ${reason}`);
+    await this.reportToCheckpoint(record, { state: 'failed', reason }).catch((error: unknown) =>
+      this.logger.warn(`evaluation ${record.id}: the failure was not reported on checkpoint ${record.origin?.checkpointId}: ${String(error)}`),
+    );
+    await this.repository.save({ ...record, status: 'failed', error: reason.slice(0, 4000), finishedAt: now() });
+    await this.events.failed(record, reason);
+    await this.queue.remove(record.id);
   }
 
   /** An auto-evaluation's verdict, on the checkpoint it evaluates (nothing for other evaluations). */
@@ -303,4 +361,21 @@ export class EvaluationService {
     }
     return record;
   }
+}
+
+/** Whose failure ended `job` (its last transition's), if it failed. */
+function failureKindOf(job: JobRecord): FailureKind | undefined {
+  return job.state === 'failed' ? job.history.at(-1)?.failureKind : undefined;
+}
+
+/** The distinct reasons the shard jobs ended with ("job j-1: preflight: dataset root ... (×2)"). */
+function shardReasons(jobs: JobRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const job of jobs) {
+    const reason = job.reason ?? `ended ${job.state}${job.exitCode !== undefined ? ` with exit code ${job.exitCode}` : ''}`;
+    const kind = failureKindOf(job);
+    const key = kind ? `${kind}: ${reason}` : reason;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([reason, n]) => (n > 1 ? `${reason} (×${n})` : reason)).join('; ');
 }
