@@ -130,24 +130,30 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(130));
   process.on('SIGTERM', () => void stop(143));
 
-  const workerId = process.env.HOUNSFIELD_WORKER_ID ?? 'local';
-  stack.startWorker({ workerId, fakeGpus: process.env.HOUNSFIELD_FAKE_GPUS });
-  const client = new HounsfieldClient({ baseUrl: stack.gatewayUrl, token: stack.adminToken });
-  await waitForWorker(client, workerId);
-  log(`gateway: ${stack.gatewayUrl}   (API docs: ${stack.gatewayUrl}/docs)`);
-  log(`token:   ${stack.adminTokenFile}   (the admin's API token; \`npm run hounsfield\` reads it from there)`);
-  log(`logs:    ${join(dataDir, 'logs')}`);
+  try {
+    const workerId = process.env.HOUNSFIELD_WORKER_ID ?? 'local';
+    stack.startWorker({ workerId, fakeGpus: process.env.HOUNSFIELD_FAKE_GPUS });
+    const client = new HounsfieldClient({ baseUrl: stack.gatewayUrl, token: stack.adminToken });
+    await waitForWorker(client, workerId);
+    log(`gateway: ${stack.gatewayUrl}   (API docs: ${stack.gatewayUrl}/docs)`);
+    log(`token:   ${stack.adminTokenFile}   (the admin's API token; \`npm run hounsfield\` reads it from there)`);
+    log(`logs:    ${join(dataDir, 'logs')}`);
 
-  if (demo) {
-    const ok = await runDemo(client, workerId);
-    log('\nwhere to look next:');
-    log(`  npm start                                   keep the stack running (gateway ${stack.gatewayUrl})`);
-    log(`  npm run hounsfield -- list                  jobs, newest first`);
-    log(`  npm run hounsfield -- submit my-spec.json   submit a job and follow it`);
-    log(`  ${join(dataDir, 'workers', workerId)}   each attempt's log and outputs`);
-    await stop(ok ? 0 : 1);
-  } else {
-    log('running; press Ctrl-C to stop');
+    if (demo) {
+      const ok = await runDemo(client, workerId);
+      log('\nwhere to look next:');
+      log(`  npm start                                   keep the stack running (gateway ${stack.gatewayUrl})`);
+      log(`  npm run hounsfield -- list                  jobs, newest first`);
+      log(`  npm run hounsfield -- submit my-spec.json   submit a job and follow it`);
+      log(`  ${join(dataDir, 'workers', workerId)}   each attempt's log and outputs`);
+      await stop(ok ? 0 : 1);
+    } else {
+      log('running; press Ctrl-C to stop');
+    }
+  } catch (error) {
+    // Nothing is left behind: every process this script started goes with it.
+    console.error(error instanceof Error ? error.message : error);
+    await stop(1);
   }
 }
 

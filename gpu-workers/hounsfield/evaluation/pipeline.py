@@ -128,6 +128,17 @@ def sampler_config(
     )
 
 
+def case_metrics(implant: Mask, inputs: CaseInputs) -> dict[str, float]:
+    """The `CASE_METRICS` of an implant mask against the case's ground truth (distances in mm)."""
+    spacing = inputs.norm.spacing_mm
+    return {
+        "DSC": float(dice(implant, inputs.truth)),
+        "bDSC": float(boundary_dice(implant, inputs.truth, inputs.defective, spacing)),
+        "HD95": float(hd95(implant, inputs.truth, spacing)),
+        "CD": surface_chamfer(implant, inputs.truth, spacing),
+    }
+
+
 def evaluate_case(
     networks: ImplantNetworks,
     inputs: CaseInputs,
@@ -155,18 +166,11 @@ def evaluate_case(
     voted = members[0] if len(members) == 1 else np.asarray(majority_vote(members), dtype=bool)
     cleaned = postprocess_implant(voted, np.concatenate(points_vox, axis=0), postprocess)
     implant = np.asarray(cleaned.mask, dtype=bool)
-    spacing = inputs.norm.spacing_mm
-    metrics = {
-        "DSC": float(dice(implant, inputs.truth)),
-        "bDSC": float(boundary_dice(implant, inputs.truth, inputs.defective, spacing)),
-        "HD95": float(hd95(implant, inputs.truth, spacing)),
-        "CD": surface_chamfer(implant, inputs.truth, spacing),
-    }
     return CaseOutcome(
-        metrics=metrics,
+        metrics=case_metrics(implant, inputs),
         implant=implant,
         implant_points_vox=np.stack(points_vox).astype(np.float32),
-        spacing_mm=spacing,
+        spacing_mm=inputs.norm.spacing_mm,
         fallback=cleaned.fell_back,
         seconds=time.perf_counter() - started,
     )
