@@ -20,7 +20,8 @@ const cell = (stats: MetricStats | undefined) => (stats ? `${fmt(stats.mean)} ±
 function samplerLine({ sampler, ensembleSize }: EvaluationRecord['spec']): string {
   const method = sampler.method === 'ddim' ? `DDIM-${sampler.steps}, eta ${sampler.eta}` : 'DDPM';
   const start = sampler.tStart !== undefined ? `, from t = ${sampler.tStart}` : ', from the last step';
-  return `${method}${start}, ensemble ${ensembleSize} (voted, then post-processed), x0 clip ${sampler.clipX0 || 'off'}`;
+  const ensemble = ensembleSize > 1 ? `ensemble ${ensembleSize} (voted, then post-processed)` : 'one sample per case';
+  return `${method}${start}, ${ensemble}, x0 clip ${sampler.clipX0 || 'off'}`;
 }
 
 /** The steps that ran, in pipeline order, with their settings ("off" for a switched-off step). */
