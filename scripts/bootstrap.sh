@@ -12,7 +12,14 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing npm packages"
   # `npm install`, not `npm ci`: npm 11 leaves other platforms' optional binaries (swc, nx) out of
   # the lock file and `npm ci` then refuses it; install still follows the locked versions.
+  # It may still rewrite package-lock.json (this platform's optional entries): the tracked file
+  # is put back as it was, so a bootstrap never leaves the checkout changed.
+  lock_before=$(mktemp)
+  cp package-lock.json "$lock_before"
   npm install --no-audit --no-fund --loglevel=error
+  cmp -s package-lock.json "$lock_before" || cp "$lock_before" package-lock.json
+  rm -f "$lock_before"
+  touch node_modules/.package-lock.json
 fi
 
 if ! command -v redis-server >/dev/null 2>&1; then

@@ -7,14 +7,18 @@ Run: ``gpu-workers/.venv/bin/python gpu-workers/bench/pcdiff_synthetic.py --minu
    held out; 64^3 voxels of 3.2 mm) and a split CSV.
 2. Trains both networks with the real trainers, side by side as two processes of one thread each
    (``python -m hounsfield.recipes.pcdiff`` / ``.voxelization``, preset ``cpu-tiny``), each for
-   ``--minutes`` of wall-clock time (their ``timeLimitMinutes``): the budget is the wall time of
-   the training phase on two cores. The voxelizer learns from ground-truth complete-skull points,
+   ``--minutes`` of wall-clock time (their ``timeLimitMinutes`` with ``timeLimitClock: wall``):
+   the budget is the wall time of the training phase on two cores, however loaded the machine is
+   (quote the load average with the numbers). The voxelizer learns from ground-truth complete-skull points,
    as in the paper; it is the same voxelizer for every row of the table.
-3. For every held-out case, samples the implant (DDIM, ``--ddim-steps``, eta 0, predicted x0
-   clipped to [-3, 3]; ``--ensemble`` members voted voxel-wise), voxelizes defective skull +
-   implant points, subtracts the defective skull, post-processes (points-near filter, opening,
-   largest component, ...) and scores DSC, boundary DSC (10 mm) and HD95 (mm) against the
-   ground-truth implant. The same pipeline runs for three references measured in the same run:
+3. For every held-out case, runs the evaluation service's own pipeline
+   (``hounsfield.evaluation.pipeline.evaluate_case``): samples the implant (DDIM,
+   ``--ddim-steps``, eta 0, predicted x0 clipped to [-3, 3]; ``--ensemble`` members), voxelizes
+   defective skull + each member's points, subtracts the defective skull, votes the members
+   voxel-wise, then post-processes the vote (points-near filter, opening, largest component, ...)
+   and scores DSC, boundary DSC (10 mm), HD95 (mm) and the surface Chamfer distance CD (mm)
+   against the ground-truth implant. Three references are measured in the same run, with the same
+   voxelizer, post-processing and metrics:
    ``untrained`` (the network at its initial weights), ``oracle`` (ground-truth implant points)
    and ``skull only`` (no implant points: what the voxelizer closes on its own).
 4. Prints the table per defect class, the learning curves, and timings.
@@ -51,15 +55,9 @@ from hounsfield.data.prepare import SplitName, write_split_csv
 from hounsfield.data.skullbreak import SkullCompletionDataset
 from hounsfield.data.synthetic_skulls import generate_skullbreak
 from hounsfield.data.volume_io import read_mask
-from hounsfield.diffusion import NoiseSchedule, SamplerConfig, sample_implants
-from hounsfield.evaluation import (
-    PostprocessOptions,
-    boundary_dice,
-    dice,
-    hd95,
-    majority_vote,
-    postprocess_implant,
-)
+from hounsfield.diffusion import NoiseSchedule, SamplerConfig
+from hounsfield.evaluation import PostprocessOptions, postprocess_implant
+from hounsfield.evaluation import pipeline as production
 from hounsfield.models.pvcnn2 import PVCNN2
 from hounsfield.models.voxelization import Encode2Points
 from hounsfield.recipes.pcdiff.config import PCDiffTrainConfig
@@ -67,7 +65,7 @@ from hounsfield.recipes.voxelization.config import VoxelizationTrainConfig
 
 _log = logging.getLogger("bench.pcdiff_synthetic")
 Mask = npt.NDArray[np.bool_]
-METRICS = ("DSC", "bDSC", "HD95")
+METRICS = production.CASE_METRICS
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -143,6 +141,9 @@ class CaseInputs:
     defective: Mask
     truth: Mask
 
+    def for_pipeline(self) -> production.CaseInputs:
+        return production.CaseInputs(self.case, self.skull, self.norm, self.defective, self.truth)
+
 
 def case_inputs(cases: Sequence[SkullCase], config: PCDiffTrainConfig, cache: Path) -> list[CaseInputs]:
     dataset = SkullCompletionDataset(cases, config.points, cache)
@@ -198,28 +199,16 @@ def implant_mask(
 
 
 def scores(pred: Mask, inputs: CaseInputs) -> dict[str, float]:
-    spacing = inputs.norm.spacing_mm
-    return {
-        "DSC": dice(pred, inputs.truth),
-        "bDSC": boundary_dice(pred, inputs.truth, inputs.defective, spacing),
-        "HD95": hd95(pred, inputs.truth, spacing),
-    }
+    return production.case_metrics(pred, inputs.for_pipeline())
 
 
 def diffusion_row(
-    model: PVCNN2,
-    schedule: NoiseSchedule,
-    sampler: SamplerConfig,
-    voxelizer: Encode2Points,
-    n_implant: int,
-    options: PostprocessOptions,
+    networks: production.ImplantNetworks, sampler: SamplerConfig, options: PostprocessOptions
 ) -> Callable[[CaseInputs, int], dict[str, float]]:
+    """A row scored exactly as an evaluation shard scores a case (vote first, then post-process)."""
+
     def score(inputs: CaseInputs, seed: int) -> dict[str, float]:
-        generator = torch.Generator().manual_seed(seed)
-        clouds = sample_implants(model, schedule, inputs.skull[None], n_implant, sampler, generator=generator)
-        members = [implant_mask(voxelizer, inputs, cloud[:, -n_implant:], options) for cloud in clouds[0]]
-        pred = members[0] if len(members) == 1 else majority_vote(members)
-        return scores(np.asarray(pred, dtype=bool), inputs)
+        return production.evaluate_case(networks, inputs.for_pipeline(), sampler, options, seed).metrics
 
     return score
 
@@ -256,10 +245,10 @@ def mean_scores(
 
 def print_table(results: dict[str, list[tuple[str, dict[str, float]]]]) -> None:
     names = list(results)
-    header = f"{'defect class':<16}{'n':>3} " + " ".join(f"| {name:^20} " for name in names)
-    sub = f"{'':<19} " + " ".join(f"| {'DSC':>5} {'bDSC':>5} {'HD95':>7} " for _ in names)
+    header = f"{'defect class':<16}{'n':>3} " + " ".join(f"| {name:^27} " for name in names)
+    sub = f"{'':<19} " + " ".join(f"| {'DSC':>5} {'bDSC':>5} {'HD95':>7} {'CD':>6} " for _ in names)
     print(header)
-    print(sub + "(HD95 in mm)")
+    print(sub + "(HD95 and CD in mm)")
     print("-" * len(sub))
     classes = [c for c in SKULLBREAK_DEFECT_CLASSES if any(k == c for k, _ in results[names[0]])]
     for defect_class in [*classes, None]:
@@ -269,7 +258,7 @@ def print_table(results: dict[str, list[tuple[str, dict[str, float]]]]) -> None:
         cells = []
         for name in names:
             m = mean_scores(results[name], defect_class)
-            cells.append(f"| {m['DSC']:5.3f} {m['bDSC']:5.3f} {m['HD95']:7.2f} ")
+            cells.append(f"| {m['DSC']:5.3f} {m['bDSC']:5.3f} {m['HD95']:7.2f} {m['CD']:6.2f} ")
         print(f"{defect_class or 'mean':<16}{count:>3} " + " ".join(cells))
 
 
@@ -296,9 +285,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--minutes", type=float, default=20.0, help="diffusion training budget, CPU minutes (<= 30)"
+        "--minutes", type=float, default=20.0, help="diffusion training budget, wall-clock minutes (<= 30)"
     )
-    parser.add_argument("--voxelizer-minutes", type=float, default=5.0, help="voxelizer budget, CPU minutes")
+    parser.add_argument(
+        "--voxelizer-minutes", type=float, default=5.0, help="voxelizer budget, wall-clock minutes"
+    )
     parser.add_argument(
         "--postprocess",
         choices=("light", "paper", "none"),
@@ -332,7 +323,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def train(args: argparse.Namespace, out: Path, diffusion_dir: Path, voxelizer_dir: Path) -> None:
     """Both trainers side by side for the budget (the voxelizer is kept in memorise mode if one exists)."""
     root, split_csv = out / "skulls", out / "split.csv"
-    common = {"steps": 10_000_000, "timeLimitClock": "cpu", "seed": args.seed}
+    common = {"steps": 10_000_000, "timeLimitClock": "wall", "seed": args.seed}
     diffusion_overrides: dict[str, Any] = {
         **common,
         "timeLimitMinutes": args.minutes,
@@ -403,12 +394,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config, trained, untrained, voxelizer, described = load_networks(args, diffusion_dir, voxelizer_dir)
     schedule = NoiseSchedule.from_config(config.schedule)
-    sampler = SamplerConfig.ddim(steps=args.ddim_steps, ensemble_size=args.ensemble)
-    n_implant = config.points.n_implant
+    # The evaluation spec's defaults: DDIM, eta 0, predicted x0 clipped to [-3, 3].
+    sampler = production.sampler_config("ddim", args.ddim_steps, 0.0, None, 3.0, args.ensemble)
     options = POSTPROCESS[args.postprocess]
     rows: dict[str, Callable[[CaseInputs, int], dict[str, float]]] = {
-        "trained": diffusion_row(trained, schedule, sampler, voxelizer, n_implant, options),
-        "untrained": diffusion_row(untrained, schedule, sampler, voxelizer, n_implant, options),
+        "trained": diffusion_row(
+            production.ImplantNetworks(config, trained, schedule, voxelizer), sampler, options
+        ),
+        "untrained": diffusion_row(
+            production.ImplantNetworks(config, untrained, schedule, voxelizer), sampler, options
+        ),
         "oracle": lambda c, _seed: scores(implant_mask(voxelizer, c, c.implant, options), c),
         "skull only": lambda c, _seed: scores(implant_mask(voxelizer, c, None, options), c),
     }

@@ -103,7 +103,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _upload(args: argparse.Namespace) -> int:
     from hounsfield.contracts.models import Retention  # noqa: PLC0415
-    from hounsfield.worker.checkpoint_upload import upload_checkpoint  # noqa: PLC0415
+    from hounsfield.platform.checkpoint_upload import upload_checkpoint  # noqa: PLC0415
 
     async def run() -> dict[str, Any]:
         async with _checkpoint_client(args.nats, args.worker) as client:
@@ -121,7 +121,7 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from hounsfield.worker.checkpoint_download import download_checkpoint  # noqa: PLC0415
+    from hounsfield.platform.checkpoint_download import download_checkpoint  # noqa: PLC0415
 
     async def run() -> str:
         async with _checkpoint_client(args.nats, args.worker) as client:
@@ -146,8 +146,8 @@ class _checkpoint_client:  # noqa: N801 - used as an async context manager
     async def __aenter__(self) -> Any:
         import nats  # noqa: PLC0415
 
-        from hounsfield.worker.checkpoint_client import CheckpointClient  # noqa: PLC0415
-        from hounsfield.worker.nats_connection import NatsAccess  # noqa: PLC0415
+        from hounsfield.platform.checkpoint_client import CheckpointClient  # noqa: PLC0415
+        from hounsfield.platform.nats import NatsAccess  # noqa: PLC0415
 
         access = NatsAccess.from_env()
         self._nc = await nats.connect(

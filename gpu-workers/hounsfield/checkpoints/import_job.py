@@ -19,11 +19,11 @@ from pathlib import Path
 from hounsfield.checkpoints.importer import save_imported
 from hounsfield.checkpoints.legacy_import import read_legacy
 from hounsfield.contracts.models import AccessGrant1, AccessGrant2
+from hounsfield.platform.checkpoint_client import CheckpointClient
+from hounsfield.platform.checkpoint_transfer import get_part
+from hounsfield.platform.nats import NatsAccess, connect_nats
 from hounsfield.sdk import Run
 from hounsfield.sdk.platform_env import ENV_CONTEXT, PlatformEnv
-from hounsfield.worker.checkpoint_client import CheckpointClient
-from hounsfield.worker.checkpoint_transfer import get_part
-from hounsfield.worker.nats_connection import NatsAccess, connect_nats
 
 _log = logging.getLogger("hounsfield.checkpoints.import_job")
 

@@ -913,16 +913,16 @@ class EvaluationPostprocess(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    nearPoints: bool | None = None
-    maxPointDistanceVox: Annotated[float | None, Field(ge=0.0, le=1000.0)] = None
-    opening: bool | None = None
-    openingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
-    largestComponent: bool | None = None
-    median: bool | None = None
-    medianSize: Annotated[int | None, Field(ge=1, le=99)] = None
-    closing: bool | None = None
-    closingIterations: Annotated[int | None, Field(ge=1, le=100)] = None
-    fillHoles: bool | None = None
+    nearPoints: bool = True
+    maxPointDistanceVox: Annotated[float, Field(ge=0.0, le=1000.0)] = 2
+    opening: bool = True
+    openingIterations: Annotated[int, Field(ge=1, le=100)] = 1
+    largestComponent: bool = True
+    median: bool = True
+    medianSize: Annotated[int, Field(ge=1, le=99)] = 3
+    closing: bool = True
+    closingIterations: Annotated[int, Field(ge=1, le=100)] = 1
+    fillHoles: bool = True
 
 
 class EvaluationCase(BaseModel):

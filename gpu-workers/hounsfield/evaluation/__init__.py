@@ -11,6 +11,7 @@ from hounsfield.evaluation.metrics import (
     hd95,
     psnr,
     ssim3d,
+    surface_chamfer,
 )
 from hounsfield.evaluation.postprocess import (
     PostprocessOptions,
@@ -35,4 +36,5 @@ __all__ = [
     "postprocess_implant",
     "psnr",
     "ssim3d",
+    "surface_chamfer",
 ]

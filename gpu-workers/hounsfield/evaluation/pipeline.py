@@ -3,7 +3,8 @@
 For a defective skull: sample ``n`` implant point clouds (DDPM or DDIM, in one batch), voxelize
 defective skull + each implant's points, keep what is not defective skull, vote the members
 voxel-wise, post-process (with fallback to the unfiltered vote when cleaning empties it), and score
-DSC, boundary DSC (10 mm band) and HD95 (mm) against the ground-truth implant.
+DSC, boundary DSC (10 mm band), HD95 (mm) and the surface Chamfer distance CD (mm) against the
+ground-truth implant.
 
 A case's randomness comes from its seed only (surface sampling and diffusion noise), so the same
 case gives the same result on any shard and after any redelivery.
@@ -28,7 +29,7 @@ from hounsfield.data.skullbreak import SkullCompletionDataset
 from hounsfield.data.volume_io import read_mask
 from hounsfield.diffusion import NoiseSchedule, SamplerConfig, sample_implants
 from hounsfield.evaluation.ensemble import majority_vote
-from hounsfield.evaluation.metrics import boundary_dice, dice, hd95
+from hounsfield.evaluation.metrics import boundary_dice, dice, hd95, surface_chamfer
 from hounsfield.evaluation.postprocess import PostprocessOptions, postprocess_implant
 from hounsfield.models.pvcnn2 import PVCNN2
 from hounsfield.models.voxelization import Encode2Points
@@ -40,7 +41,7 @@ from hounsfield.recipes.voxelization.recipe import RECIPE as VOXELIZATION
 Mask = npt.NDArray[np.bool_]
 
 #: The metrics every case reports, in report order.
-CASE_METRICS = ("DSC", "bDSC", "HD95")
+CASE_METRICS = ("DSC", "bDSC", "HD95", "CD")
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,17 @@ def sampler_config(
     )
 
 
+def case_metrics(implant: Mask, inputs: CaseInputs) -> dict[str, float]:
+    """The `CASE_METRICS` of an implant mask against the case's ground truth (distances in mm)."""
+    spacing = inputs.norm.spacing_mm
+    return {
+        "DSC": float(dice(implant, inputs.truth)),
+        "bDSC": float(boundary_dice(implant, inputs.truth, inputs.defective, spacing)),
+        "HD95": float(hd95(implant, inputs.truth, spacing)),
+        "CD": surface_chamfer(implant, inputs.truth, spacing),
+    }
+
+
 def evaluate_case(
     networks: ImplantNetworks,
     inputs: CaseInputs,
@@ -154,17 +166,11 @@ def evaluate_case(
     voted = members[0] if len(members) == 1 else np.asarray(majority_vote(members), dtype=bool)
     cleaned = postprocess_implant(voted, np.concatenate(points_vox, axis=0), postprocess)
     implant = np.asarray(cleaned.mask, dtype=bool)
-    spacing = inputs.norm.spacing_mm
-    metrics = {
-        "DSC": float(dice(implant, inputs.truth)),
-        "bDSC": float(boundary_dice(implant, inputs.truth, inputs.defective, spacing)),
-        "HD95": float(hd95(implant, inputs.truth, spacing)),
-    }
     return CaseOutcome(
-        metrics=metrics,
+        metrics=case_metrics(implant, inputs),
         implant=implant,
         implant_points_vox=np.stack(points_vox).astype(np.float32),
-        spacing_mm=spacing,
+        spacing_mm=inputs.norm.spacing_mm,
         fallback=cleaned.fell_back,
         seconds=time.perf_counter() - started,
     )

@@ -45,14 +45,14 @@ from hounsfield.contracts.subjects import SCHEMA_VERSION
 from hounsfield.data.cases import SkullCase
 from hounsfield.data.volume_io import write_mask_nrrd
 from hounsfield.evaluation.case_plan import planned_cases
-from hounsfield.evaluation.evaluation_client import EvaluationClient
 from hounsfield.evaluation.pipeline import ImplantNetworks, evaluate_case, load_case, sampler_config
 from hounsfield.evaluation.postprocess import PostprocessOptions
+from hounsfield.platform.checkpoint_client import CheckpointClient
+from hounsfield.platform.checkpoint_download import download_checkpoint
+from hounsfield.platform.checkpoint_transfer import put_part
+from hounsfield.platform.evaluation_client import EvaluationClient
+from hounsfield.platform.nats import NatsAccess, connect_nats
 from hounsfield.sdk.platform_env import ENV_CONTEXT, PlatformEnv
-from hounsfield.worker.checkpoint_client import CheckpointClient
-from hounsfield.worker.checkpoint_download import download_checkpoint
-from hounsfield.worker.checkpoint_transfer import put_part
-from hounsfield.worker.nats_connection import NatsAccess, connect_nats
 
 _log = logging.getLogger("hounsfield.evaluation.shard")
 

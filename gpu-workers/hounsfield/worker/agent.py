@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from hounsfield.contracts.models import Assignment, RunningItem
+from hounsfield.platform.checkpoint_client import CheckpointClient
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
 from hounsfield.worker.attempt_status import AttemptStatus, FailureKind, StatusState
-from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.orphan_reaper import mark_ended

@@ -12,15 +12,15 @@ from nats.aio.client import Client
 
 from hounsfield.contracts.models import GpuInfo
 from hounsfield.gpu.inventory import GpuInventory, open_inventory
+from hounsfield.platform.checkpoint_client import CheckpointClient
+from hounsfield.platform.nats import connect_nats
 from hounsfield.worker import process_tree
 from hounsfield.worker.agent import Agent
 from hounsfield.worker.assignment_consumer import AssignmentConsumer
 from hounsfield.worker.cancel_listener import CancelListener
-from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.event_publisher import JetStreamEventPublisher
 from hounsfield.worker.heartbeat import HeartbeatLoop, offered_kinds
 from hounsfield.worker.log_shipping import LogShipping
-from hounsfield.worker.nats_connection import connect_nats
 from hounsfield.worker.orphan_reaper import reap_orphans
 from hounsfield.worker.preflight import Preflight, PreflightPolicy
 from hounsfield.worker.settings import WorkerSettings

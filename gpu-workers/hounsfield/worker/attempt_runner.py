@@ -19,6 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo
+from hounsfield.platform.checkpoint_client import CheckpointClient
+from hounsfield.platform.nats import NatsAccess
 from hounsfield.sdk.checkpoint_report import decode_checkpoint_line
 from hounsfield.sdk.report_format import (
     EXIT_OUT_OF_MEMORY,
@@ -30,14 +32,12 @@ from hounsfield.sdk.report_format import (
 )
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_status import AttemptStatus
-from hounsfield.worker.checkpoint_client import CheckpointClient
 from hounsfield.worker.checkpoint_sync import CheckpointSync
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.exit_status import describe_exit, looks_out_of_memory
 from hounsfield.worker.log_shipper import LogShipper
 from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.log_tail import tail_lines
-from hounsfield.worker.nats_connection import NatsAccess
 from hounsfield.worker.orphan_reaper import LaunchRecord
 from hounsfield.worker.preflight import Preflight, PreflightError
 from hounsfield.worker.report_records import (

@@ -21,10 +21,10 @@ from hounsfield.contracts.models import (
     Retention,
     TrainingJobSpec,
 )
+from hounsfield.platform.checkpoint_client import CheckpointClient, CheckpointServiceError
+from hounsfield.platform.checkpoint_download import download_checkpoint
+from hounsfield.platform.checkpoint_upload import UploadRejectedError, upload_checkpoint
 from hounsfield.sdk.checkpoint_report import CheckpointSaved
-from hounsfield.worker.checkpoint_client import CheckpointClient, CheckpointServiceError
-from hounsfield.worker.checkpoint_download import download_checkpoint
-from hounsfield.worker.checkpoint_upload import UploadRejectedError, upload_checkpoint
 
 _log = logging.getLogger(__name__)
 

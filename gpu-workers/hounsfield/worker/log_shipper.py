@@ -28,9 +28,9 @@ from typing import Protocol
 
 from hounsfield.contracts.models import AccessGrant1, AccessGrant2, LogAttemptSummary, LogSegmentCommit
 from hounsfield.contracts.subjects import SCHEMA_VERSION
+from hounsfield.platform.checkpoint_client import CheckpointServiceError
+from hounsfield.platform.checkpoint_transfer import put_part
 from hounsfield.worker.attempt_dir import AttemptDir
-from hounsfield.worker.checkpoint_client import CheckpointServiceError
-from hounsfield.worker.checkpoint_transfer import put_part
 from hounsfield.worker.log_cursor import read_new_lines
 from hounsfield.worker.log_live import LiveLines, LivePublisher, now
 from hounsfield.worker.log_segments import (

@@ -36,7 +36,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hounsfield.gpu.fake import FakeGpu, parse_fake_gpus
-from hounsfield.worker.nats_connection import NatsAccess
+from hounsfield.platform.nats import NatsAccess
 
 ENV_PREFIX = "HOUNSFIELD_"
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")

@@ -21,10 +21,10 @@ from hounsfield.contracts.models import (
     TrainerPaths,
     TrainingJobSpec,
 )
+from hounsfield.platform.nats import NatsAccess
 from hounsfield.recipes.registry import RECIPES
 from hounsfield.sdk import platform_env as pe
 from hounsfield.worker.attempt_dir import AttemptDir
-from hounsfield.worker.nats_connection import NatsAccess
 
 _log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import pytest
 from harness import free_port, wait_for_port
 from nats.aio.client import Client
 
-from hounsfield.worker.checkpoint_client import CheckpointClient
+from hounsfield.platform.checkpoint_client import CheckpointClient
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

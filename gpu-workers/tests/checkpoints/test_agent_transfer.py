@@ -12,12 +12,12 @@ from worker.assignments import make_assignment
 
 from hounsfield.checkpoints.manifest import verify_directory
 from hounsfield.contracts.models import Retention
+from hounsfield.platform.checkpoint_client import CheckpointClient, CheckpointServiceError
+from hounsfield.platform.checkpoint_download import CheckpointVerificationError, download_checkpoint
+from hounsfield.platform.checkpoint_upload import upload_checkpoint
 from hounsfield.sdk import Run
 from hounsfield.sdk.checkpoint_report import CheckpointSaved
-from hounsfield.worker.checkpoint_client import CheckpointClient, CheckpointServiceError
-from hounsfield.worker.checkpoint_download import CheckpointVerificationError, download_checkpoint
 from hounsfield.worker.checkpoint_sync import CheckpointSync
-from hounsfield.worker.checkpoint_upload import upload_checkpoint
 
 from .conftest import CheckpointsService
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from hounsfield.contracts.models import Assignment
+from hounsfield.platform.nats import NatsAccess
 from hounsfield.sdk import PlatformEnv
 from hounsfield.worker.attempt_dir import AttemptDir
-from hounsfield.worker.nats_connection import NatsAccess
 from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
 from worker.assignments import make_assignment
 

@@ -6,7 +6,13 @@ import {
   apiUserSchema,
   CreatedApiToken,
   createdApiTokenSchema,
+  CheckpointRecord,
+  checkpointRecordSchema,
   CreateTokenRequest,
+  EvaluationRecord,
+  evaluationRecordSchema,
+  EvaluationReportFormat,
+  EvaluationSpecInput,
   JobEvent,
   jobEventSchema,
   JobMetrics,
@@ -162,6 +168,34 @@ export class HounsfieldClient {
     for await (const event of readServerSentEvents(response.body as unknown as AsyncIterable<Uint8Array>)) {
       yield { ...jobEventSchema.parse(JSON.parse(event.data)), eventId: Number(event.id) };
     }
+  }
+
+  /** A job's committed checkpoints (the first page, newest first, as the checkpoint service lists them). */
+  async listCheckpoints(jobId: string, limit = 100): Promise<CheckpointRecord[]> {
+    const page = await this.call(
+      'GET',
+      `/v1/checkpoints?${new URLSearchParams({ job: jobId, limit: String(limit) })}`,
+      z.object({ checkpoints: z.array(checkpointRecordSchema), nextCursor: z.string().optional() }),
+    );
+    return page.checkpoints;
+  }
+
+  /** Starts an evaluation of a trained pair; the token's user owns it. */
+  submitEvaluation(spec: EvaluationSpecInput): Promise<EvaluationRecord> {
+    return this.call('POST', '/v1/evaluations', evaluationRecordSchema, spec);
+  }
+
+  getEvaluation(id: string): Promise<EvaluationRecord> {
+    return this.call('GET', `/v1/evaluations/${encodeURIComponent(id)}`, evaluationRecordSchema);
+  }
+
+  /** One report of a succeeded evaluation, as text. */
+  async evaluationReport(id: string, format: EvaluationReportFormat): Promise<string> {
+    const response = await fetch(`${this.options.baseUrl}/v1/evaluations/${encodeURIComponent(id)}/reports/${format}`, {
+      headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {},
+    });
+    if (!response.ok) throw new HounsfieldApiError(response.status, JSON.parse((await response.text()) || '{}'));
+    return response.text();
   }
 
   /** The stored log of a job's attempt as text, one `[rank N] …` line per line. */

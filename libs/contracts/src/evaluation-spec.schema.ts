@@ -52,22 +52,26 @@ export const evaluationSamplerSchema = z
     }
   });
 
-/** Post-processing of each voted implant (see `hounsfield.evaluation.PostprocessOptions`); unset = default. */
+/**
+ * Post-processing of each voted implant (see `hounsfield.evaluation.PostprocessOptions`, whose
+ * defaults these are — a Python test holds them equal); the stored spec, and so every report,
+ * carries the options that ran.
+ */
 export const evaluationPostprocessSchema = z
   .object({
-    nearPoints: z.boolean(),
-    maxPointDistanceVox: z.number().min(0).max(1000),
-    opening: z.boolean(),
-    openingIterations: z.number().int().min(1).max(100),
-    largestComponent: z.boolean(),
-    median: z.boolean(),
-    medianSize: z.number().int().min(1).max(99).refine((n) => n % 2 === 1, 'an odd size'),
-    closing: z.boolean(),
-    closingIterations: z.number().int().min(1).max(100),
-    fillHoles: z.boolean(),
+    nearPoints: z.boolean().default(true),
+    maxPointDistanceVox: z.number().min(0).max(1000).default(2),
+    opening: z.boolean().default(true),
+    openingIterations: z.number().int().min(1).max(100).default(1),
+    largestComponent: z.boolean().default(true),
+    median: z.boolean().default(true),
+    medianSize: z.number().int().min(1).max(99).refine((n) => n % 2 === 1, 'an odd size').default(3),
+    closing: z.boolean().default(true),
+    closingIterations: z.number().int().min(1).max(100).default(1),
+    fillHoles: z.boolean().default(true),
   })
-  .partial()
   .strict();
+export type EvaluationPostprocess = z.infer<typeof evaluationPostprocessSchema>;
 
 /** `POST /v1/evaluations`: what to evaluate, on which cases, how, and on how many shards. */
 export const evaluationSpecSchema = z
@@ -81,7 +85,7 @@ export const evaluationSpecSchema = z
     /** Shard jobs (one GPU each, or one CPU process each); each pulls cases until the queue is empty. */
     shards: z.number().int().min(1).max(256).default(1),
     device: z.enum(['gpu', 'cpu']).default('gpu'),
-    postprocess: evaluationPostprocessSchema.default({}),
+    postprocess: evaluationPostprocessSchema.prefault({}),
     /** Diffusion weights: the EMA shadow when the checkpoint has one, or the raw model. */
     weights: z.enum(['ema', 'raw']).default('ema'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),

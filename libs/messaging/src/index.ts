@@ -1,4 +1,5 @@
 export * from './codec';
+export * from './batch-consumer';
 export * from './durable-consumer';
 export * from './messaging.errors';
 export * from './nats-client';

@@ -41,3 +41,25 @@ export async function waitForPort(port: number, timeoutMs: number, what: string,
   }
   throw new Error(`${what} did not accept connections on ${host}:${port} within ${timeoutMs} ms`);
 }
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolveListen) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolveListen(false));
+    // No host: the wildcard address, which clashes with a listener on any local address.
+    server.listen(port, () => server.close(() => resolveListen(true)));
+  });
+}
+
+/**
+ * Fails at once, naming each port that is already taken and the variable that moves it, when any
+ * of `ports` cannot be bound here.
+ */
+export async function assertPortsFree(ports: { port: number; variable: string }[]): Promise<void> {
+  const taken: string[] = [];
+  for (const { port, variable } of ports) {
+    if (!(await canListen(port))) taken.push(`port ${port} is in use (set ${variable} to another port)`);
+  }
+  if (taken.length) throw new Error(`cannot start the stack: ${taken.join('; ')}`);
+}

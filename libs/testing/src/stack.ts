@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pythonExecutable, REPO_ROOT } from './binaries';
 import { StackCredentials } from './credentials';
-import { freePort, waitForPort } from './ports';
+import { assertPortsFree, freePort, waitForPort } from './ports';
 import { ManagedProcess, startProcess } from './process';
 import { ServerHandle, startNatsServer, startRedisServer } from './servers';
 
@@ -58,6 +58,13 @@ export class LocalStack {
   ) {}
 
   static async start(options: StackOptions): Promise<LocalStack> {
+    // Fixed ports are checked before anything starts: a port someone else holds would otherwise
+    // answer the readiness probe of the service that failed to bind it.
+    await assertPortsFree(
+      Object.entries(options.ports ?? {}).flatMap(([name, port]) =>
+        port === undefined ? [] : [{ port, variable: name in PORT_VARIABLE ? PORT_VARIABLE[name as ServiceName] : `HOUNSFIELD_${name.toUpperCase()}_PORT` }],
+      ),
+    );
     const credentials = StackCredentials.open(join(options.dataDir, 'secrets'));
     if (options.harness) credentials.harnessAccess();
     const configFile = credentials.writeNatsConfig();
@@ -110,10 +117,17 @@ export class LocalStack {
     return this.servicePorts.get(name);
   }
 
-  /** Environment every platform process shares. */
+  /**
+   * Environment every platform process shares. The embedded object store lives under the data
+   * directory (HOUNSFIELD_HOME for `npm start`) unless the environment names another store, so a
+   * stack writes nothing outside it.
+   */
   baseEnv(): NodeJS.ProcessEnv {
+    const given = { ...process.env, ...this.options.env };
+    const ownStore = !given.HOUNSFIELD_STORAGE_ROOT && (given.HOUNSFIELD_STORAGE_DRIVER ?? 'fs') === 'fs';
     return {
       ...process.env,
+      ...(ownStore ? { HOUNSFIELD_STORAGE_ROOT: join(this.options.dataDir, 'objects') } : {}),
       HOUNSFIELD_NATS_URL: this.nats.url,
       HOUNSFIELD_REDIS_URL: this.redis.url,
       ...this.options.env,

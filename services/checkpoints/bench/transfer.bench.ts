@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
-const CLIENT = join(REPO_ROOT, 'services/checkpoints/bench/transfer_client.py');
+const CLIENT = join(REPO_ROOT, 'gpu-workers/bench/checkpoint_transfer_client.py');
 const BUCKET = 'bench-checkpoints';
 const run = promisify(execFile);
 

@@ -9,7 +9,11 @@ import { ReportStore } from './reports/report.store';
 import { CaseQueue } from './runs/case-queue';
 import { EvaluationEventsPublisher } from './runs/evaluation-events.publisher';
 import { EvaluationRepository } from './runs/evaluation.repository';
-import { EvaluationService } from './runs/evaluation.service';
+import { EvaluationQueries } from './runs/evaluation-queries';
+import { EvaluationRuns } from './runs/evaluation-runs';
+import { EvaluationSubmission } from './runs/evaluation-submission';
+import { ShardReports } from './runs/shard-reports';
+import { ShardSupervisor } from './runs/shard-supervisor';
 import { EvaluationReconciler } from './runs/reconciler';
 
 /**
@@ -31,7 +35,11 @@ export function evaluationModule(config: EvaluationConfig) {
       ReportStore,
       SchedulerClient,
       CheckpointsClient,
-      EvaluationService,
+      EvaluationRuns,
+      EvaluationSubmission,
+      EvaluationQueries,
+      ShardReports,
+      ShardSupervisor,
       EvaluationReconciler,
       AutoEvaluationRepository,
       AutoEvaluationService,

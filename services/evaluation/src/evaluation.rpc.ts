@@ -11,7 +11,9 @@ import {
 } from '@hounsfield/contracts';
 import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
-import { EvaluationService } from './runs/evaluation.service';
+import { EvaluationQueries } from './runs/evaluation-queries';
+import { EvaluationSubmission } from './runs/evaluation-submission';
+import { ShardReports } from './runs/shard-reports';
 
 const QUEUE_GROUP = 'evaluation';
 
@@ -22,21 +24,23 @@ export class EvaluationRpc implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
-    private readonly evaluations: EvaluationService,
+    private readonly submission: EvaluationSubmission,
+    private readonly queries: EvaluationQueries,
+    private readonly shards: ShardReports,
   ) {}
 
   onApplicationBootstrap(): void {
     const nc = this.nats.nc;
-    const e = this.evaluations;
+    const { submission, queries, shards } = this;
     this.subscriptions = [
-      serveRpc(nc, RPC.evaluationsCreate, QUEUE_GROUP, evaluationCreateRequestSchema, (req) => e.create(req.spec, req.owner)),
-      serveRpc(nc, RPC.evaluationsGet, QUEUE_GROUP, evaluationIdRequestSchema, (req) => e.get(req.evaluationId)),
-      serveRpc(nc, RPC.evaluationsReport, QUEUE_GROUP, evaluationReportRequestSchema, (req) => e.reportGrant(req.evaluationId, req.format)),
+      serveRpc(nc, RPC.evaluationsCreate, QUEUE_GROUP, evaluationCreateRequestSchema, (req) => submission.create(req.spec, req.owner)),
+      serveRpc(nc, RPC.evaluationsGet, QUEUE_GROUP, evaluationIdRequestSchema, (req) => queries.get(req.evaluationId)),
+      serveRpc(nc, RPC.evaluationsReport, QUEUE_GROUP, evaluationReportRequestSchema, (req) => queries.reportGrant(req.evaluationId, req.format)),
       // The shards (evaluation_shard tasks on workers).
-      serveWorkerRpc(nc, WORKER_RPC.evaluationsShardContext, QUEUE_GROUP, evaluationIdRequestSchema, (req) => e.shardContext(req.evaluationId)),
-      serveWorkerRpc(nc, WORKER_RPC.evaluationsPlan, QUEUE_GROUP, evaluationPlanRequestSchema, (req) => e.plan(req.evaluationId, req.cases, req.problem)),
-      serveWorkerRpc(nc, WORKER_RPC.evaluationsArtifact, QUEUE_GROUP, evaluationArtifactRequestSchema, (req) => e.artifactGrant(req.evaluationId, req.caseId, req.file)),
-      serveWorkerRpc(nc, WORKER_RPC.evaluationsResult, QUEUE_GROUP, evaluationCaseResultSchema, (req) => e.recordResult(req)),
+      serveWorkerRpc(nc, WORKER_RPC.evaluationsShardContext, QUEUE_GROUP, evaluationIdRequestSchema, (req) => queries.shardContext(req.evaluationId)),
+      serveWorkerRpc(nc, WORKER_RPC.evaluationsPlan, QUEUE_GROUP, evaluationPlanRequestSchema, (req) => shards.plan(req.evaluationId, req.cases, req.problem)),
+      serveWorkerRpc(nc, WORKER_RPC.evaluationsArtifact, QUEUE_GROUP, evaluationArtifactRequestSchema, (req) => queries.artifactGrant(req.evaluationId, req.caseId, req.file)),
+      serveWorkerRpc(nc, WORKER_RPC.evaluationsResult, QUEUE_GROUP, evaluationCaseResultSchema, (req) => shards.recordResult(req)),
     ];
   }
 

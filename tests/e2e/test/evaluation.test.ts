@@ -113,7 +113,7 @@ describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed
     const caseIds = rows.map((r) => r[0]);
     expect(new Set(caseIds).size).toBe(caseIds.length);
     expect(caseIds).toHaveLength(10);
-    for (const metric of ['DSC', 'bDSC', 'HD95']) {
+    for (const metric of ['DSC', 'bDSC', 'HD95', 'CD']) {
       const column = header.indexOf(metric);
       const mean = rows.reduce((sum, r) => sum + Number(r[column]), 0) / rows.length;
       expect(record.summary?.overall[metric].mean).toBeCloseTo(mean, 9);

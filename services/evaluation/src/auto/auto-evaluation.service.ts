@@ -12,7 +12,7 @@ import { RpcFailure } from '@hounsfield/messaging';
 import { CheckpointsClient, SchedulerClient } from '../clients/platform.clients';
 import { EVALUATION_CONFIG, EvaluationConfig } from '../config';
 import { EvaluationErrorCode } from '../evaluation.errors';
-import { EvaluationService } from '../runs/evaluation.service';
+import { EvaluationSubmission } from '../runs/evaluation-submission';
 import { AutoEvaluationRepository } from './auto-evaluation.repository';
 
 type TrainingJobRecord = JobRecord & { spec: TrainingJobSpec };
@@ -34,7 +34,7 @@ export class AutoEvaluationService {
 
   constructor(
     private readonly ordinals: AutoEvaluationRepository,
-    private readonly evaluations: EvaluationService,
+    private readonly evaluations: EvaluationSubmission,
     private readonly scheduler: SchedulerClient,
     private readonly checkpoints: CheckpointsClient,
     @Inject(EVALUATION_CONFIG) private readonly config: EvaluationConfig,

@@ -1,4 +1,4 @@
-import { EvaluationCaseResult, EvaluationRecord, EvaluationSummary, MetricStats } from '@hounsfield/contracts';
+import { EvaluationCaseResult, EvaluationPostprocess, EvaluationRecord, EvaluationSummary, MetricStats } from '@hounsfield/contracts';
 
 /** The three report files of a finished evaluation, rendered from its record and per-case results. */
 export interface RenderedReports {
@@ -7,7 +7,7 @@ export interface RenderedReports {
   csv: string;
 }
 
-const METRIC_ORDER = ['DSC', 'bDSC', 'HD95'];
+const METRIC_ORDER = ['DSC', 'bDSC', 'HD95', 'CD'];
 
 function metricNames(summary: EvaluationSummary): string[] {
   const names = Object.keys(summary.overall);
@@ -16,6 +16,25 @@ function metricNames(summary: EvaluationSummary): string[] {
 
 const fmt = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(4));
 const cell = (stats: MetricStats | undefined) => (stats ? `${fmt(stats.mean)} ± ${fmt(stats.std)} (median ${fmt(stats.median)})` : '–');
+
+function samplerLine({ sampler, ensembleSize }: EvaluationRecord['spec']): string {
+  const method = sampler.method === 'ddim' ? `DDIM-${sampler.steps}, eta ${sampler.eta}` : 'DDPM';
+  const start = sampler.tStart !== undefined ? `, from t = ${sampler.tStart}` : ', from the last step';
+  const ensemble = ensembleSize > 1 ? `ensemble ${ensembleSize} (voted, then post-processed)` : 'one sample per case';
+  return `${method}${start}, ${ensemble}, x0 clip ${sampler.clipX0 || 'off'}`;
+}
+
+/** The steps that ran, in pipeline order, with their settings ("off" for a switched-off step). */
+function postprocessLine(p: EvaluationPostprocess): string {
+  return [
+    `near points ${p.nearPoints ? `≤ ${p.maxPointDistanceVox} vox` : 'off'}`,
+    `opening ${p.opening ? `×${p.openingIterations}` : 'off'}`,
+    `largest component ${p.largestComponent ? 'on' : 'off'}`,
+    `median ${p.median ? `${p.medianSize}³` : 'off'}`,
+    `closing ${p.closing ? `×${p.closingIterations}` : 'off'}`,
+    `fill holes ${p.fillHoles ? 'on' : 'off'}`,
+  ].join(', ');
+}
 
 export function renderMarkdown(record: EvaluationRecord, summary: EvaluationSummary): string {
   const metrics = metricNames(summary);
@@ -26,8 +45,9 @@ export function renderMarkdown(record: EvaluationRecord, summary: EvaluationSumm
     `- diffusion: job ${models.diffusion.jobId}, checkpoint ${models.diffusion.checkpointId} (step ${models.diffusion.step})`,
     `- voxelization: job ${models.voxelization.jobId}, checkpoint ${models.voxelization.checkpointId} (step ${models.voxelization.step})`,
     `- dataset: ${spec.dataset.root}, split ${spec.dataset.splitCsv ? `${spec.dataset.split} of ${spec.dataset.splitCsv}` : '(all cases)'}`,
-    `- sampler: ${spec.sampler.method.toUpperCase()}${spec.sampler.method === 'ddim' ? `-${spec.sampler.steps}, eta ${spec.sampler.eta}` : ''}, ensemble ${spec.ensembleSize}, x0 clip ${spec.sampler.clipX0 || 'off'}`,
-    `- cases: ${summary.cases} (post-processing fell back to the unfiltered mask on ${summary.fallbacks}); HD95 in mm`,
+    `- sampler: ${samplerLine(spec)}`,
+    `- post-processing: ${postprocessLine(spec.postprocess)}`,
+    `- cases: ${summary.cases} (post-processing fell back to the unfiltered mask on ${summary.fallbacks}); HD95 and CD (surface Chamfer distance) in mm`,
     '',
     `| defect class | cases | ${metrics.join(' | ')} |`,
     `|---|---:|${metrics.map(() => '---').join('|')}|`,
@@ -69,7 +89,10 @@ export function renderYaml(record: EvaluationRecord, summary: EvaluationSummary)
     `  steps: ${record.spec.sampler.steps}`,
     `  eta: ${record.spec.sampler.eta}`,
     `  clipX0: ${record.spec.sampler.clipX0}`,
+    ...(record.spec.sampler.tStart !== undefined ? [`  tStart: ${record.spec.sampler.tStart}`] : []),
     `ensembleSize: ${record.spec.ensembleSize}`,
+    'postprocess:',
+    ...Object.entries(record.spec.postprocess).map(([name, value]) => `  ${name}: ${String(value)}`),
     `cases: ${summary.cases}`,
     `fallbacks: ${summary.fallbacks}`,
     'overall:',

@@ -22,6 +22,12 @@ for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return {1, redis.call('HLEN', KEYS[1])}
 `;
 
+/** Deletes the shard claim only if `token` still holds it (a claim that expired and was taken is left alone). */
+const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /**
  * Evaluation runs in Redis: the record (JSON), the planned cases and the per-case results (hashes
  * keyed by case id, so a redelivered case overwrites its result and never counts twice), and the
@@ -38,7 +44,7 @@ export class EvaluationRepository {
     this.prefix = `${config.HOUNSFIELD_REDIS_PREFIX}eval:`;
   }
 
-  private key(id: string, part?: 'plan' | 'results'): string {
+  private key(id: string, part?: 'plan' | 'results' | 'shard-claim'): string {
     return part ? `${this.prefix}${id}:${part}` : `${this.prefix}${id}`;
   }
 
@@ -62,6 +68,19 @@ export class EvaluationRepository {
     const multi = this.redis.multi().set(this.key(record.id), JSON.stringify(record));
     if (record.status === 'succeeded' || record.status === 'failed') multi.srem(this.activeKey, record.id);
     await multi.exec();
+  }
+
+  /**
+   * Claims the right to submit shard jobs for `id` for `ttlMs` (the submitter that creates a run,
+   * or the reconciler topping one up): whoever holds it reads the record afresh and submits, so two
+   * of them never add shards for the same gap. A claim whose holder crashed expires.
+   */
+  async claimShards(id: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.key(id, 'shard-claim'), token, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async releaseShards(id: string, token: string): Promise<void> {
+    await this.redis.eval(RELEASE_CLAIM, 1, this.key(id, 'shard-claim'), token);
   }
 
   active(): Promise<string[]> {

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EVALUATION_CONFIG, EvaluationConfig } from '../config';
-import { EvaluationService } from './evaluation.service';
+import { ShardSupervisor } from './shard-supervisor';
 
-/** Visits every unfinished evaluation at boot and then periodically (see `EvaluationService.reconcile`). */
+/** Visits every unfinished evaluation at boot and then periodically (see `ShardSupervisor.reconcile`). */
 @Injectable()
 export class EvaluationReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(EvaluationReconciler.name);
@@ -10,7 +10,7 @@ export class EvaluationReconciler implements OnApplicationBootstrap, OnApplicati
   private running?: Promise<void>;
 
   constructor(
-    private readonly evaluations: EvaluationService,
+    private readonly supervisor: ShardSupervisor,
     @Inject(EVALUATION_CONFIG) private readonly config: EvaluationConfig,
   ) {}
 
@@ -29,8 +29,8 @@ export class EvaluationReconciler implements OnApplicationBootstrap, OnApplicati
 
   private async pass(): Promise<void> {
     try {
-      for (const id of await this.evaluations.activeIds()) {
-        await this.evaluations.reconcile(id).catch((error: unknown) => this.logger.warn(`reconciling ${id}: ${String(error)}`));
+      for (const id of await this.supervisor.activeIds()) {
+        await this.supervisor.reconcile(id).catch((error: unknown) => this.logger.warn(`reconciling ${id}: ${String(error)}`));
       }
     } catch (error) {
       this.logger.warn(`reconciliation pass failed: ${String(error)}`);

@@ -12,12 +12,14 @@ type EvaluationStatus = 'succeeded' | 'failed';
 
 /**
  * The per-case metrics the shards report, in base units: Dice and boundary Dice are ratios, HD95
- * comes in millimetres and is exposed in metres. Other metric names are not exposed.
+ * and the surface Chamfer distance come in millimetres and are exposed in metres. Other metric
+ * names are not exposed.
  */
 const CASE_METRICS = {
   DSC: { name: 'dice_ratio', help: 'Dice similarity coefficient (DSC)', scale: 1 },
   bDSC: { name: 'boundary_dice_ratio', help: 'boundary Dice (bDSC, within a band around the defective skull)', scale: 1 },
   HD95: { name: 'hd95_meters', help: '95th percentile Hausdorff distance (HD95; reported in mm, exposed in metres)', scale: 1e-3 },
+  CD: { name: 'chamfer_distance_meters', help: 'surface Chamfer distance (CD; reported in mm, exposed in metres)', scale: 1e-3 },
 } as const;
 type CaseMetric = keyof typeof CASE_METRICS;
 
@@ -71,7 +73,7 @@ export class EvaluationMetrics {
           name: `hounsfield_evaluation_case_${CASE_METRICS[metric].name}`,
           help: `Per-case ${CASE_METRICS[metric].help}, per evaluation.`,
           labelNames: ['evaluation_id'],
-          buckets: metric === 'HD95' ? DISTANCE_BUCKETS : RATIO_BUCKETS,
+          buckets: CASE_METRICS[metric].scale === 1 ? RATIO_BUCKETS : DISTANCE_BUCKETS,
           registers,
         }),
     );

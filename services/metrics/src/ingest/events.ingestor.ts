@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { CONSUMERS, EvaluationCaseEvent, JobStateEvent, ProgressEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
-import { ensureConsumer, eventsConsumerConfig, NatsClient } from '@hounsfield/messaging';
+import { BatchConsumer, ensureConsumer, eventsConsumerConfig, NatsClient, Settlement } from '@hounsfield/messaging';
 import { AckPolicy, JsMsg } from '@nats-io/jetstream';
 import { HealthMonitor } from '../alerts/health-monitor.service';
 import { WorkerTelemetry } from '../cluster/worker-telemetry';
@@ -16,7 +16,6 @@ import { JobContextService } from '../jobs/job-context.service';
 import { JobStateRepository } from '../jobs/job-state.repository';
 import { SeriesBuffer } from '../series/series.buffer';
 import { SeriesRepository } from '../series/series.repository';
-import { BatchConsumer, Settlement } from './batch-consumer';
 import { decodeEvent, MetricsEvent } from './event-decoder';
 import { IngestMetrics } from './ingest.metrics';
 

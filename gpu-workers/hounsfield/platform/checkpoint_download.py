@@ -19,8 +19,8 @@ from hounsfield.checkpoints.hashing import BackgroundSha256
 from hounsfield.checkpoints.manifest import file_sha256
 from hounsfield.checkpoints.meta import read_meta
 from hounsfield.contracts.models import CheckpointFile, CheckpointRecord
-from hounsfield.worker.checkpoint_client import CheckpointClient
-from hounsfield.worker.checkpoint_transfer import TransferError, get_part
+from hounsfield.platform.checkpoint_client import CheckpointClient
+from hounsfield.platform.checkpoint_transfer import TransferError, get_part
 
 PART_ATTEMPTS = 3
 

@@ -23,8 +23,8 @@ def _platform_upload(args: argparse.Namespace) -> None:
     import nats
 
     from hounsfield.contracts.models import Retention
-    from hounsfield.worker.checkpoint_client import CheckpointClient
-    from hounsfield.worker.checkpoint_upload import upload_checkpoint
+    from hounsfield.platform.checkpoint_client import CheckpointClient
+    from hounsfield.platform.checkpoint_upload import upload_checkpoint
 
     async def run() -> str:
         nc = await nats.connect(args.nats, **_credentials())
@@ -47,7 +47,7 @@ def _platform_upload(args: argparse.Namespace) -> None:
 
 def _credentials() -> dict[str, str]:
     """The NATS user the bench runs as (the stack's harness user), from the environment."""
-    from hounsfield.worker.nats_connection import NatsAccess
+    from hounsfield.platform.nats import NatsAccess
 
     return NatsAccess.from_env().connect_options()
 
@@ -55,8 +55,8 @@ def _credentials() -> dict[str, str]:
 def _platform_download(args: argparse.Namespace) -> None:
     import nats
 
-    from hounsfield.worker.checkpoint_client import CheckpointClient
-    from hounsfield.worker.checkpoint_download import download_checkpoint
+    from hounsfield.platform.checkpoint_client import CheckpointClient
+    from hounsfield.platform.checkpoint_download import download_checkpoint
 
     async def run() -> None:
         nc = await nats.connect(args.nats, **_credentials())

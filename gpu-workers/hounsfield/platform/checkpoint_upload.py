@@ -19,8 +19,8 @@ from hounsfield.checkpoints.manifest import checkpoint_files, file_sha256, part_
 from hounsfield.checkpoints.meta import read_meta
 from hounsfield.contracts.models import AccessGrant2, CheckpointCommitRequest, CheckpointRecord, Retention
 from hounsfield.contracts.subjects import SCHEMA_VERSION
-from hounsfield.worker.checkpoint_client import CheckpointClient, CheckpointServiceError
-from hounsfield.worker.checkpoint_transfer import TransferError, flush_paths, put_part
+from hounsfield.platform.checkpoint_client import CheckpointClient, CheckpointServiceError
+from hounsfield.platform.checkpoint_transfer import TransferError, flush_paths, put_part
 
 _log = logging.getLogger(__name__)
 
