@@ -508,6 +508,26 @@ class WorkerCancelRequest(BaseModel):
     graceSeconds: Annotated[float | None, Field(ge=0.0, le=3600.0)] = None
 
 
+class WorkerCancelReply1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    ok: Literal[True]
+    state: Literal['stopping', 'finished', 'not_started']
+
+
+class WorkerCancelReply2(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    ok: Literal[False]
+    error: str
+
+
+class WorkerCancelReply(RootModel[WorkerCancelReply1 | WorkerCancelReply2]):
+    root: WorkerCancelReply1 | WorkerCancelReply2
+
+
 StateFilesAdditionalProperty = TypeAliasType(
     "StateFilesAdditionalProperty",
     Annotated[

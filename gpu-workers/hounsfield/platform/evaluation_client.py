@@ -10,35 +10,29 @@ and ``internal`` are worth retrying: the service may be restarting.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from nats.aio.client import Client
-from nats.errors import NoRespondersError, TimeoutError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from hounsfield.contracts import rpc
 from hounsfield.contracts.models import (
     AccessGrant,
     EvaluationArtifactRequest,
     EvaluationCaseResult,
     EvaluationIdRequest,
-    EvaluationPlanReply,
     EvaluationPlanRequest,
     EvaluationResultReply,
     EvaluationShardContext,
 )
-from hounsfield.contracts.subjects import (
-    SCHEMA_VERSION,
-    WORKER_RPC_EVALUATIONS_ARTIFACT,
-    WORKER_RPC_EVALUATIONS_PLAN,
-    WORKER_RPC_EVALUATIONS_RESULT,
-    WORKER_RPC_EVALUATIONS_SHARD_CONTEXT,
-    worker_rpc_subject,
-)
+from hounsfield.contracts.rpc import Rep, Req, WorkerRpc
+from hounsfield.contracts.subjects import SCHEMA_VERSION
+from hounsfield.platform.rpc import PlatformRpcError, call_subject, call_worker_rpc
 
 _log = logging.getLogger(__name__)
-Model = TypeVar("Model", bound=BaseModel)
+T = TypeVar("T")
 
 
 class EvaluationArtifactGrant(BaseModel):
@@ -50,12 +44,8 @@ class EvaluationArtifactGrant(BaseModel):
     grant: AccessGrant
 
 
-class EvaluationServiceError(Exception):
+class EvaluationServiceError(PlatformRpcError):
     """The evaluation service refused or could not answer; ``code`` says which."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
     @property
     def retryable(self) -> bool:
@@ -80,7 +70,7 @@ class EvaluationClient:
 
     async def context(self) -> EvaluationShardContext:
         request = EvaluationIdRequest.model_validate({"v": SCHEMA_VERSION, "evaluationId": self._id})
-        return await self._call(WORKER_RPC_EVALUATIONS_SHARD_CONTEXT, request, EvaluationShardContext)
+        return await self._call(rpc.WORKER_EVALUATIONS_SHARD_CONTEXT, request)
 
     async def plan(self, cases: list[tuple[str, str]], problem: str | None = None) -> int:
         request = EvaluationPlanRequest.model_validate(
@@ -91,49 +81,52 @@ class EvaluationClient:
                 "problem": problem,
             }
         )
-        return (await self._call(WORKER_RPC_EVALUATIONS_PLAN, request, EvaluationPlanReply)).total
+        return (await self._call(rpc.WORKER_EVALUATIONS_PLAN, request)).total
 
     async def artifact_grant(self, case_id: str, file: str) -> EvaluationArtifactGrant:
         request = EvaluationArtifactRequest.model_validate(
             {"v": SCHEMA_VERSION, "evaluationId": self._id, "caseId": case_id, "file": file}
         )
-        return await self._call(WORKER_RPC_EVALUATIONS_ARTIFACT, request, EvaluationArtifactGrant)
+        # The table has no model of this reply (the generated one would replace AccessGrant's).
+        data = await self._retried(
+            rpc.WORKER_EVALUATIONS_ARTIFACT.call,
+            lambda: call_subject(
+                self._nc,
+                rpc.WORKER_EVALUATIONS_ARTIFACT.subject(self._worker_id),
+                request,
+                timeout=self._timeout,
+                failure=EvaluationServiceError,
+            ),
+        )
+        return EvaluationArtifactGrant.model_validate(data)
 
     async def report_result(self, result: EvaluationCaseResult) -> EvaluationResultReply:
-        return await self._call(WORKER_RPC_EVALUATIONS_RESULT, result, EvaluationResultReply)
+        return await self._call(rpc.WORKER_EVALUATIONS_RESULT, result)
 
-    async def _call(self, subject: str, request: BaseModel, reply: type[Model]) -> Model:
+    async def _call(self, call: WorkerRpc[Req, Rep], request: Req) -> Rep:
+        return await self._retried(
+            call.call,
+            lambda: call_worker_rpc(
+                self._nc,
+                self._worker_id,
+                call,
+                request,
+                timeout=self._timeout,
+                failure=EvaluationServiceError,
+            ),
+        )
+
+    async def _retried(self, what: str, once: Callable[[], Awaitable[T]]) -> T:
         """One request, retried with backoff while the service is unavailable (restarting)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._retry_for
         delay = 0.5
         while True:
             try:
-                return await self._once(subject, request, reply)
+                return await once()
             except EvaluationServiceError as error:
                 if not error.retryable or loop.time() + delay > deadline:
                     raise
-                _log.warning("%s failed (%s); retrying in %.1f s", subject, error, delay)
+                _log.warning("%s failed (%s); retrying in %.1f s", what, error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-
-    async def _once(self, call: str, request: BaseModel, reply: type[Model]) -> Model:
-        subject = worker_rpc_subject(self._worker_id, call)
-        payload = request.model_dump_json(exclude_none=True).encode()
-        try:
-            message = await self._nc.request(subject, payload, timeout=self._timeout)
-        except (NoRespondersError, TimeoutError) as error:
-            raise EvaluationServiceError("unavailable", f"no answer on {subject}: {error!r}") from error
-        try:
-            body: Any = json.loads(message.data)
-        except json.JSONDecodeError as error:
-            raise EvaluationServiceError("internal", f"malformed reply on {subject}: {error}") from error
-        if not isinstance(body, dict) or not body.get("ok"):
-            failure = body.get("error", {}) if isinstance(body, dict) else {}
-            raise EvaluationServiceError(
-                str(failure.get("code", "internal")), str(failure.get("message", ""))
-            )
-        try:
-            return reply.model_validate(body.get("data"))
-        except ValidationError as error:
-            raise EvaluationServiceError("internal", f"unexpected reply on {subject}: {error}") from error

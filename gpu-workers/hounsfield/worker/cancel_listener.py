@@ -13,32 +13,18 @@ has exited (the ``cancelled`` status event says that):
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Annotated
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from hounsfield.contracts.models import WorkerCancelReply, WorkerCancelRequest
+from hounsfield.contracts.rpc import WORKER_SERVED_CANCEL
 from hounsfield.worker.agent import Agent
-from hounsfield.worker.settings import IDENTIFIER
 
 _log = logging.getLogger(__name__)
-
-
-def worker_cancel_subject(worker_id: str) -> str:
-    """Mirrors ``workerCancelSubject`` in libs/contracts/src/subjects.ts (not yet in the generated module)."""
-    return f"hf.worker.{worker_id}.cancel"
-
-
-class CancelRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    job_id: Annotated[str, Field(alias="jobId", min_length=1, max_length=64, pattern=IDENTIFIER.pattern)]
-    attempt: Annotated[int, Field(ge=1)]
-    grace_seconds: Annotated[float | None, Field(alias="graceSeconds", ge=0, le=3600)] = None
 
 
 class CancelListener:
@@ -49,7 +35,7 @@ class CancelListener:
 
     @property
     def subject(self) -> str:
-        return worker_cancel_subject(self._agent.worker_id)
+        return WORKER_SERVED_CANCEL.subject(self._agent.worker_id)
 
     async def start(self) -> None:
         self._subscription = await self._nc.subscribe(self.subject, cb=self._on_request)
@@ -61,20 +47,21 @@ class CancelListener:
 
     async def _on_request(self, message: Msg) -> None:
         try:
-            request = CancelRequest.model_validate_json(message.data)
+            request = WorkerCancelRequest.model_validate_json(message.data)
         except ValidationError as error:
             issue = error.errors()[0]
             where = ".".join(str(part) for part in issue["loc"]) or "request"
             await self._reply(message, {"ok": False, "error": f"{where}: {issue['msg']}"})
             return
-        outcome = self._agent.request_cancel(request.job_id, request.attempt, request.grace_seconds)
-        _log.info("cancel %s:%d → %s", request.job_id, request.attempt, outcome)
+        outcome = self._agent.request_cancel(request.jobId, request.attempt, request.graceSeconds)
+        _log.info("cancel %s:%d → %s", request.jobId, request.attempt, outcome)
         await self._reply(message, {"ok": True, "state": outcome.value})
 
     async def _reply(self, message: Msg, body: dict[str, object]) -> None:
         if not message.reply:
             return  # published without a reply subject: nobody is waiting
         try:
-            await message.respond(json.dumps(body).encode())
+            # The reply the contract promises (WORKER_SERVED_RPCS.cancel), checked before it leaves.
+            await message.respond(WorkerCancelReply.model_validate(body).model_dump_json().encode())
         except Exception as error:
             _log.warning("cannot reply to a cancel request: %s", error)

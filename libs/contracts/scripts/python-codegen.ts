@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildJsonSchemaDocument } from '../src/json-schema';
+import { buildJsonSchemaDocument, EXPORTED_SCHEMAS } from '../src/json-schema';
+import { SERVICE_RPCS, WORKER_RPCS, WORKER_SERVED_RPCS } from '../src/rpc-table';
 import { CONSUMERS, RPC, STREAMS, SUBJECT_PREFIX, SUBJECTS, WORKER_RPC, WORKER_RPC_PREFIX, workerCancelSubject } from '../src/subjects';
 import { SCHEMA_VERSION } from '../src/version';
 
@@ -10,6 +11,7 @@ export const REPO_ROOT = resolve(__dirname, '../../..');
 export const JSON_SCHEMA_PATH = join(REPO_ROOT, 'libs/contracts/generated/contracts.schema.json');
 export const PY_MODELS_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/models.py');
 export const PY_SUBJECTS_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/subjects.py');
+export const PY_RPC_PATH = join(REPO_ROOT, 'gpu-workers/hounsfield/contracts/rpc.py');
 export const RECIPE_CONFIGS_PATH = join(REPO_ROOT, 'libs/contracts/generated/recipe-configs.json');
 const CODEGEN = join(REPO_ROOT, 'gpu-workers/.venv/bin/datamodel-codegen');
 const PYTHON = join(REPO_ROOT, 'gpu-workers/.venv/bin/python');
@@ -18,6 +20,7 @@ export interface GeneratedFiles {
   jsonSchema: string;
   pythonModels: string;
   pythonSubjects: string;
+  pythonRpc: string;
   recipeConfigs: string;
 }
 
@@ -193,12 +196,92 @@ function checkpointSubjectLines(): string[] {
   ];
 }
 
+const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+
+/** The generated model of a schema (`models.CheckpointRecord`), or `None` when it has no model of its own. */
+function modelOf(schema: unknown): string {
+  const found = Object.entries(EXPORTED_SCHEMAS).find(([, exported]) => exported === schema);
+  return found ? `models.${found[0]}` : 'None';
+}
+
+/**
+ * The RPC table (libs/contracts/src/rpc-table.ts) as Python: each call with its subject and the
+ * generated models of its request and reply, which the Python clients call through.
+ */
+export function renderPythonRpc(): string {
+  const line = (kind: string, constant: string, first: string, request: unknown, reply: unknown) => {
+    const [req, rep] = [modelOf(request), modelOf(reply)];
+    const typed = req === 'None' || rep === 'None' ? `: ${kind}[Any, Any]` : '';
+    return `${constant}${typed} = ${kind}(${first}, ${req}, ${rep})`;
+  };
+  return [
+    '# Generated from libs/contracts/src/rpc-table.ts by `npm run contracts:generate`. Do not edit.',
+    '"""The RPC table: every call\'s subject, with the models of its request and reply (None: no model of its own)."""',
+    '',
+    'from __future__ import annotations',
+    '',
+    'from dataclasses import dataclass',
+    'from typing import Any, Generic, TypeVar',
+    '',
+    'from pydantic import BaseModel',
+    '',
+    'from hounsfield.contracts import models',
+    '',
+    'Req = TypeVar("Req", bound=BaseModel)',
+    'Rep = TypeVar("Rep", bound=BaseModel)',
+    '',
+    '',
+    '@dataclass(frozen=True)',
+    'class ServiceRpc(Generic[Req, Rep]):',
+    '    """A call between services, on one subject (a queue group of the serving service answers)."""',
+    '',
+    '    subject: str',
+    '    request: type[Req] | None',
+    '    reply: type[Rep] | None',
+    '',
+    '',
+    '@dataclass(frozen=True)',
+    'class WorkerRpc(Generic[Req, Rep]):',
+    '    """A call a worker makes, on its own subject (only that worker may publish there)."""',
+    '',
+    '    call: str',
+    '    request: type[Req] | None',
+    '    reply: type[Rep] | None',
+    '',
+    '    def subject(self, worker_id: str) -> str:',
+    `        return f"${WORKER_RPC_PREFIX}.{worker_id}.{self.call}"`,
+    '',
+    '',
+    '@dataclass(frozen=True)',
+    'class WorkerServedRpc(Generic[Req, Rep]):',
+    '    """A call a worker serves on a subject of its own; the reply is the bare reply (no envelope)."""',
+    '',
+    '    subject_template: str',
+    '    request: type[Req] | None',
+    '    reply: type[Rep] | None',
+    '',
+    '    def subject(self, worker_id: str) -> str:',
+    '        return self.subject_template.format(worker_id=worker_id)',
+    '',
+    '',
+    ...Object.entries(SERVICE_RPCS).map(([name, entry]) => line('ServiceRpc', snake(name), JSON.stringify(entry.subject), entry.request, entry.reply)),
+    '',
+    ...Object.entries(WORKER_RPCS).map(([name, entry]) => line('WorkerRpc', `WORKER_${snake(name)}`, JSON.stringify(entry.call), entry.request, entry.reply)),
+    '',
+    ...Object.entries(WORKER_SERVED_RPCS).map(([name, entry]) =>
+      line('WorkerServedRpc', `WORKER_SERVED_${snake(name)}`, JSON.stringify(entry.subject('{worker_id}')), entry.request, entry.reply),
+    ),
+    '',
+  ].join('\n');
+}
+
 export function renderAll(): GeneratedFiles {
   const jsonSchema = renderJsonSchema();
   return {
     jsonSchema,
     pythonModels: renderPythonModels(jsonSchema),
     pythonSubjects: renderPythonSubjects(),
+    pythonRpc: renderPythonRpc(),
     recipeConfigs: renderRecipeConfigs(),
   };
 }

@@ -47,3 +47,4 @@ export * from './rpc.schema';
 export * from './subjects';
 export * from './json-schema';
 export * from './recipe-configs';
+export * from './rpc-table';

@@ -53,7 +53,7 @@ import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
 import { jobStateEventSchema } from './job-state-event.schema';
 import { jobNoticeEventSchema } from './job-notice-event.schema';
 import { trainerContextSchema, trainerPathsSchema } from './trainer-context.schema';
-import { workerCancelRequestSchema } from './worker-cancel.schema';
+import { workerCancelReplySchema, workerCancelRequestSchema } from './worker-cancel.schema';
 import { gpuInfoSchema, workerHeartbeatSchema, workerKindSchema } from './worker-heartbeat.schema';
 
 /** The schemas other languages consume, keyed by the name their generated models take. */
@@ -79,6 +79,7 @@ export const EXPORTED_SCHEMAS = {
   JobNoticeEvent: jobNoticeEventSchema,
   AlertEvent: alertEventSchema,
   WorkerCancelRequest: workerCancelRequestSchema,
+  WorkerCancelReply: workerCancelReplySchema,
   CheckpointMeta: checkpointMetaSchema,
   CheckpointFile: checkpointFileSchema,
   CheckpointManifest: checkpointManifestSchema,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { STREAMS, SUBJECTS } from '@hounsfield/contracts';
+import { RpcEntry, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 import { ServerHandle, startNatsServer } from '@hounsfield/testing';
 import { z } from 'zod';
 import {
@@ -164,5 +164,30 @@ describe('messaging against a real nats-server', () => {
       requestRpc(client.nc, 'hf.rpc.test.nobody', {}, z.unknown(), 500),
     ).rejects.toBeInstanceOf(RpcFailure);
     sub.unsubscribe();
+  });
+
+  it('checks both directions of a call of the RPC table', async () => {
+    const double: RpcEntry<typeof pingSchema, z.ZodObject<{ doubled: z.ZodNumber }>> = {
+      subject: 'hf.rpc.test.table-double',
+      request: pingSchema,
+      reply: z.object({ doubled: z.number() }).strict(),
+    };
+    let handled = 0;
+    let answerOffContract = false;
+    const sub = serveRpc(client.nc, double, 'test', async (req) => {
+      handled += 1;
+      return answerOffContract ? ({ doubled: String(req.n * 2) } as unknown as { doubled: number }) : { doubled: req.n * 2 };
+    });
+    try {
+      await expect(requestRpc(client.nc, double, { v: 1, n: 21 })).resolves.toEqual({ doubled: 42 });
+      // A payload off the contract fails in the caller, before anything is sent.
+      await expect(requestRpc(client.nc, double, { v: 1, n: 1.5 })).rejects.toMatchObject({ error: { code: 'invalid_request' } });
+      expect(handled).toBe(1);
+      // A handler answering off the contract is the service's bug: `internal`, never the bad data.
+      answerOffContract = true;
+      await expect(requestRpc(client.nc, double, { v: 1, n: 2 })).rejects.toMatchObject({ error: { code: 'internal' } });
+    } finally {
+      sub.unsubscribe();
+    }
   });
 });

@@ -1,21 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import {
-  checkpointCommitRequestSchema,
-  checkpointEvaluationUpdateSchema,
-  checkpointImportSourceRequestSchema,
-  checkpointImportStartRequestSchema,
-  checkpointImportUploadRequestSchema,
-  checkpointListRequestSchema,
-  checkpointPartRequestSchema,
-  checkpointPartUploadedSchema,
-  checkpointResolveRequestSchema,
-  checkpointUploadRequestSchema,
-  logReadRequestSchema,
-  logSegmentCommitSchema,
-  logSegmentGrantRequestSchema,
-  RPC,
-  WORKER_RPC,
-} from '@hounsfield/contracts';
+import { SERVICE_RPCS, WORKER_RPCS } from '@hounsfield/contracts';
 import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
@@ -46,23 +30,23 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
     const nc = this.nats.nc;
     this.subscriptions = [
       // Workers: uploads, and reads for resumes and evaluation models.
-      serveWorkerRpc(nc, WORKER_RPC.checkpointsUploadBegin, QUEUE_GROUP, checkpointUploadRequestSchema, (req) => this.uploads.begin(req)),
-      serveWorkerRpc(nc, WORKER_RPC.checkpointsUploadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.uploads.partGrant(req)),
-      serveWorkerRpc(nc, WORKER_RPC.checkpointsPartUploaded, QUEUE_GROUP, checkpointPartUploadedSchema, (req) => this.uploads.partUploaded(req)),
-      serveWorkerRpc(nc, WORKER_RPC.checkpointsCommit, QUEUE_GROUP, checkpointCommitRequestSchema, (req) => this.uploads.commit(req)),
-      serveWorkerRpc(nc, WORKER_RPC.checkpointsResolve, QUEUE_GROUP, checkpointResolveRequestSchema, (req) => this.queries.resolve(req)),
-      serveWorkerRpc(nc, WORKER_RPC.checkpointsDownloadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.queries.downloadPart(req)),
-      serveWorkerRpc(nc, WORKER_RPC.checkpointsImportSource, QUEUE_GROUP, checkpointImportSourceRequestSchema, (req, workerId) => this.imports.source(req, workerId)),
-      serveWorkerRpc(nc, WORKER_RPC.logsSegmentGrant, QUEUE_GROUP, logSegmentGrantRequestSchema, (req) => this.logStore.grant(req)),
-      serveWorkerRpc(nc, WORKER_RPC.logsSegmentCommit, QUEUE_GROUP, logSegmentCommitSchema, (req) => this.logStore.commit(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.checkpointsUploadBegin, QUEUE_GROUP, (req) => this.uploads.begin(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.checkpointsUploadPart, QUEUE_GROUP, (req) => this.uploads.partGrant(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.checkpointsPartUploaded, QUEUE_GROUP, (req) => this.uploads.partUploaded(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.checkpointsCommit, QUEUE_GROUP, (req) => this.uploads.commit(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.checkpointsResolve, QUEUE_GROUP, (req) => this.queries.resolve(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.checkpointsDownloadPart, QUEUE_GROUP, (req) => this.queries.downloadPart(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.checkpointsImportSource, QUEUE_GROUP, (req, workerId) => this.imports.source(req, workerId)),
+      serveWorkerRpc(nc, WORKER_RPCS.logsSegmentGrant, QUEUE_GROUP, (req) => this.logStore.grant(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.logsSegmentCommit, QUEUE_GROUP, (req) => this.logStore.commit(req)),
       // Services: the gateway, the scheduler (resume points), the evaluation service.
-      serveRpc(nc, RPC.checkpointsResolve, QUEUE_GROUP, checkpointResolveRequestSchema, (req) => this.queries.resolve(req)),
-      serveRpc(nc, RPC.checkpointsList, QUEUE_GROUP, checkpointListRequestSchema, (req) => this.queries.list(req)),
-      serveRpc(nc, RPC.checkpointsDownloadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.queries.downloadPart(req)),
-      serveRpc(nc, RPC.checkpointsImportUpload, QUEUE_GROUP, checkpointImportUploadRequestSchema, (req) => this.imports.upload(req.fileName, req.size)),
-      serveRpc(nc, RPC.checkpointsEvaluation, QUEUE_GROUP, checkpointEvaluationUpdateSchema, (req) => this.evaluations.update(req)),
-      serveRpc(nc, RPC.checkpointsImportStart, QUEUE_GROUP, checkpointImportStartRequestSchema, (req) => this.imports.start(req)),
-      serveRpc(nc, RPC.logsRead, QUEUE_GROUP, logReadRequestSchema, (req) => this.logReader.read(req)),
+      serveRpc(nc, SERVICE_RPCS.checkpointsResolve, QUEUE_GROUP, (req) => this.queries.resolve(req)),
+      serveRpc(nc, SERVICE_RPCS.checkpointsList, QUEUE_GROUP, (req) => this.queries.list(req)),
+      serveRpc(nc, SERVICE_RPCS.checkpointsDownloadPart, QUEUE_GROUP, (req) => this.queries.downloadPart(req)),
+      serveRpc(nc, SERVICE_RPCS.checkpointsImportUpload, QUEUE_GROUP, (req) => this.imports.upload(req.fileName, req.size)),
+      serveRpc(nc, SERVICE_RPCS.checkpointsEvaluation, QUEUE_GROUP, (req) => this.evaluations.update(req)),
+      serveRpc(nc, SERVICE_RPCS.checkpointsImportStart, QUEUE_GROUP, (req) => this.imports.start(req)),
+      serveRpc(nc, SERVICE_RPCS.logsRead, QUEUE_GROUP, (req) => this.logReader.read(req)),
     ];
   }
 

@@ -5,14 +5,13 @@ import {
   CHECKPOINT_FORMAT_VERSION,
   CheckpointFile,
   CheckpointMeta,
-  checkpointPageSchema,
   CheckpointRecord,
   checkpointRecordSchema,
   CheckpointRetention,
   CheckpointUploadSession,
   checkpointUploadSessionSchema,
-  RPC,
   SCHEMA_VERSION,
+  SERVICE_RPCS,
   WORKER_RPC,
   WorkerRpcCall,
   workerRpcSubject,
@@ -104,15 +103,14 @@ export class CheckpointTestClient {
   }
 
   async list(jobId: string): Promise<CheckpointRecord[]> {
-    return (await requestRpc(this.nc, RPC.checkpointsList, { v: SCHEMA_VERSION, jobId, limit: 1000 }, checkpointPageSchema)).checkpoints;
+    return (await requestRpc(this.nc, SERVICE_RPCS.checkpointsList, { v: SCHEMA_VERSION, jobId, limit: 1000 })).checkpoints;
   }
 
   resolve(ref: string, jobId?: string, pinSeconds?: number): Promise<CheckpointRecord> {
     return requestRpc(
       this.nc,
-      RPC.checkpointsResolve,
+      SERVICE_RPCS.checkpointsResolve,
       { v: SCHEMA_VERSION, ref, ...(jobId ? { jobId } : {}), ...(pinSeconds ? { pinSeconds } : {}) },
-      checkpointRecordSchema,
     );
   }
 
@@ -122,7 +120,7 @@ export class CheckpointTestClient {
     if (!file) throw new Error(`no ${name} in ${record.id}`);
     const parts: Buffer[] = [];
     for (let part = 0; part < file.parts.length; part += 1) {
-      const grant = await requestRpc(this.nc, RPC.checkpointsDownloadPart, { v: SCHEMA_VERSION, id: record.id, file: name, part }, accessGrantSchema);
+      const grant = await requestRpc(this.nc, SERVICE_RPCS.checkpointsDownloadPart, { v: SCHEMA_VERSION, id: record.id, file: name, part });
       parts.push(await readGrant(grant));
     }
     return Buffer.concat(parts);

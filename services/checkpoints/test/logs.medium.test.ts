@@ -5,11 +5,10 @@ import {
   LogAttemptSummary,
   logAttemptSummarySchema,
   LogReadReply,
-  logReadReplySchema,
   LogReadRequest,
   LogSource,
-  RPC,
   SCHEMA_VERSION,
+  SERVICE_RPCS,
   WORKER_RPC,
   workerRpcSubject,
 } from '@hounsfield/contracts';
@@ -68,7 +67,7 @@ function commit(
 }
 
 function read(nc: NatsConnection, request: Omit<LogReadRequest, 'v'>): Promise<LogReadReply> {
-  return requestRpc(nc, RPC.logsRead, { v: SCHEMA_VERSION, ...request }, logReadReplySchema);
+  return requestRpc(nc, SERVICE_RPCS.logsRead, { v: SCHEMA_VERSION, ...request });
 }
 
 /** Every page of a read, as the gateway pages it. */
@@ -181,7 +180,7 @@ describe.each<Driver>(['fs', 's3'])('attempt logs in the checkpoints service on 
     const refused = await commit(nc, jobId, { index: 7, firstSeq: 5, lines: 1, bytes: 10, attempt: 2 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RpcFailure);
     expect((refused as RpcFailure).error).toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/segment 7: the store holds nothing/) });
-    const bad = await requestRpc(nc, RPC.logsRead, { v: SCHEMA_VERSION, jobId, tail: 5, afterSeq: 3 }, logReadReplySchema).catch((e: unknown) => e);
+    const bad = await requestRpc(nc, SERVICE_RPCS.logsRead, { v: SCHEMA_VERSION, jobId, tail: 5, afterSeq: 3 }).catch((e: unknown) => e);
     expect((bad as RpcFailure).error.code).toBe('invalid_request');
   });
 });

@@ -1,14 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import {
-  evaluationArtifactRequestSchema,
-  evaluationCaseResultSchema,
-  evaluationCreateRequestSchema,
-  evaluationIdRequestSchema,
-  evaluationPlanRequestSchema,
-  evaluationReportRequestSchema,
-  RPC,
-  WORKER_RPC,
-} from '@hounsfield/contracts';
+import { SERVICE_RPCS, WORKER_RPCS } from '@hounsfield/contracts';
 import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { EvaluationQueries } from './runs/evaluation-queries';
@@ -33,14 +24,14 @@ export class EvaluationRpc implements OnApplicationBootstrap, OnApplicationShutd
     const nc = this.nats.nc;
     const { submission, queries, shards } = this;
     this.subscriptions = [
-      serveRpc(nc, RPC.evaluationsCreate, QUEUE_GROUP, evaluationCreateRequestSchema, (req) => submission.create(req.spec, req.owner)),
-      serveRpc(nc, RPC.evaluationsGet, QUEUE_GROUP, evaluationIdRequestSchema, (req) => queries.get(req.evaluationId)),
-      serveRpc(nc, RPC.evaluationsReport, QUEUE_GROUP, evaluationReportRequestSchema, (req) => queries.reportGrant(req.evaluationId, req.format)),
+      serveRpc(nc, SERVICE_RPCS.evaluationsCreate, QUEUE_GROUP, (req) => submission.create(req.spec, req.owner)),
+      serveRpc(nc, SERVICE_RPCS.evaluationsGet, QUEUE_GROUP, (req) => queries.get(req.evaluationId)),
+      serveRpc(nc, SERVICE_RPCS.evaluationsReport, QUEUE_GROUP, (req) => queries.reportGrant(req.evaluationId, req.format)),
       // The shards (evaluation_shard tasks on workers).
-      serveWorkerRpc(nc, WORKER_RPC.evaluationsShardContext, QUEUE_GROUP, evaluationIdRequestSchema, (req) => queries.shardContext(req.evaluationId)),
-      serveWorkerRpc(nc, WORKER_RPC.evaluationsPlan, QUEUE_GROUP, evaluationPlanRequestSchema, (req) => shards.plan(req.evaluationId, req.cases, req.problem)),
-      serveWorkerRpc(nc, WORKER_RPC.evaluationsArtifact, QUEUE_GROUP, evaluationArtifactRequestSchema, (req) => queries.artifactGrant(req.evaluationId, req.caseId, req.file)),
-      serveWorkerRpc(nc, WORKER_RPC.evaluationsResult, QUEUE_GROUP, evaluationCaseResultSchema, (req) => shards.recordResult(req)),
+      serveWorkerRpc(nc, WORKER_RPCS.evaluationsShardContext, QUEUE_GROUP, (req) => queries.shardContext(req.evaluationId)),
+      serveWorkerRpc(nc, WORKER_RPCS.evaluationsPlan, QUEUE_GROUP, (req) => shards.plan(req.evaluationId, req.cases, req.problem)),
+      serveWorkerRpc(nc, WORKER_RPCS.evaluationsArtifact, QUEUE_GROUP, (req) => queries.artifactGrant(req.evaluationId, req.caseId, req.file)),
+      serveWorkerRpc(nc, WORKER_RPCS.evaluationsResult, QUEUE_GROUP, (req) => shards.recordResult(req)),
     ];
   }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { jobIdRequestSchema, metricSeriesRequestSchema, RPC } from '@hounsfield/contracts';
+import { SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, serveRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { AlertService } from './alerts/alert.service';
@@ -21,8 +21,8 @@ export class MetricsRpc implements OnApplicationBootstrap, OnApplicationShutdown
   onApplicationBootstrap(): void {
     const nc = this.nats.nc;
     this.subscriptions = [
-      serveRpc(nc, RPC.jobMetrics, QUEUE_GROUP, metricSeriesRequestSchema, async (request) => ({ jobId: request.jobId, series: await this.series.read(request) })),
-      serveRpc(nc, RPC.jobAlerts, QUEUE_GROUP, jobIdRequestSchema, (request) => this.alerts.list(request.id)),
+      serveRpc(nc, SERVICE_RPCS.jobMetrics, QUEUE_GROUP, async (request) => ({ jobId: request.jobId, series: await this.series.read(request) })),
+      serveRpc(nc, SERVICE_RPCS.jobAlerts, QUEUE_GROUP, (request) => this.alerts.list(request.id)),
     ];
   }
 

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AlertEvent, alertEventSchema, AlertKind, RPC, SUBJECTS } from '@hounsfield/contracts';
+import { AlertEvent, AlertKind, SERVICE_RPCS, SUBJECTS } from '@hounsfield/contracts';
 import { requestRpc } from '@hounsfield/messaging';
-import { z } from 'zod';
 import { valueOf } from './exposition-text';
 import { eventually, events, MetricsHarness, startMetricsHarness } from './metrics-harness';
 
 describe('training-health alerts from purpose-built event sequences', () => {
   let h: MetricsHarness;
-  const jobAlerts = (id: string) => requestRpc(h.nats.nc, RPC.jobAlerts, { id }, z.array(alertEventSchema));
+  const jobAlerts = (id: string) => requestRpc(h.nats.nc, SERVICE_RPCS.jobAlerts, { id });
   const alertOn = (id: string, kind: AlertKind, status = 'firing') =>
     eventually(async () => (await jobAlerts(id)).find((a) => a.kind === kind && a.status === status), 10_000, `${kind} ${status} on ${id}`);
   /** Reports of one loss series, one per step from `start`, each with seq = step. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { jobMetricsSchema, RPC, SUBJECTS } from '@hounsfield/contracts';
+import { MetricSeriesRequest, SERVICE_RPCS, SUBJECTS } from '@hounsfield/contracts';
 import { ensureConsumer, eventsConsumerConfig, requestRpc } from '@hounsfield/messaging';
 import { AckPolicy } from '@nats-io/jetstream';
 import { valueOf } from './exposition-text';
@@ -90,7 +90,7 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
     for (let step = 0; step < 64; step += 1) {
       await h.publish(SUBJECTS.jobProgress('job-long'), events.progress('job-long', step, step, { loss: step }, { lr: 0.1 }));
     }
-    const read = (request: object) => requestRpc(h.nats.nc, RPC.jobMetrics, request, jobMetricsSchema);
+    const read = (request: MetricSeriesRequest) => requestRpc(h.nats.nc, SERVICE_RPCS.jobMetrics, request);
     const all = await eventually(async () => {
       const m = await read({ jobId: 'job-long', names: ['loss'] });
       const points = m.series[0]?.points ?? [];
@@ -116,7 +116,7 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
     // Attempt 2 resumed from a checkpoint at step 3 and reports steps 3..5 again, with other values.
     for (let step = 3; step < 6; step += 1) await h.publish(SUBJECTS.jobProgress('job-resume'), events.progress('job-resume', step, step, { loss: 20 + step }, { attempt: 2 }));
     const m = await eventually(async () => {
-      const r = await requestRpc(h.nats.nc, RPC.jobMetrics, { jobId: 'job-resume', names: ['loss'] }, jobMetricsSchema);
+      const r = await requestRpc(h.nats.nc, SERVICE_RPCS.jobMetrics, { jobId: 'job-resume', names: ['loss'] });
       return r.series[0]?.points.at(-1)?.attempt === 2 && r.series[0].points.at(-1)?.step === 5 ? r : undefined;
     });
     expect(m.series[0].points.map((p) => [p.step, p.attempt, p.value])).toEqual([[0, 1, 10], [1, 1, 11], [2, 1, 12], [3, 2, 23], [4, 2, 24], [5, 2, 25]]);
@@ -130,7 +130,7 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
       await limited.publish(SUBJECTS.jobProgress('job-wide'), events.progress('job-wide', 0, 0, { [odd]: 1, b: 2, c: 3 }));
       await limited.publish(SUBJECTS.jobProgress('job-wide'), events.progress('job-wide', 1, 1, { [odd]: 4, b: 5, c: 6 }));
       const m = await eventually(async () => {
-        const r = await requestRpc(limited.nats.nc, RPC.jobMetrics, { jobId: 'job-wide' }, jobMetricsSchema);
+        const r = await requestRpc(limited.nats.nc, SERVICE_RPCS.jobMetrics, { jobId: 'job-wide' });
         return r.series.find((s) => s.name === odd)?.points.length === 2 ? r : undefined;
       });
       expect(m.series.map((s) => s.name)).toEqual(['b', odd]);
@@ -148,7 +148,7 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
     await h.nats.js.publish(SUBJECTS.jobProgress('job-dup'), new TextEncoder().encode(JSON.stringify(report)), { msgID: 'dup-b' });
     await h.publish(SUBJECTS.jobProgress('job-dup'), events.progress('job-dup', 6, 6, { loss: 4 }));
     const m = await eventually(async () => {
-      const r = await requestRpc(h.nats.nc, RPC.jobMetrics, { jobId: 'job-dup', names: ['loss'] }, jobMetricsSchema);
+      const r = await requestRpc(h.nats.nc, SERVICE_RPCS.jobMetrics, { jobId: 'job-dup', names: ['loss'] });
       return r.series[0]?.points.length === 2 ? r : undefined;
     });
     expect(m.series[0].points.map((p) => [p.step, p.value, p.count])).toEqual([[5, 2, 1], [6, 4, 1]]);
@@ -194,7 +194,7 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
     });
     expect(valueOf(samples, 'hounsfield_job_info', { job_id: 'job-orphan', job_name: 'job-orphan', kind: 'unknown' })).toBe(1);
     expect(valueOf(samples, 'hounsfield_job_loss', { job_id: 'job-orphan', term: 'loss' })).toBe(0.5);
-    const stored = await requestRpc(h.nats.nc, RPC.jobMetrics, { jobId: 'job-orphan' }, jobMetricsSchema);
+    const stored = await requestRpc(h.nats.nc, SERVICE_RPCS.jobMetrics, { jobId: 'job-orphan' });
     expect(stored.series.map((s) => s.name)).toEqual(['loss']);
   });
 

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JobRecord, jobRecordSchema, TrainingJobSpecInput, RPC } from '@hounsfield/contracts';
+import { JobRecord, SERVICE_RPCS, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 import { LocalStack } from '@hounsfield/testing';
 import { FakeWorker } from './fake-worker';
@@ -33,8 +33,8 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
   let dataDir: string;
   const workers: FakeWorker[] = [];
 
-  const submit = (s: TrainingJobSpecInput) => requestRpc(nats.nc, RPC.submitJob, { spec: s }, jobRecordSchema);
-  const get = (id: string) => requestRpc(nats.nc, RPC.getJob, { id }, jobRecordSchema);
+  const submit = (s: TrainingJobSpecInput) => requestRpc(nats.nc, SERVICE_RPCS.submitJob, { spec: s });
+  const get = (id: string) => requestRpc(nats.nc, SERVICE_RPCS.getJob, { id });
   async function waitFor(id: string, predicate: (job: JobRecord) => boolean, timeoutMs = 20_000): Promise<JobRecord> {
     const deadline = Date.now() + timeoutMs;
     let job = await get(id);

@@ -1,17 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AccessGrant, CheckpointImport, CheckpointImportSourceRequest, CheckpointImportStartRequest, jobRecordSchema, JobSpecInput, RPC } from '@hounsfield/contracts';
+import { AccessGrant, CheckpointImport, CheckpointImportSourceRequest, CheckpointImportStartRequest, JobSpecInput, SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { checkpointError, CheckpointErrorCode, fromStorageError } from '../checkpoints.errors';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
 import { toGrant } from '../queries/grants';
 import { importKey, importPrefix } from '../registry/storage-keys';
 import { ImportRepository, StoredImport } from './import.repository';
-
-/** The worker a job is placed on, asked of the scheduler before a source grant is given. */
-const placementSchema = z.object({ workerId: z.string().optional(), state: z.string() }).loose();
 
 /**
  * Legacy import: the caller stores a `.pth` / Lightning `.ckpt` through an upload grant, then
@@ -52,7 +48,7 @@ export class ImportService {
       throw checkpointError(CheckpointErrorCode.Invalid, `import ${request.importId}: ${stat.size} bytes arrived, ${stored.size} were announced; upload the file again`);
     }
     const spec = importJobSpec(stored.fileName, request);
-    const job = await requestRpc(this.nats.nc, RPC.submitJob, { spec, ...(request.owner ? { owner: request.owner } : {}) }, jobRecordSchema);
+    const job = await requestRpc(this.nats.nc, SERVICE_RPCS.submitJob, { spec, ...(request.owner ? { owner: request.owner } : {}) });
     await this.imports.save({ ...stored, jobId: job.id });
     this.logger.log(`import ${request.importId} (${stored.fileName}) runs as job ${job.id}`);
     return { importId: request.importId, jobId: job.id, fileName: stored.fileName, format: request.format };
@@ -65,7 +61,7 @@ export class ImportService {
   async source(request: CheckpointImportSourceRequest, workerId: string): Promise<AccessGrant> {
     const stored = await this.required(request.importId);
     if (stored.jobId !== request.jobId) throw checkpointError(CheckpointErrorCode.NotFound, `import ${request.importId} is not converted by job ${request.jobId}`);
-    const job = await requestRpc(this.nats.nc, RPC.getJob, { id: request.jobId }, placementSchema);
+    const job = await requestRpc(this.nats.nc, SERVICE_RPCS.getJob, { id: request.jobId });
     if (job.workerId !== workerId) {
       this.logger.warn(`worker ${workerId} asked for the file of import ${request.importId}, whose job ${request.jobId} is on ${job.workerId ?? 'no worker'}`);
       throw checkpointError(CheckpointErrorCode.NotFound, `job ${request.jobId} does not run on worker ${workerId}`);

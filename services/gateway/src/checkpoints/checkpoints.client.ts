@@ -1,16 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   AccessGrant,
-  accessGrantSchema,
   CheckpointImport,
-  checkpointImportSchema,
-  checkpointImportUploadSchema,
+  CheckpointImportStartRequest,
   CheckpointPage,
-  checkpointPageSchema,
   CheckpointRecord,
-  checkpointRecordSchema,
-  RPC,
   SCHEMA_VERSION,
+  SERVICE_RPCS,
 } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 
@@ -20,28 +16,27 @@ export class CheckpointsClient {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
   list(jobId: string, limit: number, cursor?: string): Promise<CheckpointPage> {
-    return requestRpc(this.nats.nc, RPC.checkpointsList, { v: SCHEMA_VERSION, jobId, limit, ...(cursor ? { cursor } : {}) }, checkpointPageSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.checkpointsList, { v: SCHEMA_VERSION, jobId, limit, ...(cursor ? { cursor } : {}) });
   }
 
   /** A checkpoint by id or `<job>:<ref>`; pinned, so a download that follows finds its bytes. */
   resolve(ref: string): Promise<CheckpointRecord> {
-    return requestRpc(this.nats.nc, RPC.checkpointsResolve, { v: SCHEMA_VERSION, ref }, checkpointRecordSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.checkpointsResolve, { v: SCHEMA_VERSION, ref });
   }
 
   downloadPart(id: string, file: string, part: number): Promise<AccessGrant> {
-    return requestRpc(this.nats.nc, RPC.checkpointsDownloadPart, { v: SCHEMA_VERSION, id, file, part }, accessGrantSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.checkpointsDownloadPart, { v: SCHEMA_VERSION, id, file, part });
   }
 
   importUpload(fileName: string, size: number): Promise<{ importId: string; grant: AccessGrant }> {
-    return requestRpc(this.nats.nc, RPC.checkpointsImportUpload, { v: SCHEMA_VERSION, fileName, size }, checkpointImportUploadSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.checkpointsImportUpload, { v: SCHEMA_VERSION, fileName, size });
   }
 
-  importStart(importId: string, format: string, step: number | undefined, owner: string): Promise<CheckpointImport> {
+  importStart(importId: string, format: CheckpointImportStartRequest['format'], step: number | undefined, owner: string): Promise<CheckpointImport> {
     return requestRpc(
       this.nats.nc,
-      RPC.checkpointsImportStart,
+      SERVICE_RPCS.checkpointsImportStart,
       { v: SCHEMA_VERSION, importId, format, owner, ...(step !== undefined ? { step } : {}) },
-      checkpointImportSchema,
     );
   }
 }

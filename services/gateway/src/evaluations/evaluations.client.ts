@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AccessGrant, accessGrantSchema, EvaluationRecord, evaluationRecordSchema, EvaluationReportFormat, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { AccessGrant, EvaluationRecord, EvaluationReportFormat, SCHEMA_VERSION, SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 
 /** The evaluation service's request/reply API, seen from the gateway. */
@@ -9,14 +9,14 @@ export class EvaluationsClient {
 
   /** Resolving both checkpoints and submitting the shard jobs takes a few round trips. */
   create(spec: unknown, owner: string): Promise<EvaluationRecord> {
-    return requestRpc(this.nats.nc, RPC.evaluationsCreate, { v: SCHEMA_VERSION, spec, owner }, evaluationRecordSchema, 30_000);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.evaluationsCreate, { v: SCHEMA_VERSION, spec, owner }, 30_000);
   }
 
   get(evaluationId: string): Promise<EvaluationRecord> {
-    return requestRpc(this.nats.nc, RPC.evaluationsGet, { v: SCHEMA_VERSION, evaluationId }, evaluationRecordSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.evaluationsGet, { v: SCHEMA_VERSION, evaluationId });
   }
 
   reportGrant(evaluationId: string, format: EvaluationReportFormat): Promise<AccessGrant> {
-    return requestRpc(this.nats.nc, RPC.evaluationsReport, { v: SCHEMA_VERSION, evaluationId, format }, accessGrantSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.evaluationsReport, { v: SCHEMA_VERSION, evaluationId, format });
   }
 }

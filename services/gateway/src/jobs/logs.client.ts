@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { LogReadReply, logReadReplySchema, LogReadRequest, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { LogReadReply, LogReadRequest, SCHEMA_VERSION, SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 
 /** Stored attempt logs (the checkpoints service's logs RPC), seen from the gateway. */
@@ -8,7 +8,7 @@ export class LogsClient {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
   read(request: Omit<LogReadRequest, 'v'>): Promise<LogReadReply> {
-    return requestRpc(this.nats.nc, RPC.logsRead, { v: SCHEMA_VERSION, ...request }, logReadReplySchema, 30_000);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.logsRead, { v: SCHEMA_VERSION, ...request }, 30_000);
   }
 
   /** Every page of a read, in order, as `read` would return them one after the other. */

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JobPage, jobPageSchema, JobRecord, jobRecordSchema, JobSpecInput, ListJobsRequest, RPC, workerViewSchema, WorkerView } from '@hounsfield/contracts';
+import { JobPage, JobRecord, JobSpecInput, ListJobsRequest, SERVICE_RPCS, WorkerView } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
-import { z } from 'zod';
 
 /** The scheduler's request/reply API, seen from the gateway. */
 @Injectable()
@@ -9,22 +8,22 @@ export class SchedulerClient {
   constructor(@Inject(NatsClient) private readonly nats: NatsClient) {}
 
   submit(spec: JobSpecInput | unknown, owner: string): Promise<JobRecord> {
-    return requestRpc(this.nats.nc, RPC.submitJob, { spec, owner }, jobRecordSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.submitJob, { spec, owner });
   }
 
   get(id: string): Promise<JobRecord> {
-    return requestRpc(this.nats.nc, RPC.getJob, { id }, jobRecordSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.getJob, { id });
   }
 
   list(request: ListJobsRequest): Promise<JobPage> {
-    return requestRpc(this.nats.nc, RPC.listJobs, request, jobPageSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.listJobs, request);
   }
 
   cancel(id: string, graceSeconds: number): Promise<JobRecord> {
-    return requestRpc(this.nats.nc, RPC.cancelJob, { id, graceSeconds }, jobRecordSchema);
+    return requestRpc(this.nats.nc, SERVICE_RPCS.cancelJob, { id, graceSeconds });
   }
 
   workers(): Promise<WorkerView[]> {
-    return requestRpc(this.nats.nc, RPC.listWorkers, {}, z.array(workerViewSchema));
+    return requestRpc(this.nats.nc, SERVICE_RPCS.listWorkers, {});
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { jobRecordSchema, ProgressEvent, RPC, StatusEvent, WorkerHeartbeat } from '@hounsfield/contracts';
+import { ProgressEvent, SERVICE_RPCS, StatusEvent, WorkerHeartbeat } from '@hounsfield/contracts';
 import { NatsClient, requestRpc, RpcFailure } from '@hounsfield/messaging';
 import { WorkerTelemetry } from '../cluster/worker-telemetry';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
@@ -199,7 +199,7 @@ export class HealthMonitor {
   /** Asks the scheduler to end the job `failed`; true once it accepted (or the job already ended). */
   private async failJob(jobId: string, reason: string): Promise<boolean> {
     try {
-      await requestRpc(this.nats.nc, RPC.failJob, { id: jobId, reason: reason.slice(0, 4096) }, jobRecordSchema);
+      await requestRpc(this.nats.nc, SERVICE_RPCS.failJob, { id: jobId, reason: reason.slice(0, 4096) });
       this.logger.warn(`job ${jobId} stopped as failed: ${reason}`);
       return true;
     } catch (error) {

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { jobPageSchema, RPC, workerViewSchema } from '@hounsfield/contracts';
+import { SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
-import { z } from 'zod';
 import { METRICS_CONFIG, MetricsConfig } from '../config';
 import { SchedulingMetrics } from '../exposition/scheduling.metrics';
 
@@ -37,8 +36,8 @@ export class SchedulerPoller implements OnApplicationBootstrap, OnApplicationShu
   async poll(): Promise<void> {
     try {
       const [queued, workers] = await Promise.all([
-        requestRpc(this.nats.nc, RPC.listJobs, { state: 'queued', limit: QUEUE_PAGE }, jobPageSchema, 5000).then((page) => page.jobs),
-        requestRpc(this.nats.nc, RPC.listWorkers, {}, z.array(workerViewSchema), 5000),
+        requestRpc(this.nats.nc, SERVICE_RPCS.listJobs, { state: 'queued', limit: QUEUE_PAGE }, 5000).then((page) => page.jobs),
+        requestRpc(this.nats.nc, SERVICE_RPCS.listWorkers, {}, 5000),
       ]);
       this.metrics.setQueue(queued, Date.now());
       this.metrics.setLeases(workers);

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { jobRecordSchema, RPC } from '@hounsfield/contracts';
+import { SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, requestRpc, RpcFailure } from '@hounsfield/messaging';
 import { contextFromRecord, JobContext, unknownJobContext } from './job-context';
 
@@ -54,7 +54,7 @@ export class JobContextService {
   private async fetch(jobId: string, attempt: number): Promise<JobContext> {
     let context: JobContext;
     try {
-      context = contextFromRecord(await requestRpc(this.nats.nc, RPC.getJob, { id: jobId }, jobRecordSchema, RPC_TIMEOUT_MS));
+      context = contextFromRecord(await requestRpc(this.nats.nc, SERVICE_RPCS.getJob, { id: jobId }, RPC_TIMEOUT_MS));
     } catch (error) {
       if (error instanceof RpcFailure && error.error.code === 'not_found') {
         this.logger.warn(`job ${jobId} is unknown to the scheduler; watching it with default thresholds`);

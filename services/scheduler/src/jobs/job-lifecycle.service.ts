@@ -14,10 +14,9 @@ import {
   ProgressEvent,
   StatusEvent,
   TrainingJobSpec,
-  workerCancelSubject,
-  WorkerCancelRequest,
+  WORKER_SERVED_RPCS,
 } from '@hounsfield/contracts';
-import { encodeJson, NatsClient } from '@hounsfield/messaging';
+import { NatsClient, requestWorker } from '@hounsfield/messaging';
 import { z } from 'zod';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
@@ -198,9 +197,9 @@ export class JobLifecycleService {
 
   /** Best effort: a worker that is gone is handled by the dead-worker path instead. */
   async requestWorkerStop(workerId: string, jobId: string, attempt: number, graceSeconds: number): Promise<void> {
-    const request: WorkerCancelRequest = { jobId, attempt, graceSeconds };
     try {
-      await this.nats.nc.request(workerCancelSubject(workerId), encodeJson(request), { timeout: 5000 });
+      const reply = await requestWorker(this.nats.nc, workerId, WORKER_SERVED_RPCS.cancel, { jobId, attempt, graceSeconds });
+      if (!reply.ok) this.logger.warn(`worker ${workerId} refused to stop ${jobId}#${attempt}: ${reply.error}`);
     } catch (error) {
       this.logger.warn(`could not reach worker ${workerId} to stop ${jobId}#${attempt}: ${String(error)}`);
     }

@@ -1,8 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { cancelJobRequestSchema, failJobRequestSchema, jobIdRequestSchema, listJobsRequestSchema, RPC, submitJobRequestSchema } from '@hounsfield/contracts';
+import { SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, serveRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
-import { z } from 'zod';
 import { WorkerViewService } from '../workers/worker-view.service';
 import { JobLifecycleService } from './job-lifecycle.service';
 
@@ -22,12 +21,12 @@ export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   onApplicationBootstrap(): void {
     const nc = this.nats.nc;
     this.subscriptions = [
-      serveRpc(nc, RPC.submitJob, QUEUE_GROUP, submitJobRequestSchema, (req) => this.lifecycle.submit(req.spec, req.owner)),
-      serveRpc(nc, RPC.getJob, QUEUE_GROUP, jobIdRequestSchema, (req) => this.lifecycle.get(req.id)),
-      serveRpc(nc, RPC.listJobs, QUEUE_GROUP, listJobsRequestSchema, (req) => this.lifecycle.list(req)),
-      serveRpc(nc, RPC.cancelJob, QUEUE_GROUP, cancelJobRequestSchema, (req) => this.lifecycle.cancel(req.id, req.graceSeconds)),
-      serveRpc(nc, RPC.failJob, QUEUE_GROUP, failJobRequestSchema, (req) => this.lifecycle.fail(req.id, req.reason, req.graceSeconds)),
-      serveRpc(nc, RPC.listWorkers, QUEUE_GROUP, z.object({}).strict(), () => this.workers.list()),
+      serveRpc(nc, SERVICE_RPCS.submitJob, QUEUE_GROUP, (req) => this.lifecycle.submit(req.spec, req.owner)),
+      serveRpc(nc, SERVICE_RPCS.getJob, QUEUE_GROUP, (req) => this.lifecycle.get(req.id)),
+      serveRpc(nc, SERVICE_RPCS.listJobs, QUEUE_GROUP, (req) => this.lifecycle.list(req)),
+      serveRpc(nc, SERVICE_RPCS.cancelJob, QUEUE_GROUP, (req) => this.lifecycle.cancel(req.id, req.graceSeconds)),
+      serveRpc(nc, SERVICE_RPCS.failJob, QUEUE_GROUP, (req) => this.lifecycle.fail(req.id, req.reason, req.graceSeconds)),
+      serveRpc(nc, SERVICE_RPCS.listWorkers, QUEUE_GROUP, () => this.workers.list()),
     ];
   }
 

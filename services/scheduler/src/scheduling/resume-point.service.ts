@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CheckpointRecord, checkpointRecordSchema, isTrainingSpec, JobRecord, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { CheckpointRecord, isTrainingSpec, JobRecord, SCHEMA_VERSION, SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, requestRpc, RpcFailure } from '@hounsfield/messaging';
 
 /** Long enough for the assignment to be acked and the worker to download the checkpoint. */
@@ -62,7 +62,7 @@ export class ResumePointService {
   private async lookup(jobId: string | undefined, ref: string): Promise<Lookup> {
     try {
       const request = { v: SCHEMA_VERSION, ref, pinSeconds: PIN_SECONDS, ...(jobId ? { jobId } : {}) };
-      return { found: await requestRpc(this.nats.nc, RPC.checkpointsResolve, request, checkpointRecordSchema, RESOLVE_TIMEOUT_MS) };
+      return { found: await requestRpc(this.nats.nc, SERVICE_RPCS.checkpointsResolve, request, RESOLVE_TIMEOUT_MS) };
     } catch (error) {
       if (!(error instanceof RpcFailure)) return { unavailable: String(error) };
       if (error.error.code === 'not_found') return { missing: error.error.message };
