@@ -127,6 +127,18 @@ def hd95(
     scipy's feature transform uses only integer coordinate differences, so translating the grid
     does not change the chosen voxel or the float distance. `crop=False` is the full-volume path.
     """
+    pair = _surface_pair(pred, ref, spacing, crop=crop)
+    if isinstance(pair, float):
+        return pair
+    p, r, voxel_mm = pair
+    return float(np.percentile(symmetric_surface_distances(p, r, voxel_mm), 95))
+
+
+def _surface_pair(
+    pred: npt.ArrayLike, ref: npt.ArrayLike, spacing: float | Sequence[float], *, crop: bool
+) -> float | tuple[BoolVolume, BoolVolume, Spacing]:
+    """Both masks (cropped to their joint bounding box grown by one voxel) with the spacing, or the
+    distance the conventions give when a mask is empty: 0 for both, the volume diagonal for one."""
     p, r = as_same_shape_masks(pred, ref)
     voxel_mm = as_spacing(spacing, p.ndim)
     box_p, box_r = bounding_box(p), bounding_box(r)
@@ -137,7 +149,7 @@ def hd95(
     if crop:
         region = box_p.union(box_r).expand((1,) * p.ndim).clip(p.shape).slices
         p, r = p[region], r[region]
-    return float(np.percentile(symmetric_surface_distances(p, r, voxel_mm), 95))
+    return p, r, voxel_mm
 
 
 def surface_chamfer(pred: npt.ArrayLike, ref: npt.ArrayLike, spacing: float | Sequence[float]) -> float:
@@ -148,15 +160,11 @@ def surface_chamfer(pred: npt.ArrayLike, ref: npt.ArrayLike, spacing: float | Se
     R's plus the reverse, unsquared — computed with distance transforms on the joint bounding box
     instead of point lists, which gives the same numbers.
     """
-    p, r = as_same_shape_masks(pred, ref)
-    voxel_mm = as_spacing(spacing, p.ndim)
-    box_p, box_r = bounding_box(p), bounding_box(r)
-    if box_p is None and box_r is None:
-        return 0.0
-    if box_p is None or box_r is None:
-        return volume_diagonal_mm(p.shape, voxel_mm)
-    region = box_p.union(box_r).expand((1,) * p.ndim).clip(p.shape).slices
-    surface_p, surface_r = surface(p[region]), surface(r[region])
+    pair = _surface_pair(pred, ref, spacing, crop=True)
+    if isinstance(pair, float):
+        return pair
+    p, r, voxel_mm = pair
+    surface_p, surface_r = surface(p), surface(r)
     forward = directed_surface_distances(surface_p, surface_r, voxel_mm)
     backward = directed_surface_distances(surface_r, surface_p, voxel_mm)
     return float(forward.mean() + backward.mean())
