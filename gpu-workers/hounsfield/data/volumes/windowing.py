@@ -73,7 +73,7 @@ def invert_window(
     w = resolve_window(window)
     x = np.asarray(values, dtype=np.float32)
     unit = (x + 1) / 2 if output_range == "-1,1" else x
-    return unit * np.float32(w.width) + np.float32(w.low)
+    return (unit * np.float32(w.width) + np.float32(w.low)).astype(np.float32)
 
 
 def output_data_range(output_range: OutputRange) -> float:
