@@ -106,7 +106,9 @@ def load_perceptual(config: PerceptualConfig, device: torch.device) -> tuple[nn.
             TrainerErrorCode.INVALID_CONFIG,
             f"perceptual.weightsPath {path} is not a TorchScript module: {error}",
         ) from error
-    network.eval().requires_grad_(False)
+    network.eval()
+    for parameter in network.parameters():  # ScriptModules have no requires_grad_()
+        parameter.requires_grad_(False)
     return network, digest
 
 
