@@ -162,9 +162,10 @@ class EMAVectorQuantizer(nn.Module):
             if self.training and not bool(self.initialized):
                 self._initialise(flat.detach())
             indices = self.nearest(flat)
+            # the codes this batch was assigned (a copy), before the EMA update moves them
+            z_q = self.codebook[indices].view(*z.shape[:1], *z.shape[2:], self.dim).movedim(-1, 1)
             if self.training:
                 self._ema_update(flat.detach(), indices)
-            z_q = self.codebook[indices].view(*z.shape[:1], *z.shape[2:], self.dim).movedim(-1, 1)
             commitment = F.mse_loss(z, z_q.detach())
             z_st = z + (z_q - z).detach()
         return Quantized(z_st, indices.view(z.shape[0], *z.shape[2:]), commitment)
