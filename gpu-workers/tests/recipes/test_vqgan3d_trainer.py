@@ -43,7 +43,9 @@ def phantoms(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _run(directory: Path, data: Path, steps: int, world: int = 1, resume: Path | None = None) -> tuple[int, str]:
+def _run(
+    directory: Path, data: Path, steps: int, world: int = 1, resume: Path | None = None
+) -> tuple[int, str]:
     env = {
         "OMP_NUM_THREADS": "1",
         **managed_environ(
@@ -61,7 +63,13 @@ def _run(directory: Path, data: Path, steps: int, world: int = 1, resume: Path |
     }
     launcher = [sys.executable]
     if world > 1:
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world}"]
+        launcher = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={world}",
+        ]
     done = subprocess.run(
         [*launcher, "-m", "hounsfield.recipes.vqgan3d"], env=env, capture_output=True, text=True, timeout=300
     )
