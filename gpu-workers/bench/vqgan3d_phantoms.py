@@ -4,7 +4,8 @@ Run: ``gpu-workers/.venv/bin/python gpu-workers/bench/vqgan3d_phantoms.py --minu
 ``--patients`` phantom patients (64×64×76 by default, the CTPA aspect), trains the ``cpu-tiny``
 preset on their train split as the worker would (``python -m hounsfield.recipes.vqgan3d`` with a
 time limit on the trainer's CPU time, so a busy machine does not shorten training), then
-reconstructs every held-out (val + test) volume through the gaussian blending and prints PSNR and 3-D SSIM (windowed intensities in [0, 1], data range 1) of
+reconstructs every held-out (val + test) volume through the gaussian blending and prints PSNR and
+3-D SSIM (windowed intensities in [0, 1], data range 1) of
 
 * the trained model (its last checkpoint),
 * the untrained model (the same seeded initialisation, codebook initialised from the first batch
