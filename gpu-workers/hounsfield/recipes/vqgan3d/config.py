@@ -5,11 +5,12 @@
 on every axis, L1 reconstruction only (no GAN, no perceptual term), Adam lr 1e-4, 2 patches per
 GPU (global batch 8 on 4 GPUs), 30 epochs of patches.
 
-``medicaldiffusion``: the VQ-GAN settings published with Medical Diffusion (Khader et al. 2023,
-``config/model/vq_gan_3d.yaml``): embedding 8, 16,384 codes, 16 hidden channels, downsampling 4,
-lr 3e-4, batch 2, codebook restart threshold 1.0, L1 weight 4, 2-D slice and 3-D patch
-discriminators (64 channels, 3 layers) with weight 1 each from step 50,000, perceptual weight 4
-(applied only when ``perceptual.weightsPath`` is given: nothing is downloaded).
+``medicaldiffusion``: the VQ-GAN training command published with Medical Diffusion (Khader et al.
+2023): embedding 8, 16,384 codes, 16 hidden channels, downsampling 4, lr 3e-4, batch 2, gradient
+clipping 1.0, codebook restart threshold 1.0, L1 weight 4, 2-D slice and 3-D patch discriminators
+(64 channels, 3 layers) with weight 1 each from step 10,000, perceptual weight 4 (applied only when
+``perceptual.weightsPath`` is given: nothing is downloaded). Its GAN feature-matching term
+(``gan_feat_weight`` 4) is not implemented here.
 
 ``cpu-tiny``: 16³ patches (stride 12) of small phantoms windowed to -1000..1000 HU, 16 hidden
 channels, embedding 8, 64 codes, lr 2e-3, batch 4 — trains in seconds on a CPU; with
@@ -126,6 +127,7 @@ def _medicaldiffusion() -> VQGAN3DConfig:
         perceptual=PerceptualConfig(weight=4.0),
         global_batch=2,
         lr=3e-4,
+        grad_clip=1.0,
         steps=200_000,
         num_workers=4,
         log_every=50,
