@@ -90,6 +90,19 @@ def test_per_axis_downsampling() -> None:
         model(torch.randn(1, 1, 16, 8, 9))
 
 
+def test_a_patch_the_downsampling_does_not_divide_is_refused_naming_the_fields() -> None:
+    from hounsfield.recipes.vqgan3d.config import PRESETS
+    from hounsfield.recipes.vqgan3d.recipe import build_model
+    from hounsfield.trainers.config_base import apply_overrides
+    from hounsfield.trainers.errors import TrainerError
+
+    config = apply_overrides(PRESETS["cpu-tiny"](), {"volumes": {"patch": [16, 16, 10]}})
+    with pytest.raises(
+        TrainerError, match=r"volumes.patch\[2\]=10 is not divisible by model.downsample\[2\]=4"
+    ):
+        build_model(config)
+
+
 def test_hinge_losses_and_discriminators() -> None:
     real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.0, 1.0])
     # relu(1 - real) = [0, .5, 2] mean 5/6; relu(1 + fake) = [0, 1, 2] mean 1
