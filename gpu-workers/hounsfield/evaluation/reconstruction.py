@@ -143,12 +143,12 @@ def summarise(scores: Sequence[CaseScore]) -> dict[str, dict[str, float]]:
 def write_report(report: ReconstructionReport, out_dir: Path) -> None:
     """``report.md``, ``report.yaml`` and ``cases.csv`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "cases.csv").open("w", newline="") as handle:
+    with (out_dir / "cases.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["case_id", "patient_id", *METRICS, "preview"])
         for s in report.cases:
             writer.writerow([s.case_id, s.patient_id, *(f"{getattr(s, m):.6g}" for m in METRICS), s.preview])
-    (out_dir / "report.yaml").write_text(yaml.safe_dump(asdict(report), sort_keys=False))
+    (out_dir / "report.yaml").write_text(yaml.safe_dump(asdict(report), sort_keys=False), encoding="utf-8")
     cell = lambda m: (  # noqa: E731
         f"{report.summary[m]['mean']:.4g} ± {report.summary[m]['std']:.4g}" if m in report.summary else "–"
     )
@@ -173,7 +173,7 @@ def write_report(report: ReconstructionReport, out_dir: Path) -> None:
         *(f"![{s.case_id}]({s.preview})" for s in report.cases),
         "",
     ]
-    (out_dir / "report.md").write_text("\n".join(lines))
+    (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 def evaluate_checkpoint(
@@ -193,7 +193,7 @@ def evaluate_checkpoint(
     config_path = run_config or checkpoint.parent.parent / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path}: the run's config.json (pass run_config / --config)")
-    config = VQGAN3DConfig.model_validate(json.loads(config_path.read_text())["config"])
+    config = VQGAN3DConfig.model_validate(json.loads(config_path.read_text(encoding="utf-8"))["config"])
     target = torch.device(device)
     model = build_model(config).to(target).eval()
     load_weights(model, checkpoint)

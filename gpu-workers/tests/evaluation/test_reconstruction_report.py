@@ -35,7 +35,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         str(base / "data"), "--steps", "2", "--output-dir", str(output),
         "--config", '{"validation": {"atEnd": false}}',
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return output
 
@@ -48,10 +54,10 @@ def test_report_with_previews(trained: Path, tmp_path: Path) -> None:
         assert 0 < case.psnr < 60 and -1 <= case.ssim <= 1 and 0 < case.codes_used <= 1
         png = Image.open(tmp_path / case.preview)
         assert png.size == (3 * 24, 24)
-    rows = list(csv.DictReader((tmp_path / "cases.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "cases.csv").open(encoding="utf-8")))
     assert [r["case_id"] for r in rows] == [c.case_id for c in report.cases]
-    stored = yaml.safe_load((tmp_path / "report.yaml").read_text())
+    stored = yaml.safe_load((tmp_path / "report.yaml").read_text(encoding="utf-8"))
     mean_psnr = np.mean([c.psnr for c in report.cases])
     assert stored["summary"]["psnr"]["mean"] == pytest.approx(mean_psnr)
-    markdown = (tmp_path / "report.md").read_text()
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "mean ± std" in markdown and f"]({report.cases[0].preview})" in markdown

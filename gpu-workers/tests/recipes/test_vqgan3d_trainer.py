@@ -71,7 +71,12 @@ def _run(
             f"--nproc_per_node={world}",
         ]
     done = subprocess.run(
-        [*launcher, "-m", "hounsfield.recipes.vqgan3d"], env=env, capture_output=True, text=True, timeout=300
+        [*launcher, "-m", "hounsfield.recipes.vqgan3d"],
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=300,
     )
     return done.returncode, done.stdout + done.stderr
 

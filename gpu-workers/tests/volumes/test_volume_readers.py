@@ -7,6 +7,7 @@ world (RAS+ mm) position says it must, and that the canonical affine is diagonal
 
 from __future__ import annotations
 
+import locale
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,7 @@ def test_dicom_series(tmp_path: Path) -> None:
     original = _indexed()
     series = tmp_path / "series"
     series.mkdir()
+    ctype = locale.setlocale(locale.LC_CTYPE)  # GDCM's DICOM writer resets it to "C"; restored below
     spacing = (0.6, 0.7, 2.0)
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
@@ -92,6 +94,7 @@ def test_dicom_series(tmp_path: Path) -> None:
             plane.SetMetaData(tag, value)
         writer.SetFileName(str(series / f"slice{k:03d}.dcm"))
         writer.Execute(plane)
+    locale.setlocale(locale.LC_CTYPE, ctype)
     read = read_image(series)
     ras = np.diag([-spacing[0], -spacing[1], spacing[2], 1.0])
     assert read.shape == SHAPE and read.spacing == pytest.approx(spacing)

@@ -195,7 +195,7 @@ def prepare_volumes(root: Path, out_dir: Path, config: VolumePrepareConfig | Non
         excluded=excluded,
         split_counts={s: sum(1 for c in cases if c.split == s) for s in _SPLITS},
     )
-    (out_dir / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n")
+    (out_dir / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
@@ -248,7 +248,7 @@ def _preprocess(
 
 def _patients(sources: dict[str, Path], config: VolumePrepareConfig) -> dict[str, str]:
     if config.patient_csv is not None:
-        with config.patient_csv.open(newline="") as handle:
+        with config.patient_csv.open(newline="", encoding="utf-8") as handle:
             table = {row["case_id"]: row["patient_id"] for row in csv.DictReader(handle)}
         missing = sorted(set(sources) - set(table))
         if missing:
@@ -271,7 +271,7 @@ def _patients(sources: dict[str, Path], config: VolumePrepareConfig) -> dict[str
 
 
 def _read_user_split(path: Path, patients: dict[str, str]) -> dict[str, SplitName]:
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     split: dict[str, SplitName] = {}
     for row in rows:
@@ -330,7 +330,7 @@ def load_manifest(out_dir: Path) -> VolumeManifest:
         raise DataError(
             DataErrorCode.MISSING_FILE, f"{path} does not exist; run hounsfield.data.volumes.prepare"
         )
-    return VolumeManifest.model_validate_json(path.read_text())
+    return VolumeManifest.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 def is_stale(root: Path, out_dir: Path, config: VolumePrepareConfig) -> str | None:
