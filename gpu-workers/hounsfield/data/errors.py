@@ -22,6 +22,15 @@ class DataErrorCode(StrEnum):
     NO_SURFACE = "no_surface"
     INVALID_LAYOUT = "invalid_layout"
     UNKNOWN_CASE = "unknown_case"
+    # intensity volumes (hounsfield.data.volumes)
+    NOT_FINITE = "not_finite"
+    CONSTANT_INTENSITY = "constant_intensity"
+    TOO_SMALL = "too_small"
+    INVALID_SPACING = "invalid_spacing"
+    DUPLICATE = "duplicate"
+    NO_PATIENT = "no_patient"
+    SPLIT_OVERLAP = "split_overlap"
+    NOT_IN_SPLIT = "not_in_split"
 
 
 class DataError(Exception):

@@ -20,6 +20,7 @@ _log = logging.getLogger(__name__)
 RECIPES: Mapping[str, str] = {
     "pcdiff": "hounsfield.recipes.pcdiff",
     "voxelization": "hounsfield.recipes.voxelization",
+    "vqgan3d": "hounsfield.recipes.vqgan3d",
 }
 
 #: Kinds every worker runs that are not recipes: the user's own module, and the platform's internal
