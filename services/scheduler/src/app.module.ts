@@ -1,7 +1,11 @@
 import { serviceModule } from '@hounsfield/runtime';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './config';
 import { EventsConsumer } from './events/events.consumer';
-import { JobLifecycleService } from './jobs/job-lifecycle.service';
+import { JobCommands } from './jobs/job-commands.service';
+import { JobAssigner } from './scheduling/job-assigner';
+import { JobQueries } from './jobs/job-queries.service';
+import { WorkerEvents } from './jobs/worker-events.service';
+import { WorkerStopClient } from './jobs/worker-stop.client';
 import { JobRepository } from './jobs/job.repository';
 import { JobsRpc } from './jobs/jobs.rpc';
 import { OutboxPublisher } from './scheduling/outbox.publisher';
@@ -28,7 +32,11 @@ export function schedulerModule(config: SchedulerConfig) {
       InventoryService,
       OutboxPublisher,
       ResumePointService,
-      JobLifecycleService,
+      WorkerStopClient,
+      JobQueries,
+      JobCommands,
+      JobAssigner,
+      WorkerEvents,
       SchedulerService,
       EventsConsumer,
       JobsRpc,

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { CONSUMERS, PlatformEvent, platformEventSchema, STREAMS, SUBJECTS, WorkerHeartbeat } from '@hounsfield/contracts';
 import { DurableConsumer, ensureConsumer, eventsConsumerConfig, NatsClient } from '@hounsfield/messaging';
-import { JobLifecycleService } from '../jobs/job-lifecycle.service';
+import { WorkerEvents } from '../jobs/worker-events.service';
 import { OutboxPublisher } from '../scheduling/outbox.publisher';
 import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
 import { WorkerRepository } from '../workers/worker.repository';
@@ -14,7 +14,7 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
-    private readonly lifecycle: JobLifecycleService,
+    private readonly workerEvents: WorkerEvents,
     private readonly workers: WorkerRepository,
     private readonly outbox: OutboxPublisher,
     private readonly trigger: SchedulingTrigger,
@@ -51,11 +51,11 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
       case 'heartbeat':
         return this.onHeartbeat(event);
       case 'status':
-        return this.lifecycle.onStatus(event);
+        return this.workerEvents.onStatus(event);
       case 'progress':
-        return this.lifecycle.onProgress(event);
+        return this.workerEvents.onProgress(event);
       case 'notice':
-        return this.lifecycle.onNotice(event);
+        return this.workerEvents.onNotice(event);
       case 'state':
       case 'alert':
         return;
@@ -70,7 +70,7 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
       this.logger.log(`worker ${heartbeat.workerId} registered with ${heartbeat.gpus.length} GPU(s)${heartbeat.simulated ? ' (simulated)' : ''}`);
       // A worker declared dead that comes back may still run attempts the scheduler has since
       // given to others: stop them, or their GPUs would refuse every new assignment.
-      await this.lifecycle.stopStaleAttempts(heartbeat.workerId, heartbeat.running);
+      await this.workerEvents.stopStaleAttempts(heartbeat.workerId, heartbeat.running);
     }
     if (capacityChanged) this.trigger.kick();
   }

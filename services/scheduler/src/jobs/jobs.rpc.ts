@@ -3,7 +3,8 @@ import { SERVICE_RPCS } from '@hounsfield/contracts';
 import { NatsClient, serveRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { WorkerViewService } from '../workers/worker-view.service';
-import { JobLifecycleService } from './job-lifecycle.service';
+import { JobCommands } from './job-commands.service';
+import { JobQueries } from './job-queries.service';
 
 const QUEUE_GROUP = 'scheduler';
 
@@ -14,18 +15,19 @@ export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
-    private readonly lifecycle: JobLifecycleService,
+    private readonly commands: JobCommands,
+    private readonly queries: JobQueries,
     private readonly workers: WorkerViewService,
   ) {}
 
   onApplicationBootstrap(): void {
     const nc = this.nats.nc;
     this.subscriptions = [
-      serveRpc(nc, SERVICE_RPCS.submitJob, QUEUE_GROUP, (req) => this.lifecycle.submit(req.spec, req.owner)),
-      serveRpc(nc, SERVICE_RPCS.getJob, QUEUE_GROUP, (req) => this.lifecycle.get(req.id)),
-      serveRpc(nc, SERVICE_RPCS.listJobs, QUEUE_GROUP, (req) => this.lifecycle.list(req)),
-      serveRpc(nc, SERVICE_RPCS.cancelJob, QUEUE_GROUP, (req) => this.lifecycle.cancel(req.id, req.graceSeconds)),
-      serveRpc(nc, SERVICE_RPCS.failJob, QUEUE_GROUP, (req) => this.lifecycle.fail(req.id, req.reason, req.graceSeconds)),
+      serveRpc(nc, SERVICE_RPCS.submitJob, QUEUE_GROUP, (req) => this.commands.submit(req.spec, req.owner)),
+      serveRpc(nc, SERVICE_RPCS.getJob, QUEUE_GROUP, (req) => this.queries.get(req.id)),
+      serveRpc(nc, SERVICE_RPCS.listJobs, QUEUE_GROUP, (req) => this.queries.list(req)),
+      serveRpc(nc, SERVICE_RPCS.cancelJob, QUEUE_GROUP, (req) => this.commands.cancel(req.id, req.graceSeconds)),
+      serveRpc(nc, SERVICE_RPCS.failJob, QUEUE_GROUP, (req) => this.commands.fail(req.id, req.reason, req.graceSeconds)),
       serveRpc(nc, SERVICE_RPCS.listWorkers, QUEUE_GROUP, () => this.workers.list()),
     ];
   }

@@ -1,16 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Assignment, isTrainingSpec, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
+import { JobRecord } from '@hounsfield/contracts';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
-import { resolveHyperparameters } from '../jobs/batch-resolution';
-import { JobLifecycleService } from '../jobs/job-lifecycle.service';
-import { JobRepository, OutboxEntry } from '../jobs/job.repository';
-import { nowIso, startAttempt, stateEventEntry, transition } from '../jobs/job-transitions';
+import { WorkerEvents } from '../jobs/worker-events.service';
+import { WorkerStopClient } from '../jobs/worker-stop.client';
+import { JobRepository } from '../jobs/job.repository';
 import { leaseToken } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
 import { InventoryService } from './inventory.service';
 import { Candidate, largestFreeBlock, placeJob, reservationFor } from './placement';
-import { ResumePointService } from './resume-point.service';
+import { JobAssigner } from './job-assigner';
 
 import { SchedulingTrigger } from './scheduling.trigger';
 
@@ -38,10 +37,11 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     private readonly jobs: JobRepository,
     private readonly workers: WorkerRepository,
-    private readonly lifecycle: JobLifecycleService,
+    private readonly workerEvents: WorkerEvents,
+    private readonly workerStop: WorkerStopClient,
     private readonly outbox: OutboxPublisher,
     private readonly inventory: InventoryService,
-    private readonly resumePoints: ResumePointService,
+    private readonly assigner: JobAssigner,
     trigger: SchedulingTrigger,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
   ) {
@@ -121,7 +121,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const waitMs = Math.max(this.config.HOUNSFIELD_LOST_ATTEMPT_SECONDS * 1000, 3 * heartbeat.intervalSeconds * 1000);
       if (now - since < waitMs) continue;
       const reason = `worker ${job.workerId} no longer runs attempt ${job.attempt} (not in its heartbeats for ${Math.round((now - since) / 1000)} s; its agent restarted?); requeued without spending a restart`;
-      if (await this.lifecycle.requeue(job, reason, false, {}, 'failed', 'infrastructure')) this.logger.warn(`job ${job.id}: ${reason}`);
+      if (await this.workerEvents.requeue(job, reason, false, {}, 'failed', 'infrastructure')) this.logger.warn(`job ${job.id}: ${reason}`);
     }
     for (const key of this.missingSince.keys()) if (!seen.has(key)) this.missingSince.delete(key);
   }
@@ -136,7 +136,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const active = await this.jobs.getMany(await this.jobs.activeIds());
     for (const workerId of dead) {
       for (const job of active.filter((j) => j.workerId === workerId)) {
-        await this.lifecycle.requeue(job, `worker ${workerId} stopped sending heartbeats (infrastructure failure; no restart spent)`, false, {}, 'failed', 'infrastructure');
+        await this.workerEvents.requeue(job, `worker ${workerId} stopped sending heartbeats (infrastructure failure; no restart spent)`, false, {}, 'failed', 'infrastructure');
       }
       await this.workers.remove(workerId);
       await this.jobs.deleteLeases(workerId);
@@ -152,8 +152,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const assignedAt = Date.parse(job.history[job.history.length - 1].at);
       if (Date.now() - assignedAt < limitMs) continue;
       const workerId = job.workerId;
-      if (await this.lifecycle.requeue(job, `worker ${workerId} did not acknowledge the assignment within ${limitMs / 1000} s`, false, {}, 'failed', 'infrastructure')) {
-        if (workerId) await this.lifecycle.requestWorkerStop(workerId, job.id, job.attempt, 10);
+      if (await this.workerEvents.requeue(job, `worker ${workerId} did not acknowledge the assignment within ${limitMs / 1000} s`, false, {}, 'failed', 'infrastructure')) {
+        if (workerId) await this.workerStop.requestWorkerStop(workerId, job.id, job.attempt, 10);
       }
     }
   }
@@ -196,7 +196,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const token = leaseToken(job.id, job.attempt);
       for (const index of result.gpuIndices) candidate.leases.set(index, token);
       candidate.activeJobs += 1;
-      decided.push(this.assign(job, result.workerId, result.gpuIndices));
+      decided.push(this.assigner.assign(job, result.workerId, result.gpuIndices));
     };
     const lengths = await this.jobs.queueLengths();
     for (let start = 0; start < lengths[0]; start += PAGE) {
@@ -247,73 +247,5 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
     const placed = await Promise.all(decided);
     if (placed.some(Boolean)) await this.outbox.flush();
-  }
-
-  private async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
-    const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
-    // Internal tasks train nothing: no batch or learning rate to resolve.
-    const resolved = isTrainingSpec(job.spec) ? resolveHyperparameters(job.spec, worldSize, job.perDeviceBatchCap) : undefined;
-    const cudaVisibleDevices = gpuIndices.join(',');
-    const resume = await this.resumePoints.resumePoint(job);
-    const init = await this.resumePoints.initPoint(job, resume);
-    for (const point of [resume, init]) {
-      if (point.kind === 'wait') {
-        this.logger.warn(`job ${job.id}: not assigned yet: ${point.reason}`);
-        return false;
-      }
-      if (point.kind === 'fail') {
-        await this.lifecycle.fail(job.id, point.reason, 0).catch((error: unknown) => this.logger.warn(`job ${job.id}: ${String(error)}`));
-        return false;
-      }
-    }
-    const assignment: Assignment = {
-      v: SCHEMA_VERSION,
-      assignmentId: `${job.id}:${job.attempt}`,
-      jobId: job.id,
-      attempt: job.attempt,
-      workerId,
-      spec: job.spec,
-      gpuIndices,
-      cudaVisibleDevices,
-      nprocPerNode: worldSize,
-      ...(resolved ? { resolved } : {}),
-      ...(resume.kind === 'resume' ? { resumeFrom: resume.checkpoint.id } : {}),
-      ...(init.kind === 'resume' ? { initFrom: init.checkpoint.id } : {}),
-      issuedAt: nowIso(),
-    };
-    const resumeNote =
-      resume.kind === 'resume'
-        ? `; resumes from checkpoint ${resume.checkpoint.id} (step ${resume.checkpoint.step})`
-        : init.kind === 'resume'
-          ? `; initial weights from checkpoint ${init.checkpoint.id}`
-          : resume.kind === 'fresh' && resume.note
-            ? `; ${resume.note}`
-            : '';
-    const split = resolved ? ` (${resolved.perDeviceBatch} per device × ${resolved.gradAccumSteps} accumulation × ${worldSize})` : '';
-    const next = startAttempt(
-      transition(
-        job,
-        'assigned',
-        { workerId, gpuIndices, cudaVisibleDevices, ...(resolved ? { resolved } : {}) },
-        `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}${split}${resumeNote}`,
-      ),
-      workerId,
-      worldSize,
-      resolved,
-    );
-    const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
-    const result = await this.jobs.commit(next, {
-      expectedAttempt: job.attempt,
-      allowedStates: ['queued'],
-      active: true,
-      lease: gpuIndices.length ? { op: 'claim', workerId, token: leaseToken(job.id, job.attempt), gpuIndices } : undefined,
-      outbox: [assignEntry, stateEventEntry(next, 'queued')],
-    });
-    if (result !== 'ok') {
-      this.logger.warn(`job ${job.id}: assignment to ${workerId} not applied (${result})`);
-      return false;
-    }
-    this.logger.log(`job ${job.id}#${job.attempt} assigned to ${workerId} ${gpuIndices.length ? `GPUs ${cudaVisibleDevices}` : '(CPU)'}`);
-    return true;
   }
 }

@@ -1,0 +1,66 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { decodeCursor, encodeCursor, JobPage, JobRecord, ListJobsRequest } from '@hounsfield/contracts';
+import { z } from 'zod';
+import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
+import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
+import { InventoryService } from '../scheduling/inventory.service';
+import { placeJob } from '../scheduling/placement';
+import { JobRepository } from './job.repository';
+
+const jobPositionSchema = z.object({ score: z.number(), id: z.string() }).strict();
+
+/** Reads of jobs: one record or a page, each with its queue position, latest progress, notices and pending reason. */
+@Injectable()
+export class JobQueries {
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly inventory: InventoryService,
+    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+  ) {}
+  async get(id: string): Promise<JobRecord> {
+    const job = await this.jobs.get(id);
+    if (!job) throw schedulerError(SchedulerErrorCode.NotFound, `no job with id ${id}`);
+    return this.view(job);
+  }
+
+  /** A page of jobs, newest first; the cursor is the last job's position, opaque to callers. */
+  async list(request: ListJobsRequest): Promise<JobPage> {
+    const after = request.cursor === undefined ? undefined : decodeCursor(jobPositionSchema, request.cursor);
+    if (request.cursor !== undefined && after === undefined) {
+      throw schedulerError(SchedulerErrorCode.InvalidSpec, 'cursor is not one this list returned; start without it');
+    }
+    const states = request.states ?? (request.state ? [request.state] : undefined);
+    const page = await this.jobs.page({ states, owner: request.owner, limit: request.limit, after });
+    const jobs = await Promise.all(page.jobs.map((job) => this.view(job)));
+    return { jobs, ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
+  }
+
+  /** Adds what is kept apart from the record: queue position, latest progress and notices. */
+  async view(job: JobRecord): Promise<JobRecord> {
+    const [position, progress, notices] = await Promise.all([
+      job.state === 'queued' ? this.jobs.queuePosition(job) : undefined,
+      this.jobs.getProgress(job.id),
+      this.jobs.getNotices(job.id),
+    ]);
+    return {
+      ...job,
+      ...(position !== undefined ? { queuePosition: position } : {}),
+      ...(progress && progress.attempt === job.attempt ? { lastProgress: progress } : {}),
+      ...(notices.length ? { notices } : {}),
+      ...(job.state === 'queued' ? { pendingReason: await this.pendingReason(job, position) } : {}),
+    };
+  }
+
+  /**
+   * Why a queued job waits, computed from the inventory now (not stored, so it is never stale):
+   * what it needs against what is free, or the jobs ahead of it when it would fit.
+   */
+  private async pendingReason(job: JobRecord, position: number | undefined): Promise<string> {
+    const result = placeJob(job.spec, await this.inventory.candidatesForView(), { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT });
+    if (!result.placed) return result.reason;
+    const ahead = (position ?? 1) - 1;
+    return ahead > 0
+      ? `fits on ${result.workerId} now; ${ahead} job(s) ahead of it in the queue are placed first`
+      : `fits on ${result.workerId}; waiting for the next scheduling pass`;
+  }
+}

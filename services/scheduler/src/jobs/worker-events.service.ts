@@ -1,0 +1,210 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { isTerminalJobState, isTrainingSpec, JobNoticeEvent, JobRecord, JobState, ProgressEvent, StatusEvent, TrainingJobSpec } from '@hounsfield/contracts';
+import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
+import { OutboxPublisher } from '../scheduling/outbox.publisher';
+import { leaseToken } from '../workers/worker.model';
+import { halvedBatchCap, resolveHyperparameters } from './batch-resolution';
+import { CommitOptions, JobRepository, queueScore } from './job.repository';
+import { clearPlacement, endAttempt, nowIso, stateEventEntry, transition } from './job-transitions';
+import { WorkerStopClient } from './worker-stop.client';
+
+const PLACED_STATES: JobState[] = ['assigned', 'starting', 'running'];
+
+/**
+ * What workers report, and what it does to a job: progress and notices stored, status moving the
+ * attempt along (success, cancellation, restart, out-of-memory retry, requeue after an
+ * infrastructure failure), and attempts a worker still runs that are no longer current stopped.
+ */
+@Injectable()
+export class WorkerEvents {
+  private readonly logger = new Logger(WorkerEvents.name);
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly outbox: OutboxPublisher,
+    private readonly trigger: SchedulingTrigger,
+    private readonly workerStop: WorkerStopClient,
+  ) {}
+  async onProgress(event: ProgressEvent): Promise<void> {
+    await this.jobs.saveProgress(event);
+  }
+
+  async onNotice(event: JobNoticeEvent): Promise<void> {
+    await this.jobs.saveNotice(event);
+  }
+
+  async onStatus(event: StatusEvent): Promise<void> {
+    const job = await this.jobs.get(event.jobId);
+    if (!job) {
+      this.logger.warn(`status for unknown job ${event.jobId} ignored`);
+      return;
+    }
+    if (job.workerId !== undefined && event.workerId !== job.workerId && event.attempt === job.attempt) {
+      // Job subjects are not per worker, so a status naming another worker than the placement is refused here.
+      this.logger.warn(`status ${event.state} of job ${job.id} attempt ${event.attempt} from worker ${event.workerId} ignored: the attempt is on ${job.workerId}`);
+      return;
+    }
+    if (event.attempt !== job.attempt || isTerminalJobState(job.state) || job.state === 'queued') {
+      // A report from an attempt the scheduler already gave up on: make sure it stops.
+      if ((event.state === 'starting' || event.state === 'running') && event.attempt <= job.attempt) {
+        await this.workerStop.requestWorkerStop(event.workerId, job.id, event.attempt, 10);
+      }
+      return;
+    }
+    const release = { op: 'release' as const, workerId: job.workerId ?? event.workerId, token: leaseToken(job.id, job.attempt) };
+    const exit = { exitCode: event.exitCode, reason: event.reason, logTail: event.logTail };
+    switch (event.state) {
+      case 'starting':
+        if (job.state !== 'assigned') return;
+        await this.commit(transition(job, 'starting'), job, { active: true });
+        return;
+      case 'running':
+        if (job.state === 'running') return;
+        await this.commit(transition(job, 'running', { runtime: event.runtime, startedAt: job.startedAt ?? event.at }), job, { active: true });
+        return;
+      case 'succeeded':
+        await this.commit(endAttempt(transition(job, 'succeeded', { ...exit, finishedAt: event.at }), 'succeeded'), job, { active: false, lease: release });
+        break;
+      case 'cancelled': {
+        const endAs = job.stopAs ?? 'cancelled';
+        const reason = job.stopReason ?? event.reason;
+        await this.commit(endAttempt(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), endAs), job, { active: false, lease: release });
+        break;
+      }
+      case 'preempted':
+        await this.requeue(job, `preempted: ${event.reason ?? 'the worker stopped the attempt'}`, false, {}, 'preempted');
+        break;
+      case 'failed': {
+        const kind = event.failureKind ?? 'trainer';
+        if (job.cancelRequested) {
+          const endAs = job.stopAs ?? 'cancelled';
+          const reason = job.stopReason ?? 'cancelled by request';
+          await this.commit(endAttempt(transition(job, endAs, { ...exit, reason, finishedAt: event.at }, reason), endAs), job, { active: false, lease: release });
+        } else if (kind === 'infrastructure') {
+          await this.requeue(job, `worker ${event.workerId}: ${event.reason ?? 'infrastructure failure'} (no restart spent)`, false, exit, 'failed', kind);
+        } else if (kind === 'oom' && isTrainingSpec(job.spec)) {
+          await this.retryOutOfMemory({ ...job, spec: job.spec }, event, exit, release);
+        } else if (kind === 'trainer' && job.restarts < job.spec.maxRestarts) {
+          await this.requeue(job, event.reason ?? `exit code ${event.exitCode}`, true, exit, 'failed', kind);
+        } else {
+          const failed = endAttempt(transition(job, 'failed', { ...exit, finishedAt: event.at }, event.reason), 'failed', kind, event.reason);
+          await this.commit(failed, job, { active: false, lease: release });
+        }
+        break;
+      }
+    }
+    this.trigger.kick();
+  }
+
+  /** Asks a worker to stop the attempts it runs that are no longer the current attempt on it. */
+  async stopStaleAttempts(workerId: string, running: { jobId: string; attempt: number }[]): Promise<void> {
+    if (running.length === 0) return;
+    const current = new Map((await this.jobs.getMany(running.map((r) => r.jobId))).map((job) => [job.id, job]));
+    await Promise.all(
+      running.map(async ({ jobId, attempt }) => {
+        const job = current.get(jobId);
+        const stale = !job || job.attempt !== attempt || job.workerId !== workerId || isTerminalJobState(job.state) || job.state === 'queued';
+        if (!stale) return;
+        this.logger.warn(`worker ${workerId} still runs ${jobId}#${attempt}, which is no longer its attempt; asking it to stop`);
+        await this.workerStop.requestWorkerStop(workerId, jobId, attempt, 10);
+      }),
+    );
+  }
+
+  /**
+   * Out of memory: the attempt is retried with half the per-device batch and twice the
+   * accumulation (the scheduler resolves the next attempt under the lowered cap; the global batch
+   * and learning rate stay), without spending a restart, until a per-device batch of 1 also ran
+   * out of memory.
+   */
+  private async retryOutOfMemory(
+    job: JobRecord & { spec: TrainingJobSpec },
+    event: StatusEvent,
+    exit: Partial<JobRecord>,
+    release: CommitOptions['lease'],
+  ): Promise<void> {
+    const perDevice = job.resolved?.perDeviceBatch ?? 1;
+    const cap = halvedBatchCap(perDevice);
+    const why = event.reason ?? 'out of memory';
+    if (cap === undefined) {
+      const reason = `${why}; it ran out of memory with a per-device batch of 1, so there is nothing smaller to retry with: use GPUs with more memory, gradientCheckpointing, or a smaller model or input`;
+      await this.commit(endAttempt(transition(job, 'failed', { ...exit, reason, finishedAt: event.at }, reason), 'failed', 'oom', why), job, { active: false, lease: release });
+      return;
+    }
+    const next = resolveHyperparameters(job.spec, job.resolved?.worldSize, cap);
+    const reason =
+      `${why}; retrying with ${next.perDeviceBatch} per device × ${next.gradAccumSteps} accumulation ` +
+      `(was ${perDevice} × ${job.resolved?.gradAccumSteps ?? 1}; global batch ${next.globalBatch} and lr ${next.lr} unchanged, no restart spent)`;
+    await this.requeue(job, reason, false, exit, 'failed', 'oom', { perDeviceBatchCap: cap });
+  }
+
+  /**
+   * Puts a placed job back in the queue as a new attempt. `spendRestart` is true for trainer
+   * failures; lost workers, withdrawn assignments, preemption and out-of-memory retries spend none.
+   * `outcome`/`failureKind` close the ended attempt's summary; `patch` changes the record (the OOM cap).
+   */
+  async requeue(
+    job: JobRecord,
+    reason: string,
+    spendRestart: boolean,
+    exit: Partial<JobRecord> = {},
+    outcome: JobState = 'failed',
+    failureKind?: StatusEvent['failureKind'],
+    patch: Partial<JobRecord> = {},
+  ): Promise<boolean> {
+    if (job.cancelRequested) {
+      // Someone asked to stop it; a lost worker does not bring it back.
+      const endAs = job.stopAs ?? 'cancelled';
+      const why = `${job.stopReason ?? 'cancelled by request'} (${reason})`;
+      const ended = endAttempt(transition(job, endAs, { ...exit, reason: why, finishedAt: nowIso() }, why), endAs);
+      const result = await this.jobs.commit(ended, {
+        expectedAttempt: job.attempt,
+        allowedStates: PLACED_STATES,
+        active: false,
+        lease: { op: 'release', workerId: job.workerId ?? '_none', token: leaseToken(job.id, job.attempt) },
+        outbox: [stateEventEntry(ended, job.state)],
+      });
+      if (result === 'ok') await this.outbox.flush();
+      return result === 'ok';
+    }
+    const attempt = job.attempt + 1;
+    const closed = endAttempt({ ...job, ...patch }, outcome, failureKind, reason);
+    const ended = spendRestart ? transition(closed, 'failed', exit, reason) : { ...closed, ...exit };
+    const why = spendRestart ? '' : `${reason}; `;
+    const next = transition(clearPlacement(ended), 'queued', {
+      attempt,
+      restarts: job.restarts + (spendRestart ? 1 : 0),
+      cancelRequested: undefined,
+      stopAs: undefined,
+      stopReason: undefined,
+    }, `${why}requeued as attempt ${attempt}${spendRestart ? ` (restart ${job.restarts + 1} of ${job.spec.maxRestarts})` : ''}`);
+    const result = await this.jobs.commit(next, {
+      expectedAttempt: job.attempt,
+      allowedStates: PLACED_STATES.concat(['preempted']),
+      queueScore: queueScore(job.spec.priority, job.createdAt),
+      active: false,
+      lease: { op: 'release', workerId: job.workerId ?? '_none', token: leaseToken(job.id, job.attempt) },
+      outbox: [stateEventEntry(next, job.state)],
+    });
+    if (result === 'ok') {
+      this.logger.log(`job ${job.id} requeued as attempt ${attempt}: ${reason}`);
+      await this.outbox.flush();
+      this.trigger.kick();
+    }
+    return result === 'ok';
+  }
+
+  private async commit(next: JobRecord, previous: JobRecord, options: Omit<CommitOptions, 'expectedAttempt' | 'allowedStates' | 'outbox'>): Promise<void> {
+    const result = await this.jobs.commit(next, {
+      ...options,
+      expectedAttempt: previous.attempt,
+      allowedStates: [previous.state],
+      outbox: [stateEventEntry(next, previous.state)],
+    });
+    if (result === 'ok') {
+      await this.outbox.flush();
+    } else {
+      this.logger.warn(`job ${previous.id}: change to ${next.state} not applied (${result})`);
+    }
+  }
+}

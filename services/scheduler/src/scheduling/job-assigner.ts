@@ -1,0 +1,93 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Assignment, isTrainingSpec, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
+import { resolveHyperparameters } from '../jobs/batch-resolution';
+import { JobCommands } from '../jobs/job-commands.service';
+import { JobRepository, OutboxEntry } from '../jobs/job.repository';
+import { nowIso, startAttempt, stateEventEntry, transition } from '../jobs/job-transitions';
+import { leaseToken } from '../workers/worker.model';
+import { ResumePointService } from './resume-point.service';
+
+/**
+ * Commits one placement decision: the attempt's batch split resolved for its world size, its
+ * resume and initial-weights points found, the job moved to `assigned` with its GPU lease and the
+ * assignment message in one guarded Redis transaction (a decision that lost a race is refused and
+ * the job waits for the next pass).
+ */
+@Injectable()
+export class JobAssigner {
+  private readonly logger = new Logger(JobAssigner.name);
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly commands: JobCommands,
+    private readonly resumePoints: ResumePointService,
+  ) {}
+
+  async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
+    const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
+    // Internal tasks train nothing: no batch or learning rate to resolve.
+    const resolved = isTrainingSpec(job.spec) ? resolveHyperparameters(job.spec, worldSize, job.perDeviceBatchCap) : undefined;
+    const cudaVisibleDevices = gpuIndices.join(',');
+    const resume = await this.resumePoints.resumePoint(job);
+    const init = await this.resumePoints.initPoint(job, resume);
+    for (const point of [resume, init]) {
+      if (point.kind === 'wait') {
+        this.logger.warn(`job ${job.id}: not assigned yet: ${point.reason}`);
+        return false;
+      }
+      if (point.kind === 'fail') {
+        await this.commands.fail(job.id, point.reason, 0).catch((error: unknown) => this.logger.warn(`job ${job.id}: ${String(error)}`));
+        return false;
+      }
+    }
+    const assignment: Assignment = {
+      v: SCHEMA_VERSION,
+      assignmentId: `${job.id}:${job.attempt}`,
+      jobId: job.id,
+      attempt: job.attempt,
+      workerId,
+      spec: job.spec,
+      gpuIndices,
+      cudaVisibleDevices,
+      nprocPerNode: worldSize,
+      ...(resolved ? { resolved } : {}),
+      ...(resume.kind === 'resume' ? { resumeFrom: resume.checkpoint.id } : {}),
+      ...(init.kind === 'resume' ? { initFrom: init.checkpoint.id } : {}),
+      issuedAt: nowIso(),
+    };
+    const resumeNote =
+      resume.kind === 'resume'
+        ? `; resumes from checkpoint ${resume.checkpoint.id} (step ${resume.checkpoint.step})`
+        : init.kind === 'resume'
+          ? `; initial weights from checkpoint ${init.checkpoint.id}`
+          : resume.kind === 'fresh' && resume.note
+            ? `; ${resume.note}`
+            : '';
+    const split = resolved ? ` (${resolved.perDeviceBatch} per device × ${resolved.gradAccumSteps} accumulation × ${worldSize})` : '';
+    const next = startAttempt(
+      transition(
+        job,
+        'assigned',
+        { workerId, gpuIndices, cudaVisibleDevices, ...(resolved ? { resolved } : {}) },
+        `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}${split}${resumeNote}`,
+      ),
+      workerId,
+      worldSize,
+      resolved,
+    );
+    const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
+    const result = await this.jobs.commit(next, {
+      expectedAttempt: job.attempt,
+      allowedStates: ['queued'],
+      active: true,
+      lease: gpuIndices.length ? { op: 'claim', workerId, token: leaseToken(job.id, job.attempt), gpuIndices } : undefined,
+      outbox: [assignEntry, stateEventEntry(next, 'queued')],
+    });
+    if (result !== 'ok') {
+      this.logger.warn(`job ${job.id}: assignment to ${workerId} not applied (${result})`);
+      return false;
+    }
+    this.logger.log(`job ${job.id}#${job.attempt} assigned to ${workerId} ${gpuIndices.length ? `GPUs ${cudaVisibleDevices}` : '(CPU)'}`);
+    return true;
+  }
+}
