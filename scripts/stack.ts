@@ -135,15 +135,15 @@ async function main(): Promise<void> {
   const client = new HounsfieldClient({ baseUrl: stack.gatewayUrl, token: stack.adminToken });
   await waitForWorker(client, workerId);
   log(`gateway: ${stack.gatewayUrl}   (API docs: ${stack.gatewayUrl}/docs)`);
-  log(`token:   ${stack.adminTokenFile}   (the admin's API token; \`npm run hounsfield\` reads it from there)`);
+  log(`token:   ${stack.adminTokenFile}   (the admin's API token; the \`hounsfield\` command reads it from there)`);
   log(`logs:    ${join(dataDir, 'logs')}`);
 
   if (demo) {
     const ok = await runDemo(client, workerId);
     log('\nwhere to look next:');
     log(`  npm start                                   keep the stack running (gateway ${stack.gatewayUrl})`);
-    log(`  npm run hounsfield -- list                  jobs, newest first`);
-    log(`  npm run hounsfield -- submit my-spec.json   submit a job and follow it`);
+    log(`  gpu-workers/.venv/bin/hounsfield list       jobs, newest first (pip install ./clients/python for your own shell)`);
+    log(`  gpu-workers/.venv/bin/hounsfield submit my-spec.yaml   submit a job and follow it`);
     log(`  ${join(dataDir, 'workers', workerId)}   each attempt's log and outputs`);
     await stop(ok ? 0 : 1);
   } else {

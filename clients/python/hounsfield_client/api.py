@@ -22,7 +22,7 @@ class ClientError(Exception):
     """Anything the CLI reports as one readable message (exit status 4), not a traceback."""
 
 
-class GatewayUnreachable(ClientError):
+class GatewayUnreachableError(ClientError):
     def __init__(self, url: str, cause: Exception) -> None:
         super().__init__(
             f"cannot reach the Hounsfield gateway at {url} ({type(cause).__name__}: {cause}).\n"
@@ -81,7 +81,7 @@ class Gateway:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as error:
-            raise GatewayUnreachable(self.url, error) from error
+            raise GatewayUnreachableError(self.url, error) from error
         if response.status_code >= 400:
             raise _problem(response.status_code, response.text)
         return response
@@ -106,7 +106,7 @@ class Gateway:
         try:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as error:
-            raise GatewayUnreachable(self.url, error) from error
+            raise GatewayUnreachableError(self.url, error) from error
         try:
             if response.status_code >= 400:
                 response.read()
@@ -125,7 +125,7 @@ class Gateway:
             try:
                 yield from read_events(response.iter_lines())
             except httpx.TransportError as error:
-                raise GatewayUnreachable(self.url, error) from error
+                raise GatewayUnreachableError(self.url, error) from error
 
     # -- the API --------------------------------------------------------------------------------
 
@@ -138,7 +138,9 @@ class Gateway:
     def job(self, job_id: str) -> dict[str, Any]:
         return self.call("GET", f"/v1/jobs/{quoted(job_id)}")
 
-    def jobs(self, state: str | None = None, owner: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def jobs(
+        self, state: str | None = None, owner: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
         page = self.call("GET", "/v1/jobs", params={"state": state, "owner": owner, "limit": limit})
         return list(page["jobs"])
 
@@ -173,7 +175,9 @@ class Gateway:
         return list(self.call("GET", "/v1/workers")["workers"])
 
     def checkpoints(self, job_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/v1/checkpoints", params={"job": job_id, "limit": limit})["checkpoints"])
+        return list(
+            self.call("GET", "/v1/checkpoints", params={"job": job_id, "limit": limit})["checkpoints"]
+        )
 
     def checkpoint(self, ref: str) -> dict[str, Any]:
         return self.call("GET", f"/v1/checkpoints/{quoted(ref)}")
@@ -189,7 +193,11 @@ class Gateway:
         response = self._send(
             "POST",
             "/v1/checkpoints/import",
-            params={k: v for k, v in {"fileName": file_name, "format": format, "step": step}.items() if v is not None},
+            params={
+                k: v
+                for k, v in {"fileName": file_name, "format": format, "step": step}.items()
+                if v is not None
+            },
             content=_chunks(file),
             headers={"content-type": "application/octet-stream", "content-length": str(size)},
         )
@@ -200,7 +208,7 @@ class Gateway:
         try:
             response = self._http.request("HEAD", f"/v1/code/{quoted(digest)}")
         except httpx.TransportError as error:
-            raise GatewayUnreachable(self.url, error) from error
+            raise GatewayUnreachableError(self.url, error) from error
         if response.status_code == 404:
             return False
         if response.status_code >= 400:

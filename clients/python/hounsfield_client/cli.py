@@ -30,6 +30,7 @@ from hounsfield_client.render import (
     jobs_table,
     local_time,
     number,
+    sparkline,
     workers_table,
 )
 from hounsfield_client.spec_file import load_spec
@@ -46,7 +47,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 checkpoints_app = typer.Typer(help="List, download (verified) and import checkpoints.", no_args_is_help=True)
-evaluations_app = typer.Typer(help="Submit evaluations, follow them, read their reports.", no_args_is_help=True)
+evaluations_app = typer.Typer(
+    help="Submit evaluations, follow them, read their reports.", no_args_is_help=True
+)
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 user_app = typer.Typer(help="(admins) API users and their roles.", no_args_is_help=True)
 app.add_typer(checkpoints_app, name="checkpoints")
@@ -163,7 +166,9 @@ def submit(
         if json_out:
             emit_json(job)
         else:
-            console.print(f"submitted {job['id']} ({job['state']}); follow it: hounsfield show {job['id']} -f")
+            console.print(
+                f"submitted {job['id']} ({job['state']}); follow it: hounsfield show {job['id']} -f"
+            )
         return
     if not json_out:
         console.print(f"submitted {job['id']}")
@@ -301,7 +306,8 @@ def metrics(
         make_console().print(f"no stored series for {job_id} yet")
         return
     table = Table()
-    for column in ("SERIES", "POINTS", "FIRST STEP", "LAST STEP", "LAST", "MIN", "MAX", "NON-FINITE"):
+    columns = ("SERIES", "POINTS", "FIRST STEP", "LAST STEP", "LAST", "MIN", "MAX", "NON-FINITE", "CURVE")
+    for column in columns:
         table.add_column(column)
     for one in series:
         points = one["points"]
@@ -315,6 +321,7 @@ def metrics(
             number(min(p["min"] for p in values)) if values else "-",
             number(max(p["max"] for p in values)) if values else "-",
             str(sum(p["nonFinite"] for p in points)),
+            sparkline([p["value"] for p in points]),
         )
     make_console().print(table)
 
@@ -377,7 +384,9 @@ def checkpoints_download(
     """Streams a checkpoint's files through the gateway and verifies each against its manifest."""
     record, path = download_checkpoint(make_gateway(), ref, out)
     if json_out:
-        emit_json({"checkpoint": record["id"], "path": str(path), "files": [f["name"] for f in record["files"]]})
+        emit_json(
+            {"checkpoint": record["id"], "path": str(path), "files": [f["name"] for f in record["files"]]}
+        )
         return
     make_console().print(
         f"{record['id']} (step {record['step']}, {len(record['files'])} files, sha256 verified) in {path}"
@@ -462,7 +471,9 @@ def evaluations_submit(
     if json_out:
         emit_json(record)
         return
-    make_console().print(f"evaluation {record['id']} {record['status']}; hounsfield evaluations show {record['id']}")
+    make_console().print(
+        f"evaluation {record['id']} {record['status']}; hounsfield evaluations show {record['id']}"
+    )
 
 
 @evaluations_app.command("show")
@@ -478,10 +489,11 @@ def evaluations_show(
         return
     console = make_console()
     progress = record.get("progress", {})
-    total = progress.get("total")
+    total = "?" if progress.get("total") is None else progress["total"]
+    eta = human_seconds(progress.get("etaSeconds"))
     console.print(
-        f"[bold]{record['id']}[/] {record['status']}: {progress.get('done', 0)}/{total if total is not None else '?'}"
-        f" cases, ETA {human_seconds(progress.get('etaSeconds'))}, submitted {local_time(record.get('createdAt'))}"
+        f"[bold]{record['id']}[/] {record['status']}: {progress.get('done', 0)}/{total} cases, "
+        f"ETA {eta}, submitted {local_time(record.get('createdAt'))}"
     )
     if record.get("error"):
         console.print(f"error: {record['error']}", markup=False)
@@ -508,8 +520,14 @@ def evaluations_report(
     if out is not None:
         out.write_bytes(body)
     if json_out:
-        emit_json({"evaluation": evaluation_id, "format": format, "path": str(out) if out else None,
-                   **({} if out else {"report": body.decode("utf-8")})})
+        emit_json(
+            {
+                "evaluation": evaluation_id,
+                "format": format,
+                "path": str(out) if out else None,
+                **({} if out else {"report": body.decode("utf-8")}),
+            }
+        )
     elif out is None:
         sys.stdout.write(body.decode("utf-8"))
     else:
@@ -551,8 +569,10 @@ def token_list(
     for column in ("ID", "USER", "NAME", "CREATED", "STATE"):
         table.add_column(column)
     for t in found:
-        state = f"revoked {t['revokedAt']}" if t.get("revokedAt") else (
-            f"expires {t['expiresAt']}" if t.get("expiresAt") else "no expiry"
+        state = (
+            f"revoked {t['revokedAt']}"
+            if t.get("revokedAt")
+            else (f"expires {t['expiresAt']}" if t.get("expiresAt") else "no expiry")
         )
         table.add_row(t["id"], t["user"], t["name"], local_time(t.get("createdAt")), state)
     make_console().print(table)
@@ -563,7 +583,9 @@ def token_list(
 def token_revoke(token_id: str = typer.Argument(..., help="tok_…"), json_out: bool = JSON_OPTION) -> None:
     """Stops a token at once."""
     revoked = make_gateway().revoke_token(token_id)
-    emit_json(revoked) if json_out else make_console().print(f"{revoked['id']} revoked at {revoked['revokedAt']}")
+    emit_json(revoked) if json_out else make_console().print(
+        f"{revoked['id']} revoked at {revoked['revokedAt']}"
+    )
 
 
 @user_app.command("create")
@@ -575,7 +597,9 @@ def user_create(
 ) -> None:
     """A new user; give it a token with `hounsfield token create <name> --user <user>`."""
     created = make_gateway().create_user(name, role)
-    emit_json(created) if json_out else make_console().print(f"user {created['name']} ({created['role']}) created")
+    emit_json(created) if json_out else make_console().print(
+        f"user {created['name']} ({created['role']}) created"
+    )
 
 
 @user_app.command("list")
@@ -590,16 +614,25 @@ def user_list(json_out: bool = JSON_OPTION) -> None:
     for column in ("USER", "ROLE", "STATE", "CREATED"):
         table.add_column(column)
     for u in found:
-        table.add_row(u["name"], u["role"], "disabled" if u.get("disabled") else "active", local_time(u.get("createdAt")))
+        table.add_row(
+            u["name"],
+            u["role"],
+            "disabled" if u.get("disabled") else "active",
+            local_time(u.get("createdAt")),
+        )
     make_console().print(table)
 
 
 @user_app.command("set-role")
 @handled
-def user_set_role(name: str = typer.Argument(...), role: str = typer.Argument(...), json_out: bool = JSON_OPTION) -> None:
+def user_set_role(
+    name: str = typer.Argument(...), role: str = typer.Argument(...), json_out: bool = JSON_OPTION
+) -> None:
     """Changes a user's role."""
     updated = make_gateway().update_user(name, {"role": role})
-    emit_json(updated) if json_out else make_console().print(f"user {updated['name']} is now {updated['role']}")
+    emit_json(updated) if json_out else make_console().print(
+        f"user {updated['name']} is now {updated['role']}"
+    )
 
 
 @user_app.command("disable")

@@ -50,14 +50,16 @@ def limit_bytes() -> int:
 
 
 def project_files(root: Path) -> list[Path]:
-    """Files under `root` (relative, sorted) that no .gitignore / .hounsfieldignore on their way leaves out."""
+    """Files under `root` (relative, sorted) that no .gitignore / .hounsfieldignore above them leaves out."""
     chosen: list[Path] = []
-    specs: list[tuple[Path, pathspec.PathSpec]] = [(Path("."), _spec(ALWAYS_LEFT_OUT))]
+    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = [(Path("."), _spec(ALWAYS_LEFT_OUT))]
     for directory, subdirs, names in os.walk(root):
         here = Path(directory).relative_to(root)
         for ignore_file in IGNORE_FILES:
             if (Path(directory) / ignore_file).is_file():
-                lines = (Path(directory) / ignore_file).read_text(encoding="utf-8", errors="replace").splitlines()
+                lines = (
+                    (Path(directory) / ignore_file).read_text(encoding="utf-8", errors="replace").splitlines()
+                )
                 specs.append((here, _spec(lines)))
         subdirs[:] = sorted(d for d in subdirs if not _ignored(specs, here / d, is_dir=True))
         for name in sorted(names):
@@ -67,11 +69,11 @@ def project_files(root: Path) -> list[Path]:
     return sorted(chosen, key=lambda p: p.as_posix())
 
 
-def _spec(lines: Any) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+def _spec(lines: Any) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _ignored(specs: list[tuple[Path, pathspec.PathSpec]], path: Path, *, is_dir: bool) -> bool:
+def _ignored(specs: list[tuple[Path, pathspec.GitIgnoreSpec]], path: Path, *, is_dir: bool) -> bool:
     for base, spec in specs:
         try:
             relative = path.relative_to(base) if base != Path(".") else path
@@ -106,8 +108,8 @@ def pack(root: Path) -> PackedCode:
             info.size = sizes[path]
             info.mode = 0o755 if os.access(root / path, os.X_OK) else 0o644
             info.mtime = 0
-            with (root / path).open("rb") as data:
-                archive.addfile(info, data)
+            with (root / path).open("rb") as content:
+                archive.addfile(info, content)
     data = buffer.getvalue()
     commit, dirty = git_state(root)
     return PackedCode(
@@ -143,9 +145,13 @@ def upload_code(gateway: Gateway, root: Path, console: Console | None) -> Packed
     packed = pack(root)
     if gateway.code_exists(packed.digest):
         if console:
-            console.print(f"code {packed.digest[:19]}… already stored ({packed.files} files); nothing uploaded")
+            console.print(
+                f"code {packed.digest[:19]}… already stored ({packed.files} files); nothing uploaded"
+            )
         return packed
     gateway.upload_code(packed.digest, packed.archive)
     if console:
-        console.print(f"uploaded code {packed.digest[:19]}… ({packed.files} files, {packed.size / 2**10:.0f} KiB)")
+        console.print(
+            f"uploaded code {packed.digest[:19]}… ({packed.files} files, {packed.size / 2**10:.0f} KiB)"
+        )
     return PackedCode(**{**packed.__dict__, "uploaded": True})

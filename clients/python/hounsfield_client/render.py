@@ -94,6 +94,20 @@ def number(value: Any) -> str:
     return str(value)
 
 
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None], width: int = 40) -> str:
+    """The last `width` points as bar glyphs scaled to their range (`!` where no value was finite)."""
+    points = values[-width:]
+    finite = [v for v in points if v is not None]
+    if not finite:
+        return "!" * len(points)
+    low, high = min(finite), max(finite)
+    scale = (len(BARS) - 1) / (high - low) if high > low else 0.0
+    return "".join("!" if v is None else BARS[round((v - low) * scale)] for v in points)
+
+
 def jobs_table(jobs: list[dict[str, Any]]) -> Table:
     table = Table(title=None, show_lines=False)
     for column in ("ID", "NAME", "KIND", "STATE", "OWNER", "SUBMITTED", "DURATION", "STEP", "ETA"):
@@ -128,9 +142,11 @@ def job_lines(job: dict[str, Any]) -> list[str]:
         lines.append(f"waiting: {job['pendingReason']}")
     code = spec.get("code")
     if code:
-        commit = f", git {code['gitCommit'][:12]}{' (dirty)' if code.get('dirty') else ''}" if code.get(
-            "gitCommit"
-        ) else ""
+        commit = (
+            f", git {code['gitCommit'][:12]}{' (dirty)' if code.get('dirty') else ''}"
+            if code.get("gitCommit")
+            else ""
+        )
         lines.append(f"code {code['digest'][:19]}…{commit}")
     progress = job.get("lastProgress")
     if progress:

@@ -21,9 +21,7 @@ def load_spec(path: Path) -> dict[str, Any]:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ClientError(
-                f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}"
-            ) from error
+            raise ClientError(f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from error
     else:
         try:
             value = yaml.safe_load(text)

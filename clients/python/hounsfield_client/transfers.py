@@ -22,7 +22,9 @@ def download_checkpoint(gateway: Gateway, ref: str, out: Path) -> tuple[dict[str
     for file in record["files"]:
         name = file["name"]
         if "/" in name or "\\" in name or name in (".", ".."):
-            raise ClientError(f"checkpoint {record['id']} names a file {name!r} that is not a plain file name")
+            raise ClientError(
+                f"checkpoint {record['id']} names a file {name!r} that is not a plain file name"
+            )
         partial = target / f"{name}.hf-part"
         digest = hashlib.sha256()
         size = 0

@@ -130,10 +130,20 @@ class FakeGateway:
                     if self.next_outcome == "failed"
                     else state_event(job_id, self.next_outcome, "running"),
                 ]
-                final = {"state": self.next_outcome, "startedAt": T0, "finishedAt": "2026-01-05T10:01:30.000Z"}
+                final = {
+                    "state": self.next_outcome,
+                    "startedAt": T0,
+                    "finishedAt": "2026-01-05T10:01:30.000Z",
+                }
                 if self.next_outcome == "failed":
-                    final |= {"exitCode": 3, "reason": "trainer exited with code 3",
-                              "logTail": ["[rank 0] Traceback (most recent call last):", "[rank 0] ValueError: boom"]}
+                    final |= {
+                        "exitCode": 3,
+                        "reason": "trainer exited with code 3",
+                        "logTail": [
+                            "[rank 0] Traceback (most recent call last):",
+                            "[rank 0] ValueError: boom",
+                        ],
+                    }
                 self.outcome[job_id] = final
                 return httpx.Response(201, json=self.jobs[job_id])
             jobs = list(self.jobs.values())
@@ -149,23 +159,34 @@ class FakeGateway:
         if rest == ["events"]:
             # The stream ends once the job has: the record shows its final state from then on.
             self.jobs[job_id] |= self.outcome.get(job_id, {})
-            return httpx.Response(200, content=sse([("message", e) for e in self.events.get(job_id, [])]),
-                                  headers={"content-type": "text/event-stream"})
+            return httpx.Response(
+                200,
+                content=sse([("message", e) for e in self.events.get(job_id, [])]),
+                headers={"content-type": "text/event-stream"},
+            )
         if rest == ["cancel"]:
             self.jobs[job_id] |= {"cancelRequested": True}
             return httpx.Response(202, json=self.jobs[job_id])
         if rest == ["logs"]:
             lines = self.logs.get(job_id, [])
             if query.get("tail"):
-                lines = lines[-int(query["tail"]):]
+                lines = lines[-int(query["tail"]) :]
             if query.get("follow") == "true":
-                frames = [("line", {"attempt": 1, "seq": i, "rank": 0, "text": t}) for i, t in enumerate(lines)]
-                return httpx.Response(200, content=sse([*frames, ("end", {"reason": "job ended"})]),
-                                      headers={"content-type": "text/event-stream"})
+                frames = [
+                    ("line", {"attempt": 1, "seq": i, "rank": 0, "text": t}) for i, t in enumerate(lines)
+                ]
+                return httpx.Response(
+                    200,
+                    content=sse([*frames, ("end", {"reason": "job ended"})]),
+                    headers={"content-type": "text/event-stream"},
+                )
             return httpx.Response(200, text="".join(f"[rank 0] {t}\n" for t in lines))
         if rest == ["metrics"]:
             names = query.get("name", "").split(",") if query.get("name") else None
-            return {"jobId": job_id, "series": [s for s in self.series.get(job_id, []) if not names or s["name"] in names]}
+            return {
+                "jobId": job_id,
+                "series": [s for s in self.series.get(job_id, []) if not names or s["name"] in names],
+            }
         return problem(404, "Not Found", "no such route")
 
     def route_checkpoints(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
@@ -177,7 +198,11 @@ class FakeGateway:
             self.imports.append(body)
             job_id = f"import-{len(self.imports)}"
             self.jobs[job_id] = job_record(job_id, "succeeded")
-            self.checkpoints["ck-import"] = {**next(iter(self.checkpoints.values())), "id": "ck-import", "jobId": job_id}
+            self.checkpoints["ck-import"] = {
+                **next(iter(self.checkpoints.values())),
+                "id": "ck-import",
+                "jobId": job_id,
+            }
             return httpx.Response(202, json={"importId": "imp-1", "jobId": job_id})
         ref = parts[0]
         record = self.checkpoints.get(ref) or next(
@@ -202,8 +227,13 @@ class FakeGateway:
 
     def route_evaluations(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
         if not parts and request.method == "POST":
-            record = {"id": "eval-1", "status": "planning", "spec": json.loads(request.content),
-                      "progress": {"total": None, "done": 0, "etaSeconds": None}, "createdAt": T0}
+            record = {
+                "id": "eval-1",
+                "status": "planning",
+                "spec": json.loads(request.content),
+                "progress": {"total": None, "done": 0, "etaSeconds": None},
+                "createdAt": T0,
+            }
             self.evaluations["eval-1"] = record
             return httpx.Response(201, json=record)
         if parts[0] not in self.evaluations:

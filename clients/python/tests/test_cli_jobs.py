@@ -24,7 +24,9 @@ def plain(text: str) -> str:
     return ANSI.sub("", text)
 
 
-def spec_file(tmp_path: Path, text: str = "name: tiny\nkind: script\nscript:\n  module: my_lab.train\n") -> Path:
+def spec_file(
+    tmp_path: Path, text: str = "name: tiny\nkind: script\nscript:\n  module: my_lab.train\n"
+) -> Path:
     path = tmp_path / "job.yaml"
     path.write_text(text)
     return path
@@ -94,7 +96,9 @@ def test_a_spec_that_does_not_parse_names_the_file_and_line(
     assert gateway.submitted == []
 
 
-def test_problem_details_show_the_field_paths(gateway: FakeGateway, runner: CliRunner, tmp_path: Path) -> None:
+def test_problem_details_show_the_field_paths(
+    gateway: FakeGateway, runner: CliRunner, tmp_path: Path
+) -> None:
     result = runner.invoke(cli.app, ["submit", str(spec_file(tmp_path, "name: tiny\n")), "--detach"])
     assert result.exit_code == 4
     err = plain(result.stderr)
@@ -132,7 +136,10 @@ def test_list_is_a_table_with_submit_time_duration_and_eta(gateway: FakeGateway,
     assert "40/100" in out
     assert "30s" in out  # 60 steps left × 0.5 s
     assert "1h02m" in out  # the finished job's duration
-    assert [j["id"] for j in json.loads(runner.invoke(cli.app, ["list", "--json"]).stdout)] == ["job-7", "job-8"]
+    assert [j["id"] for j in json.loads(runner.invoke(cli.app, ["list", "--json"]).stdout)] == [
+        "job-7",
+        "job-8",
+    ]
 
 
 def test_show_logs_and_cancel(gateway: FakeGateway, runner: CliRunner) -> None:
@@ -141,7 +148,11 @@ def test_show_logs_and_cancel(gateway: FakeGateway, runner: CliRunner) -> None:
         "failed",
         reason="trainer exited with code 1",
         logTail=["[rank 1] RuntimeError: out of cheese"],
-        spec={"name": "mine", "kind": "script", "code": {"digest": "sha256:" + "ab" * 32, "gitCommit": "0123456789abcdef", "dirty": True}},
+        spec={
+            "name": "mine",
+            "kind": "script",
+            "code": {"digest": "sha256:" + "ab" * 32, "gitCommit": "0123456789abcdef", "dirty": True},
+        },
     )
     gateway.logs["job-1"] = ["one", "two", "three"]
     shown = plain(runner.invoke(cli.app, ["show", "job-1"]).output)
@@ -172,8 +183,14 @@ def test_workers_table(gateway: FakeGateway, runner: CliRunner) -> None:
             "simulated": False,
             "lastSeenAt": "2026-01-05T10:00:00.000Z",
             "gpus": [
-                {"index": 0, "name": "H100", "memoryUsedBytes": 2 * 2**30, "memoryTotalBytes": 80 * 2**30,
-                 "utilizationPercent": 97, "leasedBy": "job-1"}
+                {
+                    "index": 0,
+                    "name": "H100",
+                    "memoryUsedBytes": 2 * 2**30,
+                    "memoryTotalBytes": 80 * 2**30,
+                    "utilizationPercent": 97,
+                    "leasedBy": "job-1",
+                }
             ],
             "kinds": [],
             "activeJobs": ["job-1"],
@@ -186,20 +203,34 @@ def test_workers_table(gateway: FakeGateway, runner: CliRunner) -> None:
 def test_metrics_csv_has_every_point(gateway: FakeGateway, runner: CliRunner, tmp_path: Path) -> None:
     gateway.jobs["job-1"] = job_record("job-1", "running")
     points = [
-        {"step": s, "attempt": 1, "value": 1.0 / s, "min": 1.0 / s, "max": 1.0 / s, "count": 1, "nonFinite": 0,
-         "at": "2026-01-05T10:00:00.000Z"}
+        {
+            "step": s,
+            "attempt": 1,
+            "value": 1.0 / s,
+            "min": 1.0 / s,
+            "max": 1.0 / s,
+            "count": 1,
+            "nonFinite": 0,
+            "at": "2026-01-05T10:00:00.000Z",
+        }
         for s in (1, 2, 4)
     ]
-    gateway.series["job-1"] = [{"name": "loss", "stride": 1, "points": points},
-                               {"name": "lr", "stride": 1, "points": points[:1]}]
+    gateway.series["job-1"] = [
+        {"name": "loss", "stride": 1, "points": points},
+        {"name": "lr", "stride": 1, "points": points[:1]},
+    ]
     target = tmp_path / "m.csv"
     assert runner.invoke(cli.app, ["metrics", "job-1", "--csv", str(target)]).exit_code == 0
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert [(r["series"], int(r["step"]), float(r["value"])) for r in rows] == [
-        ("loss", 1, 1.0), ("loss", 2, 0.5), ("loss", 4, 0.25), ("lr", 1, 1.0)
+        ("loss", 1, 1.0),
+        ("loss", 2, 0.5),
+        ("loss", 4, 0.25),
+        ("lr", 1, 1.0),
     ]
     summary = plain(runner.invoke(cli.app, ["metrics", "job-1", "--name", "loss"]).output)
     assert "loss" in summary and "0.25" in summary and "lr" not in summary.split("loss", 1)[1]
+    assert "█▃▁" in summary  # the curve: 1, 0.5, 0.25 scaled to 8 levels of their range
 
 
 def test_login_saves_the_token_readable_only_by_its_owner(
@@ -230,9 +261,22 @@ def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str,
 def test_every_command_has_its_own_help_and_json(runner: CliRunner) -> None:
     commands = _commands(get_command(cli.app))
     names = {" ".join(path) for path, _ in commands}
-    for expected in ("login", "submit", "list", "show", "logs", "cancel", "workers", "metrics",
-                     "checkpoints list", "checkpoints download", "checkpoints import",
-                     "evaluations submit", "evaluations show", "evaluations report"):
+    for expected in (
+        "login",
+        "submit",
+        "list",
+        "show",
+        "logs",
+        "cancel",
+        "workers",
+        "metrics",
+        "checkpoints list",
+        "checkpoints download",
+        "checkpoints import",
+        "evaluations submit",
+        "evaluations show",
+        "evaluations report",
+    ):
         assert expected in names
     for path, command in commands:
         result = runner.invoke(cli.app, [*path, "--help"])
