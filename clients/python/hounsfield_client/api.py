@@ -203,25 +203,17 @@ class Gateway:
         )
         return dict(response.json())
 
-    def code_exists(self, digest: str) -> bool:
-        """Whether the gateway's object store already holds this archive (`HEAD /v1/code/<digest>`)."""
-        try:
-            response = self._http.request("HEAD", f"/v1/code/{quoted(digest)}")
-        except httpx.TransportError as error:
-            raise GatewayUnreachableError(self.url, error) from error
-        if response.status_code == 404:
-            return False
-        if response.status_code >= 400:
-            raise _problem(response.status_code, response.text)
-        return True
+    def code_stored(self, digest: str) -> bool:
+        """Whether the platform already holds this archive (`GET /v1/code/<digest>`)."""
+        return bool(self.call("GET", f"/v1/code/{quoted(digest)}")["stored"])
 
     def upload_code(self, digest: str, archive: bytes) -> dict[str, Any]:
-        """Stores a project archive under its sha256; the gateway checks the bytes against the digest."""
+        """Stores a project archive under its sha256; the platform checks the bytes against the digest."""
         response = self._send(
-            "PUT",
+            "POST",
             f"/v1/code/{quoted(digest)}",
             content=archive,
-            headers={"content-type": "application/x-tar"},
+            headers={"content-type": "application/octet-stream"},
         )
         return dict(response.json())
 

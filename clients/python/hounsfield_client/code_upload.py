@@ -143,7 +143,7 @@ def git_state(root: Path) -> tuple[str | None, bool]:
 
 def upload_code(gateway: Gateway, root: Path, console: Console | None) -> PackedCode:
     packed = pack(root)
-    if gateway.code_exists(packed.digest):
+    if gateway.code_stored(packed.digest):
         if console:
             console.print(
                 f"code {packed.digest[:19]}… already stored ({packed.files} files); nothing uploaded"

@@ -217,13 +217,13 @@ class FakeGateway:
 
     def route_code(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
         digest = parts[0]
-        if request.method == "HEAD":
-            return httpx.Response(200 if digest in self.code else 404)
+        if request.method == "GET":
+            return {"digest": digest, "stored": digest in self.code}
         body = request.read()
         if f"sha256:{hashlib.sha256(body).hexdigest()}" != digest:
             return problem(400, "Bad Request", "the archive's sha256 does not match its digest")
         self.code[digest] = body
-        return httpx.Response(201, json={"digest": digest, "size": len(body)})
+        return httpx.Response(201, json={"digest": digest, "stored": True, "size": len(body)})
 
     def route_evaluations(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
         if not parts and request.method == "POST":

@@ -10,6 +10,10 @@ import {
   checkpointPartUploadedSchema,
   checkpointResolveRequestSchema,
   checkpointUploadRequestSchema,
+  codeCommitRequestSchema,
+  codeSourceRequestSchema,
+  codeStatRequestSchema,
+  codeUploadRequestSchema,
   logReadRequestSchema,
   logSegmentCommitSchema,
   logSegmentGrantRequestSchema,
@@ -18,6 +22,7 @@ import {
 } from '@hounsfield/contracts';
 import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
+import { CodeService } from './code/code.service';
 import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
 import { ImportService } from './imports/import.service';
 import { LogReaderService } from './logs/log-reader.service';
@@ -37,6 +42,7 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
     private readonly uploads: UploadService,
     private readonly queries: CheckpointQueryService,
     private readonly imports: ImportService,
+    private readonly code: CodeService,
     private readonly evaluations: CheckpointEvaluationService,
     private readonly logStore: LogStoreService,
     private readonly logReader: LogReaderService,
@@ -53,6 +59,7 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
       serveWorkerRpc(nc, WORKER_RPC.checkpointsResolve, QUEUE_GROUP, checkpointResolveRequestSchema, (req) => this.queries.resolve(req)),
       serveWorkerRpc(nc, WORKER_RPC.checkpointsDownloadPart, QUEUE_GROUP, checkpointPartRequestSchema, (req) => this.queries.downloadPart(req)),
       serveWorkerRpc(nc, WORKER_RPC.checkpointsImportSource, QUEUE_GROUP, checkpointImportSourceRequestSchema, (req, workerId) => this.imports.source(req, workerId)),
+      serveWorkerRpc(nc, WORKER_RPC.codeSource, QUEUE_GROUP, codeSourceRequestSchema, (req, workerId) => this.code.source(req, workerId)),
       serveWorkerRpc(nc, WORKER_RPC.logsSegmentGrant, QUEUE_GROUP, logSegmentGrantRequestSchema, (req) => this.logStore.grant(req)),
       serveWorkerRpc(nc, WORKER_RPC.logsSegmentCommit, QUEUE_GROUP, logSegmentCommitSchema, (req) => this.logStore.commit(req)),
       // Services: the gateway, the scheduler (resume points), the evaluation service.
@@ -62,6 +69,9 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
       serveRpc(nc, RPC.checkpointsImportUpload, QUEUE_GROUP, checkpointImportUploadRequestSchema, (req) => this.imports.upload(req.fileName, req.size)),
       serveRpc(nc, RPC.checkpointsEvaluation, QUEUE_GROUP, checkpointEvaluationUpdateSchema, (req) => this.evaluations.update(req)),
       serveRpc(nc, RPC.checkpointsImportStart, QUEUE_GROUP, checkpointImportStartRequestSchema, (req) => this.imports.start(req)),
+      serveRpc(nc, RPC.codeStat, QUEUE_GROUP, codeStatRequestSchema, (req) => this.code.stat(req.digest)),
+      serveRpc(nc, RPC.codeUpload, QUEUE_GROUP, codeUploadRequestSchema, (req) => this.code.upload(req.digest)),
+      serveRpc(nc, RPC.codeCommit, QUEUE_GROUP, codeCommitRequestSchema, (req) => this.code.commit(req.digest, req.uploadId)),
       serveRpc(nc, RPC.logsRead, QUEUE_GROUP, logReadRequestSchema, (req) => this.logReader.read(req)),
     ];
   }
