@@ -29,6 +29,7 @@ from hounsfield.contracts.models import (
     CheckpointResolveRequest,
     CheckpointUploadRequest,
     CheckpointUploadSession,
+    CodeSourceRequest,
     LogAttemptSummary,
     LogSegmentCommit,
     LogSegmentGrantRequest,
@@ -42,6 +43,7 @@ from hounsfield.contracts.subjects import (
     WORKER_RPC_CHECKPOINTS_RESOLVE,
     WORKER_RPC_CHECKPOINTS_UPLOAD_BEGIN,
     WORKER_RPC_CHECKPOINTS_UPLOAD_PART,
+    WORKER_RPC_CODE_SOURCE,
     WORKER_RPC_LOGS_SEGMENT_COMMIT,
     WORKER_RPC_LOGS_SEGMENT_GRANT,
     worker_rpc_subject,
@@ -125,6 +127,11 @@ class CheckpointClient:
             {"v": SCHEMA_VERSION, "importId": import_id, "jobId": job_id}
         )
         return (await self._call(WORKER_RPC_CHECKPOINTS_IMPORT_SOURCE, request, AccessGrant)).root
+
+    async def code_source(self, job_id: str, digest: str) -> Grant:
+        """A read grant for the uploaded code of a job placed on this worker (``submit --code``)."""
+        request = CodeSourceRequest.model_validate({"v": SCHEMA_VERSION, "jobId": job_id, "digest": digest})
+        return (await self._call(WORKER_RPC_CODE_SOURCE, request, AccessGrant)).root
 
     async def log_segment_grant(self, job_id: str, attempt: int, index: int) -> Grant:
         """Where to store segment ``index`` of an attempt's log (``log_shipper``)."""
