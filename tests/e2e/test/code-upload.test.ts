@@ -66,8 +66,8 @@ describe('bring your own code: hounsfield submit --code with a per-job environme
     writeFileSync(join(project, 'requirements.txt'), `${wheel}\n`);
     writeFileSync(join(project, '.gitignore'), 'outputs/\n');
     writeFileSync(join(project, 'outputs', 'huge.bin'), Buffer.alloc(1 << 20));
-    writeFileSync(join(home, 'job.yaml'), 'name: own-code\nkind: script\nscript:\n  module: my_lab.train\nresources: {gpus: 0, cpuProcesses: 1}\n');
-    writeFileSync(join(home, 'broken.yaml'), 'name: broken-env\nkind: script\nscript:\n  module: my_lab.train\nresources: {gpus: 0, cpuProcesses: 1}\nenvironment:\n  requirements: ["hf-no-such-package-anywhere==9.9"]\n');
+    writeFileSync(join(home, 'job.yaml'), 'name: own-code\nkind: script\nscript:\n  module: my_lab.train\nresources: {gpus: 0, cpuProcesses: 1}\nhyperparameters: {globalBatch: 4, baseLr: 0.01}\n');
+    writeFileSync(join(home, 'broken.yaml'), 'name: broken-env\nkind: script\nscript:\n  module: my_lab.train\nresources: {gpus: 0, cpuProcesses: 1}\nhyperparameters: {globalBatch: 4, baseLr: 0.01}\nenvironment:\n  requirements: ["hf-no-such-package-anywhere==9.9"]\n');
   }, 240_000);
 
   afterAll(async () => {
