@@ -220,6 +220,10 @@ class Gateway:
     def submit_evaluation(self, spec: dict[str, Any]) -> dict[str, Any]:
         return self.call("POST", "/v1/evaluations", spec)
 
+    def evaluations(self, owner: str | None, limit: int) -> list[dict[str, Any]]:
+        page = self.call("GET", "/v1/evaluations", params={"owner": owner, "limit": limit})
+        return list(page["evaluations"])
+
     def evaluation(self, evaluation_id: str) -> dict[str, Any]:
         return self.call("GET", f"/v1/evaluations/{quoted(evaluation_id)}")
 

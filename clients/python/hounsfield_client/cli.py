@@ -476,6 +476,41 @@ def evaluations_submit(
     )
 
 
+@evaluations_app.command("list")
+@handled
+def evaluations_list(
+    owner: str = typer.Option(None, "--owner", help="only this user's (admins and viewers)"),
+    limit: int = typer.Option(50, "--limit", min=1, max=500, help="at most this many, newest first"),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Evaluations, newest first: status, cases done, ETA, submit time."""
+    found = make_gateway().evaluations(owner, limit)
+    if json_out:
+        emit_json(found)
+        return
+    if not found:
+        make_console().print("no evaluations")
+        return
+    table = Table()
+    for column in ("ID", "NAME", "STATUS", "OWNER", "SUBMITTED", "CASES", "ETA", "DSC"):
+        table.add_column(column)
+    for record in found:
+        progress = record.get("progress", {})
+        total = "?" if progress.get("total") is None else progress["total"]
+        dsc = ((record.get("summary") or {}).get("overall") or {}).get("DSC", {}).get("mean")
+        table.add_row(
+            record["id"],
+            record.get("name") or "-",
+            record["status"],
+            record.get("owner") or "-",
+            local_time(record.get("createdAt")),
+            f"{progress.get('done', 0)}/{total}",
+            human_seconds(progress.get("etaSeconds")),
+            number(dsc),
+        )
+    make_console().print(table)
+
+
 @evaluations_app.command("show")
 @handled
 def evaluations_show(

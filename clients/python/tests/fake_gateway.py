@@ -226,6 +226,8 @@ class FakeGateway:
         return httpx.Response(201, json={"digest": digest, "stored": True, "size": len(body)})
 
     def route_evaluations(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
+        if not parts and request.method == "GET":
+            return {"evaluations": list(self.evaluations.values())[::-1]}
         if not parts and request.method == "POST":
             record = {
                 "id": "eval-1",

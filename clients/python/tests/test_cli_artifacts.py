@@ -102,6 +102,8 @@ def test_evaluations_submit_show_and_report(gateway: FakeGateway, runner: CliRun
     }
     shown = plain(runner.invoke(cli.app, ["evaluations", "show", "eval-1"]).output)
     assert "succeeded: 4/4 cases" in shown and "DSC" in shown and "0.92" in shown
+    listed = plain(runner.invoke(cli.app, ["evaluations", "list"]).output)
+    assert "eval-1" in listed and "succeeded" in listed and "4/4" in listed and "0.9" in listed
     gateway.reports[("eval-1", "csv")] = b"case,DSC\nA,0.9\n"
     assert (
         runner.invoke(cli.app, ["evaluations", "report", "eval-1", "--format", "csv"]).stdout

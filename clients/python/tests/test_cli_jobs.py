@@ -274,6 +274,7 @@ def test_every_command_has_its_own_help_and_json(runner: CliRunner) -> None:
         "checkpoints download",
         "checkpoints import",
         "evaluations submit",
+        "evaluations list",
         "evaluations show",
         "evaluations report",
     ):

@@ -89,6 +89,7 @@ export const RPC = {
   /** Evaluation service: create, read and report files (gateway); shards call WORKER_RPC. */
   evaluationsCreate: `${SUBJECT_PREFIX.rpc}.evaluation.create`,
   evaluationsGet: `${SUBJECT_PREFIX.rpc}.evaluation.get`,
+  evaluationsList: `${SUBJECT_PREFIX.rpc}.evaluation.list`,
   /** A read grant for one report of a succeeded evaluation (the gateway streams it to the user). */
   evaluationsReport: `${SUBJECT_PREFIX.rpc}.evaluation.report`,
 } as const;

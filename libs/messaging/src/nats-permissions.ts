@@ -39,6 +39,7 @@ export const RPC_CALLERS: Record<keyof typeof RPC, readonly PlatformService[]> =
   codeCommit: ['gateway'],
   evaluationsCreate: ['gateway'],
   evaluationsGet: ['gateway'],
+  evaluationsList: ['gateway'],
   evaluationsReport: ['gateway'],
 };
 

@@ -4,6 +4,7 @@ import {
   evaluationCaseResultSchema,
   evaluationCreateRequestSchema,
   evaluationIdRequestSchema,
+  evaluationListRequestSchema,
   evaluationPlanRequestSchema,
   evaluationReportRequestSchema,
   RPC,
@@ -31,6 +32,7 @@ export class EvaluationRpc implements OnApplicationBootstrap, OnApplicationShutd
     this.subscriptions = [
       serveRpc(nc, RPC.evaluationsCreate, QUEUE_GROUP, evaluationCreateRequestSchema, (req) => e.create(req.spec, req.owner)),
       serveRpc(nc, RPC.evaluationsGet, QUEUE_GROUP, evaluationIdRequestSchema, (req) => e.get(req.evaluationId)),
+      serveRpc(nc, RPC.evaluationsList, QUEUE_GROUP, evaluationListRequestSchema, (req) => e.list(req)),
       serveRpc(nc, RPC.evaluationsReport, QUEUE_GROUP, evaluationReportRequestSchema, (req) => e.reportGrant(req.evaluationId, req.format)),
       // The shards (evaluation_shard tasks on workers).
       serveWorkerRpc(nc, WORKER_RPC.evaluationsShardContext, QUEUE_GROUP, evaluationIdRequestSchema, (req) => e.shardContext(req.evaluationId)),

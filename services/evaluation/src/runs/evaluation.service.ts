@@ -6,7 +6,11 @@ import {
   EvaluationReportFormat,
   CONSUMERS,
   EvaluationCaseResult,
+  EvaluationListRequest,
+  EvaluationPage,
   EvaluationRecord,
+  decodeCursor,
+  encodeCursor,
   evaluationSpecSchema,
   EvaluationSpec,
   EvaluationShardContext,
@@ -24,7 +28,7 @@ import { renderReports } from '../reports/report-render';
 import { ReportStore } from '../reports/report.store';
 import { CaseQueue } from './case-queue';
 import { EvaluationEventsPublisher } from './evaluation-events.publisher';
-import { EvaluationRepository, PlannedCase } from './evaluation.repository';
+import { EvaluationRepository, listPositionSchema, PlannedCase } from './evaluation.repository';
 import { shardJobSpec } from './shard-job';
 
 /** Evaluated checkpoints stay readable (pinned) this long after submission, even if retention drops them. */
@@ -154,6 +158,18 @@ export class EvaluationService {
     const meanSeconds = done ? results.reduce((sum, r) => sum + r.seconds, 0) / done : 0;
     const etaSeconds = total !== null && done ? ((total - done) * meanSeconds) / Math.max(1, record.spec.shards) : null;
     return { ...record, progress: { total, done, etaSeconds } };
+  }
+
+  /** Evaluations newest first (one owner's when named), with their current progress. */
+  async list(request: EvaluationListRequest): Promise<EvaluationPage> {
+    const after = request.cursor === undefined ? undefined : decodeCursor(listPositionSchema, request.cursor);
+    if (request.cursor !== undefined && after === undefined) {
+      throw evaluationError(EvaluationErrorCode.Invalid, 'cursor is not one this list returned; start without it');
+    }
+    const { ids, next } = await this.repository.page(request.owner, request.limit, after);
+    const evaluations = [];
+    for (const id of ids) evaluations.push(await this.get(id));
+    return { evaluations, ...(next ? { nextCursor: encodeCursor(next) } : {}) };
   }
 
   /** A short-lived read grant for one report of a succeeded evaluation (the gateway streams the file). */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AccessGrant, accessGrantSchema, EvaluationRecord, evaluationRecordSchema, EvaluationReportFormat, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { AccessGrant, accessGrantSchema, EvaluationPage, evaluationPageSchema, EvaluationRecord, evaluationRecordSchema, EvaluationReportFormat, RPC, SCHEMA_VERSION } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 
 /** The evaluation service's request/reply API, seen from the gateway. */
@@ -14,6 +14,10 @@ export class EvaluationsClient {
 
   get(evaluationId: string): Promise<EvaluationRecord> {
     return requestRpc(this.nats.nc, RPC.evaluationsGet, { v: SCHEMA_VERSION, evaluationId }, evaluationRecordSchema);
+  }
+
+  list(owner: string | undefined, limit: number, cursor?: string): Promise<EvaluationPage> {
+    return requestRpc(this.nats.nc, RPC.evaluationsList, { v: SCHEMA_VERSION, limit, ...(owner ? { owner } : {}), ...(cursor ? { cursor } : {}) }, evaluationPageSchema);
   }
 
   reportGrant(evaluationId: string, format: EvaluationReportFormat): Promise<AccessGrant> {

@@ -1,13 +1,17 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { EvaluationRecord, evaluationReportFormatSchema, evaluationSpecSchema, identifierSchema, Principal } from '@hounsfield/contracts';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { EvaluationPage, EvaluationRecord, evaluationReportFormatSchema, evaluationSpecSchema, identifierSchema, pageQueryShape, Principal, userNameSchema } from '@hounsfield/contracts';
+import { z } from 'zod';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import { assertMayRead } from '../auth/permissions';
+import { problem } from '../http/problem';
 import { getThroughGrant } from '../checkpoints/grant-transfer';
 import { validateOr400 } from '../http/validation';
 import { SchedulerClient } from '../jobs/scheduler.client';
 import { EvaluationsClient } from './evaluations.client';
+
+const listQuerySchema = z.object({ owner: userNameSchema.optional(), ...pageQueryShape }).strict();
 
 const REPORT_TYPES = { markdown: 'text/markdown; charset=utf-8', yaml: 'application/yaml; charset=utf-8', csv: 'text/csv; charset=utf-8' } as const;
 
@@ -34,6 +38,17 @@ export class EvaluationsController {
       assertMayRead(principal, job.owner, `job ${job.id} (its checkpoints)`);
     }
     return this.evaluations.create(body, principal.user);
+  }
+
+  /** Newest first, a page at a time (`nextCursor`). A user lists its own evaluations. */
+  @Get()
+  @Requires('evaluations:read')
+  list(@CurrentPrincipal() principal: Principal, @Query() query: unknown): Promise<EvaluationPage> {
+    const { owner, limit, cursor } = validateOr400(listQuerySchema, query, 'the query');
+    if (principal.role === 'user' && owner !== undefined && owner !== principal.user) {
+      throw problem('forbidden', 'a user lists only its own evaluations; leave out owner');
+    }
+    return this.evaluations.list(principal.role === 'user' ? principal.user : owner, limit, cursor);
   }
 
   @Get(':id')

@@ -12,6 +12,7 @@ import {
   createdApiTokenSchema,
   createTokenRequestSchema,
   createUserRequestSchema,
+  evaluationPageSchema,
   evaluationRecordSchema,
   evaluationReportFormatSchema,
   evaluationSpecSchema,
@@ -255,6 +256,16 @@ export const API_ROUTES: ApiRoute[] = [
   },
 
   { method: 'post', path: '/v1/evaluations', summary: 'Evaluate a checkpoint pair of your jobs on a dataset split', tag: 'evaluations', access: 'evaluations:create', body: evaluationSpecSchema, status: 201, response: evaluationRecordSchema },
+  {
+    method: 'get',
+    path: '/v1/evaluations',
+    summary: 'Evaluations, newest first (a user sees its own)',
+    tag: 'evaluations',
+    access: 'evaluations:read',
+    query: z.object({ owner: userNameSchema.optional(), ...pageQueryShape }),
+    status: 200,
+    response: evaluationPageSchema,
+  },
   { method: 'get', path: '/v1/evaluations/{id}', summary: 'An evaluation: progress, ETA, summary', tag: 'evaluations', access: 'evaluations:read', params: jobId, status: 200, response: evaluationRecordSchema },
   {
     method: 'get',
