@@ -15,7 +15,7 @@ function trainerRanks(jobId: string): number[] {
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
       const environ = readFileSync(`/proc/${entry}/environ`, 'utf8');
-      if (cmdline.includes('train_lightning') && !cmdline.includes('torch.distributed') && environ.includes(`/${jobId}/`)) pids.push(Number(entry));
+      if (cmdline.includes('train_lightning') && !cmdline.includes('hounsfield.worker.launcher') && !cmdline.includes('torch.distributed') && environ.includes(`/${jobId}/`)) pids.push(Number(entry));
     } catch {
       // gone, or not ours to read
     }
