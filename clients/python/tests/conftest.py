@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_gateway import FakeGateway  # noqa: E402
 
-from hounsfield_client import cli  # noqa: E402
+from hounsfield_client import context  # noqa: E402
 from hounsfield_client.api import Gateway  # noqa: E402
 
 
@@ -24,14 +24,14 @@ def gateway(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeGat
     monkeypatch.setenv("HOUNSFIELD_TOKEN", fake.token)
     monkeypatch.setenv("HOUNSFIELD_URL", "http://gateway.test:8080")
     monkeypatch.setattr(
-        cli,
+        context,
         "make_gateway",
         lambda url=None, token=None: Gateway(
             url or "http://gateway.test:8080", token or fake.token, transport=fake.transport()
         ),
     )
     monkeypatch.setattr(
-        cli,
+        context,
         "make_console",
         lambda stderr=False: Console(force_terminal=True, width=160, stderr=stderr, highlight=False),
     )
