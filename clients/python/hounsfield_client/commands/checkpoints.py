@@ -81,14 +81,21 @@ def checkpoints_import(
         help="convert locally into this directory (needs the `hounsfield` worker package with "
         "PyTorch) instead of on the platform",
     ),
+    trust_pickled: bool = typer.Option(
+        False, "--trust-pickled", help="--out only: allow arbitrary pickled objects (files you trust)"
+    ),
     timeout: float = typer.Option(1800.0, "--timeout", help="seconds to wait for the platform's import job"),
     json_out: bool = context.JSON_OPTION,
 ) -> None:
     """Brings a legacy file in: uploaded and converted by a CPU job on a worker (or locally with --out)."""
     if format not in ("auto", "pth", "lightning"):
         raise ClientError(f"--format {format!r}: choose auto, pth or lightning")
+    if trust_pickled and out is None:
+        raise ClientError(
+            "--trust-pickled applies to local imports (--out); the platform only loads safe files"
+        )
     if out is not None:
-        path = _import_locally(source, out, format, step)
+        path = _import_locally(source, out, format, step, trust_pickled)
         context.emit_json({"path": str(path)}) if json_out else context.make_console().print(
             f"converted into {path}"
         )
@@ -113,7 +120,7 @@ def checkpoints_import(
         raise ClientError(f"import job {job['id']} succeeded but committed no checkpoint")
 
 
-def _import_locally(source: Path, out: Path, format: str, step: int | None) -> Path:
+def _import_locally(source: Path, out: Path, format: str, step: int | None, trust_pickled: bool) -> Path:
     try:
         from hounsfield.checkpoints.importer import import_to_directory  # noqa: PLC0415
     except ImportError as error:
@@ -121,7 +128,7 @@ def _import_locally(source: Path, out: Path, format: str, step: int | None) -> P
             "--out converts on this machine and needs the `hounsfield` worker package (with PyTorch); "
             "leave out --out to convert on the platform instead"
         ) from error
-    return Path(import_to_directory(source, out, format=format, step=step, trust_pickled=False))
+    return Path(import_to_directory(source, out, format=format, step=step, trust_pickled=trust_pickled))
 
 
 def _wait(gateway: Gateway, job_id: str, timeout: float) -> dict[str, Any]:
