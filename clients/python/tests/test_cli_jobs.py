@@ -283,5 +283,4 @@ def test_every_command_has_its_own_help_and_json(runner: CliRunner) -> None:
         result = runner.invoke(cli.app, [*path, "--help"])
         assert result.exit_code == 0, path
         assert (command.help or "").split("\n")[0][:30] in " ".join(plain(result.output).split())
-        if path != ("version",):
-            assert any("--json" in p.opts for p in command.params), f"{' '.join(path)} has no --json"
+        assert any("--json" in p.opts for p in command.params), f"{' '.join(path)} has no --json"

@@ -40,6 +40,9 @@ def whoami(json_out: bool = context.JSON_OPTION) -> None:
     context.make_console().print(f"{me['user']} ({me['role']}), token {me['tokenId']}{expires}")
 
 
-def version() -> None:
+def version(json_out: bool = context.JSON_OPTION) -> None:
     """The client's version."""
+    if json_out:
+        context.emit_json({"version": __version__})
+        return
     typer.echo(__version__)
