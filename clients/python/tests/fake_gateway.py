@@ -79,6 +79,8 @@ class FakeGateway:
     workers: list[dict[str, Any]] = field(default_factory=list)
     imports: list[bytes] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
     submitted: list[dict[str, Any]] = field(default_factory=list)
     token: str = "hft_test"
     next_outcome: str = "succeeded"
@@ -103,6 +105,33 @@ class FakeGateway:
 
     def route_whoami(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
         return {"user": "alice", "role": "user", "tokenId": "tok_0123456789abcdef"}
+
+    def route_tokens(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
+        if request.method == "POST":
+            body = json.loads(request.content)
+            token = {
+                "id": f"tok_{len(self.tokens):016x}",
+                "user": body.get("user", "alice"),
+                "name": body["name"],
+                "createdAt": T0,
+            }
+            self.tokens.append(token)
+            return httpx.Response(201, json={**token, "token": "hft_secret"})
+        if request.method == "DELETE":
+            token = next(t for t in self.tokens if t["id"] == parts[0])
+            token["revokedAt"] = T0
+            return token
+        return {"tokens": self.tokens}
+
+    def route_users(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
+        if request.method == "POST":
+            body = json.loads(request.content)
+            self.users[body["name"]] = {**body, "disabled": False, "createdAt": T0}
+            return httpx.Response(201, json=self.users[body["name"]])
+        if request.method == "PATCH":
+            self.users[parts[0]] |= json.loads(request.content)
+            return self.users[parts[0]]
+        return {"users": list(self.users.values())}
 
     def route_workers(self, request: httpx.Request, parts: list[str], query: dict[str, str]) -> Any:
         return {"workers": self.workers}

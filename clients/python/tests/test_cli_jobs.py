@@ -284,3 +284,26 @@ def test_every_command_has_its_own_help_and_json(runner: CliRunner) -> None:
         assert result.exit_code == 0, path
         assert (command.help or "").split("\n")[0][:30] in " ".join(plain(result.output).split())
         assert any("--json" in p.opts for p in command.params), f"{' '.join(path)} has no --json"
+
+
+def test_whoami_tokens_and_users(gateway: FakeGateway, runner: CliRunner) -> None:
+    assert "alice (user), token tok_0123456789abcdef" in plain(runner.invoke(cli.app, ["whoami"]).output)
+    created = runner.invoke(cli.app, ["token", "create", "laptop", "--expires-in", "3600"])
+    assert created.exit_code == 0 and "hft_secret" in created.output
+    listed = plain(runner.invoke(cli.app, ["token", "list"]).output)
+    assert "laptop" in listed and "no expiry" in listed and "hft_secret" not in listed
+    token_id = gateway.tokens[0]["id"]
+    assert "revoked" in runner.invoke(cli.app, ["token", "revoke", token_id]).output
+    assert json.loads(runner.invoke(cli.app, ["token", "list", "--json"]).stdout)[0]["revokedAt"]
+
+    assert runner.invoke(cli.app, ["user", "create", "bob", "viewer"]).exit_code == 0
+    assert "bob is now user" in runner.invoke(cli.app, ["user", "set-role", "bob", "user"]).output
+    assert "disabled" in runner.invoke(cli.app, ["user", "disable", "bob"]).output
+    assert gateway.users["bob"] == {
+        "name": "bob",
+        "role": "user",
+        "disabled": True,
+        "createdAt": gateway.users["bob"]["createdAt"],
+    }
+    assert "enabled" in runner.invoke(cli.app, ["user", "enable", "bob"]).output
+    assert "bob" in plain(runner.invoke(cli.app, ["user", "list"]).output)
