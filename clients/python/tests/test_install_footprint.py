@@ -7,6 +7,7 @@ seconds), exactly as the resolver would follow them.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
@@ -81,6 +83,35 @@ def test_installing_the_client_does_not_install_torch(tmp_path: Path) -> None:
     installed = closure(requires)
     assert {"typer", "rich", "httpx"} <= installed
     assert not {"torch", "hounsfield", "nvidia-ml-py", "monai", "numpy"} & installed, sorted(installed)
+
+
+def test_pips_resolver_installs_no_torch_into_a_fresh_environment(tmp_path: Path) -> None:
+    """What pip itself would install (``--ignore-installed``: as into an empty environment)."""
+    wheel_requirements(tmp_path)
+    (wheel,) = tmp_path.glob("hounsfield_client-*.whl")
+    report = tmp_path / "report.json"
+    resolved = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            str(report),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    if resolved.returncode != 0:
+        pytest.skip(f"skipped because no package index answered pip: {resolved.stderr.strip()[-300:]}")
+    names = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
+    assert {"hounsfield-client", "typer", "rich", "httpx"} <= names
+    assert not {"torch", "hounsfield", "numpy", "monai"} & names, sorted(names)
 
 
 def test_the_client_imports_nothing_of_the_worker_package() -> None:
