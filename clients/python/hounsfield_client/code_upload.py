@@ -34,7 +34,6 @@ class PackedCode:
     git_commit: str | None
     dirty: bool
     archive: bytes
-    uploaded: bool = False
 
     def reference(self) -> dict[str, Any]:
         """What the job spec's `code` records."""
@@ -142,6 +141,7 @@ def git_state(root: Path) -> tuple[str | None, bool]:
 
 
 def upload_code(gateway: Gateway, root: Path, console: Console | None) -> PackedCode:
+    """Packs `root` and uploads the archive unless the platform already holds that digest."""
     packed = pack(root)
     if gateway.code_stored(packed.digest):
         if console:
@@ -154,4 +154,4 @@ def upload_code(gateway: Gateway, root: Path, console: Console | None) -> Packed
         console.print(
             f"uploaded code {packed.digest[:19]}… ({packed.files} files, {packed.size / 2**10:.0f} KiB)"
         )
-    return PackedCode(**{**packed.__dict__, "uploaded": True})
+    return packed
