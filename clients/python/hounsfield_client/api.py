@@ -227,6 +227,10 @@ class Gateway:
     def evaluation(self, evaluation_id: str) -> dict[str, Any]:
         return self.call("GET", f"/v1/evaluations/{quoted(evaluation_id)}")
 
+    def case_file(self, evaluation_id: str, case_id: str, name: str) -> bytes:
+        path = f"/v1/evaluations/{quoted(evaluation_id)}/cases/{quoted(case_id)}/{quoted(name)}"
+        return self._send("GET", path).content
+
     def evaluation_report(self, evaluation_id: str, format: str) -> bytes:
         return self._send("GET", f"/v1/evaluations/{quoted(evaluation_id)}/reports/{quoted(format)}").content
 

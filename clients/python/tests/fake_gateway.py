@@ -269,6 +269,8 @@ class FakeGateway:
             return httpx.Response(201, json=record)
         if parts[0] not in self.evaluations:
             return problem(404, "Not Found", f"evaluation {parts[0]} not found")
+        if len(parts) == 4 and parts[1] == "cases":
+            return httpx.Response(200, content=self.reports[(parts[0], f"{parts[2]}/{parts[3]}")])
         if len(parts) == 3 and parts[1] == "reports":
             return httpx.Response(200, content=self.reports[(parts[0], parts[2])])
         return self.evaluations[parts[0]]

@@ -109,6 +109,13 @@ def test_evaluations_submit_show_and_report(gateway: FakeGateway, runner: CliRun
         runner.invoke(cli.app, ["evaluations", "report", "eval-1", "--format", "csv"]).stdout
         == "case,DSC\nA,0.9\n"
     )
+    gateway.reports[("eval-1", "A/preview.png")] = b"\x89PNG-bytes"
+    shown_at = tmp_path / "a.png"
+    assert (
+        runner.invoke(cli.app, ["evaluations", "preview", "eval-1", "A", "--out", str(shown_at)]).exit_code
+        == 0
+    )
+    assert shown_at.read_bytes() == b"\x89PNG-bytes"
     target = tmp_path / "r.csv"
     runner.invoke(cli.app, ["evaluations", "report", "eval-1", "--format", "csv", "--out", str(target)])
     assert target.read_bytes() == b"case,DSC\nA,0.9\n"

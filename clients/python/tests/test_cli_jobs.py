@@ -275,6 +275,7 @@ def test_every_command_has_its_own_help_and_json(runner: CliRunner) -> None:
         "checkpoints import",
         "evaluations submit",
         "evaluations list",
+        "evaluations preview",
         "evaluations show",
         "evaluations report",
     ):

@@ -62,6 +62,7 @@ def job_logs_subject(job_id: str, attempt: int) -> str:
 RPC_EVALUATIONS_CREATE = "hf.rpc.evaluation.create"
 RPC_EVALUATIONS_GET = "hf.rpc.evaluation.get"
 RPC_EVALUATIONS_LIST = "hf.rpc.evaluation.list"
+RPC_EVALUATIONS_CASE_FILE = "hf.rpc.evaluation.cases.file"
 RPC_EVALUATIONS_REPORT = "hf.rpc.evaluation.report"
 
 

@@ -90,6 +90,8 @@ export const RPC = {
   evaluationsCreate: `${SUBJECT_PREFIX.rpc}.evaluation.create`,
   evaluationsGet: `${SUBJECT_PREFIX.rpc}.evaluation.get`,
   evaluationsList: `${SUBJECT_PREFIX.rpc}.evaluation.list`,
+  /** A read grant for one stored file of a scored case (`preview.png`, `implant.nrrd`, `points.npy`). */
+  evaluationsCaseFile: `${SUBJECT_PREFIX.rpc}.evaluation.cases.file`,
   /** A read grant for one report of a succeeded evaluation (the gateway streams it to the user). */
   evaluationsReport: `${SUBJECT_PREFIX.rpc}.evaluation.report`,
 } as const;

@@ -40,6 +40,7 @@ export const RPC_CALLERS: Record<keyof typeof RPC, readonly PlatformService[]> =
   evaluationsCreate: ['gateway'],
   evaluationsGet: ['gateway'],
   evaluationsList: ['gateway'],
+  evaluationsCaseFile: ['gateway'],
   evaluationsReport: ['gateway'],
 };
 

@@ -32,6 +32,7 @@ export class EvaluationRpc implements OnApplicationBootstrap, OnApplicationShutd
     this.subscriptions = [
       serveRpc(nc, RPC.evaluationsCreate, QUEUE_GROUP, evaluationCreateRequestSchema, (req) => e.create(req.spec, req.owner)),
       serveRpc(nc, RPC.evaluationsGet, QUEUE_GROUP, evaluationIdRequestSchema, (req) => e.get(req.evaluationId)),
+      serveRpc(nc, RPC.evaluationsCaseFile, QUEUE_GROUP, evaluationArtifactRequestSchema, (req) => e.caseFileGrant(req.evaluationId, req.caseId, req.file)),
       serveRpc(nc, RPC.evaluationsList, QUEUE_GROUP, evaluationListRequestSchema, (req) => e.list(req)),
       serveRpc(nc, RPC.evaluationsReport, QUEUE_GROUP, evaluationReportRequestSchema, (req) => e.reportGrant(req.evaluationId, req.format)),
       // The shards (evaluation_shard tasks on workers).

@@ -103,6 +103,25 @@ def evaluations_show(
         console.print(table)
 
 
+@evaluations_app.command("preview")
+@context.handled
+def evaluations_preview(
+    evaluation_id: str = typer.Argument(..., help="the evaluation's id"),
+    case_id: str = typer.Argument(..., help="a scored case (the first column of the CSV report)"),
+    file: str = typer.Option("preview.png", "--file", help="preview.png, implant.nrrd or points.npy"),
+    out: Path = typer.Option(None, "--out", help="where to write it (default: <case>-<file> here)"),
+    json_out: bool = context.JSON_OPTION,
+) -> None:
+    """A scored case's preview image (three slices, implant in red), or another file of the case."""
+    body = context.make_gateway().case_file(evaluation_id, case_id, file)
+    target = out or Path(f"{case_id}-{file}")
+    target.write_bytes(body)
+    if json_out:
+        context.emit_json({"evaluation": evaluation_id, "case": case_id, "file": file, "path": str(target)})
+    else:
+        context.make_console().print(f"{file} of case {case_id} written to {target} ({len(body)} bytes)")
+
+
 @evaluations_app.command("report")
 @context.handled
 def evaluations_report(

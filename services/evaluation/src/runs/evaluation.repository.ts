@@ -132,6 +132,11 @@ export class EvaluationRepository {
     return Object.values(raw).map((value) => evaluationCaseResultSchema.parse(JSON.parse(value)));
   }
 
+  async result(id: string, caseId: string): Promise<EvaluationCaseResult | undefined> {
+    const raw = await this.redis.hget(this.key(id, 'results'), caseId);
+    return raw === null ? undefined : evaluationCaseResultSchema.parse(JSON.parse(raw));
+  }
+
   async resultIds(id: string): Promise<Set<string>> {
     return new Set(await this.redis.hkeys(this.key(id, 'results')));
   }

@@ -172,6 +172,18 @@ export class EvaluationService {
     return { evaluations, ...(next ? { nextCursor: encodeCursor(next) } : {}) };
   }
 
+  /** A read grant for one file a shard stored for a scored case (the gateway streams it). */
+  async caseFileGrant(id: string, caseId: string, file: string): Promise<AccessGrant> {
+    await this.require(id);
+    const result = await this.repository.result(id, caseId);
+    if (result === undefined) throw evaluationError(EvaluationErrorCode.NotFound, `evaluation ${id} has no scored case ${caseId} (yet)`);
+    const artifact = result.artifacts.find((a) => a.name === file);
+    if (artifact === undefined) {
+      throw evaluationError(EvaluationErrorCode.NotFound, `case ${caseId} of evaluation ${id} has no file ${file}; it has ${result.artifacts.map((a) => a.name).join(', ') || 'none'}`);
+    }
+    return this.reports.readGrant(artifact.key);
+  }
+
   /** A short-lived read grant for one report of a succeeded evaluation (the gateway streams the file). */
   async reportGrant(id: string, format: EvaluationReportFormat): Promise<AccessGrant> {
     const record = await this.require(id);

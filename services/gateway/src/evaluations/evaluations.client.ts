@@ -20,6 +20,10 @@ export class EvaluationsClient {
     return requestRpc(this.nats.nc, RPC.evaluationsList, { v: SCHEMA_VERSION, limit, ...(owner ? { owner } : {}), ...(cursor ? { cursor } : {}) }, evaluationPageSchema);
   }
 
+  caseFileGrant(evaluationId: string, caseId: string, file: string): Promise<AccessGrant> {
+    return requestRpc(this.nats.nc, RPC.evaluationsCaseFile, { v: SCHEMA_VERSION, evaluationId, caseId, file }, accessGrantSchema);
+  }
+
   reportGrant(evaluationId: string, format: EvaluationReportFormat): Promise<AccessGrant> {
     return requestRpc(this.nats.nc, RPC.evaluationsReport, { v: SCHEMA_VERSION, evaluationId, format }, accessGrantSchema);
   }

@@ -12,6 +12,8 @@ import {
   createdApiTokenSchema,
   createTokenRequestSchema,
   createUserRequestSchema,
+  evaluationArtifactRequestSchema,
+  evaluationCaseIdSchema,
   evaluationPageSchema,
   evaluationRecordSchema,
   evaluationReportFormatSchema,
@@ -256,6 +258,16 @@ export const API_ROUTES: ApiRoute[] = [
   },
 
   { method: 'post', path: '/v1/evaluations', summary: 'Evaluate a checkpoint pair of your jobs on a dataset split', tag: 'evaluations', access: 'evaluations:create', body: evaluationSpecSchema, status: 201, response: evaluationRecordSchema },
+  {
+    method: 'get',
+    path: '/v1/evaluations/{id}/cases/{case}/{file}',
+    summary: "A scored case's stored file: preview.png (three slices, implant in red), implant.nrrd, points.npy",
+    tag: 'evaluations',
+    access: 'evaluations:read',
+    params: { id: identifierSchema, case: evaluationCaseIdSchema, file: evaluationArtifactRequestSchema.shape.file },
+    status: 200,
+    response: 'application/octet-stream',
+  },
   {
     method: 'get',
     path: '/v1/evaluations',
