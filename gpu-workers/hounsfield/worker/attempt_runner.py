@@ -208,6 +208,9 @@ class AttemptRunner:
         except job_code.JobCodeError as error:
             await self._status.publish_final("failed", reason=str(error)[:4096], failure_kind=error.kind)
             return
+        if self._stop is not None:  # cancelled while the code or its environment was being prepared
+            await self._publish_stopped(returncode=None)
+            return
         if self._checkpoints is not None:
             try:
                 self._resume_dir = await self._checkpoints.download_resume()
