@@ -71,6 +71,8 @@ describe('an existing Lightning script as a script job: 2 CPU ranks under torchr
     expect(job.attempts?.map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
     expect(job.lastProgress).toMatchObject({ step: 60, totalSteps: 60 });
     expect(Object.keys(job.lastProgress?.metrics ?? {})).toContain('loss');
+    // The hyperparameters the module saved arrive as a notice on the job (workers publish notices).
+    expect(job.notices?.find((n) => n.kind === 'hyperparameters')?.message).toContain('lr=0.05');
 
     const checkpoints = await listCheckpoints(fixture, jobId);
     const resumedFrom = Math.max(...checkpoints.filter((c) => c.attempt === 1).map((c) => c.step));
