@@ -51,7 +51,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating the Python environment $VENV with $PYTHON"
   "$PYTHON" -m venv "$VENV"
 fi
-if [ ! -f "$STAMP" ] || [ gpu-workers/pyproject.toml -nt "$STAMP" ]; then
+if [ ! -f "$STAMP" ] || [ gpu-workers/pyproject.toml -nt "$STAMP" ] || [ clients/python/pyproject.toml -nt "$STAMP" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
   if ! "$VENV/bin/python" -c 'import torch' >/dev/null 2>&1; then
     # On GPU machines install the CUDA build you want into the venv before running this.
@@ -60,5 +60,7 @@ if [ ! -f "$STAMP" ] || [ gpu-workers/pyproject.toml -nt "$STAMP" ]; then
   fi
   say "installing the hounsfield Python package with its dev tools"
   "$VENV/bin/python" -m pip install -q -e 'gpu-workers[dev]'
+  say "installing the hounsfield command (clients/python, hounsfield-client) into the same environment"
+  "$VENV/bin/python" -m pip install -q -e clients/python
   touch "$STAMP"
 fi

@@ -188,7 +188,7 @@ async function main(): Promise<void> {
     const client = new HounsfieldClient({ baseUrl: stack.gatewayUrl, token: stack.adminToken });
     await waitForWorker(client, workerId);
     log(`gateway: ${stack.gatewayUrl}   (API docs: ${stack.gatewayUrl}/docs)`);
-    log(`token:   ${stack.adminTokenFile}   (the admin's API token; \`npm run hounsfield\` reads it from there)`);
+    log(`token:   ${stack.adminTokenFile}   (the admin's API token; the \`hounsfield\` command reads it from there)`);
     log(`logs:    ${join(dataDir, 'logs')}`);
     log(`metrics: http://127.0.0.1:${stack.portOf('metrics')}/metrics   (Prometheus exposition; deploy/prometheus scrapes it, deploy/grafana has the dashboards)`);
 
@@ -196,8 +196,8 @@ async function main(): Promise<void> {
       const ok = await runDemo(client);
       log('\nwhere to look next:');
       log(`  npm start                                   keep the stack running (gateway ${stack.gatewayUrl})`);
-      log(`  npm run hounsfield -- list                  jobs, newest first`);
-      log(`  npm run hounsfield -- submit my-spec.json   submit a job and follow it`);
+      log(`  gpu-workers/.venv/bin/hounsfield list       jobs, newest first (pip install ./clients/python for your own shell)`);
+      log(`  gpu-workers/.venv/bin/hounsfield submit my-spec.yaml   submit a job and follow it`);
       log(`  ${join(dataDir, 'workers', workerId)}   each attempt's log and outputs`);
       await stop(ok ? 0 : 1);
     } else {

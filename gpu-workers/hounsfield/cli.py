@@ -1,8 +1,10 @@
-"""The ``hounsfield`` command (``[project.scripts]``): one subcommand per area.
+"""Operator commands of the worker package, over NATS as a worker (``python -m hounsfield.cli``).
 
-hounsfield checkpoint import model.pth --out ./converted
-hounsfield checkpoint import last.ckpt --gateway http://head:8080
-hounsfield checkpoint download pcdiff-1:best:val_loss:min --out ./ckpt
+python -m hounsfield.cli checkpoint download pcdiff-1:best:val_loss:min --out ./ckpt --worker node-1
+python -m hounsfield.cli checkpoint upload ./step-000001200 --job pcdiff-1 --worker node-1
+
+Everything a user does (import, list, download, submit) is the ``hounsfield`` command of the
+client package (clients/python), over the gateway's HTTP API.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hounsfield.checkpoints import commands as checkpoint_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hounsfield", description="Hounsfield command line")
+    parser = argparse.ArgumentParser(prog="python -m hounsfield.cli", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
     subcommands = parser.add_subparsers(dest="command", required=True)
     checkpoint_commands.register(subcommands)

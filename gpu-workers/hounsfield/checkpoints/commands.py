@@ -1,4 +1,8 @@
-"""``hounsfield checkpoint …``: import legacy files, download and upload checkpoints."""
+"""``python -m hounsfield.cli checkpoint …``: operators upload and download checkpoints over NATS.
+
+Users import, list and download checkpoints with the ``hounsfield`` command (clients/python),
+over the gateway's HTTP API.
+"""
 
 from __future__ import annotations
 
@@ -10,36 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hounsfield.checkpoints.gateway_client import GatewayClient
-
-DEFAULT_GATEWAY = "http://127.0.0.1:8080"
-
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    checkpoint = subcommands.add_parser("checkpoint", help="import, download and upload checkpoints")
+    checkpoint = subcommands.add_parser("checkpoint", help="upload and download checkpoints over NATS")
     actions = checkpoint.add_subparsers(dest="action", required=True)
-
-    imports = actions.add_parser(
-        "import",
-        help="convert a legacy .pth / Lightning .ckpt (CUDA tensors included) into a checkpoint",
-        description="Locally with --out (no platform needed), or on the platform through the gateway: "
-        "the file is uploaded, converted by a CPU job on a worker, and committed as that job's checkpoint.",
-    )
-    imports.add_argument("source", type=Path, help="the legacy file")
-    where = imports.add_mutually_exclusive_group()
-    where.add_argument(
-        "--out", type=Path, help="write the checkpoint under this directory instead of the platform"
-    )
-    where.add_argument(
-        "--gateway", help=f"gateway URL (default: $HOUNSFIELD_GATEWAY_URL or {DEFAULT_GATEWAY})"
-    )
-    imports.add_argument("--format", choices=["auto", "pth", "lightning"], default="auto")
-    imports.add_argument("--step", type=int, help="step to record when the file does not say (default 0)")
-    imports.add_argument(
-        "--trust-pickled", action="store_true", help="--out only: allow arbitrary pickled objects"
-    )
-    imports.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the import job")
-    imports.set_defaults(handler=_import)
 
     upload = actions.add_parser(
         "upload",
@@ -70,35 +48,6 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _print(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
-
-
-def _import(args: argparse.Namespace) -> int:
-    if args.out is not None:
-        from hounsfield.checkpoints.importer import import_to_directory  # noqa: PLC0415 - imports torch
-
-        path = import_to_directory(
-            args.source, args.out, format=args.format, step=args.step, trust_pickled=args.trust_pickled
-        )
-        _print({"path": str(path)})
-        return 0
-    if args.trust_pickled:
-        sys.stderr.write(
-            "--trust-pickled applies to local imports (--out); the platform only loads safe files\n"
-        )
-        return 2
-    gateway = GatewayClient(
-        args.gateway or os.environ.get("HOUNSFIELD_GATEWAY_URL", DEFAULT_GATEWAY),
-        token=os.environ.get("HOUNSFIELD_TOKEN") or None,
-    )
-    accepted = gateway.post_import(args.source, format=args.format, step=args.step)
-    sys.stderr.write(f"uploaded {args.source.name}; import job {accepted['jobId']} is converting it\n")
-    job = gateway.wait_for_job(accepted["jobId"], args.timeout)
-    if job["state"] != "succeeded":
-        sys.stderr.write(f"import job {job['id']} ended {job['state']}: {job.get('reason', '')}\n")
-        return 1
-    checkpoints = gateway.get(f"/v1/checkpoints?job={job['id']}&limit=1")["checkpoints"]
-    _print({"import": accepted, "checkpoint": checkpoints[0] if checkpoints else None})
-    return 0 if checkpoints else 1
 
 
 def _upload(args: argparse.Namespace) -> int:

@@ -297,7 +297,9 @@ class StatusEvent(BaseModel):
     reason: Annotated[str | None, Field(max_length=4096)] = None
     logTail: Annotated[list[LogTailItem] | None, Field(max_length=200)] = None
     runtime: RuntimeInfo | None = None
-    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
+    failureKind: (
+        Literal['trainer', 'preflight', 'infrastructure', 'oom', 'environment'] | None
+    ) = None
 
 
 class GpuInfo(BaseModel):
@@ -378,7 +380,9 @@ class AttemptSummary(BaseModel):
         ]
         | None
     ) = None
-    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
+    failureKind: (
+        Literal['trainer', 'preflight', 'infrastructure', 'oom', 'environment'] | None
+    ) = None
     reason: Annotated[str | None, Field(max_length=4096)] = None
 
 
@@ -399,7 +403,9 @@ class HistoryItem(BaseModel):
     attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
     at: Annotated[str, Field(max_length=40, min_length=20)]
     reason: Annotated[str | None, Field(max_length=4096)] = None
-    failureKind: Literal['trainer', 'preflight', 'infrastructure', 'oom'] | None = None
+    failureKind: (
+        Literal['trainer', 'preflight', 'infrastructure', 'oom', 'environment'] | None
+    ) = None
 
 
 class JobStateEvent(BaseModel):
@@ -885,6 +891,39 @@ class CheckpointEvaluationUpdate(BaseModel):
     reason: Annotated[str | None, Field(max_length=2000)] = None
 
 
+class CodeReference(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    digest: Annotated[str, Field(pattern='^sha256:[0-9a-f]{64}$')]
+    gitCommit: Annotated[str | None, Field(pattern='^[0-9a-f]{7,64}$')] = None
+    dirty: bool | None = None
+
+
+class Requirement(RootModel[str]):
+    root: Annotated[str, Field(max_length=512, min_length=1, pattern='^[^\\r\\n]+$')]
+
+
+class JobEnvironment(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    requirements: Annotated[
+        list[Requirement], Field(max_length=256, validate_default=True)
+    ] = []
+
+
+class CodeSourceRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    digest: Annotated[str, Field(pattern='^sha256:[0-9a-f]{64}$')]
+
+
 class EvaluationCheckpoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1343,6 +1382,8 @@ class TrainingJobSpec(BaseModel):
     priority: Annotated[int, Field(ge=-100, le=100)] = 0
     maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     script: Script | None = None
+    code: CodeReference | None = None
+    environment: JobEnvironment | None = None
     evaluation: Evaluation | None = None
     config: dict[str, Any] = {}
     env: dict[

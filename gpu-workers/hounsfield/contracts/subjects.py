@@ -61,6 +61,8 @@ def job_logs_subject(job_id: str, attempt: int) -> str:
 
 RPC_EVALUATIONS_CREATE = "hf.rpc.evaluation.create"
 RPC_EVALUATIONS_GET = "hf.rpc.evaluation.get"
+RPC_EVALUATIONS_LIST = "hf.rpc.evaluation.list"
+RPC_EVALUATIONS_CASE_FILE = "hf.rpc.evaluation.cases.file"
 RPC_EVALUATIONS_REPORT = "hf.rpc.evaluation.report"
 
 
@@ -80,6 +82,7 @@ WORKER_RPC_CHECKPOINTS_COMMIT = "checkpoints.uploads.commit"
 WORKER_RPC_CHECKPOINTS_RESOLVE = "checkpoints.resolve"
 WORKER_RPC_CHECKPOINTS_DOWNLOAD_PART = "checkpoints.download.part"
 WORKER_RPC_CHECKPOINTS_IMPORT_SOURCE = "checkpoints.imports.source"
+WORKER_RPC_CODE_SOURCE = "checkpoints.code.source"
 WORKER_RPC_EVALUATIONS_SHARD_CONTEXT = "evaluation.shards.context"
 WORKER_RPC_EVALUATIONS_PLAN = "evaluation.shards.plan"
 WORKER_RPC_EVALUATIONS_ARTIFACT = "evaluation.shards.artifact"

@@ -9,10 +9,10 @@ address or grant. It
 2. downloads and verifies both checkpoints like a resume checkpoint, and builds the networks;
 3. if no shard has yet, lists the cases from the dataset the worker resolved and sends the plan;
 4. pulls one case at a time from the evaluation's durable consumer, keeps its deadline alive with
-   ``in_progress()`` while it works, stores the artefacts (``implant.nrrd``, ``points.npy``) through
-   write grants, reports the result (the service stores it by case: a redelivery overwrites) and
-   only then acks. A shard killed mid-case never acks, so the case goes to another shard after the
-   evaluation's ``caseTimeoutSeconds``.
+   ``in_progress()`` while it works, stores the artefacts (``implant.nrrd``, ``points.npy``,
+   ``preview.png``) through write grants, reports the result (the service stores it by case: a
+   redelivery overwrites) and only then acks. A shard killed mid-case never acks, so the case goes
+   to another shard after the evaluation's ``caseTimeoutSeconds``.
 5. exits when the service says every case has a result (or after ``--idle-exit-seconds`` with an
    empty queue and nothing in flight anywhere).
 """
@@ -47,6 +47,7 @@ from hounsfield.data.volume_io import write_mask_nrrd
 from hounsfield.evaluation.case_plan import planned_cases
 from hounsfield.evaluation.pipeline import ImplantNetworks, evaluate_case, load_case, sampler_config
 from hounsfield.evaluation.postprocess import PostprocessOptions
+from hounsfield.evaluation.preview import preview_png
 from hounsfield.platform.checkpoint_client import CheckpointClient
 from hounsfield.platform.checkpoint_download import download_checkpoint
 from hounsfield.platform.checkpoint_transfer import put_part
@@ -188,16 +189,19 @@ class Shard:
 
         def compute():  # type: ignore[no-untyped-def]
             inputs = load_case(skull_case, self._networks, cache, seed)
-            return evaluate_case(self._networks, inputs, self._sampler, self._postprocess, seed)
+            outcome = evaluate_case(self._networks, inputs, self._sampler, self._postprocess, seed)
+            return outcome, preview_png(inputs.defective, outcome.implant.astype(bool))
 
-        outcome = await asyncio.to_thread(compute)
+        outcome, preview = await asyncio.to_thread(compute)
         artifacts = []
         with tempfile.TemporaryDirectory(dir=self._work_dir) as scratch:
             implant_path = Path(scratch) / "implant.nrrd"
             write_mask_nrrd(implant_path, outcome.implant.astype(np.uint8), outcome.spacing_mm)
             points_path = Path(scratch) / "points.npy"
             np.save(points_path, outcome.implant_points_vox)
-            for path in (implant_path, points_path):
+            preview_path = Path(scratch) / "preview.png"
+            preview_path.write_bytes(preview)
+            for path in (implant_path, points_path, preview_path):
                 granted = await self._client.artifact_grant(case.caseId, path.name)
                 await asyncio.to_thread(put_part, granted.grant.root, path, 0, path.stat().st_size)
                 artifacts.append({"name": path.name, "key": granted.key})

@@ -24,6 +24,7 @@ from hounsfield.contracts.models import (
     CheckpointResolveRequest,
     CheckpointUploadRequest,
     CheckpointUploadSession,
+    CodeSourceRequest,
     LogAttemptSummary,
     LogSegmentCommit,
     LogSegmentGrantRequest,
@@ -102,6 +103,11 @@ class CheckpointClient:
             {"v": SCHEMA_VERSION, "importId": import_id, "jobId": job_id}
         )
         return (await self._call(rpc.WORKER_CHECKPOINTS_IMPORT_SOURCE, request)).root
+
+    async def code_source(self, job_id: str, digest: str) -> Grant:
+        """A read grant for the uploaded code of a job placed on this worker (``submit --code``)."""
+        request = CodeSourceRequest.model_validate({"v": SCHEMA_VERSION, "jobId": job_id, "digest": digest})
+        return (await self._call(rpc.WORKER_CODE_SOURCE, request)).root
 
     async def log_segment_grant(self, job_id: str, attempt: int, index: int) -> Grant:
         """Where to store segment ``index`` of an attempt's log (``log_shipper``)."""

@@ -93,11 +93,14 @@ def save_checkpoint(
     epoch: float | None = None,
     metrics: Mapping[str, Any] | None = None,
     source: Mapping[str, Any] | None = None,
+    collective: bool = True,
 ) -> Path:
     """Writes the checkpoint (rank 0), waits for it on every rank, returns its directory.
 
     ``source`` records where an imported checkpoint came from (legacy import): the contract's
-    CheckpointMeta.source (kind, file, sha256, devices).
+    CheckpointMeta.source (kind, file, sha256, devices). ``collective=False`` is for frameworks
+    that call their checkpoint writer on rank 0 only and synchronise the ranks themselves
+    (Lightning's ``CheckpointIO``): rank 0 writes, and no rank waits here.
     """
     if step < 0:
         raise CheckpointError(f"step must be >= 0, got {step}")
@@ -115,6 +118,10 @@ def save_checkpoint(
             _log.info("checkpoint step %d saved to %s", step, target)
         except BaseException as error:  # the other ranks must still leave the collective below
             failure = error
+    if not collective:
+        if failure is not None:
+            raise failure
+        return target
     if not _all_ranks_succeeded(failure is None, context.env.world_size):
         if failure is not None:
             raise failure
@@ -126,7 +133,7 @@ def load_checkpoint(
     context: CheckpointContext, device: torch.device | str | None = None
 ) -> LoadedCheckpoint | None:
     """The checkpoint to resume from on this process's device, or None for a fresh start."""
-    source = _resume_source(context)
+    source = resume_source(context)
     if source is None:
         return None
     target = torch.device(device) if device is not None else _default_device(context.env)
@@ -150,7 +157,8 @@ def load_checkpoint(
     return LoadedCheckpoint(state=state, meta=meta, path=source)
 
 
-def _resume_source(context: CheckpointContext) -> Path | None:
+def resume_source(context: CheckpointContext) -> Path | None:
+    """The checkpoint directory a run resumes from: the one named, else the newest committed, else None."""
     named = context.resume_from
     if named:
         path = Path(named)

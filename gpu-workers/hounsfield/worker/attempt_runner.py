@@ -30,6 +30,7 @@ from hounsfield.sdk.report_format import (
     KIND_PROGRESS,
     KIND_RUNTIME,
 )
+from hounsfield.worker import job_code
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_status import AttemptStatus
 from hounsfield.worker.checkpoint_sync import CheckpointSync
@@ -107,6 +108,9 @@ class AttemptRunner:
         )
         self._resume_dir: Path | None = None
         self._init_dir: Path | None = None
+        # A script job's uploaded code and per-job environment (``job_code``), ready before launch.
+        self._code_source = checkpoints
+        self._code = job_code.JobCode()
         self.assignment = assignment
         self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
         self._dir = attempt_dir
@@ -197,6 +201,16 @@ class AttemptRunner:
                     "failed", reason=f"preflight: {error}", failure_kind="preflight"
                 )
                 return
+        try:
+            self._code = await job_code.prepare(
+                self.assignment, self._dir, self._code_source, python=self._python
+            )
+        except job_code.JobCodeError as error:
+            await self._status.publish_final("failed", reason=str(error)[:4096], failure_kind=error.kind)
+            return
+        if self._stop is not None:  # cancelled while the code or its environment was being prepared
+            await self._publish_stopped(returncode=None)
+            return
         if self._checkpoints is not None:
             try:
                 self._resume_dir = await self._checkpoints.download_resume()
@@ -271,7 +285,9 @@ class AttemptRunner:
             )
 
     async def _spawn(self) -> asyncio.subprocess.Process | None:
-        command = launch_command(self.assignment, self._python, self._logs.launcher_options(self._dir))
+        command = launch_command(
+            self.assignment, self._code.python or self._python, self._logs.launcher_options(self._dir)
+        )
         context = trainer_context(
             self.assignment,
             self._dir,
@@ -279,8 +295,10 @@ class AttemptRunner:
             init_dir=self._init_dir,
             data_root=self._data_root,
         )
-        env = trainer_env(
-            self.assignment, self._dir, self._base_env, write_context(context, self._dir), self._task_nats
+        env = self._code.apply(
+            trainer_env(
+                self.assignment, self._dir, self._base_env, write_context(context, self._dir), self._task_nats
+            )
         )
         try:
             with self._dir.log_file.open("ab") as log:
@@ -292,6 +310,7 @@ class AttemptRunner:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=env,
+                    cwd=self._code.code_dir,
                     start_new_session=True,
                 )
         except OSError as error:

@@ -16,7 +16,7 @@ StatusState = Literal["starting", "running", "succeeded", "failed", "cancelled",
 #: Whose failure it was: the scheduler retries ``trainer`` failures while restarts remain, fails
 #: ``preflight`` failures at once, requeues ``infrastructure`` failures without spending one, and
 #: retries ``oom`` with a smaller per-device batch (see ``StatusEvent.failureKind``).
-FailureKind = Literal["trainer", "preflight", "infrastructure", "oom"]
+FailureKind = Literal["trainer", "preflight", "infrastructure", "oom", "environment"]
 MAX_REASON_CHARS = 4096
 
 

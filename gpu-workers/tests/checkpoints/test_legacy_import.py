@@ -111,12 +111,13 @@ def test_the_cli_imports_locally_and_prints_where(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "hounsfield.cli",
-            "checkpoint",
+            "hounsfield_client",  # the `hounsfield` command converts locally with this package
+            "checkpoints",
             "import",
             str(source),
             "--out",
             str(tmp_path / "out"),
+            "--json",
         ],
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-import { AlertEvent, JobEvent, JobRecord, MetricSeries } from '@hounsfield/contracts';
+import { AlertEvent, JobEvent, JobRecord } from '@hounsfield/contracts';
 
 function metricText(metrics: Record<string, number | string>): string {
   return Object.entries(metrics)
@@ -6,7 +6,7 @@ function metricText(metrics: Record<string, number | string>): string {
     .join(' ');
 }
 
-/** One line per event, for the CLI and the demo. */
+/** One line per event, for the demo's log. */
 export function formatEvent(event: JobEvent): string {
   switch (event.type) {
     case 'progress': {
@@ -48,24 +48,4 @@ export function formatJob(job: JobRecord): string {
   if (job.exitCode !== undefined) lines.push(`  exit code ${job.exitCode}${job.reason ? ` — ${job.reason}` : ''}`);
   for (const alert of job.alerts ?? []) lines.push(formatAlert(alert));
   return lines.join('\n');
-}
-
-const BARS = '▁▂▃▄▅▆▇█';
-
-/**
- * One line per series: its range, last value and a sparkline of the last `width` points (each
- * point is already a mean over `stride` steps), so a curve shows in any terminal.
- */
-export function formatSeries(series: MetricSeries, width = 60): string {
-  const points = series.points.slice(-width);
-  const values = points.map((p) => p.value).filter((v): v is number => v !== null);
-  if (values.length === 0) return `${series.name}: no finite values (${series.points.length} points)`;
-  const low = Math.min(...values);
-  const high = Math.max(...values);
-  const line = points
-    .map((p) => (p.value === null ? '!' : BARS[high === low ? 0 : Math.round(((p.value - low) / (high - low)) * (BARS.length - 1))]))
-    .join('');
-  const last = series.points[series.points.length - 1];
-  const fmt = (v: number) => Number(v.toPrecision(4));
-  return `${series.name.padEnd(20)} ${line}  last ${last.value === null ? 'non-finite' : fmt(last.value)} @ step ${last.step}  range ${fmt(low)}…${fmt(high)}  (${series.points.length} points, ${series.stride} step(s) each)`;
 }

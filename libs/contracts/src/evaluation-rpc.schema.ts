@@ -3,7 +3,8 @@ import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, schemaVersionSchema } from './common.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
 import { evaluationCaseIdSchema } from './evaluation-case.schema';
-import { resolvedModelSchema } from './evaluation-record.schema';
+import { evaluationRecordSchema, resolvedModelSchema } from './evaluation-record.schema';
+import { pageCursorSchema } from './page.schema';
 import { evaluationSpecSchema } from './evaluation-spec.schema';
 
 /** Requests and replies of the evaluation service (subjects in `RPC.evaluations*`). */
@@ -72,6 +73,18 @@ export const evaluationResultReplySchema = z
   .object({ done: z.number().int().min(0), total: z.number().int().min(0) })
   .strict()
   .meta({ id: 'EvaluationResultReply' });
+
+/** Evaluations newest first, a page at a time (the gateway narrows a user to its own). */
+export const evaluationListRequestSchema = z
+  .object({ v: schemaVersionSchema, owner: userNameSchema.optional(), limit: z.number().int().min(1).max(1000).default(100), cursor: pageCursorSchema.optional() })
+  .strict();
+export type EvaluationListRequest = z.infer<typeof evaluationListRequestSchema>;
+
+export const evaluationPageSchema = z
+  .object({ evaluations: z.array(evaluationRecordSchema), nextCursor: pageCursorSchema.optional() })
+  .strict()
+  .meta({ id: 'EvaluationPage' });
+export type EvaluationPage = z.infer<typeof evaluationPageSchema>;
 
 /** The report formats of a finished evaluation. */
 export const evaluationReportFormatSchema = z.enum(['markdown', 'yaml', 'csv']);

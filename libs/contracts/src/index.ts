@@ -6,6 +6,7 @@ export * from './api-token.schema';
 export * from './page.schema';
 export * from './problem.schema';
 export * from './monitoring-policy.schema';
+export * from './code.schema';
 export * from './job-spec.schema';
 export * from './lr-scaling';
 export * from './job-state.schema';

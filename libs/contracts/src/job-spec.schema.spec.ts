@@ -24,6 +24,18 @@ describe('job spec schema', () => {
     expect(result.error?.issues.map((i) => i.path.join('.'))).toEqual(['env.CUDA_VISIBLE_DEVICES']);
   });
 
+  it('takes uploaded code and a per-job environment on script jobs only, naming the field', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const script = { ...minimal, kind: 'script', script: { module: 'my_lab.train' } };
+    const spec = trainingJobSpecSchema.parse({ ...script, code: { digest, gitCommit: 'abc1234', dirty: true }, environment: { requirements: ['einops==0.8.0'] } });
+    expect(spec.code).toEqual({ digest, gitCommit: 'abc1234', dirty: true });
+    expect(spec.environment?.requirements).toEqual(['einops==0.8.0']);
+    const onRecipe = trainingJobSpecSchema.safeParse({ ...minimal, code: { digest } });
+    expect(onRecipe.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['code', expect.stringContaining('only script jobs')]]);
+    const badDigest = trainingJobSpecSchema.safeParse({ ...script, code: { digest: 'md5:1' }, environment: { requirements: ['a\nb'] } });
+    expect(badDigest.error?.issues.map((i) => i.path.join('.')).sort()).toEqual(['code.digest', 'environment.requirements.0']);
+  });
+
   it('rejects unknown fields instead of ignoring a typo', () => {
     const result = jobSpecSchema.safeParse({ ...minimal, hyperparameters: { ...minimal.hyperparameters, globalBtach: 8 } });
     expect(result.success).toBe(false);

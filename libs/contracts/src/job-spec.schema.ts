@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { codeReferenceSchema, jobEnvironmentSchema } from './code.schema';
 import { identifierSchema } from './common.schema';
 import { autoEvaluationSchema } from './auto-evaluation.schema';
 import { monitoringPolicySchema } from './monitoring-policy.schema';
@@ -120,6 +121,10 @@ export const trainingJobSpecSchema = z
     priority: z.number().int().min(-100).max(100).default(0),
     maxRestarts: z.number().int().min(0).max(20).default(0),
     script: scriptSchema.optional(),
+    /** `script` jobs: the uploaded project the module runs from (`hounsfield submit --code DIR`). */
+    code: codeReferenceSchema.optional(),
+    /** `script` jobs: extra packages, installed into a per-job virtual environment on the worker. */
+    environment: jobEnvironmentSchema.optional(),
     /** Evaluate every N-th committed checkpoint (PCDiff jobs); see `autoEvaluationSchema`. */
     evaluation: autoEvaluationSchema.optional(),
     /** Trainer-specific configuration: a preset name and overrides, validated by the trainer. */
@@ -133,6 +138,11 @@ export const trainingJobSpecSchema = z
   .superRefine((spec, ctx) => {
     if (spec.kind === 'script' && !spec.script) {
       ctx.addIssue({ code: 'custom', path: ['script'], message: 'a script job needs script.module (the Python module to run)' });
+    }
+    for (const field of ['code', 'environment'] as const) {
+      if (spec[field] && spec.kind !== 'script') {
+        ctx.addIssue({ code: 'custom', path: [field], message: `only script jobs run uploaded code in their own environment; remove ${field} or use kind script` });
+      }
     }
     if (spec.evaluation && spec.kind !== 'pcdiff' && spec.kind !== 'voxelization') {
       ctx.addIssue({

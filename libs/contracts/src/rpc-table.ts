@@ -19,6 +19,7 @@ import {
   checkpointUploadRequestSchema,
   checkpointUploadSessionSchema,
 } from './checkpoint-rpc.schema';
+import { codeCommitRequestSchema, codeSourceRequestSchema, codeStatRequestSchema, codeStatSchema, codeUploadRequestSchema, codeUploadSchema } from './code.schema';
 import { evaluationCaseResultSchema } from './evaluation-case.schema';
 import { evaluationRecordSchema } from './evaluation-record.schema';
 import {
@@ -26,6 +27,8 @@ import {
   evaluationArtifactRequestSchema,
   evaluationCreateRequestSchema,
   evaluationIdRequestSchema,
+  evaluationListRequestSchema,
+  evaluationPageSchema,
   evaluationPlanReplySchema,
   evaluationPlanRequestSchema,
   evaluationReportRequestSchema,
@@ -85,9 +88,14 @@ export const SERVICE_RPCS = {
   checkpointsImportUpload: rpc(RPC.checkpointsImportUpload, checkpointImportUploadRequestSchema, checkpointImportUploadSchema),
   checkpointsImportStart: rpc(RPC.checkpointsImportStart, checkpointImportStartRequestSchema, checkpointImportSchema),
   checkpointsEvaluation: rpc(RPC.checkpointsEvaluation, checkpointEvaluationUpdateSchema, checkpointRecordSchema),
+  codeStat: rpc(RPC.codeStat, codeStatRequestSchema, codeStatSchema),
+  codeUpload: rpc(RPC.codeUpload, codeUploadRequestSchema, codeUploadSchema),
+  codeCommit: rpc(RPC.codeCommit, codeCommitRequestSchema, codeStatSchema),
   logsRead: rpc(RPC.logsRead, logReadRequestSchema, logReadReplySchema),
   evaluationsCreate: rpc(RPC.evaluationsCreate, evaluationCreateRequestSchema, evaluationRecordSchema),
   evaluationsGet: rpc(RPC.evaluationsGet, evaluationIdRequestSchema, evaluationRecordSchema),
+  evaluationsList: rpc(RPC.evaluationsList, evaluationListRequestSchema, evaluationPageSchema),
+  evaluationsCaseFile: rpc(RPC.evaluationsCaseFile, evaluationArtifactRequestSchema, accessGrantSchema),
   evaluationsReport: rpc(RPC.evaluationsReport, evaluationReportRequestSchema, accessGrantSchema),
 } as const satisfies Record<keyof typeof RPC, RpcEntry>;
 
@@ -100,6 +108,7 @@ export const WORKER_RPCS = {
   checkpointsResolve: workerRpc(WORKER_RPC.checkpointsResolve, checkpointResolveRequestSchema, checkpointRecordSchema),
   checkpointsDownloadPart: workerRpc(WORKER_RPC.checkpointsDownloadPart, checkpointPartRequestSchema, accessGrantSchema),
   checkpointsImportSource: workerRpc(WORKER_RPC.checkpointsImportSource, checkpointImportSourceRequestSchema, accessGrantSchema),
+  codeSource: workerRpc(WORKER_RPC.codeSource, codeSourceRequestSchema, accessGrantSchema),
   evaluationsShardContext: workerRpc(WORKER_RPC.evaluationsShardContext, evaluationIdRequestSchema, evaluationShardContextSchema),
   evaluationsPlan: workerRpc(WORKER_RPC.evaluationsPlan, evaluationPlanRequestSchema, evaluationPlanReplySchema),
   evaluationsArtifact: workerRpc(WORKER_RPC.evaluationsArtifact, evaluationArtifactRequestSchema, evaluationArtifactGrantSchema),

@@ -14,7 +14,8 @@ export const runtimeInfoSchema = z
 export type RuntimeInfo = z.infer<typeof runtimeInfoSchema>;
 
 /** Whose failure it was (see `StatusEvent.failureKind`). */
-export const failureKindSchema = z.enum(['trainer', 'preflight', 'infrastructure', 'oom']);
+/** `environment`: the job's per-job Python environment could not be built (pip failed); not retried. */
+export const failureKindSchema = z.enum(['trainer', 'preflight', 'infrastructure', 'oom', 'environment']);
 export type FailureKind = z.infer<typeof failureKindSchema>;
 
 /** Lifecycle transitions reported by a worker for one attempt of a job. */

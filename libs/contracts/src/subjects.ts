@@ -82,9 +82,16 @@ export const RPC = {
   checkpointsEvaluation: `${SUBJECT_PREFIX.rpc}.checkpoints.evaluation`,
   /** Attempt logs (checkpoints service): the gateway reads them; workers store them through WORKER_RPC. */
   logsRead: `${SUBJECT_PREFIX.rpc}.checkpoints.logs.read`,
+  /** Uploaded project code, content-addressed (checkpoints service): the gateway stats and stores it. */
+  codeStat: `${SUBJECT_PREFIX.rpc}.checkpoints.code.stat`,
+  codeUpload: `${SUBJECT_PREFIX.rpc}.checkpoints.code.upload`,
+  codeCommit: `${SUBJECT_PREFIX.rpc}.checkpoints.code.commit`,
   /** Evaluation service: create, read and report files (gateway); shards call WORKER_RPC. */
   evaluationsCreate: `${SUBJECT_PREFIX.rpc}.evaluation.create`,
   evaluationsGet: `${SUBJECT_PREFIX.rpc}.evaluation.get`,
+  evaluationsList: `${SUBJECT_PREFIX.rpc}.evaluation.list`,
+  /** A read grant for one stored file of a scored case (`preview.png`, `implant.nrrd`, `points.npy`). */
+  evaluationsCaseFile: `${SUBJECT_PREFIX.rpc}.evaluation.cases.file`,
   /** A read grant for one report of a succeeded evaluation (the gateway streams it to the user). */
   evaluationsReport: `${SUBJECT_PREFIX.rpc}.evaluation.report`,
 } as const;
@@ -106,6 +113,8 @@ export const WORKER_RPC = {
   checkpointsDownloadPart: 'checkpoints.download.part',
   /** A `checkpoint_import` task's read grant for the legacy file it converts. */
   checkpointsImportSource: 'checkpoints.imports.source',
+  /** A read grant for the uploaded code of a job placed on the asking worker. */
+  codeSource: 'checkpoints.code.source',
   /** Evaluation service: an `evaluation_shard` task's context, plan, artefact grants and results. */
   evaluationsShardContext: 'evaluation.shards.context',
   evaluationsPlan: 'evaluation.shards.plan',

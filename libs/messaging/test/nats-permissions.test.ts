@@ -92,6 +92,7 @@ describe('NATS permissions: each worker only its own subjects', () => {
   it('a worker publishes its own heartbeat and job events, pulls its own assignments and calls services on its own subjects', async () => {
     expect(await publishVerdict(workerA, SUBJECTS.workerHeartbeat('node-a'))).toBeUndefined();
     expect(await publishVerdict(workerA, SUBJECTS.jobProgress('j1'))).toBeUndefined();
+    expect(await publishVerdict(workerA, SUBJECTS.jobNotice('j1'))).toBeUndefined();
     // Any worker may run an evaluation shard: the case queues' consumers are open to all of them.
     expect(await publishVerdict(workerA, `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.eval}.${CONSUMERS.evaluation('ev-1')}`)).toBeUndefined();
     expect(await publishVerdict(workerA, `$JS.ACK.${STREAMS.eval}.${CONSUMERS.evaluation('ev-1')}.1.2.3.4.5`)).toBeUndefined();

@@ -1,6 +1,7 @@
 import { serviceModule } from '@hounsfield/runtime';
 import { CheckpointsRpc } from './checkpoints.rpc';
 import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
+import { CodeService } from './code/code.service';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from './config';
 import { ImportRepository } from './imports/import.repository';
 import { ImportService } from './imports/import.service';
@@ -20,7 +21,8 @@ import { UploadVerifier } from './verification/upload-verifier';
 /**
  * The checkpoints service: registry (Redis), upload and download grants, verification against
  * manifests, atomic `latest`, retention and garbage collection, legacy import; and attempt logs
- * (segment grants and commits from workers, paged reads for the gateway, retention).
+ * (segment grants and commits from workers, paged reads for the gateway, retention); uploaded
+ * project code, content-addressed.
  */
 export function checkpointsModule(config: CheckpointsConfig) {
   return serviceModule({
@@ -42,6 +44,7 @@ export function checkpointsModule(config: CheckpointsConfig) {
       CheckpointQueryService,
       CheckpointEvaluationService,
       ImportService,
+      CodeService,
       LogRepository,
       LogStoreService,
       LogReaderService,

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { SERVICE_RPCS, WORKER_RPCS } from '@hounsfield/contracts';
 import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
+import { CodeService } from './code/code.service';
 import { CheckpointEvaluationService } from './evaluations/checkpoint-evaluation.service';
 import { ImportService } from './imports/import.service';
 import { LogReaderService } from './logs/log-reader.service';
@@ -21,6 +22,7 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
     private readonly uploads: UploadService,
     private readonly queries: CheckpointQueryService,
     private readonly imports: ImportService,
+    private readonly code: CodeService,
     private readonly evaluations: CheckpointEvaluationService,
     private readonly logStore: LogStoreService,
     private readonly logReader: LogReaderService,
@@ -37,6 +39,7 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
       serveWorkerRpc(nc, WORKER_RPCS.checkpointsResolve, QUEUE_GROUP, (req) => this.queries.resolve(req)),
       serveWorkerRpc(nc, WORKER_RPCS.checkpointsDownloadPart, QUEUE_GROUP, (req) => this.queries.downloadPart(req)),
       serveWorkerRpc(nc, WORKER_RPCS.checkpointsImportSource, QUEUE_GROUP, (req, workerId) => this.imports.source(req, workerId)),
+      serveWorkerRpc(nc, WORKER_RPCS.codeSource, QUEUE_GROUP, (req, workerId) => this.code.source(req, workerId)),
       serveWorkerRpc(nc, WORKER_RPCS.logsSegmentGrant, QUEUE_GROUP, (req) => this.logStore.grant(req)),
       serveWorkerRpc(nc, WORKER_RPCS.logsSegmentCommit, QUEUE_GROUP, (req) => this.logStore.commit(req)),
       // Services: the gateway, the scheduler (resume points), the evaluation service.
@@ -46,6 +49,9 @@ export class CheckpointsRpc implements OnApplicationBootstrap, OnApplicationShut
       serveRpc(nc, SERVICE_RPCS.checkpointsImportUpload, QUEUE_GROUP, (req) => this.imports.upload(req.fileName, req.size)),
       serveRpc(nc, SERVICE_RPCS.checkpointsEvaluation, QUEUE_GROUP, (req) => this.evaluations.update(req)),
       serveRpc(nc, SERVICE_RPCS.checkpointsImportStart, QUEUE_GROUP, (req) => this.imports.start(req)),
+      serveRpc(nc, SERVICE_RPCS.codeStat, QUEUE_GROUP, (req) => this.code.stat(req.digest)),
+      serveRpc(nc, SERVICE_RPCS.codeUpload, QUEUE_GROUP, (req) => this.code.upload(req.digest)),
+      serveRpc(nc, SERVICE_RPCS.codeCommit, QUEUE_GROUP, (req) => this.code.commit(req.digest, req.uploadId)),
       serveRpc(nc, SERVICE_RPCS.logsRead, QUEUE_GROUP, (req) => this.logReader.read(req)),
     ];
   }

@@ -26,6 +26,8 @@ export class EvaluationRpc implements OnApplicationBootstrap, OnApplicationShutd
     this.subscriptions = [
       serveRpc(nc, SERVICE_RPCS.evaluationsCreate, QUEUE_GROUP, (req) => submission.create(req.spec, req.owner)),
       serveRpc(nc, SERVICE_RPCS.evaluationsGet, QUEUE_GROUP, (req) => queries.get(req.evaluationId)),
+      serveRpc(nc, SERVICE_RPCS.evaluationsCaseFile, QUEUE_GROUP, (req) => queries.caseFileGrant(req.evaluationId, req.caseId, req.file)),
+      serveRpc(nc, SERVICE_RPCS.evaluationsList, QUEUE_GROUP, (req) => queries.list(req)),
       serveRpc(nc, SERVICE_RPCS.evaluationsReport, QUEUE_GROUP, (req) => queries.reportGrant(req.evaluationId, req.format)),
       // The shards (evaluation_shard tasks on workers).
       serveWorkerRpc(nc, WORKER_RPCS.evaluationsShardContext, QUEUE_GROUP, (req) => queries.shardContext(req.evaluationId)),

@@ -9,6 +9,8 @@ import { UsersController } from './auth/users.controller';
 import { CheckpointDownloads } from './checkpoints/checkpoint-downloads';
 import { CheckpointsClient } from './checkpoints/checkpoints.client';
 import { CheckpointsController } from './checkpoints/checkpoints.controller';
+import { CodeClient } from './code/code.client';
+import { CodeController } from './code/code.controller';
 import { GATEWAY_CONFIG, GatewayConfig } from './config';
 import { EvaluationsClient } from './evaluations/evaluations.client';
 import { EvaluationsController } from './evaluations/evaluations.controller';
@@ -38,6 +40,7 @@ export function gatewayModule(config: GatewayConfig) {
       QueueController,
       WorkersController,
       CheckpointsController,
+      CodeController,
       EvaluationsController,
       TokensController,
       UsersController,
@@ -59,6 +62,7 @@ export function gatewayModule(config: GatewayConfig) {
       CheckpointsClient,
       CheckpointDownloads,
       EvaluationsClient,
+      CodeClient,
     ],
   });
 }

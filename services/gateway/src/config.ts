@@ -18,6 +18,8 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_JSON_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   /** Largest legacy checkpoint file `POST /v1/checkpoints/import` accepts, in bytes. */
   HOUNSFIELD_IMPORT_MAX_BYTES: z.coerce.number().int().min(1).default(64 * 2 ** 30),
+  /** Largest project archive `POST /v1/code/<digest>` accepts, in bytes (the CLI packs at most 64 MiB by default). */
+  HOUNSFIELD_CODE_MAX_BYTES: z.coerce.number().int().min(1).default(256 * 2 ** 20),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnvSchema>;
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');

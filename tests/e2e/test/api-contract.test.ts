@@ -92,6 +92,8 @@ describe('the API contract on the stack: documented responses, malformed input a
       ['get', '/v1/checkpoints', `/v1/checkpoints?job=${importJob.id}`],
       ['get', '/v1/checkpoints/{ref}', `/v1/checkpoints/${importJob.id}:latest`],
       ['get', '/v1/checkpoints/{ref}/download', `/v1/checkpoints/${importJob.id}:latest/download`],
+      ['get', '/v1/code/{digest}', `/v1/code/sha256:${'0'.repeat(64)}`],
+      ['get', '/v1/evaluations', '/v1/evaluations?limit=5'],
       ['post', '/v1/users', '/v1/users', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'carol', role: 'viewer' }) }],
       ['get', '/v1/users', '/v1/users?limit=1'],
       ['patch', '/v1/users/{name}', '/v1/users/carol', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'user' }) }],

@@ -232,6 +232,8 @@ describe('tokens, roles and ownership on the stack (s3 store)', () => {
         `/v1/checkpoints/${importJob.id}:latest/files/meta.json`,
         `/v1/evaluations/${evaluation.id}`,
         `/v1/evaluations/${evaluation.id}/reports/csv`,
+        `/v1/evaluations/${evaluation.id}/cases/c1/preview.png`,
+        `/v1/evaluations?owner=bob`,
         `/v1/jobs/${evaluation.shardJobs[0]}`,
       ]) {
         const response = await get(path);
@@ -244,6 +246,12 @@ describe('tokens, roles and ownership on the stack (s3 store)', () => {
         body: JSON.stringify({ checkpoints: { diffusion: { job: importJob.id, config: {} }, voxelization: { job: importJob.id, config: {} } }, dataset: { root: 'x' } }),
       });
       expect(steal.status).toBe(403);
+      // A's list of evaluations holds none of B's; B's holds B's.
+      const listed = (await (await get('/v1/evaluations')).json()) as { evaluations: { id: string }[] };
+      expect(listed.evaluations.map((e) => e.id)).not.toContain(evaluation.id);
+      const bobToken = (await admin.createToken({ name: 'b5', user: 'bob' })).token;
+      const own = (await (await raw('/v1/evaluations', { headers: { authorization: `Bearer ${bobToken}` } })).json()) as { evaluations: { id: string; owner?: string }[] };
+      expect(own.evaluations.find((e) => e.id === evaluation.id)?.owner).toBe('bob');
     });
 
     it('no record any route returns holds a presigned URL, a service address or a NATS URL', async () => {

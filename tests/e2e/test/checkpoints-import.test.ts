@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { checkpointImportSchema } from '@hounsfield/contracts';
+import { VENV_BIN } from '@hounsfield/testing';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadFile, listCheckpoints, python, readSafetensors, REPO_ROOT, run, startCheckpointStack } from './checkpoints-fixture';
@@ -77,11 +78,11 @@ describe('legacy import on a machine without GPUs: .pth from GPU 7 of 8 over HTT
     expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 
-  it('`hounsfield checkpoint import --gateway` turns a Lightning .ckpt into a checkpoint', async () => {
+  it('`hounsfield checkpoints import` turns a Lightning .ckpt into a checkpoint', async () => {
     const done = await run(
-      python(),
-      ['-m', 'hounsfield.cli', 'checkpoint', 'import', join(fixture.dataDir, 'last.ckpt'), '--gateway', fixture.stack.gatewayUrl, '--timeout', '120'],
-      { cwd: REPO_ROOT, env: { ...process.env, HOUNSFIELD_TOKEN: fixture.stack.adminToken } },
+      join(VENV_BIN, 'hounsfield'),
+      ['checkpoints', 'import', join(fixture.dataDir, 'last.ckpt'), '--timeout', '120', '--json'],
+      { cwd: REPO_ROOT, env: { ...process.env, HOUNSFIELD_URL: fixture.stack.gatewayUrl, HOUNSFIELD_TOKEN: fixture.stack.adminToken } },
     );
     const printed = JSON.parse(done.stdout) as { import: { jobId: string }; checkpoint: { id: string; step: number; epoch: number } };
     expect(printed.checkpoint).toMatchObject({ step: 1250, epoch: 4 });

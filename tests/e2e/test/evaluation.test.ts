@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { EvaluationRecord, evaluationRecordSchema, TrainingJobSpecInput } from '@hounsfield/contracts';
+import { VENV_BIN } from '@hounsfield/testing';
 import { finished, getJson } from './checkpoints-fixture';
 import { Fixture, startSkullStack } from './stack-fixture';
 
@@ -127,6 +129,28 @@ describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed
       expect(yaml).toContain(`"${defectClass}":`);
     }
     expect(existsSync(join(fixture.dataDir, 'objects', 'evaluations', id, 'cases', caseIds[0], 'implant.nrrd'))).toBe(true);
+
+    // Listed newest first; and from a directory that is no checkout, the `hounsfield` command reads
+    // the report over HTTP only (gateway URL and token, no NATS, no shared disk).
+    const listed = (await (await fixture.api('/v1/evaluations?limit=5')).json()) as { evaluations: { id: string }[] };
+    expect(listed.evaluations.map((e) => e.id)).toContain(id);
+    const elsewhere = mkdtempSync(join(tmpdir(), 'hf-e2e-client-'));
+    const cliCsv = execFileSync(join(VENV_BIN, 'hounsfield'), ['evaluations', 'report', id, '--format', 'csv'], {
+      cwd: elsewhere,
+      env: { PATH: process.env.PATH, HOME: elsewhere, HOUNSFIELD_URL: fixture.stack.gatewayUrl, HOUNSFIELD_TOKEN: fixture.stack.adminToken },
+      encoding: 'utf8',
+    });
+    expect(cliCsv.trim().split('\n')).toEqual(csv);
+    // Each scored case has a preview image, served by the gateway and fetched by the CLI.
+    const preview = await fixture.api(`/v1/evaluations/${id}/cases/${caseIds[0]}/preview.png`);
+    expect(preview.headers.get('content-type')).toBe('image/png');
+    const png = Buffer.from(await preview.arrayBuffer());
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    execFileSync(join(VENV_BIN, 'hounsfield'), ['evaluations', 'preview', id, caseIds[0], '--out', join(elsewhere, 'p.png')], {
+      cwd: elsewhere,
+      env: { PATH: process.env.PATH, HOME: elsewhere, HOUNSFIELD_URL: fixture.stack.gatewayUrl, HOUNSFIELD_TOKEN: fixture.stack.adminToken },
+    });
+    expect(readFileSync(join(elsewhere, 'p.png'))).toEqual(png);
 
     // The metrics service saw the evaluation's events: every case once (the killed shard's case
     // included), and the run counted as succeeded.

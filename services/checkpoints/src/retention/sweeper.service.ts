@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { CHECKPOINTS_CONFIG, CheckpointsConfig } from '../config';
+import { CodeService } from '../code/code.service';
 import { ImportService } from '../imports/import.service';
 import { LogStoreService } from '../logs/log-store.service';
 import { OBJECT_STORE, ObjectStore } from '@hounsfield/runtime';
@@ -23,6 +24,7 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
     private readonly retention: RetentionService,
     private readonly sessions: UploadSessionRepository,
     private readonly imports: ImportService,
+    private readonly code: CodeService,
     private readonly verifier: UploadVerifier,
     private readonly logs: LogStoreService,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
@@ -54,6 +56,7 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
       if (deleted > 0) this.logger.log(`deleted ${deleted} parts of the uncommitted upload ${prefix}`);
     }
     await this.imports.sweep(now);
+    await this.code.sweep(now);
     await this.logs.sweep(now);
     this.verifier.evictIdle(this.config.HOUNSFIELD_CHECKPOINT_GRANT_SECONDS * 1000, now);
   }

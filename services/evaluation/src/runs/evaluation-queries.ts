@@ -1,9 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { AccessGrant, CONSUMERS, EvaluationRecord, EvaluationReportFormat, EvaluationShardContext, STREAMS } from '@hounsfield/contracts';
+import {
+  AccessGrant,
+  CONSUMERS,
+  decodeCursor,
+  encodeCursor,
+  EvaluationListRequest,
+  EvaluationPage,
+  EvaluationRecord,
+  EvaluationReportFormat,
+  EvaluationShardContext,
+  STREAMS,
+} from '@hounsfield/contracts';
 import { evaluationError, EvaluationErrorCode } from '../evaluation.errors';
 import { ReportStore } from '../reports/report.store';
 import { EvaluationRuns } from './evaluation-runs';
-import { EvaluationRepository } from './evaluation.repository';
+import { EvaluationRepository, listPositionSchema } from './evaluation.repository';
 
 /** Reads of evaluation runs: the record with its progress, report and artefact grants, a shard's context. */
 @Injectable()
@@ -51,5 +62,29 @@ export class EvaluationQueries {
   async artifactGrant(id: string, caseId: string, file: string) {
     await this.runs.requireCase(id, caseId);
     return this.reports.artifactGrant(id, caseId, file);
+  }
+
+  /** Evaluations newest first (one owner's when named), with their current progress. */
+  async list(request: EvaluationListRequest): Promise<EvaluationPage> {
+    const after = request.cursor === undefined ? undefined : decodeCursor(listPositionSchema, request.cursor);
+    if (request.cursor !== undefined && after === undefined) {
+      throw evaluationError(EvaluationErrorCode.Invalid, 'cursor is not one this list returned; start without it');
+    }
+    const { ids, next } = await this.repository.page(request.owner, request.limit, after);
+    const evaluations = [];
+    for (const id of ids) evaluations.push(await this.get(id));
+    return { evaluations, ...(next ? { nextCursor: encodeCursor(next) } : {}) };
+  }
+
+  /** A read grant for one file a shard stored for a scored case (the gateway streams it). */
+  async caseFileGrant(id: string, caseId: string, file: string): Promise<AccessGrant> {
+    await this.runs.require(id);
+    const result = await this.repository.result(id, caseId);
+    if (result === undefined) throw evaluationError(EvaluationErrorCode.NotFound, `evaluation ${id} has no scored case ${caseId} (yet)`);
+    const artifact = result.artifacts.find((a) => a.name === file);
+    if (artifact === undefined) {
+      throw evaluationError(EvaluationErrorCode.NotFound, `case ${caseId} of evaluation ${id} has no file ${file}; it has ${result.artifacts.map((a) => a.name).join(', ') || 'none'}`);
+    }
+    return this.reports.readGrant(artifact.key);
   }
 }

@@ -15,6 +15,9 @@ import { REDIS } from '@hounsfield/runtime';
 export type PlannedCase = Pick<EvaluationCase, 'caseId' | 'defectClass' | 'index'>;
 const plannedCaseSchema = z.object({ caseId: z.string(), defectClass: z.string(), index: z.number().int() }).strict();
 
+export const listPositionSchema = z.object({ score: z.number(), id: z.string() }).strict();
+export type ListPosition = z.infer<typeof listPositionSchema>;
+
 /** The first plan wins: a later one (another shard, a retry) leaves the stored list as it is. */
 const SAVE_PLAN = `
 if redis.call('HLEN', KEYS[1]) > 0 then return {0, redis.call('HLEN', KEYS[1])} end
@@ -52,10 +55,31 @@ export class EvaluationRepository {
     return `${this.prefix}active`;
   }
 
+  /** Every evaluation, and each owner's, by creation time (for listing newest first). */
+  private listKey(owner?: string): string {
+    return owner === undefined ? `${this.prefix}all` : `${this.prefix}owner:${owner}`;
+  }
+
   async create(record: EvaluationRecord): Promise<boolean> {
     const created = await this.redis.set(this.key(record.id), JSON.stringify(record), 'NX');
-    if (created) await this.redis.sadd(this.activeKey, record.id);
+    if (created) {
+      const score = Date.parse(record.createdAt);
+      const multi = this.redis.multi().sadd(this.activeKey, record.id).zadd(this.listKey(), score, record.id);
+      if (record.owner) multi.zadd(this.listKey(record.owner), score, record.id);
+      await multi.exec();
+    }
     return created === 'OK';
+  }
+
+  /** One page of ids, newest first, after `after` (the last position of the previous page). */
+  async page(owner: string | undefined, limit: number, after?: ListPosition): Promise<{ ids: string[]; next?: ListPosition }> {
+    // Inclusive of the cursor's score; ties (same millisecond) order by id, descending, like ZREVRANGE.
+    const flat = await this.redis.zrevrangebyscore(this.listKey(owner), after ? String(after.score) : '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 64);
+    const entries: ListPosition[] = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i], score: Number(flat[i + 1]) });
+    const fresh = entries.filter((e) => !after || e.score < after.score || e.id < after.id).slice(0, limit);
+    const more = fresh.length === limit && entries.length > fresh.length;
+    return { ids: fresh.map((e) => e.id), ...(more ? { next: fresh[fresh.length - 1] } : {}) };
   }
 
   async get(id: string): Promise<EvaluationRecord | undefined> {
@@ -125,6 +149,11 @@ export class EvaluationRepository {
   async results(id: string): Promise<EvaluationCaseResult[]> {
     const raw = await this.redis.hgetall(this.key(id, 'results'));
     return Object.values(raw).map((value) => evaluationCaseResultSchema.parse(JSON.parse(value)));
+  }
+
+  async result(id: string, caseId: string): Promise<EvaluationCaseResult | undefined> {
+    const raw = await this.redis.hget(this.key(id, 'results'), caseId);
+    return raw === null ? undefined : evaluationCaseResultSchema.parse(JSON.parse(raw));
   }
 
   async resultIds(id: string): Promise<Set<string>> {

@@ -1,13 +1,19 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { EvaluationRecord, evaluationReportFormatSchema, evaluationSpecSchema, identifierSchema, Principal } from '@hounsfield/contracts';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { EvaluationPage, evaluationArtifactRequestSchema, evaluationCaseIdSchema, EvaluationRecord, evaluationReportFormatSchema, evaluationSpecSchema, identifierSchema, pageQueryShape, Principal, userNameSchema } from '@hounsfield/contracts';
+import { z } from 'zod';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import { assertMayRead } from '../auth/permissions';
+import { problem } from '../http/problem';
 import { getThroughGrant } from '../checkpoints/grant-transfer';
 import { validateOr400 } from '../http/validation';
 import { SchedulerClient } from '../jobs/scheduler.client';
 import { EvaluationsClient } from './evaluations.client';
+
+const listQuerySchema = z.object({ owner: userNameSchema.optional(), ...pageQueryShape }).strict();
+
+const caseFileParamsSchema = z.object({ caseId: evaluationCaseIdSchema, file: evaluationArtifactRequestSchema.shape.file }).strict();
 
 const REPORT_TYPES = { markdown: 'text/markdown; charset=utf-8', yaml: 'application/yaml; charset=utf-8', csv: 'text/csv; charset=utf-8' } as const;
 
@@ -36,6 +42,17 @@ export class EvaluationsController {
     return this.evaluations.create(body, principal.user);
   }
 
+  /** Newest first, a page at a time (`nextCursor`). A user lists its own evaluations. */
+  @Get()
+  @Requires('evaluations:read')
+  list(@CurrentPrincipal() principal: Principal, @Query() query: unknown): Promise<EvaluationPage> {
+    const { owner, limit, cursor } = validateOr400(listQuerySchema, query, 'the query');
+    if (principal.role === 'user' && owner !== undefined && owner !== principal.user) {
+      throw problem('forbidden', 'a user lists only its own evaluations; leave out owner');
+    }
+    return this.evaluations.list(principal.role === 'user' ? principal.user : owner, limit, cursor);
+  }
+
   @Get(':id')
   @Requires('evaluations:read')
   get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<EvaluationRecord> {
@@ -50,6 +67,23 @@ export class EvaluationsController {
     const record = await this.readable(principal, id);
     const body = await getThroughGrant(await this.evaluations.reportGrant(record.id, which));
     response.status(200).setHeader('Content-Type', REPORT_TYPES[which]);
+    await pipeline(body, response);
+  }
+
+  /** A file a shard stored for a scored case: `preview.png` (three slices, implant in red), `implant.nrrd`, `points.npy`. */
+  @Get(':id/cases/:case/:file')
+  @Requires('evaluations:read')
+  async caseFile(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Param('case') caseId: string,
+    @Param('file') file: string,
+    @Res() response: Response,
+  ): Promise<void> {
+    const which = validateOr400(caseFileParamsSchema, { caseId, file }, 'the case file');
+    const record = await this.readable(principal, id);
+    const body = await getThroughGrant(await this.evaluations.caseFileGrant(record.id, which.caseId, which.file));
+    response.status(200).setHeader('Content-Type', which.file.endsWith('.png') ? 'image/png' : 'application/octet-stream');
     await pipeline(body, response);
   }
 

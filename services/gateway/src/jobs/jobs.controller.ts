@@ -14,6 +14,7 @@ import {
 } from '@hounsfield/contracts';
 import type { Response } from 'express';
 import { z } from 'zod';
+import { CodeClient } from '../code/code.client';
 import { CurrentPrincipal, Requires, StreamRoute } from '../auth/auth.decorators';
 import { assertMayChange, assertMayRead } from '../auth/permissions';
 import { problem } from '../http/problem';
@@ -54,6 +55,7 @@ export class JobsController {
     private readonly events: JobEventsStream,
     private readonly metrics: MetricsClient,
     private readonly recipeConfigs: RecipeConfigValidator,
+    private readonly code: CodeClient,
   ) {}
 
   /**
@@ -67,6 +69,9 @@ export class JobsController {
   async submit(@CurrentPrincipal() principal: Principal, @Body() body: unknown): Promise<JobRecord> {
     const spec = validateOr400(trainingJobSpecSchema, body, 'the job spec');
     this.recipeConfigs.check(spec.kind, spec.config);
+    if (spec.code && !(await this.code.stat(spec.code.digest)).stored) {
+      throw problem('unschedulable', `code ${spec.code.digest} is not stored: upload it first (hounsfield submit --code DIR does both)`);
+    }
     return this.scheduler.submit(body, principal.user);
   }
 

@@ -114,7 +114,7 @@ export function buildOpenApiDocument(version = '0.1.0'): Record<string, unknown>
     },
     servers: [{ url: '/' }],
     security: [{ bearerToken: [] }],
-    tags: ['jobs', 'checkpoints', 'evaluations', 'workers', 'auth', 'platform'].map((name) => ({ name })),
+    tags: ['jobs', 'code', 'checkpoints', 'evaluations', 'workers', 'auth', 'platform'].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: { bearerToken: { type: 'http', scheme: 'bearer', description: 'An API token (POST /v1/tokens; the first admin\'s is written at the first start)' } },

@@ -1,0 +1,1 @@
+"""The `hounsfield` subcommands, one module per noun."""

@@ -1,0 +1,1 @@
+"""Adapters that let existing training code report and checkpoint through the platform."""
