@@ -508,6 +508,25 @@ class WorkerCancelRequest(BaseModel):
     graceSeconds: Annotated[float | None, Field(ge=0.0, le=3600.0)] = None
 
 
+class AttemptCurrentRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class AttemptCurrentReply(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    current: bool
+    reason: Annotated[str, Field(max_length=1024)]
+
+
 StateFilesAdditionalProperty = TypeAliasType(
     "StateFilesAdditionalProperty",
     Annotated[

@@ -21,8 +21,8 @@ from hounsfield.worker.event_publisher import JetStreamEventPublisher
 from hounsfield.worker.heartbeat import HeartbeatLoop, offered_kinds
 from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.nats_connection import connect_nats
-from hounsfield.worker.orphan_reaper import reap_orphans
 from hounsfield.worker.preflight import Preflight, PreflightPolicy
+from hounsfield.worker.readoption import AttemptOwnership, recover_attempts
 from hounsfield.worker.settings import WorkerSettings
 
 _log = logging.getLogger(__name__)
@@ -85,8 +85,22 @@ class WorkerApp:
             AssignmentConsumer(js, settings.worker_id, agent.accept, on_rejected=agent.report_unreadable),
             CancelListener(nc, agent),
         )
-        # Before taking work: trainers a previous agent of this worker left running are stopped and reported.
-        await reap_orphans(settings.attempts_dir, settings.worker_id, publisher, settings.stop_grace_seconds)
+        # Before taking work and before the first heartbeat (which lists the attempts running here):
+        # trainers a previous agent of this worker left are re-adopted if still current, else stopped.
+        recovered = await recover_attempts(
+            agent,
+            AttemptOwnership(nc, settings.worker_id),
+            publisher,
+            attempts_dir=settings.attempts_dir,
+            wait_seconds=settings.readopt_wait_seconds,
+            grace_seconds=settings.stop_grace_seconds,
+        )
+        if recovered.adopted or recovered.stopped:
+            _log.info(
+                "left by the previous agent: %d attempt(s) re-adopted, %d stopped",
+                len(recovered.adopted),
+                len(recovered.stopped),
+            )
         await app._cancel_listener.start()
         app._heartbeat_task = _spawn(app._heartbeat.run(), "heartbeat")
         app._consumer_task = _spawn(app._consumer.run(), "assignments")
@@ -99,17 +113,22 @@ class WorkerApp:
         )
         return app
 
-    async def close(self, grace_seconds: float | None = None) -> None:
+    async def close(self, grace_seconds: float | None = None, *, drain: bool | None = None) -> None:
         """Stops taking work, stops running attempts (``preempted``), then disconnects.
 
-        Heartbeats continue until the attempts have ended so the scheduler sees them go.
+        Heartbeats continue until the attempts have ended so the scheduler sees them go. Without
+        ``drain`` (default: HOUNSFIELD_DRAIN_ON_STOP) the trainers are left running instead, for the
+        next agent of this worker to re-adopt within the scheduler's reconnect window.
         """
         if self._closed:
             return
         self._closed = True
         grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
         await _cancel(self._consumer_task)
-        await self.agent.shutdown(grace)
+        if self.settings.drain_on_stop if drain is None else drain:
+            await self.agent.shutdown(grace)
+        else:
+            await self.agent.detach()
         await self._cancel_listener.stop()
         await _cancel(self._heartbeat_task)
         self._inventory.close()

@@ -21,6 +21,11 @@
 | HOUNSFIELD_LOG_UPLOAD_SECONDS | 5 | seconds between stores of a running attempt's log (at most 10) |
 | HOUNSFIELD_LOG_LIVE_SECONDS | 0.5 | seconds between live publishes of new log lines |
 | HOUNSFIELD_LOG_FINISH_SECONDS | 30 | how long an ended attempt's log keeps trying to reach the store |
+| HOUNSFIELD_DRAIN_ON_STOP | true | on SIGTERM/SIGINT, stop the running trainers (``preempted``, requeued); |
+|  |  | false: exit leaving them running for the next agent to re-adopt (restarts, |
+|  |  | upgrades) |
+| HOUNSFIELD_READOPT_WAIT_SECONDS | 30 | at start, how long to wait for the scheduler to say whether a |
+|  |  | trainer left running is still current before stopping it |
 """
 
 from __future__ import annotations
@@ -75,6 +80,9 @@ class WorkerSettings(BaseSettings):
     log_upload_seconds: float = Field(5.0, gt=0, le=10)
     log_live_seconds: float = Field(0.5, gt=0, le=2)
     log_finish_seconds: float = Field(30.0, ge=0, le=3600)
+    #: False: an agent asked to stop leaves its trainers running, to be re-adopted by the next one.
+    drain_on_stop: bool = True
+    readopt_wait_seconds: float = Field(30.0, ge=0, le=3600)
 
     @field_validator("worker_id")
     @classmethod

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
 import { assignmentSchema } from './assignment.schema';
+import { attemptCurrentReplySchema, attemptCurrentRequestSchema } from './attempt-current.schema';
 import { checkpointEventSchema } from './checkpoint-event.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
 import { checkpointFileSchema, checkpointManifestSchema } from './checkpoint-manifest.schema';
@@ -79,6 +80,8 @@ export const EXPORTED_SCHEMAS = {
   JobNoticeEvent: jobNoticeEventSchema,
   AlertEvent: alertEventSchema,
   WorkerCancelRequest: workerCancelRequestSchema,
+  AttemptCurrentRequest: attemptCurrentRequestSchema,
+  AttemptCurrentReply: attemptCurrentReplySchema,
   CheckpointMeta: checkpointMetaSchema,
   CheckpointFile: checkpointFileSchema,
   CheckpointManifest: checkpointManifestSchema,
