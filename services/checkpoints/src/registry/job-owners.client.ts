@@ -3,8 +3,14 @@ import { RPC, userNameSchema } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 import { z } from 'zod';
 
-/** Only the field this service needs of the scheduler's job record. */
-const jobOwnerSchema = z.object({ owner: userNameSchema.optional() }).loose();
+/** Only the fields this service needs of the scheduler's job record. */
+const jobOwnerSchema = z.object({ owner: userNameSchema.optional(), attempt: z.number().int().optional(), state: z.string().optional() }).loose();
+
+/** The job's current attempt as the scheduler sees it (fencing of commits from superseded attempts). */
+export interface JobAttempt {
+  attempt: number;
+  state: string;
+}
 
 /** Whose a job is, asked of the scheduler when a checkpoint is committed (the record keeps it). */
 @Injectable()
@@ -19,6 +25,20 @@ export class JobOwnersClient {
       return (await requestRpc(this.nats.nc, RPC.getJob, { id: jobId }, jobOwnerSchema, 5000)).owner;
     } catch (error) {
       this.logger.warn(`owner of job ${jobId} unknown (${error instanceof Error ? error.message : String(error)}); its checkpoint is recorded without one`);
+      return undefined;
+    }
+  }
+
+  /**
+   * The job's current attempt, or undefined when the scheduler does not answer (a commit is then
+   * not fenced: refusing every commit while the scheduler restarts would lose more than it saves).
+   */
+  async currentAttempt(jobId: string): Promise<JobAttempt | undefined> {
+    try {
+      const job = await requestRpc(this.nats.nc, RPC.getJob, { id: jobId }, jobOwnerSchema, 5000);
+      return job.attempt === undefined || job.state === undefined ? undefined : { attempt: job.attempt, state: job.state };
+    } catch (error) {
+      this.logger.warn(`current attempt of job ${jobId} unknown (${error instanceof Error ? error.message : String(error)}); the commit is not fenced`);
       return undefined;
     }
   }

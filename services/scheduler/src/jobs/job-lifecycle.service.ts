@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import {
+  AttemptCurrentReply,
   decodeCursor,
   encodeCursor,
   isTerminalJobState,
@@ -179,6 +180,19 @@ export class JobLifecycleService {
     const result = await this.jobs.commit(job, options);
     if (result !== 'ok') throw schedulerError(SchedulerErrorCode.Conflict, `job ${job.id} changed meanwhile; try again`);
     await this.outbox.flush();
+  }
+
+  /**
+   * Whether `attempt` is still job `jobId`'s current attempt on `workerId`: a restarted agent
+   * re-adopts the trainer if so, and stops it otherwise (before any new attempt starts there).
+   */
+  async attemptCurrent(jobId: string, attempt: number, workerId: string): Promise<AttemptCurrentReply> {
+    const job = await this.jobs.get(jobId);
+    if (!job) return { current: false, reason: `no job ${jobId}` };
+    if (job.attempt !== attempt) return { current: false, reason: `the job is at attempt ${job.attempt} now` };
+    if (job.workerId !== workerId) return { current: false, reason: `attempt ${attempt} is placed on worker ${job.workerId ?? '(none)'}` };
+    if (!PLACED_STATES.includes(job.state)) return { current: false, reason: `the job is ${job.state}` };
+    return { current: true, reason: '' };
   }
 
   /** Asks a worker to stop the attempts it runs that are no longer the current attempt on it. */

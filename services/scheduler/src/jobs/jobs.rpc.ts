@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { cancelJobRequestSchema, failJobRequestSchema, jobIdRequestSchema, listJobsRequestSchema, RPC, submitJobRequestSchema } from '@hounsfield/contracts';
-import { NatsClient, serveRpc } from '@hounsfield/messaging';
+import { attemptCurrentRequestSchema, cancelJobRequestSchema, failJobRequestSchema, jobIdRequestSchema, listJobsRequestSchema, RPC, submitJobRequestSchema, WORKER_RPC } from '@hounsfield/contracts';
+import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { z } from 'zod';
 import { WorkerViewService } from '../workers/worker-view.service';
@@ -8,7 +8,7 @@ import { JobLifecycleService } from './job-lifecycle.service';
 
 const QUEUE_GROUP = 'scheduler';
 
-/** The scheduler's request/reply API, used by the gateway. */
+/** The scheduler's request/reply API, used by the gateway (and by worker agents: attemptCurrent). */
 @Injectable()
 export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   private subscriptions: Subscription[] = [];
@@ -28,6 +28,7 @@ export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
       serveRpc(nc, RPC.cancelJob, QUEUE_GROUP, cancelJobRequestSchema, (req) => this.lifecycle.cancel(req.id, req.graceSeconds)),
       serveRpc(nc, RPC.failJob, QUEUE_GROUP, failJobRequestSchema, (req) => this.lifecycle.fail(req.id, req.reason, req.graceSeconds)),
       serveRpc(nc, RPC.listWorkers, QUEUE_GROUP, z.object({}).strict(), () => this.workers.list()),
+      serveWorkerRpc(nc, WORKER_RPC.attemptCurrent, QUEUE_GROUP, attemptCurrentRequestSchema, (req, workerId) => this.lifecycle.attemptCurrent(req.jobId, req.attempt, workerId)),
     ];
   }
 
