@@ -348,6 +348,9 @@ class WorkerHeartbeat(BaseModel):
     simulated: bool
     gpus: Annotated[list[GpuInfo], Field(max_length=64)]
     kinds: Annotated[list[WorkerKind], Field(max_length=64, validate_default=True)] = []
+    cpuSlots: Annotated[int | None, Field(ge=1, le=4096)] = None
+    memoryTotalBytes: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
+    memoryAvailableBytes: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
     running: Annotated[list[RunningItem], Field(max_length=256)]
     intervalSeconds: Annotated[float, Field(gt=0.0, le=3600.0)]
     at: Annotated[str, Field(max_length=40, min_length=20)]

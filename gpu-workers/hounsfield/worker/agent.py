@@ -25,6 +25,7 @@ from hounsfield.worker.orphan_reaper import LaunchRecord, mark_ended
 from hounsfield.worker.preflight import Preflight
 from hounsfield.worker.report_records import AttemptIdentity
 from hounsfield.worker.settings import WorkerSettings
+from hounsfield.worker.trainer_launch import threads_per_process
 
 _log = logging.getLogger(__name__)
 
@@ -141,6 +142,9 @@ class Agent:
             checkpoints=self._checkpoints,
             logs=self._logs,
             adopt=adopt,
+            threads_per_process=threads_per_process(
+                assignment, self._settings.usable_cpu_slots, self._gpu_count
+            ),
         )
 
     def _begin(self, key: AttemptKey, runner: AttemptRunner) -> None:

@@ -80,7 +80,12 @@ class WorkerApp:
             inventory,
             agent,
             HeartbeatLoop(
-                agent, inventory, publisher, settings.heartbeat_interval, offered_kinds(settings.kinds)
+                agent,
+                inventory,
+                publisher,
+                settings.heartbeat_interval,
+                offered_kinds(settings.kinds),
+                settings.usable_cpu_slots,
             ),
             AssignmentConsumer(js, settings.worker_id, agent.accept, on_rejected=agent.report_unreadable),
             CancelListener(nc, agent),

@@ -102,7 +102,9 @@ class AttemptRunner:
         logs: LogShipping | None = None,
         task_nats: NatsAccess | None = None,
         adopt: LaunchRecord | None = None,
+        threads_per_process: int = 1,
     ) -> None:
+        self._threads_per_process = threads_per_process
         self._preflight = preflight
         # Output is always captured and rotated; it is shipped when ``logs`` has transports.
         self._logs = logs or LogShipping()
@@ -331,7 +333,12 @@ class AttemptRunner:
             data_root=self._data_root,
         )
         env = trainer_env(
-            self.assignment, self._dir, self._base_env, write_context(context, self._dir), self._task_nats
+            self.assignment,
+            self._dir,
+            self._base_env,
+            write_context(context, self._dir),
+            self._task_nats,
+            self._threads_per_process,
         )
         try:
             # What a restarted agent needs to re-adopt the trainer.

@@ -7,9 +7,10 @@ root pid, which leads its own process group, and the process start time from
 ``ended`` when it saw it finish. An agent killed with SIGKILL (or OOM-killed, or crashed) leaves
 attempts without that mark, and their trainers running: they hold GPUs and nothing would ever
 report their end. At start, before taking work, the agent re-adopts each one that the scheduler
-still counts as current (``readoption``) and stops each other one the way a cancellation does (SIGTERM to the tree, the grace period, then SIGKILL) and reports the attempt
-``failed`` with failure kind ``infrastructure``: the scheduler requeues the job without spending
-a restart (or ignores the report if it has already moved the job on).
+still counts as current (``readoption``) and stops each other one the way a cancellation does
+(SIGTERM to the tree, the grace period, then SIGKILL), reporting the attempt ``failed`` with
+failure kind ``infrastructure``: the scheduler requeues the job without spending a restart (or
+ignores the report if it has already moved the job on).
 """
 
 from __future__ import annotations

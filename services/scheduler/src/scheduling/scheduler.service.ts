@@ -9,7 +9,7 @@ import { leaseToken } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
 import { InventoryService } from './inventory.service';
-import { Candidate, largestFreeBlock, placeJob, reservationFor } from './placement';
+import { Candidate, cpuSlotsOf, largestFreeBlock, placeJob, reservationFor } from './placement';
 import { ResumePointService } from './resume-point.service';
 
 import { SchedulingTrigger } from './scheduling.trigger';
@@ -229,6 +229,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const token = leaseToken(job.id, job.attempt);
       for (const index of result.gpuIndices) candidate.leases.set(index, token);
       candidate.activeJobs += 1;
+      candidate.cpuSlotsUsed += cpuSlotsOf(job.spec);
       decided.push(this.assign(job, result.workerId, result.gpuIndices));
     };
     const lengths = await this.jobs.queueLengths();
