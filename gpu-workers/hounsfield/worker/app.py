@@ -153,9 +153,23 @@ def _log_crash(task: asyncio.Task[None]) -> None:
         _log.error("%s loop stopped", task.get_name(), exc_info=task.exception())
 
 
+#: How long closing waits for a cancelled loop before going on without it.
+CANCEL_WAIT_SECONDS = 5.0
+
+
 async def _cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancels a loop and waits for it, at most CANCEL_WAIT_SECONDS: a NATS call cancelled at the
+    wrong moment (a pull subscription being bound, say) can swallow the cancellation, and an agent
+    that is closing must not hang on it."""
     if task is None or task.done():
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    _done, pending = await asyncio.wait({task}, timeout=CANCEL_WAIT_SECONDS)
+    if pending:
+        _log.warning(
+            "%s loop did not stop within %.0f s of its cancellation; going on",
+            task.get_name(),
+            CANCEL_WAIT_SECONDS,
+        )
+    elif not task.cancelled() and task.exception() is not None:
+        _log.debug("%s loop ended with %r", task.get_name(), task.exception())
