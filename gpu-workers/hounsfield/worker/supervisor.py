@@ -13,6 +13,7 @@ leaves no file; the agent then reports the end as unknown (an infrastructure fai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     returncode = supervise(Path(args[0]), args[2:])
     if returncode < 0:
         # Ends the way the trainer did, so a watching agent sees the same signal.
-        signal.signal(-returncode, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL's disposition cannot be changed
+            signal.signal(-returncode, signal.SIG_DFL)
         os.kill(os.getpid(), -returncode)
     sys.exit(returncode)
 
