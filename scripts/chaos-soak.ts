@@ -190,7 +190,15 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     await sleep(5_000); // the agent stops what is no longer current within a heartbeat or two
 
-    const succeeded = finals.filter((j) => j.state === 'succeeded' && j.lastProgress?.step === STEPS);
+    // The last step a job reached over all its attempts (an attempt that resumed from the final
+    // checkpoint reports no progress of its own), from the metrics service's stored series.
+    const lastStep = new Map<string, number>();
+    for (const job of finals) {
+      const metrics = await client().jobMetrics(job.id).catch(() => undefined);
+      const steps = (metrics?.series ?? []).flatMap((series) => series.points.map((p) => p.step));
+      lastStep.set(job.id, Math.max(job.lastProgress?.step ?? 0, ...steps));
+    }
+    const succeeded = finals.filter((j) => j.state === 'succeeded' && lastStep.get(j.id) === STEPS);
     const orphans = supervisors(dataDir);
     const workers = await client().listWorkers();
     const leases = workers.flatMap((w) => w.gpus.filter((g) => g.leasedBy)).length;
@@ -204,7 +212,7 @@ async function main(): Promise<void> {
       `leases held: ${leases}; active jobs held by workers: ${active}`,
       `duplicate attempts: ${duplicates.size}${duplicates.size ? ` (${[...duplicates].join(', ')})` : ''}`,
     ];
-    for (const j of finals.filter((f) => !succeeded.includes(f))) summary.push(`  not succeeded: ${j.spec.name} ${j.state} at step ${j.lastProgress?.step ?? 0}: ${j.reason ?? ''}`);
+    for (const j of finals.filter((f) => !succeeded.includes(f))) summary.push(`  not succeeded: ${j.spec.name} ${j.state} at step ${lastStep.get(j.id) ?? 0}: ${j.reason ?? ''}`);
     log(`summary\n  ${summary.join('\n  ')}`);
     exitCode = succeeded.length === finals.length && orphans.length === 0 && leases === 0 && active === 0 && duplicates.size === 0 ? 0 : 1;
   } finally {
