@@ -10,7 +10,8 @@
  *   npm run soak -- --jobs 4 --every 40 --minutes 5 --kind count      (a light job, for a quick look)
  *
  * Options: --jobs N (10), --every P seconds (40), --minutes T (15), --steps S (120),
- * --checkpoint-every C (20), --processes K (2, DDP processes per job), --kind pcdiff|count (pcdiff:
+ * --checkpoint-every C (20), --processes K (2, DDP processes per job), --victims a,b (every kind:
+ * agent, trainer-rank, gateway, scheduler, checkpoints, metrics, evaluation, nats, redis), --kind pcdiff|count (pcdiff:
  * the cpu-tiny preset on synthetic skulls), --drain-minutes D (30: how long to wait for the jobs
  * after the chaos), --seed X, --keep (keep the data directory). Exits 0 when every job succeeded to
  * its last step with no orphan, lease or duplicate left, else 1.
@@ -35,6 +36,7 @@ const { values: opts } = parseArgs({
     kind: { type: 'string', default: 'pcdiff' },
     'drain-minutes': { type: 'string', default: '30' },
     seed: { type: 'string', default: String(Date.now() % 100_000) },
+    victims: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -56,7 +58,9 @@ if (opts.kind !== 'pcdiff' && opts.kind !== 'count') throw new Error(`--kind mus
 const WORKER = 'soak';
 const SERVICES: ServiceName[] = ['gateway', 'scheduler', 'checkpoints', 'metrics', 'evaluation'];
 type Victim = 'agent' | 'trainer-rank' | ServiceName | 'nats' | 'redis';
-const VICTIMS: Victim[] = ['agent', 'trainer-rank', ...SERVICES, 'nats', 'redis'];
+const ALL_VICTIMS: Victim[] = ['agent', 'trainer-rank', ...SERVICES, 'nats', 'redis'];
+const VICTIMS: Victim[] = opts.victims === undefined ? ALL_VICTIMS : opts.victims.split(',').map((v) => v.trim() as Victim);
+for (const victim of VICTIMS) if (!ALL_VICTIMS.includes(victim)) throw new Error(`--victims: ${victim} is not one of ${ALL_VICTIMS.join(', ')}`);
 
 /** A small deterministic generator, so a run can be repeated with --seed. */
 let state = positive('seed', opts.seed) >>> 0 || 1;
