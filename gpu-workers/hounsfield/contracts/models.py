@@ -350,6 +350,9 @@ class WorkerHeartbeat(BaseModel):
     simulated: bool
     gpus: Annotated[list[GpuInfo], Field(max_length=64)]
     kinds: Annotated[list[WorkerKind], Field(max_length=64, validate_default=True)] = []
+    cpuSlots: Annotated[int | None, Field(ge=1, le=4096)] = None
+    memoryTotalBytes: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
+    memoryAvailableBytes: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
     running: Annotated[list[RunningItem], Field(max_length=256)]
     intervalSeconds: Annotated[float, Field(gt=0.0, le=3600.0)]
     at: Annotated[str, Field(max_length=40, min_length=20)]
@@ -532,6 +535,25 @@ class WorkerCancelReply2(BaseModel):
 
 class WorkerCancelReply(RootModel[WorkerCancelReply1 | WorkerCancelReply2]):
     root: WorkerCancelReply1 | WorkerCancelReply2
+
+
+class AttemptCurrentRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+
+
+class AttemptCurrentReply(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    current: bool
+    reason: Annotated[str, Field(max_length=1024)]
 
 
 StateFilesAdditionalProperty = TypeAliasType(

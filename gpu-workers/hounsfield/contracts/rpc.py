@@ -79,6 +79,7 @@ WORKER_CHECKPOINTS_RESOLVE = WorkerRpc("checkpoints.resolve", models.CheckpointR
 WORKER_CHECKPOINTS_DOWNLOAD_PART = WorkerRpc("checkpoints.download.part", models.CheckpointPartRequest, models.AccessGrant)
 WORKER_CHECKPOINTS_IMPORT_SOURCE = WorkerRpc("checkpoints.imports.source", models.CheckpointImportSourceRequest, models.AccessGrant)
 WORKER_CODE_SOURCE = WorkerRpc("checkpoints.code.source", models.CodeSourceRequest, models.AccessGrant)
+WORKER_ATTEMPT_CURRENT = WorkerRpc("scheduler.attempts.current", models.AttemptCurrentRequest, models.AttemptCurrentReply)
 WORKER_EVALUATIONS_SHARD_CONTEXT = WorkerRpc("evaluation.shards.context", models.EvaluationIdRequest, models.EvaluationShardContext)
 WORKER_EVALUATIONS_PLAN = WorkerRpc("evaluation.shards.plan", models.EvaluationPlanRequest, models.EvaluationPlanReply)
 WORKER_EVALUATIONS_ARTIFACT: WorkerRpc[Any, Any] = WorkerRpc("evaluation.shards.artifact", models.EvaluationArtifactRequest, None)

@@ -89,6 +89,7 @@ WORKER_RPC_EVALUATIONS_ARTIFACT = "evaluation.shards.artifact"
 WORKER_RPC_EVALUATIONS_RESULT = "evaluation.shards.result"
 WORKER_RPC_LOGS_SEGMENT_GRANT = "checkpoints.logs.grant"
 WORKER_RPC_LOGS_SEGMENT_COMMIT = "checkpoints.logs.commit"
+WORKER_RPC_ATTEMPT_CURRENT = "scheduler.attempts.current"
 
 
 def worker_rpc_subject(worker_id: str, call: str) -> str:

@@ -21,10 +21,11 @@ from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
 from hounsfield.worker.attempt_status import AttemptStatus, FailureKind, StatusState
 from hounsfield.worker.event_publisher import EventPublisher
 from hounsfield.worker.log_shipping import LogShipping
-from hounsfield.worker.orphan_reaper import mark_ended
+from hounsfield.worker.orphan_reaper import LaunchRecord, mark_ended
 from hounsfield.worker.preflight import Preflight
 from hounsfield.worker.report_records import AttemptIdentity
 from hounsfield.worker.settings import WorkerSettings
+from hounsfield.worker.trainer_launch import threads_per_process
 
 _log = logging.getLogger(__name__)
 
@@ -117,7 +118,21 @@ class Agent:
         if refusal is not None:
             await self._report_unstarted(assignment, "failed", refusal, "infrastructure")
             return
-        runner = AttemptRunner(
+        runner = self._runner(assignment)
+        await runner.announce_starting()
+        self._begin(key, runner)
+
+    def adopt(self, assignment: Assignment, record: LaunchRecord) -> None:
+        """Takes over an attempt whose trainer a previous agent of this worker started (running,
+        or ended while no agent watched): its reports, cancellation and end are handled here."""
+        key = (assignment.jobId, assignment.attempt)
+        if key in self._runners:
+            return
+        _log.info("re-adopting attempt %s:%d (supervisor pid %d)", *key, record.pid)
+        self._begin(key, self._runner(assignment, record))
+
+    def _runner(self, assignment: Assignment, adopt: LaunchRecord | None = None) -> AttemptRunner:
+        return AttemptRunner(
             assignment,
             AttemptDir.of(self._settings.attempts_dir, assignment.jobId, assignment.attempt),
             self._publisher,
@@ -126,8 +141,13 @@ class Agent:
             preflight=self._preflight,
             checkpoints=self._checkpoints,
             logs=self._logs,
+            adopt=adopt,
+            threads_per_process=threads_per_process(
+                assignment, self._settings.usable_cpu_slots, self._gpu_count
+            ),
         )
-        await runner.announce_starting()
+
+    def _begin(self, key: AttemptKey, runner: AttemptRunner) -> None:
         self._runners[key] = runner
         task = asyncio.create_task(self._run(key, runner), name=f"attempt-{key[0]}-{key[1]}")
         self._tasks.add(task)
@@ -136,7 +156,8 @@ class Agent:
     async def _run(self, key: AttemptKey, runner: AttemptRunner) -> None:
         try:
             await runner.run()
-            # Seen to the end (its status is published): a later agent must not reap it.
+            # Seen to the end (its status is published): a later agent must not reap it. A
+            # detached runner's task is cancelled instead, and never gets here.
             mark_ended(AttemptDir.of(self._settings.attempts_dir, *key).root)
         finally:
             self._runners.pop(key, None)
@@ -230,3 +251,17 @@ class Agent:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds + 30.0)
             for task in pending:
                 task.cancel()
+
+    async def detach(self) -> None:
+        """Leaves every trainer running for the next agent of this worker to re-adopt (an agent
+        restart or upgrade): nothing is stopped or reported, relay and log positions stay on disk."""
+        runners = list(self._runners.values())
+        if runners:
+            _log.info("leaving %d attempt(s) running for the next agent to re-adopt", len(runners))
+        for runner in runners:
+            runner.detach()
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)

@@ -21,8 +21,8 @@ from hounsfield.worker.cancel_listener import CancelListener
 from hounsfield.worker.event_publisher import JetStreamEventPublisher
 from hounsfield.worker.heartbeat import HeartbeatLoop, offered_kinds
 from hounsfield.worker.log_shipping import LogShipping
-from hounsfield.worker.orphan_reaper import reap_orphans
 from hounsfield.worker.preflight import Preflight, PreflightPolicy
+from hounsfield.worker.readoption import AttemptOwnership, recover_attempts
 from hounsfield.worker.settings import WorkerSettings
 
 _log = logging.getLogger(__name__)
@@ -80,13 +80,32 @@ class WorkerApp:
             inventory,
             agent,
             HeartbeatLoop(
-                agent, inventory, publisher, settings.heartbeat_interval, offered_kinds(settings.kinds)
+                agent,
+                inventory,
+                publisher,
+                settings.heartbeat_interval,
+                offered_kinds(settings.kinds),
+                settings.usable_cpu_slots,
             ),
             AssignmentConsumer(js, settings.worker_id, agent.accept, on_rejected=agent.report_unreadable),
             CancelListener(nc, agent),
         )
-        # Before taking work: trainers a previous agent of this worker left running are stopped and reported.
-        await reap_orphans(settings.attempts_dir, settings.worker_id, publisher, settings.stop_grace_seconds)
+        # Before taking work and before the first heartbeat (which lists the attempts running here):
+        # trainers a previous agent of this worker left are re-adopted if still current, else stopped.
+        recovered = await recover_attempts(
+            agent,
+            AttemptOwnership(nc, settings.worker_id),
+            publisher,
+            attempts_dir=settings.attempts_dir,
+            wait_seconds=settings.readopt_wait_seconds,
+            grace_seconds=settings.stop_grace_seconds,
+        )
+        if recovered.adopted or recovered.stopped:
+            _log.info(
+                "left by the previous agent: %d attempt(s) re-adopted, %d stopped",
+                len(recovered.adopted),
+                len(recovered.stopped),
+            )
         await app._cancel_listener.start()
         app._heartbeat_task = _spawn(app._heartbeat.run(), "heartbeat")
         app._consumer_task = _spawn(app._consumer.run(), "assignments")
@@ -99,17 +118,22 @@ class WorkerApp:
         )
         return app
 
-    async def close(self, grace_seconds: float | None = None) -> None:
+    async def close(self, grace_seconds: float | None = None, *, drain: bool | None = None) -> None:
         """Stops taking work, stops running attempts (``preempted``), then disconnects.
 
-        Heartbeats continue until the attempts have ended so the scheduler sees them go.
+        Heartbeats continue until the attempts have ended so the scheduler sees them go. Without
+        ``drain`` (default: HOUNSFIELD_DRAIN_ON_STOP) the trainers are left running instead, for the
+        next agent of this worker to re-adopt within the scheduler's reconnect window.
         """
         if self._closed:
             return
         self._closed = True
         grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
         await _cancel(self._consumer_task)
-        await self.agent.shutdown(grace)
+        if self.settings.drain_on_stop if drain is None else drain:
+            await self.agent.shutdown(grace)
+        else:
+            await self.agent.detach()
         await self._cancel_listener.stop()
         await _cancel(self._heartbeat_task)
         self._inventory.close()
@@ -129,9 +153,23 @@ def _log_crash(task: asyncio.Task[None]) -> None:
         _log.error("%s loop stopped", task.get_name(), exc_info=task.exception())
 
 
+#: How long closing waits for a cancelled loop before going on without it.
+CANCEL_WAIT_SECONDS = 5.0
+
+
 async def _cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancels a loop and waits for it, at most CANCEL_WAIT_SECONDS: a NATS call cancelled at the
+    wrong moment (a pull subscription being bound, say) can swallow the cancellation, and an agent
+    that is closing must not hang on it."""
     if task is None or task.done():
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    _done, pending = await asyncio.wait({task}, timeout=CANCEL_WAIT_SECONDS)
+    if pending:
+        _log.warning(
+            "%s loop did not stop within %.0f s of its cancellation; going on",
+            task.get_name(),
+            CANCEL_WAIT_SECONDS,
+        )
+    elif not task.cancelled() and task.exception() is not None:
+        _log.debug("%s loop ended with %r", task.get_name(), task.exception())

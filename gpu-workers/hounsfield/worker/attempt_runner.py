@@ -4,6 +4,11 @@ Status events for an attempt, in order: ``starting`` (before the assignment is a
 (when the trainer reports its runtime, or its first progress, or after RUNNING_FALLBACK_SECONDS),
 then exactly one of ``succeeded``, ``failed``, ``cancelled`` (stopped on request) or ``preempted``
 (stopped because the worker shut down; the scheduler requeues it).
+
+The trainer runs under a supervisor (``supervisor``) that records its exit status in the attempt
+directory, so an attempt outlives its agent: a restarted agent re-adopts it (``adopt``), resumes
+relaying its reports where the previous agent stood (``relay_state``) and reports its end, even
+one that happened while no agent ran. An agent that exits leaving trainers running ``detach``es.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 from hounsfield.contracts.models import Assignment, RunningItem, RuntimeInfo
 from hounsfield.platform.checkpoint_client import CheckpointClient
 from hounsfield.platform.nats import NatsAccess
-from hounsfield.sdk.checkpoint_report import decode_checkpoint_line
+from hounsfield.sdk.checkpoint_report import CheckpointSaved, decode_checkpoint_line
 from hounsfield.sdk.report_format import (
     EXIT_OUT_OF_MEMORY,
     KIND_LAUNCH_ERROR,
@@ -41,6 +46,7 @@ from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.log_tail import tail_lines
 from hounsfield.worker.orphan_reaper import LaunchRecord
 from hounsfield.worker.preflight import Preflight, PreflightError
+from hounsfield.worker.relay_state import RelayState
 from hounsfield.worker.report_records import (
     AttemptIdentity,
     ReportRecordError,
@@ -52,8 +58,10 @@ from hounsfield.worker.report_records import (
     runtime_info,
 )
 from hounsfield.worker.report_tailer import ReportTailer
+from hounsfield.worker.supervisor import supervised_command
 from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
-from hounsfield.worker.trainer_stop import TrainerStop
+from hounsfield.worker.trainer_process import AdoptedProcess, SpawnedProcess
+from hounsfield.worker.trainer_stop import TrainerProcess, TrainerStop
 
 _log = logging.getLogger(__name__)
 
@@ -94,7 +102,10 @@ class AttemptRunner:
         checkpoints: CheckpointClient | None = None,
         logs: LogShipping | None = None,
         task_nats: NatsAccess | None = None,
+        adopt: LaunchRecord | None = None,
+        threads_per_process: int = 1,
     ) -> None:
+        self._threads_per_process = threads_per_process
         self._preflight = preflight
         # Output is always captured and rotated; it is shipped when ``logs`` has transports.
         self._logs = logs or LogShipping()
@@ -104,7 +115,9 @@ class AttemptRunner:
         self._data_root: Path | None = None
         # Resume download and checkpoint uploads; without a client, resumeFrom passes through as given.
         self._checkpoints = (
-            None if checkpoints is None else CheckpointSync(checkpoints, assignment, attempt_dir.root)
+            None
+            if checkpoints is None
+            else CheckpointSync(checkpoints, assignment, attempt_dir.root, self._checkpoint_settled)
         )
         self._resume_dir: Path | None = None
         self._init_dir: Path | None = None
@@ -119,13 +132,14 @@ class AttemptRunner:
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._python = python
         self._poll_seconds = poll_seconds
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: TrainerProcess | None = None
         self._stop: _StopRequest | None = None
-        self._running_published = False
+        # A trainer a previous agent started: followed from where that agent's relay stood.
+        self._adopted = None if adopt is None else AdoptedProcess(adopt, attempt_dir.exit_file, poll_seconds)
+        self._relayed = RelayState.load(attempt_dir.relay_file) if adopt is not None else RelayState()
+        self._detached = False
         self._launch_error: str | None = None
         self._out_of_memory: str | None = None
-        self._progress_seq = 0
-        self._notice_seq = 0
         self.done = asyncio.Event()
 
     # --- what the agent asks ----------------------------------------------------------------
@@ -137,6 +151,10 @@ class AttemptRunner:
     @property
     def gpu_indices(self) -> set[int]:
         return {index.root for index in self.assignment.gpuIndices}
+
+    @property
+    def adopted(self) -> bool:
+        return self._adopted is not None
 
     @property
     def root_pid(self) -> int | None:
@@ -162,6 +180,11 @@ class AttemptRunner:
         # Not started yet: run() sees the request and never starts the trainer.
         return True
 
+    def detach(self) -> None:
+        """The agent exits and leaves the trainer running for the next agent to re-adopt: once
+        the runner's task is cancelled, nothing is stopped and no end is reported."""
+        self._detached = True
+
     # --- the lifecycle ----------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -175,12 +198,45 @@ class AttemptRunner:
                 "failed", reason=f"worker agent error: {error}"[:4096], failure_kind="infrastructure"
             )
         finally:
-            self._kill_leftovers()
+            if not self._detached:
+                self._kill_leftovers()
             if self._shipper is not None:
                 self._shipper.stop()
             self.done.set()
 
     async def _run(self) -> None:
+        process = self._adopted or await self._start()
+        if process is None:
+            return
+        self._process = process
+        self._shipper = self._logs.shipper(self._dir, self.identity.job_id, self.identity.attempt)
+        self._shipper.start()
+        _log.info(
+            "attempt %s:%d %s (pid %d, CUDA_VISIBLE_DEVICES=%r)",
+            self.identity.job_id,
+            self.identity.attempt,
+            "re-adopted" if self._adopted is not None else "started",
+            process.pid,
+            self.assignment.cudaVisibleDevices,
+        )
+        if self._stop is not None:  # a stop arrived while the process was being created
+            self._terminate()
+        if self._checkpoints is not None:
+            # Announced to the previous agent but not committed by it.
+            for line in self._relayed.pending_checkpoints:
+                if (saved := decode_checkpoint_line(line)) is not None:
+                    self._checkpoints.announce(saved)
+        returncode = await self._follow(process)
+        if self._checkpoints is not None:
+            # A restart resumes from the newest committed checkpoint: commit them before reporting.
+            await self._checkpoints.finish()
+        # The whole log is stored before the attempt's end is reported.
+        await self._shipper.finish()
+        await self._publish_end(returncode)
+
+    async def _start(self) -> TrainerProcess | None:
+        """Prepares the directory, checks, fetches checkpoints and starts the trainer (None: the
+        attempt already ended here, and its status was published)."""
         try:
             self._dir.prepare()
         except OSError as error:
@@ -189,10 +245,10 @@ class AttemptRunner:
                 reason=f"cannot create the attempt directory {self._dir.root}: {error}",
                 failure_kind="infrastructure",
             )
-            return
+            return None
         if self._stop is not None:
             await self._publish_stopped(returncode=None)
-            return
+            return None
         if self._preflight is not None:
             try:
                 self._data_root = self._preflight.check(self.assignment)
@@ -200,17 +256,17 @@ class AttemptRunner:
                 await self._status.publish_final(
                     "failed", reason=f"preflight: {error}", failure_kind="preflight"
                 )
-                return
+                return None
         try:
             self._code = await job_code.prepare(
                 self.assignment, self._dir, self._code_source, python=self._python
             )
         except job_code.JobCodeError as error:
             await self._status.publish_final("failed", reason=str(error)[:4096], failure_kind=error.kind)
-            return
+            return None
         if self._stop is not None:  # cancelled while the code or its environment was being prepared
             await self._publish_stopped(returncode=None)
-            return
+            return None
         if self._checkpoints is not None:
             try:
                 self._resume_dir = await self._checkpoints.download_resume()
@@ -223,30 +279,23 @@ class AttemptRunner:
                     f"({self.assignment.resumeFrom or self.assignment.initFrom}): {error}"[:4096],
                     failure_kind="infrastructure",
                 )
-                return
+                return None
         process = await self._spawn()
-        if process is None:
-            return
-        self._process = process
-        self._record_launch(process.pid)
-        self._shipper = self._logs.shipper(self._dir, self.identity.job_id, self.identity.attempt)
-        self._shipper.start()
-        _log.info(
-            "attempt %s:%d started (pid %d, CUDA_VISIBLE_DEVICES=%r)",
-            self.identity.job_id,
-            self.identity.attempt,
-            process.pid,
-            self.assignment.cudaVisibleDevices,
-        )
-        if self._stop is not None:  # a stop arrived while the process was being created
-            self._terminate()
-        returncode = await self._follow(process)
-        if self._checkpoints is not None:
-            # A restart resumes from the newest committed checkpoint: commit them before reporting.
-            await self._checkpoints.finish()
-        # The whole log is stored before the attempt's end is reported.
-        await self._shipper.finish()
-        if self._stop is not None:
+        if process is not None:
+            self._record_launch(process.pid)
+        return process
+
+    async def _publish_end(self, returncode: int) -> None:
+        if self._adopted is not None and self._adopted.exit_unknown and self._stop is None:
+            await self._status.publish_final(
+                "failed",
+                reason=f"the trainer's supervisor (pid {self._adopted.pid}) ended while no agent "
+                "watched it, without recording how the trainer ended; requeued without spending "
+                "a restart",
+                log_tail=tail_lines(self._dir.logs_dir),
+                failure_kind="infrastructure",
+            )
+        elif self._stop is not None:
             await self._publish_stopped(returncode)
         elif self._launch_error is not None:
             await self._status.publish_final(
@@ -284,9 +333,13 @@ class AttemptRunner:
                 "attempt %s:%d: launch record not written: %s", identity.job_id, identity.attempt, error
             )
 
-    async def _spawn(self) -> asyncio.subprocess.Process | None:
-        command = launch_command(
-            self.assignment, self._code.python or self._python, self._logs.launcher_options(self._dir)
+    async def _spawn(self) -> TrainerProcess | None:
+        command = supervised_command(
+            self._python,
+            self._dir.exit_file,
+            launch_command(
+                self.assignment, self._code.python or self._python, self._logs.launcher_options(self._dir)
+            ),
         )
         context = trainer_context(
             self.assignment,
@@ -297,15 +350,23 @@ class AttemptRunner:
         )
         env = self._code.apply(
             trainer_env(
-                self.assignment, self._dir, self._base_env, write_context(context, self._dir), self._task_nats
+                self.assignment,
+                self._dir,
+                self._base_env,
+                write_context(context, self._dir),
+                self._task_nats,
+                self._threads_per_process,
             )
         )
         try:
+            # What a restarted agent needs to re-adopt the trainer.
+            self._dir.assignment_file.write_text(self.assignment.model_dump_json())
             with self._dir.log_file.open("ab") as log:
                 # Its own session: signals meant for the agent (Ctrl-C in a terminal) do not reach
-                # the trainer, and the trainer's process group can be signalled as a whole.
-                return await asyncio.create_subprocess_exec(
-                    *command,
+                # the trainer, the trainer's process group can be signalled as a whole, and the
+                # trainer outlives an agent that dies or exits leaving it running.
+                popen = subprocess.Popen(
+                    command,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -313,6 +374,7 @@ class AttemptRunner:
                     cwd=self._code.code_dir,
                     start_new_session=True,
                 )
+            return SpawnedProcess(popen, self._poll_seconds)
         except OSError as error:
             await self._status.publish_final(
                 "failed",
@@ -321,26 +383,28 @@ class AttemptRunner:
             )
             return None
 
-    async def _follow(self, process: asyncio.subprocess.Process) -> int:
+    async def _follow(self, process: TrainerProcess) -> int:
         """Relays reports while the trainer runs, then drains the file once more."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        tailer = ReportTailer(self._dir.report_file)
+        tailer = ReportTailer(self._dir.report_file, self._relayed.offset)
         exited = asyncio.ensure_future(process.wait())
         try:
             while not exited.done():
                 await asyncio.wait({exited}, timeout=self._poll_seconds)
-                await self._relay(tailer.read_lines())
-                if not self._running_published and loop.time() - started > RUNNING_FALLBACK_SECONDS:
+                await self._relay(tailer.read_lines(), tailer.position)
+                if not self._relayed.running_published and loop.time() - started > RUNNING_FALLBACK_SECONDS:
                     await self._publish_running(None)
-            await self._relay(tailer.read_remaining())
+            await self._relay(tailer.read_remaining(), tailer.position)
         finally:
             tailer.close()
             if not exited.done():
                 exited.cancel()
         return await exited
 
-    async def _relay(self, lines: list[str]) -> None:
+    async def _relay(self, lines: list[str], position: int) -> None:
+        if not lines:
+            return
         for line in lines:
             try:
                 await self._relay_line(line)
@@ -358,23 +422,26 @@ class AttemptRunner:
                 _log.exception(
                     "attempt %s:%d: event not published", self.identity.job_id, self.identity.attempt
                 )
+        self._relayed.offset = position
+        self._save_relay()
 
     async def _relay_line(self, line: str) -> None:
         saved = decode_checkpoint_line(line)
         if saved is not None:
             if self._checkpoints is not None:
+                self._relayed.pending_checkpoints.append(line)
                 self._checkpoints.announce(saved)
             return
         record = decode_line(line)
         kind = record["kind"]
         if kind == KIND_RUNTIME:
-            if not self._running_published:
+            if not self._relayed.running_published:
                 await self._publish_running(runtime_info(record))
         elif kind == KIND_PROGRESS:
-            event = progress_event(record, self.identity, self._progress_seq)
+            event = progress_event(record, self.identity, self._relayed.progress_seq)
             # The seq is spent even if publishing fails, so message ids never repeat.
-            self._progress_seq += 1
-            if not self._running_published:
+            self._relayed.progress_seq += 1
+            if not self._relayed.running_published:
                 await self._publish_running(None)
             await self._publisher.progress(event)
         elif kind == KIND_LAUNCH_ERROR:
@@ -383,8 +450,8 @@ class AttemptRunner:
             self._out_of_memory = self._out_of_memory or oom_message(record)
         elif kind == KIND_NOTICE:
             notice = notice_event(record, self.identity)
-            self._notice_seq += 1
-            await self._publisher.notice(notice, self._notice_seq)
+            self._relayed.notice_seq += 1
+            await self._publisher.notice(notice, self._relayed.notice_seq)
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -394,8 +461,25 @@ class AttemptRunner:
         self._stop.trainer = TrainerStop(self._process, self._stop.grace_seconds, label)
         self._stop.trainer.begin()
 
+    def _checkpoint_settled(self, saved: CheckpointSaved) -> None:
+        pending = self._relayed.pending_checkpoints
+        self._relayed.pending_checkpoints = [
+            line for line in pending if (known := decode_checkpoint_line(line)) is None or known != saved
+        ]
+        self._save_relay()
+
+    def _save_relay(self) -> None:
+        try:
+            self._relayed.save(self._dir.relay_file)
+        except OSError as error:
+            _log.warning("attempt %s:%d: relay state not saved: %s", *self._key, error)
+
+    @property
+    def _key(self) -> tuple[str, int]:
+        return self.identity.job_id, self.identity.attempt
+
     async def _publish_running(self, runtime: RuntimeInfo | None) -> None:
-        self._running_published = True
+        self._relayed.running_published = True
         await self._status.publish("running", runtime=runtime)
 
     def _kill_leftovers(self) -> None:

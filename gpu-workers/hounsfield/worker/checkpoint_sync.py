@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from hounsfield.checkpoints.layout import committed_checkpoints
@@ -42,8 +43,16 @@ def is_registry_reference(resume_from: str | None) -> bool:
 
 
 class CheckpointSync:
-    def __init__(self, client: CheckpointClient, assignment: Assignment, attempt_root: Path) -> None:
+    def __init__(
+        self,
+        client: CheckpointClient,
+        assignment: Assignment,
+        attempt_root: Path,
+        on_settled: Callable[[CheckpointSaved], None] | None = None,
+    ) -> None:
         self._client = client
+        # Told when an announced checkpoint is committed or given up on (the relay state's pending list).
+        self._on_settled = on_settled
         self._assignment = assignment
         self._attempt_root = attempt_root
         self._queue: asyncio.Queue[CheckpointSaved | None] = asyncio.Queue()
@@ -102,9 +111,11 @@ class CheckpointSync:
                 message = f"checkpoint step {saved.step} ({saved.path}) was not committed: {error}"
                 _log.error("attempt %s:%d: %s", self._assignment.jobId, self._assignment.attempt, message)
                 self.failures.append(message)
-                continue
-            self.committed.append(record)
-            self._prune_local(saved.path)
+            else:
+                self.committed.append(record)
+                self._prune_local(saved.path)
+            if self._on_settled is not None:
+                self._on_settled(saved)
 
     async def _upload(self, saved: CheckpointSaved) -> CheckpointRecord:
         job = self._assignment.spec

@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from hounsfield.contracts.models import GpuInfo, WorkerHeartbeat, WorkerKind
 from hounsfield.gpu.inventory import GpuInventory
@@ -31,6 +32,16 @@ def offered_kinds(allowed: Sequence[str] | None) -> list[WorkerKind]:
     return [k for k in found if k.kind in allowed]
 
 
+def host_memory(meminfo: Path = Path("/proc/meminfo")) -> tuple[int, int] | None:
+    """Total and available host memory in bytes, or None where /proc/meminfo cannot be read."""
+    try:
+        fields = dict(line.split(":", 1) for line in meminfo.read_text().splitlines() if ":" in line)
+        total, available = (int(fields[name].split()[0]) * 1024 for name in ("MemTotal", "MemAvailable"))
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+    return total, available
+
+
 class HeartbeatLoop:
     def __init__(
         self,
@@ -39,8 +50,10 @@ class HeartbeatLoop:
         publisher: EventPublisher,
         interval_seconds: float,
         kinds: Sequence[WorkerKind] | None = None,
+        cpu_slots: int | None = None,
     ) -> None:
         self._agent = agent
+        self._cpu_slots = cpu_slots
         # What this installation runs, found once: recipes that import, and `script`.
         self._kinds = list(kinds) if kinds is not None else offered_kinds(None)
         self._inventory = inventory
@@ -63,6 +76,7 @@ class HeartbeatLoop:
         roots = self._agent.process_roots()
         # NVML queries and the /proc walk block; keep them off the event loop.
         gpus = await asyncio.to_thread(self._gpus, roots)
+        memory = host_memory()
         return WorkerHeartbeat(
             v=1,  # the generated Literal checks this against SCHEMA_VERSION
             type="heartbeat",
@@ -72,6 +86,9 @@ class HeartbeatLoop:
             gpus=gpus,
             kinds=self._kinds,
             running=running,
+            cpuSlots=self._cpu_slots,
+            memoryTotalBytes=memory[0] if memory else None,
+            memoryAvailableBytes=memory[1] if memory else None,
             intervalSeconds=self._interval,
             at=utc_timestamp(),
         )

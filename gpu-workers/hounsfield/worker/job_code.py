@@ -32,8 +32,8 @@ from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
 
 from hounsfield.contracts.models import AccessGrant1, AccessGrant2, Assignment, TrainingJobSpec
+from hounsfield.platform.checkpoint_transfer import get_part
 from hounsfield.worker.attempt_dir import AttemptDir
-from hounsfield.worker.checkpoint_transfer import get_part
 
 _log = logging.getLogger(__name__)
 

@@ -1,14 +1,16 @@
-"""Trainers left behind by an agent that died: found at the next start, stopped and reported.
+"""Trainers left behind by an agent that died: found at the next start (``readoption`` re-adopts
+the current ones); the others are stopped and reported here.
 
 The agent records each trainer it launches in the attempt's directory (``launch.json``: the
 root pid, which leads its own process group, and the process start time from
 ``/proc/<pid>/stat``, so that a recycled pid is never taken for ours) and marks the attempt
 ``ended`` when it saw it finish. An agent killed with SIGKILL (or OOM-killed, or crashed) leaves
 attempts without that mark, and their trainers running: they hold GPUs and nothing would ever
-report their end. At start, before taking work, the agent stops each such trainer the way a
-cancellation does (SIGTERM to the tree, the grace period, then SIGKILL) and reports the attempt
-``failed`` with failure kind ``infrastructure``: the scheduler requeues the job without spending
-a restart (or ignores the report if it has already moved the job on).
+report their end. At start, before taking work, the agent re-adopts each one that the scheduler
+still counts as current (``readoption``) and stops each other one the way a cancellation does
+(SIGTERM to the tree, the grace period, then SIGKILL), reporting the attempt ``failed`` with
+failure kind ``infrastructure``: the scheduler requeues the job without spending a restart (or
+ignores the report if it has already moved the job on).
 """
 
 from __future__ import annotations
@@ -72,8 +74,9 @@ class LaunchRecord:
         )
 
     def alive(self) -> bool:
-        """True while the recorded process runs: same pid and same start time."""
-        return process_start_ticks(self.pid) == self.start_ticks
+        """True while the recorded process runs: same pid, same start time, not a zombie (an
+        agent that is not the process's parent cannot reap it, and init may be slow to)."""
+        return process_start_ticks(self.pid) == self.start_ticks and _exists(self.pid)
 
 
 def mark_ended(attempt_dir: Path) -> None:
@@ -130,28 +133,25 @@ def _exists(pid: int) -> bool:
     return state[state.rfind(")") + 2 :].split()[0] != "Z"
 
 
-async def reap_orphans(
-    attempts_dir: Path, worker_id: str, publisher: EventPublisher, grace_seconds: float
-) -> list[LaunchRecord]:
-    """Stops and reports every attempt a previous agent of this worker left running; returns them."""
-    reaped = []
-    for attempt_dir, record in unended_launches(attempts_dir):
-        if record.worker_id != worker_id:
-            continue
-        was_running = record.alive()
-        stopped = await stop_tree(record, grace_seconds)
-        what = "its trainer was stopped" if was_running else "its trainer had already exited"
-        if not stopped:
-            what = f"its trainer (pid {record.pid}) could not be stopped"
-        reason = (
-            f"the worker agent restarted while this attempt ran; {what}; "
-            "the job is requeued without spending a restart"
-        )
-        _log.warning("attempt %s:%d left by a previous agent: %s", record.job_id, record.attempt, reason)
-        identity = AttemptIdentity(record.job_id, record.attempt, worker_id)
-        await AttemptStatus(identity, publisher).publish(
-            "failed", reason=reason, failureKind="infrastructure"
-        )
-        mark_ended(attempt_dir)
-        reaped.append(record)
-    return reaped
+async def reap_one(
+    attempt_dir: Path,
+    record: LaunchRecord,
+    worker_id: str,
+    publisher: EventPublisher,
+    grace_seconds: float,
+    why: str,
+) -> None:
+    """Stops one attempt a previous agent left (``why`` it is not re-adopted) and reports it failed."""
+    was_running = record.alive()
+    stopped = await stop_tree(record, grace_seconds)
+    what = "its trainer was stopped" if was_running else "its trainer had already exited"
+    if not stopped:
+        what = f"its trainer (pid {record.pid}) could not be stopped"
+    reason = (
+        f"the worker agent restarted while this attempt ran and {why}; {what}; "
+        "the job is requeued without spending a restart"
+    )
+    _log.warning("attempt %s:%d left by a previous agent: %s", record.job_id, record.attempt, reason)
+    identity = AttemptIdentity(record.job_id, record.attempt, worker_id)
+    await AttemptStatus(identity, publisher).publish("failed", reason=reason, failureKind="infrastructure")
+    mark_ended(attempt_dir)

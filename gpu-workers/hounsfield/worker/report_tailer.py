@@ -1,4 +1,8 @@
-"""Follows a trainer's report file, returning only whole lines (the SDK flushes one line at a time)."""
+"""Follows a trainer's report file, returning only whole lines (the SDK flushes one line at a time).
+
+``position`` is the byte offset just after the last whole line returned; an agent that re-adopts a
+running trainer starts a new tailer there (``offset``) and continues without a gap or a repeat.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,16 @@ from typing import BinaryIO
 
 
 class ReportTailer:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, offset: int = 0) -> None:
         self._path = path
         self._file: BinaryIO | None = None
         self._partial = b""
+        self._offset = offset
+
+    @property
+    def position(self) -> int:
+        """Bytes of the file consumed as whole lines so far."""
+        return self._offset
 
     def _read(self) -> bytes:
         if self._file is None:
@@ -18,12 +28,15 @@ class ReportTailer:
                 self._file = self._path.open("rb")
             except FileNotFoundError:
                 return b""
+            self._file.seek(self._offset)
         return self._file.read()
 
     def read_lines(self) -> list[str]:
         """Lines completed since the last call; a trailing partial line waits for its newline."""
         data = self._partial + self._read()
         *lines, self._partial = data.split(b"\n")
+        # The previous partial line was not counted yet; the new one is not counted until whole.
+        self._offset += len(data) - len(self._partial)
         return [line.decode("utf-8", errors="replace") for line in lines if line.strip()]
 
     def read_remaining(self) -> list[str]:
@@ -31,6 +44,7 @@ class ReportTailer:
         lines = self.read_lines()
         if self._partial.strip():
             lines.append(self._partial.decode("utf-8", errors="replace"))
+        self._offset += len(self._partial)
         self._partial = b""
         return lines
 

@@ -21,6 +21,13 @@
 | HOUNSFIELD_LOG_UPLOAD_SECONDS | 5 | seconds between stores of a running attempt's log (at most 10) |
 | HOUNSFIELD_LOG_LIVE_SECONDS | 0.5 | seconds between live publishes of new log lines |
 | HOUNSFIELD_LOG_FINISH_SECONDS | 30 | how long an ended attempt's log keeps trying to reach the store |
+| HOUNSFIELD_CPU_SLOTS | usable cores | CPU processes run at once: CPU jobs take one slot per process and |
+|  |  | are placed only where enough are free; threads per process follow |
+| HOUNSFIELD_DRAIN_ON_STOP | true | on SIGTERM/SIGINT, stop the running trainers (``preempted``, requeued); |
+|  |  | false: exit leaving them running for the next agent to re-adopt (restarts, |
+|  |  | upgrades) |
+| HOUNSFIELD_READOPT_WAIT_SECONDS | 30 | at start, how long to wait for the scheduler to say whether a |
+|  |  | trainer left running is still current before stopping it |
 """
 
 from __future__ import annotations
@@ -75,6 +82,11 @@ class WorkerSettings(BaseSettings):
     log_upload_seconds: float = Field(5.0, gt=0, le=10)
     log_live_seconds: float = Field(0.5, gt=0, le=2)
     log_finish_seconds: float = Field(30.0, ge=0, le=3600)
+    #: CPU processes this worker runs at once (heartbeats advertise it; None: the usable cores).
+    cpu_slots: int | None = Field(default=None, ge=1, le=4096)
+    #: False: an agent asked to stop leaves its trainers running, to be re-adopted by the next one.
+    drain_on_stop: bool = True
+    readopt_wait_seconds: float = Field(30.0, ge=0, le=3600)
 
     @field_validator("worker_id")
     @classmethod
@@ -134,6 +146,11 @@ class WorkerSettings(BaseSettings):
     def nats_access(self) -> NatsAccess:
         password = None if self.nats_password is None else self.nats_password.get_secret_value()
         return NatsAccess(self.nats_url, self.nats_user, password)
+
+    @property
+    def usable_cpu_slots(self) -> int:
+        """``cpu_slots``, or the cores this process may run on (its affinity, as in a container)."""
+        return self.cpu_slots if self.cpu_slots is not None else len(os.sched_getaffinity(0))
 
     @property
     def attempts_dir(self) -> Path:

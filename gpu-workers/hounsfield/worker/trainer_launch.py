@@ -116,6 +116,14 @@ def launch_command(
     ]
 
 
+def threads_per_process(assignment: Assignment, cpu_slots: int, gpu_count: int) -> int:
+    """A process's share of the worker's CPU slots: one slot per process of a CPU job (that is
+    what placement counted); for a GPU job, the slots per GPU of the worker."""
+    if not assignment.gpuIndices:
+        return 1
+    return max(1, cpu_slots // max(gpu_count, 1))
+
+
 def _is_platform_owned(name: str) -> bool:
     return name == "CUDA_VISIBLE_DEVICES" or name.startswith("HOUNSFIELD_")
 
@@ -126,8 +134,13 @@ def trainer_env(
     base_env: Mapping[str, str],
     context_file: Path,
     task_nats: NatsAccess | None = None,
+    threads_per_process: int = 1,
 ) -> dict[str, str]:
     """The trainer's environment: the agent's, the job's ``env``, then the platform's variables.
+
+    Each process gets ``threads_per_process`` intra-op threads (OMP_NUM_THREADS, which torch reads
+    for ``torch.set_num_threads``) unless the job's ``env`` sets its own: its share of the worker's
+    CPU slots, so that the processes placed together do not oversubscribe the cores.
 
     Nothing platform-owned is inherited: CUDA_VISIBLE_DEVICES is always set explicitly ("" for CPU
     jobs) and the agent's own HOUNSFIELD_* settings are dropped, so a trainer never sees another
@@ -140,7 +153,9 @@ def trainer_env(
             _log.warning("job %s: env %s is set by the platform; ignored", assignment.jobId, name)
             continue
         env[name] = value
-    env.setdefault("OMP_NUM_THREADS", "1")
+    job_env = spec.env if isinstance(spec, TrainingJobSpec) else {}
+    if "OMP_NUM_THREADS" not in job_env:
+        env["OMP_NUM_THREADS"] = str(max(1, threads_per_process))
     # Unbuffered output keeps the log (and its tail in a failure event) up to date.
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["CUDA_VISIBLE_DEVICES"] = assignment.cudaVisibleDevices

@@ -1,8 +1,11 @@
 """Stopping a running trainer: SIGTERM to its ranks, SIGKILL to its whole tree after a grace period.
 
+The tree is supervisor → launcher (torchrun) → ranks (see ``supervisor``).
+
 The ranks are signalled directly rather than through torchrun: a rank that checkpoints and exits 0
 then lets torchrun finish normally (exit 0), which it would not do after a SIGTERM of its own.
-Before any rank exists, the launcher's own process group gets the SIGTERM instead. SIGKILL goes
+Before any rank exists, the launcher's process group gets the SIGTERM instead (the supervisor in
+it ignores SIGTERM and records how the launcher ended). SIGKILL goes
 to the process group of every process in the tree, since torchrun starts each rank in a new session
 and killing the launcher's group alone would leave the ranks running.
 """
@@ -14,16 +17,29 @@ import contextlib
 import logging
 import os
 import signal
+from typing import Protocol
 
 from hounsfield.worker import process_tree
 
 _log = logging.getLogger(__name__)
 
 
+class TrainerProcess(Protocol):
+    """A started trainer (``asyncio.subprocess.Process``) or a re-adopted one (``AdoptedProcess``)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+
 class TrainerStop:
     """One stop of one trainer process tree; ``killed`` tells whether the grace period ran out."""
 
-    def __init__(self, process: asyncio.subprocess.Process, grace_seconds: float, label: str) -> None:
+    def __init__(self, process: TrainerProcess, grace_seconds: float, label: str) -> None:
         self._process = process
         self.grace_seconds = grace_seconds
         self._label = label
@@ -37,7 +53,8 @@ class TrainerStop:
         parents = process_tree.parent_map()
         # Remembered: once the launcher dies its ranks are reparented and no longer found below it.
         self._known_pids = process_tree.descendants([root], parents)
-        ranks = process_tree.children(root, parents)
+        launchers = process_tree.children(root, parents)
+        ranks = [rank for launcher in launchers for rank in process_tree.children(launcher, parents)]
         _log.info(
             "%s: SIGTERM to %s (grace %.1f s)",
             self._label,

@@ -89,12 +89,16 @@ async def test_sync_commits_announced_checkpoints_in_order_and_prunes_local_copi
     policy = assignment.spec.checkpoint.model_copy(update={"keepLast": 2})
     spec = assignment.spec.model_copy(update={"checkpoint": policy})
     assignment = assignment.model_copy(update={"spec": spec})
-    sync = CheckpointSync(checkpoint_client, assignment, tmp_path / "attempt")
+    settled: list[int] = []  # what the runner drops from its relay state's pending list
+    sync = CheckpointSync(
+        checkpoint_client, assignment, tmp_path / "attempt", lambda saved: settled.append(saved.step)
+    )
     for step in (1, 2, 3):
         sync.announce(CheckpointSaved(step, _save(tmp_path / "out", job_id, step, size_floats=1000)))
     await sync.finish()
 
     assert [r.step for r in sync.committed] == [1, 2, 3] and sync.failures == []
+    assert settled == [1, 2, 3]
     listed = await checkpoint_client.resolve("latest", job_id=job_id)
     assert listed.step == 3
     assert [p.name for p in (tmp_path / "out" / "checkpoints").iterdir()] == ["step-000000003"]

@@ -47,3 +47,20 @@ def test_the_check_sees_each_form_of_an_offending_import() -> None:
     )
     modules = {module for _, module in _imported_modules(source, "hounsfield.evaluation")}
     assert {"hounsfield.worker.agent", "hounsfield.worker.settings", "hounsfield.worker.app"} <= modules
+
+
+def test_every_module_of_the_package_imports() -> None:
+    # mypy ignores missing imports (third-party stubs), so a stale path inside the package would
+    # only show at run time: importing every module here finds it.
+    import importlib
+    import pkgutil
+
+    failures = []
+    for module in pkgutil.walk_packages([str(PACKAGE)], "hounsfield."):
+        if module.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(module.name)
+        except Exception as error:  # noqa: BLE001 - every failure is listed
+            failures.append(f"{module.name}: {error!r}")
+    assert failures == []

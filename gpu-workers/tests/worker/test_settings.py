@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "LOG_MAX_MIB",
         "LOG_SEGMENT_KIB",
         "LOG_UPLOAD_SECONDS",
+        "CPU_SLOTS",
+        "DRAIN_ON_STOP",
     ):
         monkeypatch.delenv(f"HOUNSFIELD_{name}", raising=False)
 
@@ -63,12 +66,23 @@ def test_data_roots_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
         ("HOUNSFIELD_LOG_LEVEL", "chatty"),
         ("HOUNSFIELD_LOG_UPLOAD_SECONDS", "30"),  # the log is stored at least every 10 s
         ("HOUNSFIELD_LOG_MAX_MIB", "2"),  # less than three segments of 1 MiB
+        ("HOUNSFIELD_CPU_SLOTS", "0"),
+        ("HOUNSFIELD_DRAIN_ON_STOP", "maybe"),
     ],
 )
 def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         load_settings()
+
+
+def test_cpu_slots_default_to_the_usable_cores_and_stopping_drains(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.usable_cpu_slots == len(os.sched_getaffinity(0)) and settings.drain_on_stop
+    monkeypatch.setenv("HOUNSFIELD_CPU_SLOTS", "3")
+    monkeypatch.setenv("HOUNSFIELD_DRAIN_ON_STOP", "false")
+    settings = load_settings()
+    assert settings.usable_cpu_slots == 3 and not settings.drain_on_stop
 
 
 def test_worker_id_from_hostname_is_subject_safe() -> None:

@@ -8,7 +8,13 @@ from hounsfield.contracts.models import Assignment
 from hounsfield.platform.nats import NatsAccess
 from hounsfield.sdk import PlatformEnv
 from hounsfield.worker.attempt_dir import AttemptDir
-from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
+from hounsfield.worker.trainer_launch import (
+    launch_command,
+    threads_per_process,
+    trainer_context,
+    trainer_env,
+    write_context,
+)
 from worker.assignments import make_assignment
 
 AGENT_ENV = {
@@ -84,6 +90,20 @@ def test_platform_variables_and_job_env(tmp_path: Path) -> None:
 
 def test_omp_threads_default_to_one(tmp_path: Path) -> None:
     assert _env(make_assignment("w"), AttemptDir(tmp_path))["OMP_NUM_THREADS"] == "1"
+
+
+def test_each_process_gets_its_share_of_the_cpu_slots(tmp_path: Path) -> None:
+    cpu_job = make_assignment("w", nproc=2)
+    gpu_job = make_assignment("w", gpu_indices=[0, 1], cuda_visible_devices="0,1", nproc=2)
+    # A CPU job's process holds one slot; a GPU job's process the slots per GPU (16 cores, 4 GPUs).
+    assert threads_per_process(cpu_job, cpu_slots=16, gpu_count=4) == 1
+    assert threads_per_process(gpu_job, cpu_slots=16, gpu_count=4) == 4
+    assert threads_per_process(gpu_job, cpu_slots=2, gpu_count=8) == 1
+    attempt_dir = AttemptDir(tmp_path)
+    attempt_dir.root.mkdir(parents=True, exist_ok=True)
+    context = write_context(trainer_context(gpu_job, attempt_dir), attempt_dir)
+    base = {**AGENT_ENV, "OMP_NUM_THREADS": "64"}  # the agent's own shell setting is not the share
+    assert trainer_env(gpu_job, attempt_dir, base, context, threads_per_process=4)["OMP_NUM_THREADS"] == "4"
 
 
 def _internal(spec: dict[str, object]) -> Assignment:

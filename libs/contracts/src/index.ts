@@ -18,6 +18,7 @@ export * from './status-event.schema';
 export * from './worker-heartbeat.schema';
 export * from './worker-view.schema';
 export * from './worker-cancel.schema';
+export * from './attempt-current.schema';
 export * from './job-record.schema';
 export * from './queue-entry.schema';
 export * from './job-state-event.schema';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
 import { assignmentSchema } from './assignment.schema';
+import { attemptCurrentReplySchema, attemptCurrentRequestSchema } from './attempt-current.schema';
 import { checkpointEventSchema } from './checkpoint-event.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
 import { checkpointFileSchema, checkpointManifestSchema } from './checkpoint-manifest.schema';
@@ -81,6 +82,8 @@ export const EXPORTED_SCHEMAS = {
   AlertEvent: alertEventSchema,
   WorkerCancelRequest: workerCancelRequestSchema,
   WorkerCancelReply: workerCancelReplySchema,
+  AttemptCurrentRequest: attemptCurrentRequestSchema,
+  AttemptCurrentReply: attemptCurrentReplySchema,
   CheckpointMeta: checkpointMetaSchema,
   CheckpointFile: checkpointFileSchema,
   CheckpointManifest: checkpointManifestSchema,

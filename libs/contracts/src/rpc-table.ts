@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
+import { attemptCurrentReplySchema, attemptCurrentRequestSchema } from './attempt-current.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
 import { checkpointRecordSchema } from './checkpoint-record.schema';
 import {
@@ -109,6 +110,7 @@ export const WORKER_RPCS = {
   checkpointsDownloadPart: workerRpc(WORKER_RPC.checkpointsDownloadPart, checkpointPartRequestSchema, accessGrantSchema),
   checkpointsImportSource: workerRpc(WORKER_RPC.checkpointsImportSource, checkpointImportSourceRequestSchema, accessGrantSchema),
   codeSource: workerRpc(WORKER_RPC.codeSource, codeSourceRequestSchema, accessGrantSchema),
+  attemptCurrent: workerRpc(WORKER_RPC.attemptCurrent, attemptCurrentRequestSchema, attemptCurrentReplySchema),
   evaluationsShardContext: workerRpc(WORKER_RPC.evaluationsShardContext, evaluationIdRequestSchema, evaluationShardContextSchema),
   evaluationsPlan: workerRpc(WORKER_RPC.evaluationsPlan, evaluationPlanRequestSchema, evaluationPlanReplySchema),
   evaluationsArtifact: workerRpc(WORKER_RPC.evaluationsArtifact, evaluationArtifactRequestSchema, evaluationArtifactGrantSchema),

@@ -123,6 +123,8 @@ export const WORKER_RPC = {
   /** Attempt logs: where to store a segment (a grant), then make it readable (checkpoints service). */
   logsSegmentGrant: 'checkpoints.logs.grant',
   logsSegmentCommit: 'checkpoints.logs.commit',
+  /** Scheduler: is this attempt still the job's current one on this worker (re-adoption after an agent restart)? */
+  attemptCurrent: 'scheduler.attempts.current',
 } as const;
 export type WorkerRpcCall = (typeof WORKER_RPC)[keyof typeof WORKER_RPC];
 

@@ -40,6 +40,15 @@ export const workerHeartbeatSchema = z
     gpus: z.array(gpuInfoSchema).max(64),
     /** The job kinds this worker can run (its recipes that import, and `script`). */
     kinds: z.array(workerKindSchema).max(64).default([]),
+    /**
+     * CPU processes this worker runs at once (HOUNSFIELD_CPU_SLOTS; default: the cores it may use).
+     * CPU jobs (trainings, evaluation shards, checkpoint imports) take one slot per process and
+     * are placed only where enough are free. Absent (older agents): not limited.
+     */
+    cpuSlots: z.number().int().min(1).max(4096).optional(),
+    /** Host memory in bytes (from /proc/meminfo), for people and placement notes. */
+    memoryTotalBytes: z.number().int().min(0).optional(),
+    memoryAvailableBytes: z.number().int().min(0).optional(),
     /** Attempts this worker is running now. */
     running: z.array(z.object({ jobId: identifierSchema, attempt: z.number().int().min(1) }).strict()).max(256),
     /** Seconds between heartbeats; the scheduler declares the worker dead after a few missed ones. */

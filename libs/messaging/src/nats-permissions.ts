@@ -48,7 +48,8 @@ export const RPC_CALLERS: Record<keyof typeof RPC, readonly PlatformService[]> =
 export const SERVICE_PUBLISHES: Record<PlatformService, readonly string[]> = {
   gateway: [],
   scheduler: [SUBJECTS.assignAll, SUBJECTS.jobStateAll, workerCancelSubject('*')],
-  checkpoints: [SUBJECTS.checkpointEventsAll],
+  // Job notices: a refused (fenced) checkpoint commit is shown on its job.
+  checkpoints: [SUBJECTS.checkpointEventsAll, SUBJECTS.jobNoticeAll],
   metrics: [SUBJECTS.jobAlert('*')],
   evaluation: [SUBJECTS.evalAll, SUBJECTS.evaluationEvents('*')],
 };

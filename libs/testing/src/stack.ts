@@ -52,8 +52,8 @@ export class LocalStack {
 
   private constructor(
     private readonly options: StackOptions,
-    readonly nats: ServerHandle,
-    readonly redis: ServerHandle,
+    private natsServer: ServerHandle,
+    private redisServer: ServerHandle,
     readonly credentials: StackCredentials,
   ) {}
 
@@ -86,6 +86,29 @@ export class LocalStack {
       throw error;
     }
     return stack;
+  }
+
+  get nats(): ServerHandle {
+    return this.natsServer;
+  }
+
+  get redis(): ServerHandle {
+    return this.redisServer;
+  }
+
+  /**
+   * Kills nats-server or redis-server with SIGKILL and starts it again on the same port with the
+   * same data (JetStream store, append-only file), as a supervisor would: for chaos runs.
+   */
+  async killAndRestartServer(kind: 'nats' | 'redis'): Promise<void> {
+    if (kind === 'nats') {
+      await this.natsServer.process.kill();
+      const configFile = this.credentials.writeNatsConfig();
+      this.natsServer = await startNatsServer({ port: this.natsServer.port, dataDir: this.natsServer.dataDir, configFile });
+    } else {
+      await this.redisServer.process.kill();
+      this.redisServer = await startRedisServer({ port: this.redisServer.port, dataDir: this.redisServer.dataDir, persistent: true, password: this.credentials.redisPassword });
+    }
   }
 
   get gatewayUrl(): string {

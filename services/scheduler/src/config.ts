@@ -5,6 +5,12 @@ export const schedulerEnvSchema = baseEnvSchema.extend({
   HOUNSFIELD_SCHEDULER_PORT: portSchema.default(8081),
   /** A worker silent for this long is dead: its GPUs leave the pool and its jobs are requeued. */
   HOUNSFIELD_WORKER_TTL_SECONDS: z.coerce.number().positive().default(15),
+  /**
+   * A worker silent for longer than the TTL leaves the pool at once, but its attempts stay assigned
+   * until it has been silent this long (the job shows "worker lost, waiting N s"): an agent that
+   * restarts within the window re-adopts its running trainers. 0 (or below the TTL): requeue at the TTL.
+   */
+  HOUNSFIELD_WORKER_RECONNECT_SECONDS: z.coerce.number().min(0).default(60),
   /** An assignment no worker acknowledged within this time is withdrawn and placed again. */
   HOUNSFIELD_ASSIGN_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
   /** GPUs above this utilisation without a lease of ours count as busy. */

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JobRecord, SERVICE_RPCS, TrainingJobSpecInput } from '@hounsfield/contracts';
+import { attemptCurrentReplySchema, JobRecord, SCHEMA_VERSION, SERVICE_RPCS, TrainingJobSpecInput, WORKER_RPC, workerRpcSubject } from '@hounsfield/contracts';
 import { NatsClient, requestRpc } from '@hounsfield/messaging';
 import { LocalStack } from '@hounsfield/testing';
 import { FakeWorker } from './fake-worker';
@@ -10,6 +10,7 @@ import { FakeWorker } from './fake-worker';
 const ENV = {
   HOUNSFIELD_LOG_LEVEL: 'warn',
   HOUNSFIELD_WORKER_TTL_SECONDS: '3',
+  HOUNSFIELD_WORKER_RECONNECT_SECONDS: '6',
   HOUNSFIELD_RECONCILE_INTERVAL_MS: '300',
   HOUNSFIELD_LOST_ATTEMPT_SECONDS: '2',
   HOUNSFIELD_RESERVE_AFTER_SECONDS: '2',
@@ -44,6 +45,8 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
     }
     return job;
   }
+  const isCurrent = (workerId: string, jobId: string, attempt: number) =>
+    requestRpc(nats.nc, workerRpcSubject(workerId, WORKER_RPC.attemptCurrent), { v: SCHEMA_VERSION, jobId, attempt }, attemptCurrentReplySchema);
   function worker(id: string, gpus: number, gpuName: string): FakeWorker {
     const w = new FakeWorker(nats, id, gpus, gpuName);
     workers.push(w);
@@ -123,6 +126,12 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
     await waitFor(job.id, (j) => j.state === 'running');
     doomed.stopHeartbeats();
 
+    // Within the reconnect window the attempt stays assigned, and the job says why it waits.
+    const waiting = await waitFor(job.id, (j) => (j.notices ?? []).some((n) => n.kind === 'worker_lost'), 10_000);
+    expect(waiting).toMatchObject({ state: 'running', attempt: 1, workerId: 'doomed-node' });
+    expect(waiting.notices?.find((n) => n.kind === 'worker_lost')?.message).toMatch(/worker doomed-node lost, waiting \d+ s for it to come back/);
+    expect(await isCurrent('doomed-node', job.id, 1)).toMatchObject({ current: true });
+
     const rescue = worker('rescue-node', 2, 'orphan');
     rescue.startHeartbeats();
     const b = await rescue.nextAssignment(20_000);
@@ -130,7 +139,27 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
     expect(b?.attempt).toBe(2);
     const requeued = await get(job.id);
     expect(requeued.restarts).toBe(0);
-    expect(requeued.history.some((h) => /stopped sending heartbeats/.test(h.reason ?? ''))).toBe(true);
+    expect(requeued.history.some((h) => /stopped sending heartbeats and did not come back within 6 s/.test(h.reason ?? ''))).toBe(true);
+    // The lost agent, should it return, is told to stop its trainer instead of re-adopting it.
+    expect(await isCurrent('doomed-node', job.id, 1)).toEqual({ current: false, reason: 'the job is at attempt 2 now' });
+  });
+
+  it('keeps the attempts of a worker that comes back within the reconnect window', async () => {
+    const flaky = worker('flaky-node', 1, 'flaky');
+    flaky.startHeartbeats();
+    const job = await submit(spec('flaky'));
+    const a = await flaky.nextAssignment();
+    await flaky.status(a!, 'running');
+    await waitFor(job.id, (j) => j.state === 'running');
+    flaky.stopHeartbeats();
+    await waitFor(job.id, (j) => (j.notices ?? []).some((n) => n.kind === 'worker_lost'), 10_000);
+
+    // The restarted agent asks about its trainer, re-adopts it and lists it in its heartbeats again.
+    expect(await isCurrent('flaky-node', job.id, 1)).toEqual({ current: true, reason: '' });
+    expect(await isCurrent('other-node', job.id, 1)).toMatchObject({ current: false });
+    flaky.startHeartbeats();
+    await new Promise((r) => setTimeout(r, 8_000));
+    expect(await get(job.id)).toMatchObject({ state: 'running', attempt: 1, workerId: 'flaky-node', restarts: 0 });
   });
 
   it('requeues an attempt its live worker stopped listing (an agent restart lost it), without spending a restart', async () => {

@@ -10,6 +10,9 @@ export const FAST_ENV = {
   HOUNSFIELD_LOG_LEVEL: 'warn',
   HOUNSFIELD_HEARTBEAT_INTERVAL: '1',
   HOUNSFIELD_WORKER_TTL_SECONDS: '6',
+  HOUNSFIELD_WORKER_RECONNECT_SECONDS: '10',
+  // Scenarios run several small CPU jobs side by side on one worker; those about CPU slots set their own.
+  HOUNSFIELD_CPU_SLOTS: '8',
   HOUNSFIELD_RECONCILE_INTERVAL_MS: '500',
 };
 

@@ -95,6 +95,7 @@ export class UploadService {
     if (upload === undefined || (upload.state !== 'committed' && Date.parse(upload.session.expiresAt) < Date.now())) {
       throw checkpointError(CheckpointErrorCode.NotFound, `upload ${request.uploadId} is unknown or expired; begin a new upload`);
     }
+    if (upload.state !== 'committed') await this.fence(upload);
     const token = randomUUID();
     const claim = await this.sessions.claim(request.uploadId, token, STALE_VERIFICATION_MS);
     if (claim === 'committed') return this.committedRecord(request.uploadId);
@@ -120,6 +121,21 @@ export class UploadService {
     await this.events.publish('committed', record);
     await this.afterCommit(record.jobId, request);
     return record;
+  }
+
+  /**
+   * Fencing: a checkpoint of an attempt the scheduler has moved past (its worker was cut off past
+   * the reconnect window and the job was requeued) is refused, so the job's latest checkpoint
+   * stays the current attempt's. The refusal is also published on the job as a notice.
+   */
+  private async fence(upload: StoredUpload): Promise<void> {
+    const { jobId, attempt, step } = upload.session;
+    const current = await this.owners.currentAttempt(jobId);
+    if (current === undefined || current.attempt <= attempt) return;
+    const message = `checkpoint step ${step} of attempt ${attempt} refused: attempt ${attempt} is no longer the job's current one (attempt ${current.attempt} is, ${current.state})`;
+    this.logger.warn(`job ${jobId}: ${message}`);
+    await this.events.notice(jobId, attempt, 'checkpoint_refused', message, { step, currentAttempt: current.attempt });
+    throw checkpointError(CheckpointErrorCode.Invalid, message, { currentAttempt: current.attempt });
   }
 
   private async verified(upload: StoredUpload, request: CheckpointCommitRequest): Promise<{ stored: StoredCheckpoint } | { problems: VerificationProblem[] }> {

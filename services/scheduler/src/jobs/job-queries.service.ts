@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { decodeCursor, encodeCursor, JobPage, JobRecord, ListJobsRequest } from '@hounsfield/contracts';
+import { AttemptCurrentReply, decodeCursor, encodeCursor, JobPage, JobRecord, JobState, ListJobsRequest } from '@hounsfield/contracts';
 import { z } from 'zod';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
@@ -8,6 +8,8 @@ import { placeJob } from '../scheduling/placement';
 import { JobRepository } from './job.repository';
 
 const jobPositionSchema = z.object({ score: z.number(), id: z.string() }).strict();
+
+const PLACED_STATES: JobState[] = ['assigned', 'starting', 'running'];
 
 /** Reads of jobs: one record or a page, each with its queue position, latest progress, notices and pending reason. */
 @Injectable()
@@ -62,5 +64,18 @@ export class JobQueries {
     return ahead > 0
       ? `fits on ${result.workerId} now; ${ahead} job(s) ahead of it in the queue are placed first`
       : `fits on ${result.workerId}; waiting for the next scheduling pass`;
+  }
+
+  /**
+   * Whether `attempt` is still job `jobId`'s current attempt on `workerId`: a restarted agent
+   * re-adopts the trainer if so, and stops it otherwise (before any new attempt starts there).
+   */
+  async attemptCurrent(jobId: string, attempt: number, workerId: string): Promise<AttemptCurrentReply> {
+    const job = await this.jobs.get(jobId);
+    if (!job) return { current: false, reason: `no job ${jobId}` };
+    if (job.attempt !== attempt) return { current: false, reason: `the job is at attempt ${job.attempt} now` };
+    if (job.workerId !== workerId) return { current: false, reason: `attempt ${attempt} is placed on worker ${job.workerId ?? '(none)'}` };
+    if (!PLACED_STATES.includes(job.state)) return { current: false, reason: `the job is ${job.state}` };
+    return { current: true, reason: '' };
   }
 }

@@ -173,19 +173,10 @@ export class JobRepository {
   }
 
   /**
-   * Active jobs per worker, from the small job → worker hash rather than the records: a scheduling
-   * pass needs only the counts. Jobs made active before the hash existed are filled in from their
-   * records once.
+   * Active job id → the worker it is on ('' before placement), from the small job → worker hash
+   * rather than the records (a scheduling pass counts jobs per worker from it). Jobs made active
+   * before the hash existed are filled in from their records once.
    */
-  async activeJobsPerWorker(): Promise<Map<string, number>> {
-    const load = new Map<string, number>();
-    for (const workerId of (await this.activeWorkerOf()).values()) {
-      if (workerId) load.set(workerId, (load.get(workerId) ?? 0) + 1);
-    }
-    return load;
-  }
-
-  /** Active job id → the worker it is on ('' before placement). */
   async activeWorkerOf(): Promise<Map<string, string>> {
     const [[, ids], [, byJob]] = ((await this.redis.multi().smembers(this.activeKey()).hgetall(this.activeWorkersKey()).exec()) ?? [
       [null, []],

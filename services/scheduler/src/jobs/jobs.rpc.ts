@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { SERVICE_RPCS } from '@hounsfield/contracts';
-import { NatsClient, serveRpc } from '@hounsfield/messaging';
+import { SERVICE_RPCS, WORKER_RPCS } from '@hounsfield/contracts';
+import { NatsClient, serveRpc, serveWorkerRpc } from '@hounsfield/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 import { WorkerViewService } from '../workers/worker-view.service';
 import { JobCommands } from './job-commands.service';
@@ -8,7 +8,7 @@ import { JobQueries } from './job-queries.service';
 
 const QUEUE_GROUP = 'scheduler';
 
-/** The scheduler's request/reply API, used by the gateway. */
+/** The scheduler's request/reply API, used by the gateway (and by worker agents: attemptCurrent). */
 @Injectable()
 export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   private subscriptions: Subscription[] = [];
@@ -29,6 +29,7 @@ export class JobsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
       serveRpc(nc, SERVICE_RPCS.cancelJob, QUEUE_GROUP, (req) => this.commands.cancel(req.id, req.graceSeconds)),
       serveRpc(nc, SERVICE_RPCS.failJob, QUEUE_GROUP, (req) => this.commands.fail(req.id, req.reason, req.graceSeconds)),
       serveRpc(nc, SERVICE_RPCS.listWorkers, QUEUE_GROUP, () => this.workers.list()),
+      serveWorkerRpc(nc, WORKER_RPCS.attemptCurrent, QUEUE_GROUP, (req, workerId) => this.queries.attemptCurrent(req.jobId, req.attempt, workerId)),
     ];
   }
 

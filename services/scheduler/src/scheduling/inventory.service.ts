@@ -3,7 +3,10 @@ import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { JobRepository } from '../jobs/job.repository';
 import { WorkerState } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
-import { Candidate } from './placement';
+import { Candidate, cpuSlotsOf } from './placement';
+
+/** Job states that hold capacity on their worker. */
+const PLACED = new Set(['assigned', 'starting', 'running']);
 
 /** Live workers with their leases and load: what placement decides on. */
 @Injectable()
@@ -39,7 +42,19 @@ export class InventoryService {
 
   async candidates(): Promise<Candidate[]> {
     const live = await this.liveWorkers();
-    const [load, leases] = await Promise.all([this.jobs.activeJobsPerWorker(), this.jobs.leasesOf(live.map((w) => w.heartbeat.workerId))]);
-    return live.map((worker, i) => ({ worker, leases: leases[i], activeJobs: load.get(worker.heartbeat.workerId) ?? 0 }));
+    const [byJob, leases] = await Promise.all([this.jobs.activeWorkerOf(), this.jobs.leasesOf(live.map((w) => w.heartbeat.workerId))]);
+    const load = new Map<string, number>();
+    for (const workerId of byJob.values()) if (workerId) load.set(workerId, (load.get(workerId) ?? 0) + 1);
+    // CPU slots in use: the CPU jobs placed on each worker that advertises slots.
+    const slotted = new Set(live.filter((w) => w.heartbeat.cpuSlots !== undefined).map((w) => w.heartbeat.workerId));
+    const placedThere = [...byJob].filter(([, workerId]) => slotted.has(workerId)).map(([jobId]) => jobId);
+    const cpuUsed = new Map<string, number>();
+    for (const job of placedThere.length ? await this.jobs.getMany(placedThere) : []) {
+      if (job.workerId && PLACED.has(job.state)) cpuUsed.set(job.workerId, (cpuUsed.get(job.workerId) ?? 0) + cpuSlotsOf(job.spec));
+    }
+    return live.map((worker, i) => {
+      const id = worker.heartbeat.workerId;
+      return { worker, leases: leases[i], activeJobs: load.get(id) ?? 0, cpuSlotsUsed: cpuUsed.get(id) ?? 0 };
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { GpuInfo, jobKindSchema, JobSpec, jobSpecSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
-import { Candidate, capacityShortfall, placeJob, reservationFor } from './placement';
+import { Candidate, capacityShortfall, cpuSlotsOf, placeJob, reservationFor } from './placement';
 
 const GIB = 1024 ** 3;
 const policy = { busyUtilizationPercent: 90 };
@@ -27,6 +27,7 @@ function worker(workerId: string, gpus: GpuInfo[], leased: number[] = []): Candi
     },
     leases: new Map(leased.map((i) => [i, `other:1`])),
     activeJobs: leased.length ? 1 : 0,
+    cpuSlotsUsed: 0,
   };
 }
 
@@ -94,5 +95,38 @@ describe('reservation for a job that waited too long', () => {
     expect(reservationFor(job({ gpus: 4, gpuType: 'H100' }), candidates, policy)).toBe('node-b');
     expect(reservationFor(job({ gpus: 4 }), candidates, policy)).toBe('node-c');
     expect(reservationFor(job({ gpus: 8 }), candidates, policy)).toBeUndefined();
+  });
+});
+
+describe('CPU slots', () => {
+  function cpuWorker(workerId: string, cpuSlots: number | undefined, cpuSlotsUsed = 0): Candidate {
+    const candidate = worker(workerId, []);
+    const heartbeat = { ...candidate.worker.heartbeat, ...(cpuSlots === undefined ? {} : { cpuSlots }) };
+    return { ...candidate, worker: { ...candidate.worker, heartbeat }, cpuSlotsUsed, activeJobs: cpuSlotsUsed ? 1 : 0 };
+  }
+  const twoProcesses = job({ gpus: 0, cpuProcesses: 2 });
+
+  it('takes one slot per process of a CPU job and none for a GPU job', () => {
+    expect(cpuSlotsOf(twoProcesses)).toBe(2);
+    expect(cpuSlotsOf(job({ gpus: 2 }))).toBe(0);
+  });
+
+  it('places a CPU job only where enough slots are free, and says so when none are', () => {
+    expect(placeJob(twoProcesses, [cpuWorker('busy', 2, 2), cpuWorker('idle', 4, 1)], policy)).toEqual({ placed: true, workerId: 'idle', gpuIndices: [] });
+    const waiting = placeJob(twoProcesses, [cpuWorker('busy', 2, 2), cpuWorker('half', 4, 3)], policy);
+    expect(waiting).toEqual({
+      placed: false,
+      reason: 'needs a worker for a CPU job (2 process(es)); waiting for 2 free CPU slot(s) on one worker: the most free is 1 of 4 CPU slots on half (the rest run other CPU jobs)',
+    });
+  });
+
+  it('does not limit workers that advertise no slots (older agents)', () => {
+    expect(placeJob(twoProcesses, [cpuWorker('old', undefined, 40)], policy)).toMatchObject({ placed: true, workerId: 'old' });
+  });
+
+  it('refuses at submission a CPU job larger than every worker', () => {
+    const reason = capacityShortfall(job({ gpus: 0, cpuProcesses: 8 }), [cpuWorker('small', 2).worker, cpuWorker('medium', 4).worker]);
+    expect(reason).toContain('the most CPU slots any registered worker has is 4 (medium)');
+    expect(capacityShortfall(twoProcesses, [cpuWorker('small', 2).worker])).toBeUndefined();
   });
 });

@@ -9,6 +9,19 @@ export interface Candidate {
   leases: Leases;
   /** Attempts running or assigned on this worker (CPU jobs included). */
   activeJobs: number;
+  /** CPU slots taken by the CPU jobs (one per process) running or assigned on this worker. */
+  cpuSlotsUsed: number;
+}
+
+/** CPU slots a job takes on its worker: one per process for a CPU job, none for a GPU job. */
+export function cpuSlotsOf(spec: JobSpec): number {
+  return spec.resources.gpus === 0 ? spec.resources.cpuProcesses : 0;
+}
+
+/** Free CPU slots on a candidate (Infinity for a worker that advertises none: an older agent). */
+export function freeCpuSlots(candidate: Candidate): number {
+  const slots = candidate.worker.heartbeat.cpuSlots;
+  return slots === undefined ? Infinity : slots - candidate.cpuSlotsUsed;
 }
 
 export interface PlacementPolicy {
@@ -72,9 +85,19 @@ export function describeNeed(spec: JobSpec): string {
   return `needs ${gpus}${type} GPU${gpus === 1 ? '' : 's'}${memory} on one worker`;
 }
 
-function placeCpuJob(candidates: Candidate[]): PlacementResult {
+function placeCpuJob(spec: JobSpec, candidates: Candidate[]): PlacementResult {
+  const need = cpuSlotsOf(spec);
+  const fitting = candidates.filter((c) => freeCpuSlots(c) >= need);
+  if (fitting.length === 0) {
+    const most = [...candidates].sort((a, b) => freeCpuSlots(b) - freeCpuSlots(a))[0];
+    const { workerId, cpuSlots } = most.worker.heartbeat;
+    return {
+      placed: false,
+      reason: `${describeNeed(spec)}; waiting for ${need} free CPU slot(s) on one worker: the most free is ${Math.max(freeCpuSlots(most), 0)} of ${cpuSlots} CPU slots on ${workerId} (the rest run other CPU jobs)`,
+    };
+  }
   // CPU jobs prefer CPU-only workers, then the least loaded worker, so GPUs stay free for GPU jobs.
-  const ordered = [...candidates].sort(
+  const ordered = [...fitting].sort(
     (a, b) =>
       Number(a.worker.heartbeat.gpus.length > 0) - Number(b.worker.heartbeat.gpus.length > 0) ||
       a.activeJobs - b.activeJobs ||
@@ -97,7 +120,7 @@ export function placeJob(spec: JobSpec, candidates: Candidate[], policy: Placeme
   if (kindMissing) return { placed: false, reason: kindMissing };
   candidates = candidates.filter((c) => providesKind(c.worker, spec.kind));
   const needed = spec.resources.gpus;
-  if (needed === 0) return placeCpuJob(candidates);
+  if (needed === 0) return placeCpuJob(spec, candidates);
 
   let best: { workerId: string; eligible: number[] } | undefined;
   let largest: { workerId: string; count: number } | undefined;
@@ -139,7 +162,13 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
   const kindMissing = missingKind(spec, workers);
   if (kindMissing) return `${kindMissing}, or set resources.waitForCapacity to queue anyway`;
   workers = workers.filter((worker) => providesKind(worker, spec.kind));
-  if (spec.resources.gpus === 0) return undefined;
+  if (spec.resources.gpus === 0) {
+    const need = cpuSlotsOf(spec);
+    const largest = [...workers].sort((a, b) => (b.heartbeat.cpuSlots ?? Infinity) - (a.heartbeat.cpuSlots ?? Infinity))[0];
+    const slots = largest?.heartbeat.cpuSlots;
+    if (slots === undefined || slots >= need) return undefined;
+    return `${describeNeed(spec)}; the most CPU slots any registered worker has is ${slots} (${largest.heartbeat.workerId}). Ask for fewer processes, raise HOUNSFIELD_CPU_SLOTS on a worker, or set resources.waitForCapacity to wait for a larger worker`;
+  }
   let largest = { workerId: '', count: 0 };
   for (const worker of workers) {
     const count = worker.heartbeat.gpus.filter(

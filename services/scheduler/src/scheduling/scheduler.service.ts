@@ -1,14 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { JobRecord } from '@hounsfield/contracts';
+import { JobRecord, SCHEMA_VERSION } from '@hounsfield/contracts';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { WorkerEvents } from '../jobs/worker-events.service';
 import { WorkerStopClient } from '../jobs/worker-stop.client';
 import { JobRepository } from '../jobs/job.repository';
+import { nowIso } from '../jobs/job-transitions';
 import { leaseToken } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
 import { InventoryService } from './inventory.service';
-import { Candidate, largestFreeBlock, placeJob, reservationFor } from './placement';
+import { Candidate, cpuSlotsOf, largestFreeBlock, placeJob, reservationFor } from './placement';
 import { JobAssigner } from './job-assigner';
 
 import { SchedulingTrigger } from './scheduling.trigger';
@@ -126,22 +127,55 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     for (const key of this.missingSince.keys()) if (!seen.has(key)) this.missingSince.delete(key);
   }
 
+  /** Attempts (`job:attempt`) whose job already shows the "worker lost, waiting" notice. */
+  private readonly lostNoticed = new Set<string>();
+
+  /**
+   * A worker silent for the TTL is out of the pool (placement reads live workers only). Its
+   * attempts stay assigned for the reconnect window, counted from its last heartbeat, with a notice
+   * on each job: an agent that comes back in time re-adopts its trainers (it asks
+   * `attemptCurrent`). Past the window the jobs are requeued without spending a restart, and a
+   * returning agent is told its attempts are no longer current.
+   */
   private async requeueJobsOfDeadWorkers(): Promise<void> {
     const ttlMs = this.config.HOUNSFIELD_WORKER_TTL_SECONDS * 1000;
+    const windowMs = Math.max(this.config.HOUNSFIELD_WORKER_RECONNECT_SECONDS * 1000, ttlMs);
     // A worker is dead only after a TTL of silence while this scheduler was listening: after a
     // restart, the heartbeats sent while it was down are still waiting in the stream.
     if (Date.now() - this.startedAt < ttlMs) return;
-    const dead = await this.workers.expired(Date.now(), ttlMs);
-    if (dead.length === 0) return;
-    const active = await this.jobs.getMany(await this.jobs.activeIds());
-    for (const workerId of dead) {
-      for (const job of active.filter((j) => j.workerId === workerId)) {
-        await this.workerEvents.requeue(job, `worker ${workerId} stopped sending heartbeats (infrastructure failure; no restart spent)`, false, {}, 'failed', 'infrastructure');
+    const now = Date.now();
+    const dead = await this.workers.expired(now, ttlMs);
+    const waiting = new Set<string>();
+    if (dead.length > 0) {
+      const active = await this.jobs.getMany(await this.jobs.activeIds());
+      for (const workerId of dead) {
+        const silentMs = now - ((await this.workers.get(workerId))?.lastSeenMs ?? 0);
+        const jobs = active.filter((j) => j.workerId === workerId);
+        if (jobs.length > 0 && silentMs < windowMs) {
+          for (const job of jobs) waiting.add(await this.noticeWorkerLost(job, workerId, Math.ceil((windowMs - silentMs) / 1000)));
+          continue;
+        }
+        for (const job of jobs) {
+          const reason = `worker ${workerId} stopped sending heartbeats and did not come back within ${windowMs / 1000} s (infrastructure failure; no restart spent)`;
+          await this.workerEvents.requeue(job, reason, false, {}, 'failed', 'infrastructure');
+        }
+        await this.workers.remove(workerId);
+        await this.jobs.deleteLeases(workerId);
+        this.logger.warn(`worker ${workerId} is dead: no heartbeat for ${Math.round(silentMs / 1000)} s`);
       }
-      await this.workers.remove(workerId);
-      await this.jobs.deleteLeases(workerId);
-      this.logger.warn(`worker ${workerId} is dead: no heartbeat for ${this.config.HOUNSFIELD_WORKER_TTL_SECONDS} s`);
     }
+    for (const key of this.lostNoticed) if (!waiting.has(key)) this.lostNoticed.delete(key);
+  }
+
+  /** Shows once on the job that its worker is lost and how long the scheduler waits for it. */
+  private async noticeWorkerLost(job: JobRecord, workerId: string, leftSeconds: number): Promise<string> {
+    const key = `${job.id}:${job.attempt}`;
+    if (this.lostNoticed.has(key)) return key;
+    this.lostNoticed.add(key);
+    const message = `worker ${workerId} lost, waiting ${leftSeconds} s for it to come back (its trainer may still run; past that the job is requeued)`;
+    this.logger.warn(`job ${job.id}: ${message}`);
+    await this.jobs.saveNotice({ v: SCHEMA_VERSION, type: 'notice', jobId: job.id, attempt: job.attempt, workerId, kind: 'worker_lost', level: 'warning', message, details: { waitSeconds: leftSeconds }, at: nowIso() });
+    return key;
   }
 
   private async withdrawStuckAssignments(): Promise<void> {
@@ -196,6 +230,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const token = leaseToken(job.id, job.attempt);
       for (const index of result.gpuIndices) candidate.leases.set(index, token);
       candidate.activeJobs += 1;
+      candidate.cpuSlotsUsed += cpuSlotsOf(job.spec);
       decided.push(this.assigner.assign(job, result.workerId, result.gpuIndices));
     };
     const lengths = await this.jobs.queueLengths();
