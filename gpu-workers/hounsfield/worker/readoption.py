@@ -19,21 +19,17 @@ one job would write conflicting checkpoints.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from nats.aio.client import Client
-from nats.errors import NoRespondersError, TimeoutError
 from pydantic import ValidationError
 
 from hounsfield.contracts.models import Assignment, AttemptCurrentReply, AttemptCurrentRequest
-from hounsfield.contracts.subjects import (
-    SCHEMA_VERSION,
-    WORKER_RPC_ATTEMPT_CURRENT,
-    worker_rpc_subject,
-)
+from hounsfield.contracts.rpc import WORKER_ATTEMPT_CURRENT
+from hounsfield.contracts.subjects import SCHEMA_VERSION
+from hounsfield.platform.rpc import PlatformRpcError, call_worker_rpc
 from hounsfield.worker.agent import Agent
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.event_publisher import EventPublisher
@@ -42,8 +38,8 @@ from hounsfield.worker.orphan_reaper import LaunchRecord, reap_one, unended_laun
 _log = logging.getLogger(__name__)
 
 
-class SchedulerUnavailableError(Exception):
-    """The scheduler did not answer (or answered something unreadable)."""
+class SchedulerUnavailableError(PlatformRpcError):
+    """The scheduler did not answer, refused, or answered something unreadable."""
 
 
 class AttemptOwnership:
@@ -51,26 +47,21 @@ class AttemptOwnership:
 
     def __init__(self, nc: Client, worker_id: str, *, timeout: float = 5.0) -> None:
         self._nc = nc
-        self._subject = worker_rpc_subject(worker_id, WORKER_RPC_ATTEMPT_CURRENT)
+        self._worker_id = worker_id
         self._timeout = timeout
 
     async def is_current(self, job_id: str, attempt: int) -> AttemptCurrentReply:
         request = AttemptCurrentRequest.model_validate(
             {"v": SCHEMA_VERSION, "jobId": job_id, "attempt": attempt}
         )
-        try:
-            message = await self._nc.request(
-                self._subject, request.model_dump_json().encode(), timeout=self._timeout
-            )
-            body = json.loads(message.data)
-        except (NoRespondersError, TimeoutError, ValueError) as error:
-            raise SchedulerUnavailableError(f"no answer on {self._subject}: {error!r}") from error
-        if not isinstance(body, dict) or not body.get("ok"):
-            raise SchedulerUnavailableError(f"the scheduler refused: {body!r:.300}")
-        try:
-            return AttemptCurrentReply.model_validate(body.get("data"))
-        except ValidationError as error:
-            raise SchedulerUnavailableError(f"unexpected reply on {self._subject}: {error}") from error
+        return await call_worker_rpc(
+            self._nc,
+            self._worker_id,
+            WORKER_ATTEMPT_CURRENT,
+            request,
+            timeout=self._timeout,
+            failure=SchedulerUnavailableError,
+        )
 
 
 @dataclass(frozen=True)

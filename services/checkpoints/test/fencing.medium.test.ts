@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobNoticeEvent, RPC, SUBJECTS } from '@hounsfield/contracts';
+import { JobNoticeEvent, jobRecordSchema, jobSpecSchema, RPC, SUBJECTS } from '@hounsfield/contracts';
 import { RpcFailure } from '@hounsfield/messaging';
 import { randomBytes } from 'node:crypto';
 import { Harness, startHarness } from './service-harness';
@@ -9,6 +9,13 @@ import { Harness, startHarness } from './service-harness';
  * the reconnect window), a checkpoint the old attempt still uploads is refused. The scheduler is
  * played by a responder on its getJob RPC that says which attempt is current.
  */
+/** A job record as the scheduler's getJob answers it: running its `attempt`. */
+function runningJob(id: string, attempt: number) {
+  const at = new Date().toISOString();
+  const spec = jobSpecSchema.parse({ name: id, kind: 'script', script: { module: 'train' }, hyperparameters: { globalBatch: 8, baseLr: 1e-3 } });
+  return jobRecordSchema.parse({ id, spec, state: 'running', attempt, restarts: 0, createdAt: at, updatedAt: at, workerId: 'w1', history: [] });
+}
+
 describe('commits from a superseded attempt', () => {
   let h: Harness;
   const current = new Map<string, number>();
@@ -19,7 +26,7 @@ describe('commits from a superseded attempt', () => {
       callback: (_error, message) => {
         const { id } = message.json<{ id: string }>();
         const attempt = current.get(id);
-        const reply = attempt === undefined ? { ok: false, error: { code: 'not_found', message: `no job ${id}` } } : { ok: true, data: { id, attempt, state: 'running' } };
+        const reply = attempt === undefined ? { ok: false, error: { code: 'not_found', message: `no job ${id}` } } : { ok: true, data: runningJob(id, attempt) };
         message.respond(JSON.stringify(reply));
       },
     });
