@@ -125,7 +125,7 @@ describe('auto-evaluation: every committed checkpoint evaluated, metrics attache
       const own = scored.find((s) => s.checkpointId === checkpoint.id)!;
       expect(checkpoint.evaluation?.state).toBe('succeeded');
       expect(checkpoint.evaluation?.metrics['eval.HD95']).toBeCloseTo(own.hd95, 9);
-      expect(Object.keys(checkpoint.evaluation?.metrics ?? {}).sort()).toEqual(['eval.DSC', 'eval.HD95', 'eval.bDSC']);
+      expect(Object.keys(checkpoint.evaluation?.metrics ?? {}).sort()).toEqual(['eval.CD', 'eval.DSC', 'eval.HD95', 'eval.bDSC']);
     }
     const resolved = await getJson(fixture, `/v1/checkpoints/${diffusion.id}:best:eval.HD95:min`, checkpointRecordSchema);
     expect(resolved.id).toBe(best.checkpointId);
