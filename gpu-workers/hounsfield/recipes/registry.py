@@ -20,6 +20,7 @@ _log = logging.getLogger(__name__)
 RECIPES: Mapping[str, str] = {
     "pcdiff": "hounsfield.recipes.pcdiff",
     "voxelization": "hounsfield.recipes.voxelization",
+    "topo_unet": "hounsfield.recipes.topo_unet",
 }
 
 #: Kinds every worker runs that are not recipes: the user's own module, and the platform's internal
