@@ -55,7 +55,7 @@ class PreparedCase:
         return self.geometry.shape
 
 
-def _case_id(path: Path) -> str:
+def case_id_of(path: Path) -> str:
     name = path.name
     for suffix in sorted(SUFFIXES, key=len, reverse=True):
         if name.lower().endswith(suffix):
@@ -72,10 +72,10 @@ def find_cases(root: Path, images_dir: str, labels_dir: str) -> list[CaseFiles]:
                 DataErrorCode.INVALID_LAYOUT,
                 f"{folder} is not a directory: dataRoot must hold {images_dir}/ and {labels_dir}/ (see {field})",
             )
-    label_files = {_case_id(p): p for p in labels.iterdir() if _supported(p)}
+    label_files = {case_id_of(p): p for p in labels.iterdir() if is_volume_file(p)}
     cases = []
-    for image in sorted(p for p in images.iterdir() if _supported(p)):
-        case_id = _case_id(image)
+    for image in sorted(p for p in images.iterdir() if is_volume_file(p)):
+        case_id = case_id_of(image)
         if case_id not in label_files:
             raise DataError(DataErrorCode.MISSING_FILE, f"{image.name} has no label volume in {labels}")
         cases.append(CaseFiles(case_id, image, label_files[case_id]))
@@ -84,7 +84,7 @@ def find_cases(root: Path, images_dir: str, labels_dir: str) -> list[CaseFiles]:
     return cases
 
 
-def _supported(path: Path) -> bool:
+def is_volume_file(path: Path) -> bool:
     return path.is_file() and any(path.name.lower().endswith(s) for s in SUFFIXES)
 
 
@@ -109,6 +109,13 @@ def split_cases(cases: list[CaseFiles], held_out: int) -> tuple[list[CaseFiles],
         )
     cut = len(cases) - held_out
     return cases[:cut], cases[cut:]
+
+
+def intensity_stats(image: LazyVolume, shape: tuple[int, int, int]) -> tuple[float, float]:
+    """Mean and standard deviation over about 32 evenly spaced slices (for z-scoring)."""
+    step = max(1, shape[0] // 32)
+    sample = np.asarray(image[::step], dtype=np.float64)
+    return float(sample.mean()), float(sample.std()) or 1.0
 
 
 def prepare_case(files: CaseFiles, cache_dir: Path, config: TopoUNetTrainConfig) -> PreparedCase:
@@ -137,9 +144,8 @@ def prepare_case(files: CaseFiles, cache_dir: Path, config: TopoUNetTrainConfig)
             keep = np.random.default_rng(0).choice(len(foreground), MAX_FOREGROUND_POINTS, replace=False)
             foreground = foreground[np.sort(keep)]
         np.save(cache_dir / f"{files.case_id}-foreground.npy", foreground)
-        step = max(1, geometry.shape[0] // 32)
-        sample = np.asarray(image[::step], dtype=np.float64)
-        stats = {"mean": float(sample.mean()), "std": float(sample.std()) or 1.0}
+        mean, std = intensity_stats(image, geometry.shape)
+        stats = {"mean": mean, "std": std}
         stats_file.write_text(json.dumps(stats))
     return PreparedCase(
         case_id=files.case_id,
