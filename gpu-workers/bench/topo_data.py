@@ -40,15 +40,21 @@ from hounsfield.recipes.topo_unet.sampling import PatchDataset
 class PerPatchDataset(PatchDataset):
     """The report's set-up: label maps from each patch's own labels, every time it is drawn."""
 
-    def __init__(self, cases: list[PreparedCase], data: TopoDataConfig, augment: AugmentConfig | None) -> None:
+    def __init__(
+        self, cases: list[PreparedCase], data: TopoDataConfig, augment: AugmentConfig | None
+    ) -> None:
         super().__init__(cases, data, augment)
         self.tube_radius, self.clip = data.tube_radius, data.sdf_clip
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = super().__getitem__(index)
         labels = item["labels"][0].numpy()
-        item["skeleton_tube"] = torch.from_numpy(skeleton_tube(labels, self.tube_radius).astype(np.float32))[None]
-        item["signed_distance"] = torch.from_numpy(signed_distance(labels, self.clip).astype(np.float32))[None]
+        item["skeleton_tube"] = torch.from_numpy(skeleton_tube(labels, self.tube_radius).astype(np.float32))[
+            None
+        ]
+        item["signed_distance"] = torch.from_numpy(signed_distance(labels, self.clip).astype(np.float32))[
+            None
+        ]
         return item
 
 
@@ -58,8 +64,12 @@ def _seed_worker(worker_id: int) -> None:
 
 def time_per_patch(dataset: PatchDataset, patches: int, workers: int) -> float:
     loader = DataLoader(
-        dataset, batch_size=1, num_workers=workers, worker_init_fn=_seed_worker,
-        persistent_workers=workers > 0, prefetch_factor=2 if workers else None,
+        dataset,
+        batch_size=1,
+        num_workers=workers,
+        worker_init_fn=_seed_worker,
+        persistent_workers=workers > 0,
+        prefetch_factor=2 if workers else None,
     )
     iterator = iter(loader)
     for _ in range(max(workers, 1)):  # warm-up: workers started, files opened
@@ -71,7 +81,9 @@ def time_per_patch(dataset: PatchDataset, patches: int, workers: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--patches", type=int, default=48)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cases", type=int, default=3)
@@ -86,8 +98,10 @@ def main() -> None:
         started = time.perf_counter()
         cases = [prepare_case(f, root / "cache", preset) for f in files]
         prep = (time.perf_counter() - started) / len(cases)
-        print(f"load: {os.getloadavg()[0]:.2f} (1-min), workers {args.workers}, patch {data.patch}, "
-              f"phantoms {tuple(args.shape)} x {args.cases}")
+        print(
+            f"load: {os.getloadavg()[0]:.2f} (1-min), workers {args.workers}, patch {data.patch}, "
+            f"phantoms {tuple(args.shape)} x {args.cases}"
+        )
         print(f"one-off preparation per case (tube + signed distance + foreground + stats): {prep:.2f} s")
         print(f"{'augmentation':<14}{'cached s/patch':>16}{'per-patch s/patch':>20}{'ratio':>8}")
         for label, augment in (("none", None), ("vesuvius", preset.augment)):

@@ -54,7 +54,9 @@ def train(output: Path, minutes: float, subjects: int, loss: dict[str, float]) -
         "data": {"validationCases": 0, "samplesPerEpoch": 256},
         "loss": loss,
     }
-    code = run_recipe(RECIPE, ["--preset", "cpu-tiny", "--output-dir", str(output), "--config", json.dumps(overrides)])
+    code = run_recipe(
+        RECIPE, ["--preset", "cpu-tiny", "--output-dir", str(output), "--config", json.dumps(overrides)]
+    )
     if code != 0:
         raise SystemExit(f"training in {output} exited {code}")
     return sorted((output / CHECKPOINTS_DIR).iterdir())[-1]
@@ -66,7 +68,9 @@ def evaluate(network: torch.nn.Module, cases: int, inference: InferenceConfig) -
     for seed in range(1000, 1000 + cases):
         phantom = sheet_phantom(seed, (24, 40, 40))
         image = (phantom.image - phantom.image.mean()) / phantom.image.std()
-        mask = to_mask(predict_probabilities(network, image, patch, inference, torch.device("cpu")), inference)
+        mask = to_mask(
+            predict_probabilities(network, image, patch, inference, torch.device("cpu")), inference
+        )
         report = topology_report(mask, phantom.labels, 1.0)
         for name in METRICS:
             sums[name] += report[name]
@@ -74,7 +78,9 @@ def evaluate(network: torch.nn.Module, cases: int, inference: InferenceConfig) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=15.0, help="CPU minutes per trained model")
     parser.add_argument("--train-phantoms", type=int, default=16)
     parser.add_argument("--test-phantoms", type=int, default=8)
@@ -95,8 +101,10 @@ def main() -> None:
     results["untrained"] = evaluate(build_network(preset.model), args.test_phantoms, inference)
     results["untrained"]["steps"] = 0.0
 
-    print(f"load: {os.getloadavg()[0]:.2f} (1-min); {args.minutes} CPU min per model; "
-          f"{args.train_phantoms} training / {args.test_phantoms} held-out phantoms")
+    print(
+        f"load: {os.getloadavg()[0]:.2f} (1-min); {args.minutes} CPU min per model; "
+        f"{args.train_phantoms} training / {args.test_phantoms} held-out phantoms"
+    )
     print(f"{'model':<11}{'steps':>7}" + "".join(f"{m:>13}" for m in METRICS))
     for name, row in results.items():
         print(f"{name:<11}{int(row['steps']):>7}" + "".join(f"{row[m]:>13.4f}" for m in METRICS))
@@ -105,7 +113,10 @@ def main() -> None:
         return a[metric] < b[metric] if metric in LOWER_IS_BETTER else a[metric] > b[metric]
 
     beaten = [m for m in METRICS if not better(results["topology"], results["untrained"], m)]
-    print("trained (topology) beats untrained on every metric:", "yes" if not beaten else f"no ({', '.join(beaten)})")
+    print(
+        "trained (topology) beats untrained on every metric:",
+        "yes" if not beaten else f"no ({', '.join(beaten)})",
+    )
     for k in range(3):
         metric = f"b{k}_error"
         top, base = results["topology"][metric], results["bce+dice"][metric]

@@ -129,9 +129,7 @@ def sheet_phantom(
     )
 
 
-def write_phantom_cases(
-    root: Path, count: int, shape: tuple[int, int, int], seed: int = 0
-) -> list[str]:
+def write_phantom_cases(root: Path, count: int, shape: tuple[int, int, int], seed: int = 0) -> list[str]:
     """``count`` phantoms as TIFF stacks under ``root/images`` and ``root/labels`` (the topo_unet layout).
 
     Case ``i`` is ``sheet_phantom(seed + i)``; existing files are kept, so re-running is cheap.

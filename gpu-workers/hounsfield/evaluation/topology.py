@@ -4,19 +4,20 @@ Labels follow the Vesuvius surface-detection layout: 0 background, 1 surface, 2 
 Every metric here takes a boolean prediction and the *label map*; voxels labelled 2 are removed
 from both sides before anything is computed (``valid_masks``), so they never count for or against.
 
-Conventions (tested):
+Definitions and empty-mask conventions (tested):
 
-| metric            | definition                                                              | empty cases        |
-|-------------------|-------------------------------------------------------------------------|--------------------|
-| `betti_numbers`   | b0: 26-connected foreground components; b2: 6-connected background     | all 0 for empty    |
-|                   | components not touching the border (cavities); b1 = b0 + b2 − χ with χ |                    |
-|                   | the Euler characteristic of the union of closed unit cubes             |                    |
-| `cldice_hard`     | 2·Tprec·Tsens/(Tprec+Tsens), Tprec = |S(P)∩G|/|S(P)|,                   | 1.0 both empty,    |
-|                   | Tsens = |S(G)∩P|/|S(G)|, S = morphological skeleton (`skeleton`)      | 0.0 one empty      |
-| `surface_dice`    | fraction of both boundaries (mask XOR 6-erosion) within τ mm of the     | 1.0 both empty,    |
-|                   | other boundary (spacing-aware EDT) — MONAI's `compute_surface_dice`    | 0.0 one empty      |
-| `variation_of_information` | H(X|Y) + H(Y|X) in nats between the connected-component       | 0.0 identical      |
-|                   | labellings (26-conn, background = its own label) over valid voxels     |                    |
+* ``betti_numbers``: b0 = 26-connected foreground components; b2 = 6-connected background
+  components not touching the border (cavities); b1 = b0 + b2 − χ, with χ the Euler
+  characteristic of the union of the voxels' closed unit cubes. All 0 for an empty mask.
+* ``cldice_hard``: 2·Tprec·Tsens / (Tprec + Tsens) with Tprec = |S(P) ∩ G| / |S(P)| and
+  Tsens = |S(G) ∩ P| / |S(G)|, S the morphological skeleton (``skeleton``). 1.0 when both masks
+  are empty, 0.0 when one is.
+* ``surface_dice``: the share of both boundaries (mask XOR its 6-neighbour erosion) within τ mm
+  of the other boundary (spacing-aware EDT), as MONAI's ``compute_surface_dice``. 1.0 when both
+  are empty, 0.0 when one is.
+* ``variation_of_information``: H(X|Y) + H(Y|X) in nats between the 26-connected component
+  labellings of prediction and reference (background is a label of its own) over valid voxels;
+  0.0 for identical labellings.
 
 Foreground 26-connectivity and background 6-connectivity are the dual pair for which the closed
 cube complex has the same topology as the voxel set, so χ computed from its cells agrees with b0
@@ -80,7 +81,8 @@ def valid_masks(pred: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[BoolVolume,
     if unexpected.size:
         raise EvaluationError(
             EvaluationErrorCode.INVALID_ARGUMENT,
-            f"labels may only be 0 (background), 1 (surface), 2 (unlabelled); found {unexpected[:5].tolist()}",
+            "labels may only be 0 (background), 1 (surface), 2 (unlabelled); "
+            f"found {unexpected[:5].tolist()}",
         )
     keep = label_map != LABEL_IGNORE
     return p & keep, (label_map == LABEL_SURFACE)
@@ -178,7 +180,9 @@ def skeleton(mask: BoolVolume, method: SkeletonMethod = "morphological") -> Bool
     return morphological_skeleton(mask)
 
 
-def cldice_hard(pred: npt.ArrayLike, labels: npt.ArrayLike, method: SkeletonMethod = "morphological") -> float:
+def cldice_hard(
+    pred: npt.ArrayLike, labels: npt.ArrayLike, method: SkeletonMethod = "morphological"
+) -> float:
     """clDice of Shit et al. (CVPR 2021) on hard skeletons (``skeleton``); label-2 voxels excluded first."""
     p, g = valid_masks(pred, labels)
     if not p.any() and not g.any():
@@ -186,8 +190,8 @@ def cldice_hard(pred: npt.ArrayLike, labels: npt.ArrayLike, method: SkeletonMeth
     if not p.any() or not g.any():
         return 0.0
     sp, sg = skeleton(p, method), skeleton(g, method)
-    tprec = np.count_nonzero(sp & g) / max(np.count_nonzero(sp), 1)
-    tsens = np.count_nonzero(sg & p) / max(np.count_nonzero(sg), 1)
+    tprec = int(np.count_nonzero(sp & g)) / max(int(np.count_nonzero(sp)), 1)
+    tsens = int(np.count_nonzero(sg & p)) / max(int(np.count_nonzero(sg)), 1)
     return 0.0 if tprec + tsens == 0 else 2.0 * tprec * tsens / (tprec + tsens)
 
 
@@ -233,7 +237,9 @@ def variation_of_information(pred: npt.ArrayLike, labels: npt.ArrayLike) -> floa
 def topo_score(pred_betti: Betti, ref_betti: Betti) -> float:
     """The count-based stand-in for the challenge's Betti-matching TopoScore (module docstring)."""
     score = 0.0
-    for weight, bp, bg in zip(CHALLENGE_BETTI_WEIGHTS, pred_betti.as_tuple(), ref_betti.as_tuple(), strict=True):
+    for weight, bp, bg in zip(
+        CHALLENGE_BETTI_WEIGHTS, pred_betti.as_tuple(), ref_betti.as_tuple(), strict=True
+    ):
         score += weight * (1.0 - abs(bp - bg) / max(bp, bg, 1))
     return score
 

@@ -24,8 +24,13 @@ def hollow_sphere(n: int = 25, outer: float = 10.0, inner: float = 6.0) -> Mask:
     return np.asarray((r2 <= outer**2) & (r2 > inner**2))
 
 
-def torus(n: int = 31, major: float = 9.0, minor: float = 3.0, center: tuple[float, float, float] = (0, 0, 0),
-          axis: int = 2) -> Mask:
+def torus(
+    n: int = 31,
+    major: float = 9.0,
+    minor: float = 3.0,
+    center: tuple[float, float, float] = (0, 0, 0),
+    axis: int = 2,
+) -> Mask:
     """A solid torus around ``axis`` through ``center`` (grid coordinates relative to the middle)."""
     x, y, z = grid(n)
     coords = [x - center[0], y - center[1], z - center[2]]

@@ -11,10 +11,10 @@ from hounsfield.recipes.topo_unet.labelmaps import signed_distance, skeleton_tub
 from hounsfield.recipes.topo_unet.losses import (
     Targets,
     loss_terms,
+    skeleton_recall,
     soft_cldice,
     soft_dice,
     soft_skeleton,
-    skeleton_recall,
     surface_loss,
     weighted_bce,
 )
@@ -162,6 +162,11 @@ def test_ignored_voxels_get_no_gradient() -> None:
 
 def test_zero_weight_terms_are_not_computed() -> None:
     labels, logits = _case()
-    terms = loss_terms(torch.from_numpy(logits)[None, None].float(), _targets(labels), 1.0, 3,
-                       {"bce": 1.0, "dice": 1.0, "cldice": 0.0})
+    terms = loss_terms(
+        torch.from_numpy(logits)[None, None].float(),
+        _targets(labels),
+        1.0,
+        3,
+        {"bce": 1.0, "dice": 1.0, "cldice": 0.0},
+    )
     assert set(terms) == {"bce", "dice"}

@@ -32,8 +32,11 @@ def test_tiff_stacks_are_memory_mapped_or_read_by_pages(tmp_path: Path) -> None:
 
 
 def test_nrrd_masks_keep_the_space_fields(tmp_path: Path) -> None:
-    header = {"space": "left-posterior-superior", "space directions": np.diag([0.3, 0.4, 0.5]),
-              "space origin": np.array([1.0, 2.0, 3.0])}
+    header = {
+        "space": "left-posterior-superior",
+        "space directions": np.diag([0.3, 0.4, 0.5]),
+        "space origin": np.array([1.0, 2.0, 3.0]),
+    }
     nrrd.write(str(tmp_path / "scan.nrrd"), np.zeros((5, 6, 7), np.float32), header)
     _, geometry = open_volume(tmp_path / "scan.nrrd")
     assert geometry.spacing == pytest.approx((0.3, 0.4, 0.5))
@@ -55,7 +58,9 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
 def prepared(tmp_path: Path):  # type: ignore[no-untyped-def]
     write_phantom_cases(tmp_path / "data", 2, (24, 40, 40), seed=1)
     config = apply_overrides(RECIPE.preset("cpu-tiny"), {"data": {"patch": [16, 32, 32]}})
-    cases = [prepare_case(f, tmp_path / "cache", config) for f in find_cases(tmp_path / "data", "images", "labels")]
+    cases = [
+        prepare_case(f, tmp_path / "cache", config) for f in find_cases(tmp_path / "data", "images", "labels")
+    ]
     return cases, config
 
 
@@ -84,7 +89,9 @@ def test_patches_beyond_the_volume_are_unlabelled(prepared) -> None:  # type: ig
 @pytest.mark.parametrize("ratio", [0.0, 1.0])
 def test_foreground_ratio_controls_how_many_patches_hold_surface(prepared, ratio: float) -> None:  # type: ignore[no-untyped-def]
     cases, config = prepared
-    data = config.data.model_copy(update={"foreground_ratio": ratio, "samples_per_epoch": 40, "patch": (8, 8, 8)})
+    data = config.data.model_copy(
+        update={"foreground_ratio": ratio, "samples_per_epoch": 40, "patch": (8, 8, 8)}
+    )
     dataset = PatchDataset(cases, data, augment=None)
     torch.manual_seed(0)
     with_surface = np.mean([bool((dataset[i]["labels"] == 1).any()) for i in range(40)])

@@ -27,7 +27,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["HOUNSFIELD_REPORT_FILE"] = str(report)
     try:
         code = run_recipe(
-            RECIPE, ["--preset", "cpu-tiny", "--steps", "4", "--log-every", "2", "--output-dir", str(out / "run")]
+            RECIPE,
+            ["--preset", "cpu-tiny", "--steps", "4", "--log-every", "2", "--output-dir", str(out / "run")],
         )
     finally:
         del os.environ["HOUNSFIELD_REPORT_FILE"]
@@ -71,8 +72,18 @@ def test_inference_writes_a_mask_with_the_input_geometry(trained: Path, tmp_path
     source = tmp_path / "scan.nii.gz"
     nib.save(nib.Nifti1Image(phantom.image, affine), source)
     checkpoint = sorted((trained / "run" / "checkpoints").iterdir())[-1]
-    code = infer.main(["--checkpoint", str(checkpoint), "--input", str(source), "--output", str(tmp_path / "out"),
-                       "--min-component-voxels", "5"])
+    code = infer.main(
+        [
+            "--checkpoint",
+            str(checkpoint),
+            "--input",
+            str(source),
+            "--output",
+            str(tmp_path / "out"),
+            "--min-component-voxels",
+            "5",
+        ]
+    )
     assert code == 0
     written: nib.Nifti1Image = nib.load(tmp_path / "out" / "scan.nii.gz")  # type: ignore[assignment]
     np.testing.assert_allclose(written.affine, affine)
@@ -81,7 +92,9 @@ def test_inference_writes_a_mask_with_the_input_geometry(trained: Path, tmp_path
 
 
 def test_inference_names_a_bad_checkpoint(tmp_path: Path) -> None:
-    assert infer.main(["--checkpoint", str(tmp_path), "--input", str(tmp_path), "--output", str(tmp_path)]) == 2
+    assert (
+        infer.main(["--checkpoint", str(tmp_path), "--input", str(tmp_path), "--output", str(tmp_path)]) == 2
+    )
 
 
 def test_registered_and_configs_refuse_bad_patches() -> None:

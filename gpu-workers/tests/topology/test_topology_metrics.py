@@ -2,6 +2,7 @@
 
 import math
 
+import cc3d
 import numpy as np
 import pytest
 import torch
@@ -12,6 +13,7 @@ from hounsfield.evaluation.errors import EvaluationError
 from hounsfield.evaluation.topology import (
     cldice_hard,
     dice_valid,
+    skeleton,
     surface_dice,
     topology_report,
     variation_of_information,
@@ -23,8 +25,10 @@ def _blob(rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarray:
     return np.asarray(field > np.quantile(field, 0.8))
 
 
-@pytest.mark.parametrize(("seed", "spacing", "tau"), [(0, (1.0, 1.0, 1.0), 1.0), (1, (0.5, 1.0, 2.0), 1.5),
-                                                     (2, (1.0, 0.7, 0.7), 2.0)])
+@pytest.mark.parametrize(
+    ("seed", "spacing", "tau"),
+    [(0, (1.0, 1.0, 1.0), 1.0), (1, (0.5, 1.0, 2.0), 1.5), (2, (1.0, 0.7, 0.7), 2.0)],
+)
 def test_surface_dice_matches_monai(seed: int, spacing: tuple[float, float, float], tau: float) -> None:
     rng = np.random.default_rng(seed)
     pred, ref = _blob(rng, (20, 22, 18)), _blob(rng, (20, 22, 18))
@@ -72,15 +76,13 @@ def test_refused_label_values_name_the_allowed_ones() -> None:
 
 
 def test_cldice_of_a_broken_tube() -> None:
-    """A tube cut in half: everything predicted is on the tube (Tprec = 1) but half its centreline is missed."""
+    """A tube cut in half: all predicted is on the tube (Tprec = 1), half its centreline is missed."""
     labels = np.zeros((9, 9, 41), np.uint8)
     labels[3:6, 3:6, 2:39] = 1
     pred = labels == 1
     half = pred.copy()
     half[:, :, 21:] = False
     assert cldice_hard(pred, labels) == 1.0
-    from hounsfield.evaluation.topology import skeleton
-
     sg = skeleton(labels == 1)
     sp = skeleton(half)
     tsens = np.count_nonzero(sg & half) / np.count_nonzero(sg)
@@ -107,8 +109,6 @@ def _voi_by_loops(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def test_voi_matches_a_direct_loop_over_component_labels() -> None:
-    import cc3d
-
     rng = np.random.default_rng(5)
     pred = _blob(rng, (14, 14, 14))
     labels = _blob(rng, (14, 14, 14)).astype(np.uint8)

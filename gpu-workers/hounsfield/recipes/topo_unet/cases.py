@@ -70,7 +70,8 @@ def find_cases(root: Path, images_dir: str, labels_dir: str) -> list[CaseFiles]:
         if not folder.is_dir():
             raise DataError(
                 DataErrorCode.INVALID_LAYOUT,
-                f"{folder} is not a directory: dataRoot must hold {images_dir}/ and {labels_dir}/ (see {field})",
+                f"{folder} is not a directory: dataRoot must hold {images_dir}/ and {labels_dir}/ "
+                f"(see {field})",
             )
     label_files = {case_id_of(p): p for p in labels.iterdir() if is_volume_file(p)}
     cases = []
@@ -96,7 +97,9 @@ def dataset_root(config: TopoUNetTrainConfig, output_dir: Path) -> Path:
         raise DataError(DataErrorCode.INVALID_LAYOUT, "set dataRoot (or synthetic for sheet phantoms)")
     root = output_dir / "phantoms"
     side = config.synthetic.shape
-    write_phantom_cases(root, config.synthetic.subjects, (max(24, side // 2), side, side), config.synthetic.seed)
+    write_phantom_cases(
+        root, config.synthetic.subjects, (max(24, side // 2), side, side), config.synthetic.seed
+    )
     return root
 
 

@@ -46,10 +46,13 @@ class TopoModelConfig(TrainerModel):
     @model_validator(mode="after")
     def _consistent(self) -> TopoModelConfig:
         if len(self.strides) != len(self.filters):
-            raise ValueError(f"model.strides has {len(self.strides)} levels, model.filters {len(self.filters)}")
+            raise ValueError(
+                f"model.strides has {len(self.strides)} levels, model.filters {len(self.filters)}"
+            )
         if self.deep_supervision_heads > len(self.filters) - 2:
             raise ValueError(
-                f"model.deepSupervisionHeads must be at most {len(self.filters) - 2} for {len(self.filters)} levels"
+                f"model.deepSupervisionHeads must be at most {len(self.filters) - 2} "
+                f"for {len(self.filters)} levels"
             )
         return self
 
@@ -74,7 +77,9 @@ class TopoDataConfig(TrainerModel):
     samples_per_epoch: int = Field(default=4000, ge=1)
     validation_cases: int = Field(default=2, ge=0, description="held out (the last ids in sorted order)")
     tube_radius: int = Field(default=1, ge=0, le=5, description="skeleton tube dilation in voxels")
-    sdf_clip: float = Field(default=10.0, gt=0, description="signed distance clip (voxels) of the surface loss")
+    sdf_clip: float = Field(
+        default=10.0, gt=0, description="signed distance clip (voxels) of the surface loss"
+    )
     spacing: tuple[float, float, float] = Field(
         default=(1.0, 1.0, 1.0), description="voxel size for surface Dice when files carry none (TIFF)"
     )
@@ -137,7 +142,9 @@ class TopoUNetTrainConfig(TrainerConfigBase):
     @model_validator(mode="after")
     def _usable(self) -> TopoUNetTrainConfig:
         divisor = self.model.divisor()
-        bad = [f"{p} (axis {i})" for i, (p, d) in enumerate(zip(self.data.patch, divisor, strict=True)) if p % d]
+        bad = [
+            f"{p} (axis {i})" for i, (p, d) in enumerate(zip(self.data.patch, divisor, strict=True)) if p % d
+        ]
         if bad:
             raise ValueError(
                 f"data.patch {self.data.patch}: sides must be multiples of {divisor} (the product of "
@@ -146,7 +153,9 @@ class TopoUNetTrainConfig(TrainerConfigBase):
         if self.split_csv is not None:
             raise ValueError("splitCsv is not used by topo_unet: hold cases out with data.validationCases")
         if self.synthetic is not None and self.synthetic.shape < 40:
-            raise ValueError(f"synthetic.shape {self.synthetic.shape}: sheet phantoms need at least 40 voxels")
+            raise ValueError(
+                f"synthetic.shape {self.synthetic.shape}: sheet phantoms need at least 40 voxels"
+            )
         return self
 
 
@@ -154,7 +163,9 @@ def _vesuvius() -> TopoUNetTrainConfig:
     return TopoUNetTrainConfig(
         preset="vesuvius",
         model=TopoModelConfig(
-            filters=[32, 64, 128, 256], strides=[(1, 1, 1), (2, 2, 2), (2, 2, 2), (2, 2, 2)], deep_supervision_heads=2
+            filters=[32, 64, 128, 256],
+            strides=[(1, 1, 1), (2, 2, 2), (2, 2, 2), (2, 2, 2)],
+            deep_supervision_heads=2,
         ),
         data=TopoDataConfig(patch=(72, 136, 136), samples_per_epoch=4000, validation_cases=8),
         global_batch=2,
@@ -175,7 +186,9 @@ def _cpu_tiny() -> TopoUNetTrainConfig:
     return TopoUNetTrainConfig(
         preset="cpu-tiny",
         synthetic=SyntheticData(subjects=6, shape=40, seed=0),
-        model=TopoModelConfig(filters=[8, 16, 32], strides=[(1, 1, 1), (2, 2, 2), (2, 2, 2)], deep_supervision_heads=1),
+        model=TopoModelConfig(
+            filters=[8, 16, 32], strides=[(1, 1, 1), (2, 2, 2), (2, 2, 2)], deep_supervision_heads=1
+        ),
         data=TopoDataConfig(patch=(16, 32, 32), samples_per_epoch=64, validation_cases=2),
         augment=AugmentConfig(affine_prob=0.1, elastic_prob=0.0),
         inference=InferenceConfig(overlap=0.25),

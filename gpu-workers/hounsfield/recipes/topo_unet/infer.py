@@ -28,7 +28,7 @@ from hounsfield.checkpoints.layout import MODEL_FILE
 from hounsfield.checkpoints.meta import read_meta
 from hounsfield.checkpoints.weights import load_weights
 from hounsfield.data.errors import DataError
-from hounsfield.recipes.topo_unet.cases import case_id_of, is_volume_file, intensity_stats
+from hounsfield.recipes.topo_unet.cases import case_id_of, intensity_stats, is_volume_file
 from hounsfield.recipes.topo_unet.config import InferenceConfig, TopoModelConfig
 from hounsfield.recipes.topo_unet.inference import predict_probabilities, to_mask
 from hounsfield.recipes.topo_unet.io import open_volume, write_mask_like
@@ -42,11 +42,15 @@ class InferenceError(ValueError):
     """A bad argument or checkpoint; the message names it."""
 
 
-def load_checkpoint(path: Path, device: torch.device) -> tuple[torch.nn.Module, tuple[int, int, int], InferenceConfig]:
+def load_checkpoint(
+    path: Path, device: torch.device
+) -> tuple[torch.nn.Module, tuple[int, int, int], InferenceConfig]:
     meta = read_meta(path)
     provenance = meta.provenance or {}
     if META_MODEL not in provenance:
-        raise InferenceError(f"--checkpoint {path}: not a topo_unet checkpoint (no {META_MODEL} in meta.json)")
+        raise InferenceError(
+            f"--checkpoint {path}: not a topo_unet checkpoint (no {META_MODEL} in meta.json)"
+        )
     network = build_network(TopoModelConfig.model_validate_json(provenance[META_MODEL]))
     load_weights(network, path)
     patch = tuple(json.loads(provenance[META_PATCH]))
@@ -55,7 +59,11 @@ def load_checkpoint(path: Path, device: torch.device) -> tuple[torch.nn.Module, 
 
 
 def infer_volume(
-    network: torch.nn.Module, source: Path, target: Path, patch: tuple[int, int, int], config: InferenceConfig,
+    network: torch.nn.Module,
+    source: Path,
+    target: Path,
+    patch: tuple[int, int, int],
+    config: InferenceConfig,
     device: torch.device,
 ) -> Path:
     image, geometry = open_volume(source)
@@ -92,8 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (args.checkpoint / MODEL_FILE).exists():
             raise InferenceError(f"--checkpoint {args.checkpoint}: no {MODEL_FILE} in it")
         network, patch, config = load_checkpoint(args.checkpoint, device)
-        changes = {"threshold": args.threshold, "min_component_voxels": args.min_component_voxels,
-                   "overlap": args.overlap}
+        changes = {
+            "threshold": args.threshold,
+            "min_component_voxels": args.min_component_voxels,
+            "overlap": args.overlap,
+        }
         config = config.model_copy(update={k: v for k, v in changes.items() if v is not None})
         InferenceConfig.model_validate(config.model_dump())
         for source, target in _targets(args.input, args.output):

@@ -20,7 +20,10 @@ Triple = tuple[int, int, int]
 
 
 def predict_probabilities(
-    network: nn.Module, image: npt.NDArray[np.float32], patch: Triple, config: InferenceConfig,
+    network: nn.Module,
+    image: npt.NDArray[np.float32],
+    patch: Triple,
+    config: InferenceConfig,
     device: torch.device,
 ) -> npt.NDArray[np.float32]:
     """Surface probability of every voxel of a z-scored volume (network in eval mode)."""

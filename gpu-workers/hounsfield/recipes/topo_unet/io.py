@@ -26,8 +26,13 @@ import numpy.typing as npt
 from hounsfield.data.errors import DataError, DataErrorCode
 
 Format = Literal["tiff", "nifti", "nrrd"]
-SUFFIXES: dict[str, Format] = {".tif": "tiff", ".tiff": "tiff", ".nii": "nifti", ".nii.gz": "nifti",
-                               ".nrrd": "nrrd"}
+SUFFIXES: dict[str, Format] = {
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".nii": "nifti",
+    ".nii.gz": "nifti",
+    ".nrrd": "nrrd",
+}
 
 
 class LazyVolume(Protocol):
@@ -140,7 +145,9 @@ def _read_nrrd(path: Path) -> tuple[LazyVolume, Geometry]:
         norms = [float(np.linalg.norm(np.asarray(d, dtype=np.float64))) for d in directions]
         if len(norms) == 3 and all(n > 0 for n in norms):
             spacing = (norms[0], norms[1], norms[2])
-    return data, Geometry(format="nrrd", shape=_three_d(path, data.shape), spacing=spacing, header=dict(header))
+    return data, Geometry(
+        format="nrrd", shape=_three_d(path, data.shape), spacing=spacing, header=dict(header)
+    )
 
 
 def _three_d(path: Path, shape: tuple[int, ...]) -> tuple[int, int, int]:

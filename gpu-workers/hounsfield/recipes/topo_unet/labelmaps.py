@@ -67,14 +67,24 @@ class CachedMaps:
 def _key(labels_path: Path, settings: LabelMapSettings) -> str:
     stat = labels_path.stat()
     ident = json.dumps(
-        [CACHE_VERSION, str(labels_path.resolve()), stat.st_size, stat.st_mtime_ns, settings.tube_radius,
-         settings.clip]
+        [
+            CACHE_VERSION,
+            str(labels_path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            settings.tube_radius,
+            settings.clip,
+        ]
     )
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
 def cached_label_maps(
-    case_id: str, labels_path: Path, labels: npt.NDArray[np.integer], cache_dir: Path, settings: LabelMapSettings
+    case_id: str,
+    labels_path: Path,
+    labels: npt.NDArray[np.integer],
+    cache_dir: Path,
+    settings: LabelMapSettings,
 ) -> CachedMaps:
     """The case's maps, memory-mapped from ``cache_dir`` (computed and written first if missing or stale)."""
     folder = cache_dir / f"{case_id}-{_key(labels_path, settings)}"

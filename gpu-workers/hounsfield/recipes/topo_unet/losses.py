@@ -55,7 +55,10 @@ class Targets:
 def weighted_bce(logits: Tensor, targets: Targets, pos_weight: float) -> Tensor:
     valid = targets.valid
     per_voxel = F.binary_cross_entropy_with_logits(
-        logits, targets.foreground, pos_weight=torch.tensor(pos_weight, device=logits.device), reduction="none"
+        logits,
+        targets.foreground,
+        pos_weight=torch.tensor(pos_weight, device=logits.device),
+        reduction="none",
     )
     return (per_voxel * valid).sum() / valid.sum().clamp_min(1.0)
 
@@ -116,8 +119,9 @@ def surface_loss(probabilities: Tensor, targets: Targets) -> Tensor:
     return (probabilities * targets.signed_distance * valid).sum() / valid.sum().clamp_min(1.0)
 
 
-def loss_terms(logits: Tensor, targets: Targets, pos_weight: float, cldice_iterations: int,
-               active: Mapping[str, float]) -> dict[str, Tensor]:
+def loss_terms(
+    logits: Tensor, targets: Targets, pos_weight: float, cldice_iterations: int, active: Mapping[str, float]
+) -> dict[str, Tensor]:
     """Each term whose weight in ``active`` is non-zero, unweighted, as a scalar tensor."""
     probabilities = torch.sigmoid(logits.float())
     terms: dict[str, Tensor] = {}

@@ -57,7 +57,11 @@ def topo_loss(model: nn.Module, batch: Batch, config: LossConfig) -> LossOutput:
     weights = config.weights()
     terms: dict[str, Tensor] = {}
     for weight, head in zip(head_weights(len(logits), config.deep_supervision_decay), logits, strict=True):
-        for name, value in loss_terms(head, targets, config.pos_weight, config.cldice_iterations, weights).items():
+        for name, value in loss_terms(
+            head, targets, config.pos_weight, config.cldice_iterations, weights
+        ).items():
             terms[name] = terms.get(name, torch.zeros((), device=value.device)) + weight * value
-    total = sum((weights[name] * value for name, value in terms.items()), torch.zeros((), device=logits[0].device))
+    total = sum(
+        (weights[name] * value for name, value in terms.items()), torch.zeros((), device=logits[0].device)
+    )
     return LossOutput(total=total, terms={name: value.detach() for name, value in terms.items()})

@@ -47,7 +47,9 @@ from hounsfield.trainers.parts import (
 META_MODEL, META_PATCH, META_INFERENCE = "topo_unet.model", "topo_unet.patch", "topo_unet.inference"
 
 
-def case_metrics(network: nn.Module, case: PreparedCase, config: TopoUNetTrainConfig, device) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def case_metrics(
+    network: nn.Module, case: PreparedCase, config: TopoUNetTrainConfig, device
+) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Every topology metric of one whole held-out volume."""
     image = (np.asarray(case.image[:, :, :], dtype=np.float32) - case.mean) / case.std
     probabilities = predict_probabilities(network, image, config.data.patch, config.inference, device)
@@ -93,7 +95,6 @@ def build(config: TopoUNetTrainConfig, ctx: BuildContext) -> TrainingParts:
         validate=validator(validation, config) if validation else None,
         checkpoint_meta=provenance,
     )
-
 
 
 RECIPE = Recipe[TopoUNetTrainConfig](

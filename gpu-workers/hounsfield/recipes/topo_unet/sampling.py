@@ -71,8 +71,9 @@ def draw_start(case: PreparedCase, size: Triple, foreground_ratio: float, rng: n
         jitter = np.array([int(rng.integers(-(n // 4), n // 4 + 1)) for n in size])
         start = centre + jitter - np.array(size) // 2
     else:
-        start = np.array([int(rng.integers(0, max(limit - n, 0) + 1)) for limit, n in zip(case.shape, size,
-                                                                                         strict=True)])
+        start = np.array(
+            [int(rng.integers(0, max(limit - n, 0) + 1)) for limit, n in zip(case.shape, size, strict=True)]
+        )
     return (int(start[0]), int(start[1]), int(start[2]))
 
 
@@ -114,7 +115,9 @@ def augmentations(config: AugmentConfig, patch: Triple) -> Compose:
 class PatchDataset(Dataset[dict[str, torch.Tensor]]):
     """``samples_per_epoch`` augmented patches from the prepared training cases (module docstring)."""
 
-    def __init__(self, cases: list[PreparedCase], data: TopoDataConfig, augment: AugmentConfig | None) -> None:
+    def __init__(
+        self, cases: list[PreparedCase], data: TopoDataConfig, augment: AugmentConfig | None
+    ) -> None:
         if not cases:
             raise ValueError("no training cases")
         self.cases = cases
@@ -130,7 +133,9 @@ class PatchDataset(Dataset[dict[str, torch.Tensor]]):
         case = self.cases[index % len(self.cases)]
         start = draw_start(case, self.data.patch, self.data.foreground_ratio, rng)
         arrays = read_patch(case, start, self.data.patch)
-        item = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))[None] for k, v in arrays.items()}
+        item = {
+            k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))[None] for k, v in arrays.items()
+        }
         if self.transforms is not None:
             item["labels"] = item["labels"] + 1.0  # 0 after a spatial transform = came from outside
             self.transforms.set_random_state(seed=seed)
