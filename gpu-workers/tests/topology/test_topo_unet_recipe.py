@@ -104,3 +104,47 @@ def test_registered_and_configs_refuse_bad_patches() -> None:
         apply_overrides(tiny, {"data": {"patch": [18, 32, 32]}})
     vesuvius = RECIPE.preset("vesuvius")
     assert vesuvius.data.patch == (72, 136, 136) and vesuvius.model.deep_supervision_heads == 2
+
+
+def test_evaluation_reports_per_case_metrics_aggregates_and_previews(trained: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from hounsfield.recipes.topo_unet import evaluate
+
+    checkpoint = sorted((trained / "run" / "checkpoints").iterdir())[-1]
+    out = tmp_path / "eval"
+    code = evaluate.main(
+        [
+            "--checkpoint",
+            str(checkpoint),
+            "--data-root",
+            str(trained / "run" / "phantoms"),
+            "--output",
+            str(out),
+            "--held-out",
+            "2",
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert sorted(report["cases"]) == ["phantom_0004", "phantom_0005"]
+    dice = [row["dice"] for row in report["cases"].values()]
+    assert report["aggregate"]["dice"]["mean"] == pytest.approx(np.mean(dice))
+    preview = Image.open(out / "previews" / "phantom_0004.png")
+    assert preview.height >= 256 and preview.width > 3 * preview.height * 0.9  # three square-ish panels
+    assert "previews/phantom_0005.png" in (out / "report.md").read_text()
+
+
+def test_preview_colours_agreement() -> None:
+    from hounsfield.recipes.topo_unet.evaluate import BOTH, MISSED, PREDICTED_ONLY, UNLABELLED, preview
+
+    labels = np.zeros((1, 4, 4), np.uint8)
+    labels[0, 0, :2] = 1
+    labels[0, 3, 3] = 2
+    mask = np.zeros_like(labels)
+    mask[0, 0, 0] = mask[0, 1, 1] = 1
+    image = np.asarray(preview(np.zeros((1, 4, 4), np.float32), mask, labels))
+    scale = image.shape[0] // 4
+    middle = image[::scale, (4 + 2) * scale : (8 + 2) * scale : scale]
+    assert tuple(middle[0, 0]) == BOTH and tuple(middle[0, 1]) == MISSED
+    assert tuple(middle[1, 1]) == PREDICTED_ONLY and tuple(middle[3, 3]) == UNLABELLED
