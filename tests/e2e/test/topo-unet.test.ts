@@ -46,13 +46,13 @@ describe('a topo_unet job on the stack', () => {
     expect(losses.map((e) => e.step)).toEqual([2, 4]);
     for (const event of losses) for (const term of TERMS) expect(Number.isFinite(event.metrics[term] as number)).toBe(true);
     const validation = progress.find((e) => 'val.score' in e.metrics);
-    expect(validation?.metrics).toHaveProperty('val.b1_error');
+    expect(validation?.metrics).toHaveProperty(['val.b1_error']);
 
     const scraped = await (await fetch(`http://127.0.0.1:${fixture.stack.portOf('metrics')}/metrics`)).text();
     for (const term of TERMS) expect(scraped).toContain(`hounsfield_job_loss{job_id="${submitted.id}",term="${term}"}`);
 
     const checkpoints = await listCheckpoints(fixture, submitted.id);
     expect(checkpoints.map((c) => c.step).sort((a, b) => a - b)).toEqual([2, 4]);
-    expect(checkpoints.find((c) => c.step === 4)?.meta.metrics).toHaveProperty('val.dice');
+    expect(checkpoints.find((c) => c.step === 4)?.meta.metrics).toHaveProperty(['val.dice']);
   });
 });
