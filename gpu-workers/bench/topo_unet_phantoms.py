@@ -9,8 +9,9 @@ Three cpu-tiny models are compared on held-out phantoms (seeds 1000+, never trai
 * ``bce+dice``: the same budget, seed and data with only weighted BCE and soft Dice;
 * ``untrained``: the same initial weights, not trained.
 
-The budget is CPU time (``timeLimitClock: cpu``), so a busy shared machine does not shortchange one
-run. Every held-out volume is predicted whole (Gaussian-blended sliding windows, threshold 0.5,
+The budget is CPU time (``timeLimitClock: cpu``) on one thread (``--threads``), so a busy shared
+machine does not shortchange one run: with several threads, OpenMP's spin-waiting while a sibling
+thread is descheduled counts as CPU time and would eat the budget of whichever run was unluckier. Every held-out volume is predicted whole (Gaussian-blended sliding windows, threshold 0.5,
 components under ``--min-component-voxels`` removed) and scored with ``evaluation.topology``: Dice,
 clDice, surface Dice at 2 voxels, VOI, the absolute Betti-number errors and the challenge-style
 composite. The program prints the mean of each over the held-out cases, one row per model, then
@@ -85,7 +86,9 @@ def main() -> None:
     parser.add_argument("--train-phantoms", type=int, default=16)
     parser.add_argument("--test-phantoms", type=int, default=8)
     parser.add_argument("--min-component-voxels", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time = compute)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     inference = InferenceConfig(overlap=0.5, min_component_voxels=args.min_component_voxels)
     preset = RECIPE.preset("cpu-tiny")
     results: dict[str, dict[str, float]] = {}
