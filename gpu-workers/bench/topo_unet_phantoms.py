@@ -11,7 +11,8 @@ Three cpu-tiny models are compared on held-out phantoms (seeds 1000+, never trai
 
 The budget is CPU time (``timeLimitClock: cpu``) on one thread (``--threads``), so a busy shared
 machine does not shortchange one run: with several threads, OpenMP's spin-waiting while a sibling
-thread is descheduled counts as CPU time and would eat the budget of whichever run was unluckier. Every held-out volume is predicted whole (Gaussian-blended sliding windows, threshold 0.5,
+thread is descheduled counts as CPU time and would eat the budget of whichever run was unluckier.
+Every held-out volume is predicted whole (Gaussian-blended sliding windows, threshold 0.5,
 components under ``--min-component-voxels`` removed) and scored with ``evaluation.topology``: Dice,
 clDice, surface Dice at 2 voxels, VOI, the absolute Betti-number errors and the challenge-style
 composite. The program prints the mean of each over the held-out cases, one row per model, then
