@@ -114,3 +114,26 @@ def test_augmented_items_are_reproducible_and_keep_the_label_values(prepared) ->
     assert set(torch.unique(first["labels"]).tolist()) <= {0, 1, 2}
     assert first["image"].shape == (1, 16, 32, 32) and first["labels"].dtype == torch.uint8
     assert (first["labels"] == 2).any()  # rotated-in corners are unlabelled, not background
+
+
+def test_spatial_augmentation_can_run_on_the_device_seeded_per_sample(prepared) -> None:  # type: ignore[no-untyped-def]
+    from monai.transforms import Rand3DElasticd, RandAffined
+    from torch.utils.data import default_collate
+
+    from hounsfield.recipes.topo_unet.sampling import DeviceSpatialAugment, augmentations
+
+    cases, config = prepared
+    augment = AugmentConfig(affine_prob=1.0, elastic_prob=1.0, spatial_on="device")
+    loader_side = augmentations(augment, config.data.patch)
+    assert not any(isinstance(t, (RandAffined, Rand3DElasticd)) for t in loader_side.transforms)
+    dataset = PatchDataset(cases, config.data, augment)
+    torch.manual_seed(2)
+    batch = default_collate([dataset[0], dataset[1]])
+    assert batch["spatial_seed"].shape == (2,)
+    on_device = DeviceSpatialAugment(augment)
+    first, second = on_device(batch), on_device(batch)
+    for key in ("image", "labels", "skeleton_tube", "signed_distance"):
+        torch.testing.assert_close(first[key], second[key])
+        assert first[key].shape == batch[key].shape and first[key].dtype == batch[key].dtype
+    assert not torch.equal(first["image"], batch["image"])
+    assert set(torch.unique(first["labels"]).tolist()) <= {0, 1, 2} and (first["labels"] == 2).any()

@@ -95,6 +95,11 @@ class AugmentConfig(TrainerModel):
     scale: float = Field(default=0.1, ge=0, le=0.5)
     elastic_prob: float = Field(default=0.1, ge=0, le=1)
     intensity_prob: float = Field(default=0.5, ge=0, le=1, description="scale, shift and noise jitter")
+    spatial_on: Literal["loader", "device"] = Field(
+        default="loader",
+        description="where the rotation/scaling and elastic resampling run: in the DataLoader workers, "
+        "or on the training device just before the forward pass (frees the loader's CPUs)",
+    )
 
 
 class LossConfig(TrainerModel):
@@ -168,6 +173,7 @@ def _vesuvius() -> TopoUNetTrainConfig:
             deep_supervision_heads=2,
         ),
         data=TopoDataConfig(patch=(72, 136, 136), samples_per_epoch=4000, validation_cases=8),
+        augment=AugmentConfig(spatial_on="device"),
         global_batch=2,
         lr=3e-4,
         optimizer=OptimizerConfig(name="adamw", weight_decay=1e-5),

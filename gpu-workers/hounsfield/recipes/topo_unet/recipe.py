@@ -32,7 +32,7 @@ from hounsfield.recipes.topo_unet.cases import (
 from hounsfield.recipes.topo_unet.config import PRESETS, TopoUNetTrainConfig
 from hounsfield.recipes.topo_unet.inference import predict_probabilities, to_mask
 from hounsfield.recipes.topo_unet.model import build_network, topo_loss
-from hounsfield.recipes.topo_unet.sampling import PatchDataset
+from hounsfield.recipes.topo_unet.sampling import DeviceSpatialAugment, PatchDataset
 from hounsfield.trainers.parts import (
     Batch,
     LossOutput,
@@ -80,8 +80,10 @@ def build(config: TopoUNetTrainConfig, ctx: BuildContext) -> TrainingParts:
     validation = [prepare_case(files, cache, config) for files in held_out]
     network = build_network(config.model).to(ctx.device)
 
+    on_device = DeviceSpatialAugment(config.augment) if config.augment.spatial_on == "device" else None
+
     def loss_fn(model: nn.Module, batch: Batch, step: int) -> Tensor | LossOutput:
-        return topo_loss(model, batch, config.loss)
+        return topo_loss(model, on_device(batch) if on_device else batch, config.loss)
 
     provenance = {
         META_MODEL: config.model.model_dump_json(by_alias=True),

@@ -9,7 +9,10 @@ training loop seeds for every sample position, so an item is the same on any ran
 
 Augmentations transform all four arrays together: flips on every axis; 90° rotations in the last
 two axes (when the patch is square there); a small random rotation and scaling; an elastic
-deformation; intensity scale, shift and Gaussian noise on the image only. Label-like arrays are
+deformation; intensity scale, shift and Gaussian noise on the image only. The two resampling
+transforms cost most of a loader's time on CPU (seconds per 72×136×136 patch for the elastic one),
+so ``augment.spatialOn: device`` moves them to the training device (``DeviceSpatialAugment``, run
+on each micro-batch before the forward pass, seeded per sample). Label-like arrays are
 resampled with nearest neighbour; the signed distance map bilinearly. Labels are shifted by one
 around the spatial transforms so voxels brought in from outside (zeros) become unlabelled.
 """
@@ -77,13 +80,11 @@ def draw_start(case: PreparedCase, size: Triple, foreground_ratio: float, rng: n
     return (int(start[0]), int(start[1]), int(start[2]))
 
 
-def augmentations(config: AugmentConfig, patch: Triple) -> Compose:
+def spatial_transforms(config: AugmentConfig, device: torch.device | None = None) -> list[Any]:
+    """The resampling transforms (small rotation/scaling, elastic), on ``device`` when given."""
     keys = list(KEYS)
-    transforms: list[Any] = [RandFlipd(keys, prob=config.flip_prob, spatial_axis=axis) for axis in range(3)]
-    if patch[1] == patch[2]:
-        transforms.append(RandRotate90d(keys, prob=config.rot90_prob, max_k=3, spatial_axes=(1, 2)))
     angle = math.radians(config.rotate_degrees)
-    transforms.append(
+    transforms: list[Any] = [
         RandAffined(
             keys,
             prob=config.affine_prob,
@@ -91,8 +92,9 @@ def augmentations(config: AugmentConfig, patch: Triple) -> Compose:
             scale_range=(config.scale, config.scale, config.scale),
             mode=_MODES,
             padding_mode="zeros",
+            device=device,
         )
-    )
+    ]
     if config.elastic_prob > 0:
         transforms.append(
             Rand3DElasticd(
@@ -102,14 +104,66 @@ def augmentations(config: AugmentConfig, patch: Triple) -> Compose:
                 prob=config.elastic_prob,
                 mode=_MODES,
                 padding_mode="zeros",
+                device=device,
             )
         )
+    return transforms
+
+
+def augmentations(config: AugmentConfig, patch: Triple) -> Compose:
+    """What the loader applies: flips, 90° rotations, the spatial transforms unless they run on the
+    device (``spatial_on``), and the intensity jitter."""
+    keys = list(KEYS)
+    transforms: list[Any] = [RandFlipd(keys, prob=config.flip_prob, spatial_axis=axis) for axis in range(3)]
+    if patch[1] == patch[2]:
+        transforms.append(RandRotate90d(keys, prob=config.rot90_prob, max_k=3, spatial_axes=(1, 2)))
+    if config.spatial_on == "loader":
+        transforms += spatial_transforms(config)
     transforms += [
         RandScaleIntensityd("image", factors=0.1, prob=config.intensity_prob),
         RandShiftIntensityd("image", offsets=0.1, prob=config.intensity_prob),
         RandGaussianNoised("image", std=0.05, prob=config.intensity_prob),
     ]
     return Compose(transforms)
+
+
+def _shift_labels(item: dict[str, torch.Tensor]) -> None:
+    item["labels"] = item["labels"] + 1.0  # 0 after a spatial transform = came from outside
+
+
+def _unshift_labels(item: dict[str, torch.Tensor]) -> None:
+    shifted = torch.round(item["labels"])
+    item["labels"] = torch.where(shifted < 0.5, float(LABEL_IGNORE), shifted - 1.0)
+
+
+class DeviceSpatialAugment:
+    """The spatial transforms applied to a micro-batch on its device (``augment.spatialOn: device``).
+
+    Each sample carries the seed its loader item drew (``spatial_seed``), so its deformation is the
+    same on any rank and resume, exactly as if the loader had applied it.
+    """
+
+    def __init__(self, config: AugmentConfig) -> None:
+        self.config = config
+        self._by_device: dict[str, Compose] = {}
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        device = batch["image"].device
+        transforms = self._by_device.setdefault(str(device), Compose(spatial_transforms(self.config, device)))
+        out: dict[str, list[torch.Tensor]] = {key: [] for key in KEYS}
+        with torch.no_grad():
+            for i, seed in enumerate(batch["spatial_seed"].tolist()):
+                item = {key: batch[key][i].float() for key in KEYS}
+                _shift_labels(item)
+                transforms.set_random_state(seed=int(seed))
+                item = {k: torch.as_tensor(v) for k, v in transforms(item).items()}
+                _unshift_labels(item)
+                for key in KEYS:
+                    out[key].append(item[key].to(device))
+        result = dict(batch)
+        for key in KEYS:
+            result[key] = torch.stack(out[key]).to(batch[key].dtype)
+        return result
 
 
 class PatchDataset(Dataset[dict[str, torch.Tensor]]):
@@ -137,14 +191,14 @@ class PatchDataset(Dataset[dict[str, torch.Tensor]]):
             k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))[None] for k, v in arrays.items()
         }
         if self.transforms is not None:
-            item["labels"] = item["labels"] + 1.0  # 0 after a spatial transform = came from outside
+            _shift_labels(item)
             self.transforms.set_random_state(seed=seed)
             item = {k: torch.as_tensor(v) for k, v in self.transforms(item).items()}
-            shifted = torch.round(item["labels"])
-            item["labels"] = torch.where(shifted < 0.5, float(LABEL_IGNORE), shifted - 1.0)
+            _unshift_labels(item)
         return {
             "image": item["image"].float().contiguous(),
             "labels": item["labels"].to(torch.uint8).contiguous(),
             "skeleton_tube": item["skeleton_tube"].float().contiguous(),
             "signed_distance": item["signed_distance"].float().contiguous(),
+            "spatial_seed": torch.tensor(int(rng.integers(0, 2**31 - 1)), dtype=torch.int64),
         }
