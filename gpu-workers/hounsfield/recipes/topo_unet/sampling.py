@@ -151,7 +151,8 @@ class DeviceSpatialAugment:
         device = batch["image"].device
         transforms = self._by_device.setdefault(str(device), Compose(spatial_transforms(self.config, device)))
         out: dict[str, list[torch.Tensor]] = {key: [] for key in KEYS}
-        with torch.no_grad():
+        # No autograd, and float32 resampling even inside the loop's bf16 autocast.
+        with torch.no_grad(), torch.autocast(device.type, enabled=False):
             for i, seed in enumerate(batch["spatial_seed"].tolist()):
                 item = {key: batch[key][i].float() for key in KEYS}
                 _shift_labels(item)
