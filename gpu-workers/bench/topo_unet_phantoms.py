@@ -6,7 +6,8 @@ Three cpu-tiny models are compared on held-out phantoms (seeds 1000+, never trai
 
 * ``topology``: trained for ``--minutes`` of this process's CPU time with every term (weighted
   BCE, soft Dice, clDice, skeleton recall, boundary loss; the preset's weights);
-* ``bce+dice``: the same budget, seed and data with only weighted BCE and soft Dice;
+* ``bce+dice``: the same budget, seed and data with only weighted BCE and soft Dice (``--steps N``
+  gives both the same number of steps instead of the same CPU time);
 * ``untrained``: the same initial weights, not trained.
 
 The budget is CPU time (``timeLimitClock: cpu``) on one thread (``--threads``), so a busy shared
@@ -46,11 +47,14 @@ LOWER_IS_BETTER = {"voi", "b0_error", "b1_error", "b2_error"}
 TOPOLOGY_OFF = {"cldice": 0.0, "skeletonRecall": 0.0, "surface": 0.0}
 
 
-def train(output: Path, minutes: float, subjects: int, loss: dict[str, float]) -> Path:
+def train(output: Path, minutes: float, steps: int | None, subjects: int, loss: dict[str, float]) -> Path:
+    budget: dict[str, object] = (
+        {"steps": steps}
+        if steps is not None
+        else {"steps": 1_000_000, "timeLimitMinutes": minutes, "timeLimitClock": "cpu"}
+    )
     overrides = {
-        "steps": 1_000_000,
-        "timeLimitMinutes": minutes,
-        "timeLimitClock": "cpu",
+        **budget,
         "logEvery": 50,
         "synthetic": {"subjects": subjects, "shape": 40, "seed": 0},
         "data": {"validationCases": 0, "samplesPerEpoch": 256},
@@ -84,6 +88,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=15.0, help="CPU minutes per trained model")
+    parser.add_argument("--steps", type=int, help="instead of --minutes: the same number of steps for both")
     parser.add_argument("--train-phantoms", type=int, default=16)
     parser.add_argument("--test-phantoms", type=int, default=8)
     parser.add_argument("--min-component-voxels", type=int, default=20)
@@ -95,7 +100,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, loss in (("topology", {}), ("bce+dice", TOPOLOGY_OFF)):
-            checkpoint = train(Path(tmp) / name, args.minutes, args.train_phantoms, loss)
+            checkpoint = train(Path(tmp) / name, args.minutes, args.steps, args.train_phantoms, loss)
             network = build_network(preset.model)
             load_weights(network, checkpoint)
             results[name] = evaluate(network, args.test_phantoms, inference)
@@ -105,8 +110,9 @@ def main() -> None:
     results["untrained"] = evaluate(build_network(preset.model), args.test_phantoms, inference)
     results["untrained"]["steps"] = 0.0
 
+    budget = f"{args.steps} steps" if args.steps is not None else f"{args.minutes} CPU min"
     print(
-        f"load: {os.getloadavg()[0]:.2f} (1-min); {args.minutes} CPU min per model; "
+        f"load: {os.getloadavg()[0]:.2f} (1-min); {budget} per model; "
         f"{args.train_phantoms} training / {args.test_phantoms} held-out phantoms"
     )
     print(f"{'model':<11}{'steps':>7}" + "".join(f"{m:>13}" for m in METRICS))
