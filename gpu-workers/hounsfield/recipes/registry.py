@@ -21,6 +21,7 @@ RECIPES: Mapping[str, str] = {
     "pcdiff": "hounsfield.recipes.pcdiff",
     "voxelization": "hounsfield.recipes.voxelization",
     "vqgan3d": "hounsfield.recipes.vqgan3d",
+    "topo_unet": "hounsfield.recipes.topo_unet",
 }
 
 #: Kinds every worker runs that are not recipes: the user's own module, and the platform's internal
