@@ -5,7 +5,7 @@ import pytest
 from skimage.measure import euler_number
 
 from hounsfield.evaluation.topology import Betti, betti_numbers, euler_characteristic
-from tests.topology import shapes
+from topology import shapes
 
 
 @pytest.mark.parametrize(
