@@ -8,7 +8,8 @@ import { EvaluationEventsPublisher } from './evaluation-events.publisher';
 import { EvaluationRepository } from './evaluation.repository';
 import { shardJobSpec } from './shard-job';
 
-const now = () => new Date().toISOString();
+/** Timestamps of evaluation records. */
+export const now = () => new Date().toISOString();
 /** How long one submitter may hold a run's shard claim (submitting a few shard jobs takes well under a second). */
 export const SHARD_CLAIM_MS = 120_000;
 
@@ -56,14 +57,23 @@ export class EvaluationRuns {
    * Runs `work` on a fresh read of the record while holding the run's shard claim; undefined when
    * someone else holds it (a submission in progress, or another reconciler).
    */
-  async withShardClaim(id: string, work: (record: EvaluationRecord) => Promise<EvaluationRecord>): Promise<EvaluationRecord | undefined> {
+  /**
+   * Runs `work` while holding the run's shard claim; undefined when someone else holds it (a
+   * submission in progress, or another reconciler). The claim does not need the record to exist.
+   */
+  async underShardClaim<T>(id: string, work: () => Promise<T>): Promise<T | undefined> {
     const token = randomBytes(8).toString('hex');
     if (!(await this.repository.claimShards(id, token, SHARD_CLAIM_MS))) return undefined;
     try {
-      return await work(await this.require(id));
+      return await work();
     } finally {
       await this.repository.releaseShards(id, token);
     }
+  }
+
+  /** `underShardClaim` on a fresh read of the record. */
+  withShardClaim(id: string, work: (record: EvaluationRecord) => Promise<EvaluationRecord>): Promise<EvaluationRecord | undefined> {
+    return this.underShardClaim(id, async () => work(await this.require(id)));
   }
 
   /** Ends the run `failed` with `reason` (on its checkpoint too, for an auto-evaluation). */

@@ -5,13 +5,11 @@ import { RpcFailure } from '@hounsfield/messaging';
 import { CheckpointsClient, SchedulerClient } from '../clients/platform.clients';
 import { evaluationError, EvaluationErrorCode } from '../evaluation.errors';
 import { CaseQueue } from './case-queue';
-import { EvaluationRuns, SHARD_CLAIM_MS } from './evaluation-runs';
+import { EvaluationRuns, now } from './evaluation-runs';
 import { EvaluationRepository } from './evaluation.repository';
 
 /** Evaluated checkpoints stay readable (pinned) this long after submission, even if retention drops them. */
 const PIN_SECONDS = 7 * 24 * 3600;
-
-const now = () => new Date().toISOString();
 
 /** Submission of evaluation runs: the spec checked, the checkpoints resolved and pinned, the shard jobs submitted. */
 @Injectable()
@@ -69,15 +67,12 @@ export class EvaluationSubmission {
     };
     // The claim is taken before the record exists, so the reconciler never sees a run that is still
     // being set up as one missing its shards (it would submit them a second time).
-    const token = randomBytes(8).toString('hex');
-    const claimed = await this.repository.claimShards(id, token, SHARD_CLAIM_MS);
-    try {
-      if (!claimed || !(await this.repository.create(record))) return this.runs.require(id);
+    const started = await this.runs.underShardClaim(id, async () => {
+      if (!(await this.repository.create(record))) return undefined;
       await this.queue.ensureConsumer(record.id, spec.caseTimeoutSeconds);
-      return await this.runs.submitShards(record, spec.shards);
-    } finally {
-      if (claimed) await this.repository.releaseShards(id, token);
-    }
+      return this.runs.submitShards(record, spec.shards);
+    });
+    return started ?? this.runs.require(id);
   }
 
   private async resolveModel(spec: EvaluationSpec, kind: 'diffusion' | 'voxelization', pinSecondsOf: Record<string, number>): Promise<ResolvedModel> {

@@ -6,10 +6,8 @@ import { renderReports } from '../reports/report-render';
 import { ReportStore } from '../reports/report.store';
 import { CaseQueue } from './case-queue';
 import { EvaluationEventsPublisher } from './evaluation-events.publisher';
-import { EvaluationRuns } from './evaluation-runs';
+import { EvaluationRuns, now } from './evaluation-runs';
 import { EvaluationRepository } from './evaluation.repository';
-
-const now = () => new Date().toISOString();
 
 /** The means of an evaluation, named for the checkpoint (`eval.DSC`, ...); non-finite means are left out. */
 export function checkpointMetricsOf(summary: EvaluationSummary): Record<string, number> {
