@@ -170,18 +170,7 @@ export async function requestWorker<E extends WorkerServedEntry>(
   timeoutMs = 5_000,
 ): Promise<z.infer<E['reply']>> {
   const subject = entry.subject(workerId);
-  const body = checkedPayload(entry.request, payload, subject);
-  let response;
-  try {
-    response = await nc.request(subject, encodeJson(body), { timeout: timeoutMs });
-  } catch (error) {
-    throw new RpcFailure({ code: 'unavailable', message: `no answer on ${subject}: ${String(error)}` });
-  }
-  try {
-    return decodeJson(entry.reply, response.data) as z.infer<E['reply']>;
-  } catch (error) {
-    throw new RpcFailure({ code: 'internal', message: `malformed reply on ${subject}: ${String(error)}` });
-  }
+  return exchange(nc, subject, checkedPayload(entry.request, payload, subject), entry.reply, timeoutMs) as Promise<z.infer<E['reply']>>;
 }
 
 function checkedPayload(schema: z.ZodType, payload: unknown, subject: string): unknown {
@@ -191,20 +180,23 @@ function checkedPayload(schema: z.ZodType, payload: unknown, subject: string): u
 }
 
 async function requestSubject(nc: NatsConnection, subject: string, payload: unknown, dataSchema: z.ZodType, timeoutMs = 10_000): Promise<unknown> {
+  const reply = (await exchange(nc, subject, payload, rpcReplySchema(dataSchema), timeoutMs)) as { ok: true; data: unknown } | { ok: false; error: RpcError };
+  if (!reply.ok) throw new RpcFailure(reply.error);
+  return reply.data;
+}
+
+/** One request and its decoded reply: no answer is `unavailable`, a reply off `replySchema` is `internal`. */
+async function exchange(nc: NatsConnection, subject: string, payload: unknown, replySchema: z.ZodType, timeoutMs: number): Promise<unknown> {
   let response;
   try {
     response = await nc.request(subject, encodeJson(payload), { timeout: timeoutMs });
   } catch (error) {
     throw new RpcFailure({ code: 'unavailable', message: `no answer on ${subject}: ${String(error)}` });
   }
-  const replySchema = rpcReplySchema(dataSchema);
-  let reply: { ok: true; data: unknown } | { ok: false; error: RpcError };
   try {
-    reply = decodeJson(replySchema, response.data) as typeof reply;
+    return decodeJson(replySchema, response.data);
   } catch (error) {
     const detail = error instanceof z.ZodError ? describeIssues(error) : String(error);
     throw new RpcFailure({ code: 'internal', message: `malformed reply on ${subject}: ${detail}` });
   }
-  if (!reply.ok) throw new RpcFailure(reply.error);
-  return reply.data;
 }
