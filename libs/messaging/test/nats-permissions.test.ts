@@ -15,17 +15,25 @@ async function connectAs(url: string, env: NodeJS.ProcessEnv): Promise<NatsConne
   return connect({ servers: url, user, pass: env.HOUNSFIELD_NATS_PASSWORD, inboxPrefix: inboxPrefixOf(user), name: user });
 }
 
-/** Publishes, then waits for the server's verdict: the permission error it reports, or none. */
-async function publishVerdict(nc: NatsConnection, subject: string): Promise<string | undefined> {
+/**
+ * Publishes, then waits for the server's verdict on that subject: the permission error it reports,
+ * or none. The server answers a denied publish with an asynchronous -ERR naming the subject, so a
+ * denial is awaited (up to 10 s on a loaded machine) and an allowed publish is judged after a
+ * round trip plus a grace period; errors about other subjects (a late verdict of an earlier
+ * publish) are never attributed to this one.
+ */
+async function publishVerdict(nc: NatsConnection, subject: string, outcome: 'denied' | 'allowed'): Promise<string | undefined> {
   const errors: string[] = [];
   const watching = (async () => {
     for await (const status of nc.status()) if (status.type === 'error') errors.push(String(status.error));
   })();
+  const verdict = () => errors.find((e) => e.toLowerCase().includes('permission') && e.includes(`"${subject}"`));
   nc.publish(subject, 'x');
   await nc.flush();
-  await new Promise((r) => setTimeout(r, 300));
+  const deadline = Date.now() + (outcome === 'denied' ? 10_000 : 300);
+  while (!verdict() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   void watching;
-  return errors.find((e) => e.toLowerCase().includes('permission'));
+  return verdict();
 }
 
 describe('NATS permissions: each worker only its own subjects', () => {
@@ -76,7 +84,7 @@ describe('NATS permissions: each worker only its own subjects', () => {
     ['another worker\'s cancel subject', workerCancelSubject('node-b')],
     ['a job state (scheduler-only)', SUBJECTS.jobState('j1')],
   ])('a worker cannot publish to %s', async (_what, subject) => {
-    expect(await publishVerdict(workerA, subject)).toMatch(/permissions violation for publish/i);
+    expect(await publishVerdict(workerA, subject, 'denied')).toMatch(/permissions violation for publish/i);
   });
 
   it.each([
@@ -90,12 +98,12 @@ describe('NATS permissions: each worker only its own subjects', () => {
   });
 
   it('a worker publishes its own heartbeat and job events, pulls its own assignments and calls services on its own subjects', async () => {
-    expect(await publishVerdict(workerA, SUBJECTS.workerHeartbeat('node-a'))).toBeUndefined();
-    expect(await publishVerdict(workerA, SUBJECTS.jobProgress('j1'))).toBeUndefined();
-    expect(await publishVerdict(workerA, SUBJECTS.jobNotice('j1'))).toBeUndefined();
+    expect(await publishVerdict(workerA, SUBJECTS.workerHeartbeat('node-a'), 'allowed')).toBeUndefined();
+    expect(await publishVerdict(workerA, SUBJECTS.jobProgress('j1'), 'allowed')).toBeUndefined();
+    expect(await publishVerdict(workerA, SUBJECTS.jobNotice('j1'), 'allowed')).toBeUndefined();
     // Any worker may run an evaluation shard: the case queues' consumers are open to all of them.
-    expect(await publishVerdict(workerA, `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.eval}.${CONSUMERS.evaluation('ev-1')}`)).toBeUndefined();
-    expect(await publishVerdict(workerA, `$JS.ACK.${STREAMS.eval}.${CONSUMERS.evaluation('ev-1')}.1.2.3.4.5`)).toBeUndefined();
+    expect(await publishVerdict(workerA, `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.eval}.${CONSUMERS.evaluation('ev-1')}`, 'allowed')).toBeUndefined();
+    expect(await publishVerdict(workerA, `$JS.ACK.${STREAMS.eval}.${CONSUMERS.evaluation('ev-1')}.1.2.3.4.5`, 'allowed')).toBeUndefined();
     const served = serveWorkerRpc(checkpoints.nc, WORKER_RPC.checkpointsResolve, 'checkpoints', z.object({ ref: z.string() }), async (req, workerId) => ({ ref: req.ref, workerId }));
     await checkpoints.nc.flush();
     try {
@@ -117,6 +125,6 @@ describe('NATS permissions: each worker only its own subjects', () => {
       served.unsubscribe();
     }
     // A service cannot call what it is not listed for (the checkpoints service never cancels jobs).
-    expect(await publishVerdict(checkpoints.nc, RPC.cancelJob)).toMatch(/permissions violation for publish/i);
+    expect(await publishVerdict(checkpoints.nc, RPC.cancelJob, 'denied')).toMatch(/permissions violation for publish/i);
   });
 });
