@@ -15,6 +15,13 @@
  * the cpu-tiny preset on synthetic skulls), --drain-minutes D (30: how long to wait for the jobs
  * after the chaos), --seed X, --keep (keep the data directory). Exits 0 when every job succeeded to
  * its last step with no orphan, lease or duplicate left, else 1.
+ * --max-restarts R (3: each job's `maxRestarts`) and --order random|cycle (random: a random victim
+ * each time; cycle: the --victims in the order given, round and round) make the fault-injection run
+ * of issue #19 item 10(a) — one 240-step job, Redis and the checkpoint service killed once each, no
+ * restart allowed — repeatable:
+ *
+ *   for i in $(seq 20); do npm run soak -- --jobs 1 --steps 240 --max-restarts 0 \
+ *     --victims redis,checkpoints --order cycle --every 20 --minutes 0.75 || break; done
  */
 import { HounsfieldClient } from '@hounsfield/client';
 import { JobRecord, TrainingJobSpecInput } from '@hounsfield/contracts';
@@ -34,6 +41,8 @@ const { values: opts } = parseArgs({
     'checkpoint-every': { type: 'string', default: '20' },
     processes: { type: 'string', default: '2' },
     kind: { type: 'string', default: 'pcdiff' },
+    'max-restarts': { type: 'string', default: '3' },
+    order: { type: 'string', default: 'random' },
     'drain-minutes': { type: 'string', default: '30' },
     seed: { type: 'string', default: String(Date.now() % 100_000) },
     victims: { type: 'string' },
@@ -54,6 +63,9 @@ const STEPS = positive('steps', opts.steps);
 const CHECKPOINT_EVERY = positive('checkpoint-every', opts['checkpoint-every']);
 const PROCESSES = positive('processes', opts.processes);
 const DRAIN_MINUTES = positive('drain-minutes', opts['drain-minutes']);
+const MAX_RESTARTS = Number(opts['max-restarts']);
+if (!Number.isInteger(MAX_RESTARTS) || MAX_RESTARTS < 0 || MAX_RESTARTS > 20) throw new Error(`--max-restarts must be an integer from 0 to 20 (got ${opts['max-restarts']})`);
+if (opts.order !== 'random' && opts.order !== 'cycle') throw new Error(`--order must be random or cycle (got ${opts.order})`);
 if (opts.kind !== 'pcdiff' && opts.kind !== 'count') throw new Error(`--kind must be pcdiff or count (got ${opts.kind})`);
 const WORKER = 'soak';
 const SERVICES: ServiceName[] = ['gateway', 'scheduler', 'checkpoints', 'metrics', 'evaluation'];
@@ -78,7 +90,7 @@ function log(message: string): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function spec(i: number): TrainingJobSpecInput {
-  const common = { resources: { gpus: 0, cpuProcesses: PROCESSES }, maxRestarts: 3 };
+  const common = { resources: { gpus: 0, cpuProcesses: PROCESSES }, maxRestarts: MAX_RESTARTS };
   if (opts.kind === 'count') {
     return { name: `soak-${i}`, kind: 'script', script: { module: 'hounsfield.examples.count', args: ['--steps', String(STEPS), '--sleep', '0.5'] }, hyperparameters: { globalBatch: 8, baseLr: 1e-3 }, ...common };
   }
@@ -151,7 +163,7 @@ async function kill(stack: LocalStack, victim: Victim, dataDir: string): Promise
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hf-soak-'));
-  log(`chaos soak: ${JOBS} ${opts.kind} job(s) of ${PROCESSES} process(es), ${STEPS} steps; a SIGKILL every ${EVERY_S} s for ${MINUTES} min; seed ${opts.seed}; data ${dataDir}`);
+  log(`chaos soak: ${JOBS} ${opts.kind} job(s) of ${PROCESSES} process(es), ${STEPS} steps; a SIGKILL every ${EVERY_S} s for ${MINUTES} min; maxRestarts ${MAX_RESTARTS}; victims ${VICTIMS.join(',')} (${opts.order}); seed ${opts.seed}; data ${dataDir}`);
   const stack = await LocalStack.start({ dataDir, env: { HOUNSFIELD_LOG_LEVEL: 'warn' } });
   const client = () => new HounsfieldClient({ baseUrl: stack.gatewayUrl, token: stack.adminToken });
   let exitCode: number;
@@ -172,9 +184,9 @@ async function main(): Promise<void> {
 
     const kills: Record<string, number> = {};
     const chaosEnd = Date.now() + MINUTES * 60_000;
-    while (Date.now() + EVERY_S * 1000 <= chaosEnd) {
+    for (let round = 0; Date.now() + EVERY_S * 1000 <= chaosEnd; round += 1) {
       await sleep(EVERY_S * 1000);
-      const victim = VICTIMS[Math.floor(random() * VICTIMS.length)];
+      const victim = opts.order === 'cycle' ? VICTIMS[round % VICTIMS.length] : VICTIMS[Math.floor(random() * VICTIMS.length)];
       try {
         log(await kill(stack, victim, dataDir));
         kills[victim] = (kills[victim] ?? 0) + 1;

@@ -145,6 +145,9 @@ describe('scheduling on simulated GPU workers (real scheduler, real Python agent
   it('stops a cancelled job with SIGTERM, then SIGKILL after the grace period', async () => {
     const stubborn = await fixture.client.submitJob(count('stubborn', 1, 'H100', ['--steps', '1000', '--sleep', '0.1', '--ignore-sigterm']));
     await wait(stubborn, ['running']);
+    // Its first progress report comes after it set SIGTERM aside: a SIGTERM before that would end it at once.
+    const deadline = Date.now() + 60_000;
+    while (((await fixture.client.getJob(stubborn.id)).lastProgress?.step ?? 0) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const asked = Date.now();
     const accepted = await fixture.client.cancelJob(stubborn.id, 2);
     expect(accepted.cancelRequested).toBe(true);
