@@ -39,7 +39,7 @@ from hounsfield.contracts.models import (
     EvaluationCase,
     EvaluationCaseResult,
     EvaluationShardContext,
-    EvaluationSpec,
+    PcdiffEvaluationSpec as EvaluationSpec,
 )
 from hounsfield.contracts.subjects import SCHEMA_VERSION
 from hounsfield.data.cases import SkullCase
