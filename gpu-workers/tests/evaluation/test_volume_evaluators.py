@@ -96,8 +96,9 @@ def test_vqgan3d_cases_score_like_the_reconstruction_cli(vq_run: Path, tmp_path:
         "stride": [8, 8, 8],
     }
     load = evaluator_loader("vqgan3d")
-    evaluator = load(context(spec, {"preset": "cpu-tiny"}), {"model": checkpoint}, vq_run, tmp_path)
-    manifest = load_manifest(vq_run / "dataset")
+    prepared = vq_run / "dataset"  # the data root the worker resolved from dataset.root
+    evaluator = load(context(spec, {"preset": "cpu-tiny"}), {"model": checkpoint}, prepared, tmp_path)
+    manifest = load_manifest(prepared)
     train = sorted(manifest.split("train"), key=lambda c: case_identifier(c.case_id))
     planned = evaluator.cases()
     assert [c.case_id for c in planned] == [case_identifier(c.case_id) for c in train]
@@ -153,7 +154,7 @@ def test_topo_unet_cases_score_like_the_evaluate_cli(topo_run: Path, tmp_path: P
     spec = {"kind": "topo_unet", "checkpoints": {"model": {"job": "train"}}, "dataset": {"root": "phantoms"},
             "device": "cpu", "minComponentVoxels": 3}  # fmt: skip
     evaluator = evaluator_loader("topo_unet")(
-        context(spec, {"preset": "cpu-tiny"}), {"model": checkpoint}, topo_run, tmp_path
+        context(spec, {"preset": "cpu-tiny"}), {"model": checkpoint}, topo_run / "phantoms", tmp_path
     )
     planned = evaluator.cases()
     assert [c.case_id for c in planned] == ["phantom_0004", "phantom_0005"]  # cpu-tiny holds out 2 of 6

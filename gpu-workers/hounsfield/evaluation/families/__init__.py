@@ -37,7 +37,9 @@ from hounsfield.contracts.models import (
 EvaluationSpec = PcdiffEvaluationSpec | Vqgan3dEvaluationSpec | TopoUnetEvaluationSpec
 _SPEC = TypeAdapter[EvaluationSpec](EvaluationSpec)
 
-#: Evaluation kind -> module defining ``load(context, checkpoints, data_root, work_dir)``.
+#: Evaluation kind -> module defining ``load(context, checkpoints, data_root, work_dir)``:
+#: ``checkpoints`` maps each role to its downloaded directory, ``data_root`` is the dataset
+#: directory the worker resolved from ``dataset.root`` (the shard job's ``data.root``).
 EVALUATORS: Mapping[str, str] = {
     "pcdiff": "hounsfield.evaluation.families.pcdiff",
     "vqgan3d": "hounsfield.evaluation.families.vqgan3d",

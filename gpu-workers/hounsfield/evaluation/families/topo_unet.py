@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from hounsfield.contracts.models import EvaluationShardContext, TopoUnetEvaluationSpec, VolumeEvaluationModels
-from hounsfield.evaluation.case_plan import resolve_dataset_path
 from hounsfield.evaluation.families import (
     CaseScore,
     OptionValue,
@@ -56,7 +55,7 @@ class TopoUnetEvaluator:
             update["min_component_voxels"] = spec.minComponentVoxels
         self._inference = InferenceConfig.model_validate(inference.model_dump() | update)
         self._config = config
-        self._root = resolve_dataset_path(spec.dataset.root, data_root)
+        self._root = data_root  # the worker resolved dataset.root (the shard job's data.root)
         self._device = torch_device(spec.device)
         self._by_id: dict[str, CaseFiles] | None = None
 

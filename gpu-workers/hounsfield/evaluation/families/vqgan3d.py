@@ -20,7 +20,6 @@ from hounsfield.checkpoints.weights import load_weights
 from hounsfield.contracts.models import EvaluationShardContext, VolumeEvaluationModels, Vqgan3dEvaluationSpec
 from hounsfield.data.volumes.prepare import VolumeCase, load_manifest
 from hounsfield.data.volumes.windowing import output_data_range
-from hounsfield.evaluation.case_plan import resolve_dataset_path
 from hounsfield.evaluation.families import (
     CaseScore,
     OptionValue,
@@ -59,7 +58,7 @@ class Vqgan3dEvaluator:
         self._n_codes = int(config.model.n_codes)
         self._volumes = volumes_settings(config, spec)
         self._device = torch_device(spec.device)
-        self._prepared = resolve_dataset_path(spec.dataset.root, data_root)
+        self._prepared = data_root  # the worker resolved dataset.root (the shard job's data.root)
         self._by_id: dict[str, VolumeCase] | None = None
 
     def _cases(self) -> dict[str, VolumeCase]:
