@@ -78,7 +78,10 @@ export async function startDataStack(options: { prefix: string; workerId: string
   const dataDir = mkdtempSync(join(tmpdir(), options.prefix));
   const data = join(dataDir, 'data');
   const made = spawnSync(pythonExecutable(), ['-c', options.python(data)], { cwd: join(REPO_ROOT, 'gpu-workers'), encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(`the test data was not written: ${made.stderr}`);
+  if (made.status !== 0) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`the test data was not written: ${made.stderr}`);
+  }
   const stack = await LocalStack.start({
     dataDir,
     env: { ...FAST_ENV, HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects'), ...options.env },

@@ -6,7 +6,7 @@ import { Fixture, startDataStack } from './stack-fixture';
 
 /** Two sheet phantoms (images/ + labels/) for the evaluation, beside the ones the job makes itself. */
 const SHEETS = (data: string) =>
-  `from pathlib import Path; from hounsfield.data.sheet_phantoms import write_phantom_cases as w; w(Path(${JSON.stringify(data)}) / 'sheets', 2, (20, 40, 40), 9)`;
+  `from pathlib import Path; from hounsfield.data.sheet_phantoms import write_phantom_cases as w; w(Path(${JSON.stringify(data)}) / 'sheets', 2, (24, 40, 40), 9)`;
 
 const TERMS = ['loss.bce', 'loss.dice', 'loss.cldice', 'loss.skeleton_recall', 'loss.surface'];
 
@@ -85,7 +85,7 @@ describe('a topo_unet job on the stack', () => {
     expect(record.progress).toMatchObject({ total: 2, done: 2 });
     expect(record.options).toMatchObject({ threshold: 0.5, minComponentVoxels: 2, surfaceToleranceMm: 2 });
     const { caseIds, markdown } = await expectReportWithPreviews(fixture, record, ['dice', 'cldice', 'surface_dice', 'voi', 'b0_error', 'b1_error']);
-    expect(caseIds.sort()).toEqual(['phantom_0000', 'phantom_0001']);
+    expect(caseIds.sort()).toEqual(['phantom_0009', 'phantom_0010']); // ids follow the phantom seed (9)
     expect(markdown).toContain('- family: topo_unet');
     expect(markdown).toContain('threshold 0.5, minComponentVoxels 2, surfaceToleranceMm 2');
     expect(markdown).toMatch(/red = false positive, blue = missed, grey = unlabelled/);
