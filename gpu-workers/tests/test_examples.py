@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hounsfield.contracts.models import EvaluationSpec, TrainingJobSpec
+from hounsfield.contracts.models import TrainingJobSpec
+from hounsfield.evaluation.families import parse_evaluation_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -27,4 +28,4 @@ def test_job_examples_are_valid_job_specs(path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted((EXAMPLES / "evaluations").glob("*.*")), ids=lambda p: p.name)
 def test_evaluation_examples_are_valid_evaluation_specs(path: Path) -> None:
-    EvaluationSpec.model_validate(load(path))
+    parse_evaluation_spec(load(path))

@@ -946,6 +946,99 @@ class CodeSourceRequest(BaseModel):
     digest: Annotated[str, Field(pattern='^sha256:[0-9a-f]{64}$')]
 
 
+class PatchItem(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=4096)]
+
+
+class StrideItem(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=4096)]
+
+
+class Case(RootModel[str]):
+    root: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+
+
+class PreparedVolumesDataset(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    root: Annotated[str, Field(max_length=1024, min_length=1)]
+    split: Literal['train', 'val', 'test'] = 'test'
+    cases: Annotated[list[Case] | None, Field(max_length=10000, min_length=1)] = None
+    maxCases: Annotated[int | None, Field(ge=1, le=100000)] = None
+
+
+class TiffSpacingItem(RootModel[float]):
+    root: Annotated[float, Field(gt=0.0)]
+
+
+class TopoUnetDataset(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    root: Annotated[str, Field(max_length=1024, min_length=1)]
+    split: Literal['validation', 'all'] = 'validation'
+    cases: Annotated[list[Case] | None, Field(max_length=10000, min_length=1)] = None
+    maxCases: Annotated[int | None, Field(ge=1, le=100000)] = None
+    tiffSpacing: Annotated[
+        tuple[TiffSpacingItem, TiffSpacingItem, TiffSpacingItem],
+        Field(validate_default=True),
+    ] = [1, 1, 1]
+
+
+class Diffusion(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    config: dict[str, Any]
+
+
+class Voxelization(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    config: dict[str, Any]
+
+
+class PcdiffEvaluationModels(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    diffusion: Diffusion
+    voxelization: Voxelization
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
+    step: Annotated[int, Field(ge=0, le=9007199254740991)]
+    config: dict[str, Any]
+
+
+class VolumeEvaluationModels(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    model: Model
+
+
 class EvaluationCheckpoint(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -960,12 +1053,6 @@ class EvaluationCheckpoint(BaseModel):
         ),
     ] = 'latest'
     config: dict[str, Any] | None = None
-
-
-class Case(RootModel[str]):
-    root: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
 
 
 class EvaluationDataset(BaseModel):
@@ -1064,39 +1151,7 @@ class EvaluationIdRequest(BaseModel):
     ]
 
 
-class Diffusion(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    jobId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
-    step: Annotated[int, Field(ge=0, le=9007199254740991)]
-    config: dict[str, Any]
-
-
-class Voxelization(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    jobId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    checkpointId: Annotated[str, Field(pattern='^ck-[0-9a-f]{24}$')]
-    step: Annotated[int, Field(ge=0, le=9007199254740991)]
-    config: dict[str, Any]
-
-
-class Models(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    diffusion: Diffusion
-    voxelization: Voxelization
-
-
-class Case1(BaseModel):
+class Case3(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
@@ -1104,6 +1159,14 @@ class Case1(BaseModel):
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
     defectClass: Annotated[str, Field(max_length=64, min_length=1)]
+
+
+class Options(RootModel[str]):
+    root: Annotated[str, Field(max_length=256)]
+
+
+class Options1(RootModel[list[float]]):
+    root: Annotated[list[float], Field(max_length=8)]
 
 
 class EvaluationPlanRequest(BaseModel):
@@ -1114,7 +1177,14 @@ class EvaluationPlanRequest(BaseModel):
     evaluationId: Annotated[
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
-    cases: Annotated[list[Case1], Field(max_length=100000)]
+    cases: Annotated[list[Case3], Field(max_length=100000)]
+    options: (
+        dict[
+            Annotated[str, StringConstraints(min_length=1, max_length=64)],
+            Options | float | bool | Options1,
+        ]
+        | None
+    ) = None
     problem: Annotated[str | None, Field(max_length=4096)] = None
 
 
@@ -1422,11 +1492,18 @@ class Checkpoints(BaseModel):
     voxelization: EvaluationCheckpoint
 
 
-class EvaluationSpec(BaseModel):
+class PcdiffEvaluationSpec(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
+    kind: Literal['pcdiff'] = 'pcdiff'
     name: Annotated[str | None, Field(max_length=128, min_length=1)] = None
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal['gpu', 'cpu'] = 'gpu'
+    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
+    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
+    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
     checkpoints: Checkpoints
     dataset: EvaluationDataset
     sampler: Annotated[EvaluationSampler, Field(validate_default=True)] = {
@@ -1436,29 +1513,54 @@ class EvaluationSpec(BaseModel):
         'clipX0': 3,
     }
     ensembleSize: Annotated[int, Field(ge=1, le=64)] = 5
-    shards: Annotated[int, Field(ge=1, le=256)] = 1
-    device: Literal['gpu', 'cpu'] = 'gpu'
     postprocess: Annotated[EvaluationPostprocess, Field(validate_default=True)] = {}
     weights: Literal['ema', 'raw'] = 'ema'
+
+
+class Checkpoints1(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    model: EvaluationCheckpoint
+
+
+class Vqgan3dEvaluationSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Literal['vqgan3d']
+    name: Annotated[str | None, Field(max_length=128, min_length=1)] = None
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal['gpu', 'cpu'] = 'gpu'
     seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
     caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
     maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
     priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    checkpoints: Checkpoints1
+    dataset: PreparedVolumesDataset
+    patch: tuple[PatchItem, PatchItem, PatchItem] | None = None
+    stride: tuple[StrideItem, StrideItem, StrideItem] | None = None
+    blend: Literal['gaussian', 'constant', 'tent'] | None = None
+    patchesInFlight: Annotated[int | None, Field(ge=1, le=4096)] = None
 
 
-class EvaluationShardContext(BaseModel):
+class TopoUnetEvaluationSpec(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    evaluationId: Annotated[
-        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
-    ]
-    spec: EvaluationSpec
-    models: Models
-    stream: str
-    consumer: str
-    planned: bool
-    complete: bool
+    kind: Literal['topo_unet']
+    name: Annotated[str | None, Field(max_length=128, min_length=1)] = None
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal['gpu', 'cpu'] = 'gpu'
+    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
+    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
+    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    checkpoints: Checkpoints1
+    dataset: TopoUnetDataset
+    threshold: Annotated[float | None, Field(gt=0.0, lt=1.0)] = None
+    minComponentVoxels: Annotated[int | None, Field(ge=0, le=1000000000)] = None
+    surfaceToleranceMm: Annotated[float, Field(gt=0.0, le=1000.0)] = 2
 
 
 class Assignment(BaseModel):
@@ -1553,3 +1655,18 @@ class JobRecord(BaseModel):
     stopReason: Annotated[str | None, Field(max_length=4096)] = None
     notices: list[JobNoticeEvent] | None = None
     alerts: list[AlertEvent] | None = None
+
+
+class EvaluationShardContext(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    evaluationId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    spec: PcdiffEvaluationSpec | Vqgan3dEvaluationSpec | TopoUnetEvaluationSpec
+    models: PcdiffEvaluationModels | VolumeEvaluationModels
+    stream: str
+    consumer: str
+    planned: bool
+    complete: bool

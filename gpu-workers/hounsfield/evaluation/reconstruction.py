@@ -10,8 +10,8 @@ input | reconstruction | absolute difference (the difference scaled by the data 
 ``python -m hounsfield.evaluation.reconstruction CHECKPOINT_DIR --prepared DIR --split test --out
 REPORT_DIR`` (the run's ``config.json`` beside ``checkpoints/`` gives the model config).
 
-This is the per-case computation; the evaluation service does not yet fan it out over GPUs (issue
-13, item 6, is open: see the README section on vqgan3d).
+The evaluation service fans the same per-case computation (:func:`reconstruct_case`) out over
+shards: ``hounsfield.evaluation.families.vqgan3d``.
 """
 
 from __future__ import annotations
@@ -70,6 +70,54 @@ def preview_image(
     return np.round(row * 255).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class CaseReconstruction:
+    """One volume's scores and its preview (mid axial slice, 8-bit grey)."""
+
+    metrics: dict[str, float]  # METRICS
+    preview: npt.NDArray[np.uint8]
+
+
+def reconstruct_case(
+    model: torch.nn.Module,
+    volume: npt.NDArray[np.float32],
+    volumes_config: Any,
+    n_codes: int,
+    device: torch.device,
+) -> CaseReconstruction:
+    """Reconstruct one prepared volume whole through the blending and score it (see module docstring)."""
+    data_range = output_data_range(volumes_config.output_range)
+    low = -1.0 if volumes_config.output_range == "-1,1" else 0.0
+    tensor = torch.from_numpy(np.asarray(volume, dtype=np.float32))[None, None]
+    codes: list[torch.Tensor] = []
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        recon, _, idx = model(x)
+        codes.append(idx.flatten().cpu())
+        return recon  # type: ignore[no-any-return]
+
+    with torch.no_grad():
+        recon = sliding_window_reconstruct(
+            tensor,
+            predict,
+            volumes_config.patch,
+            volumes_config.stride,
+            mode=volumes_config.blend,
+            patches_in_flight=volumes_config.patches_in_flight,
+            device=device,
+        )
+    ref = tensor[0, 0].numpy()
+    out = recon[0, 0].clamp(low, low + data_range).numpy()
+    used = torch.cat(codes).numpy()
+    metrics = {
+        "psnr": psnr(out, ref, data_range),
+        "ssim": ssim3d(out, ref, data_range),
+        "perplexity": codebook_perplexity(used, n_codes),
+        "codes_used": codebook_usage(used, n_codes),
+    }
+    return CaseReconstruction(metrics=metrics, preview=preview_image(ref, out, low, data_range))
+
+
 def evaluate_cases(
     model: torch.nn.Module,
     prepared: Path,
@@ -82,43 +130,21 @@ def evaluate_cases(
     """Score every case and write its preview under ``out_dir/previews``."""
     from PIL import Image
 
-    data_range = output_data_range(volumes_config.output_range)
-    low = -1.0 if volumes_config.output_range == "-1,1" else 0.0
     (out_dir / "previews").mkdir(parents=True, exist_ok=True)
     scores = []
     for case in cases:
-        volume = torch.from_numpy(np.load(prepared / case.prepared).astype(np.float32))[None, None]
-        codes: list[torch.Tensor] = []
-
-        def predict(x: torch.Tensor, codes: list[torch.Tensor] = codes) -> torch.Tensor:
-            recon, _, idx = model(x)
-            codes.append(idx.flatten().cpu())
-            return recon  # type: ignore[no-any-return]
-
-        with torch.no_grad():
-            recon = sliding_window_reconstruct(
-                volume,
-                predict,
-                volumes_config.patch,
-                volumes_config.stride,
-                mode=volumes_config.blend,
-                patches_in_flight=volumes_config.patches_in_flight,
-                device=device,
-            )
-        ref = volume[0, 0].numpy()
-        out = recon[0, 0].clamp(low, low + data_range).numpy()
-        used = torch.cat(codes).numpy()
+        result = reconstruct_case(model, np.load(prepared / case.prepared), volumes_config, n_codes, device)
         name = case.case_id.replace("/", "_")
         preview = f"previews/{name}.png"
-        Image.fromarray(preview_image(ref, out, low, data_range)).save(out_dir / preview)
+        Image.fromarray(result.preview).save(out_dir / preview)
         scores.append(
             CaseScore(
                 case_id=case.case_id,
                 patient_id=case.patient_id,
-                psnr=psnr(out, ref, data_range),
-                ssim=ssim3d(out, ref, data_range),
-                perplexity=codebook_perplexity(used, n_codes),
-                codes_used=codebook_usage(used, n_codes),
+                psnr=result.metrics["psnr"],
+                ssim=result.metrics["ssim"],
+                perplexity=result.metrics["perplexity"],
+                codes_used=result.metrics["codes_used"],
                 preview=preview,
             )
         )

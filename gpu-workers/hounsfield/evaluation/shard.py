@@ -6,13 +6,17 @@ access the agent hands it (``HOUNSFIELD_NATS_*``, ``HOUNSFIELD_WORKER_ID``); the
 address or grant. It
 
 1. asks the service for the evaluation (spec, pinned checkpoints with their trainer configs);
-2. downloads and verifies both checkpoints like a resume checkpoint, and builds the networks;
-3. if no shard has yet, lists the cases from the dataset the worker resolved and sends the plan;
+2. downloads and verifies the pinned checkpoints (PCDiff: diffusion + voxelization; vqgan3d,
+   topo_unet: one model) like a resume checkpoint, and loads them once through the evaluator of
+   the spec's kind (``hounsfield.evaluation.families``);
+3. if no shard has yet, lists the cases from the dataset the worker resolved and sends the plan
+   with the family options that run (resolved from the checkpoint's config);
 4. pulls one case at a time from the evaluation's durable consumer, keeps its deadline alive with
-   ``in_progress()`` while it works, stores the artefacts (``implant.nrrd``, ``points.npy``,
-   ``preview.png``) through write grants, reports the result (the service stores it by case: a
-   redelivery overwrites) and only then acks. A shard killed mid-case never acks, so the case goes
-   to another shard after the evaluation's ``caseTimeoutSeconds``.
+   ``in_progress()`` while it works, stores the artefacts (``preview.png`` for every family;
+   PCDiff's ``implant.nrrd`` and ``points.npy``) through write grants, reports the result (the
+   service stores it by case: a redelivery overwrites) and only then acks. A shard killed
+   mid-case never acks, so the case goes to another shard after the evaluation's
+   ``caseTimeoutSeconds``.
 5. exits when the service says every case has a result (or after ``--idle-exit-seconds`` with an
    empty queue and nothing in flight anywhere).
 """
@@ -22,32 +26,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
-from hounsfield.contracts.models import (
-    EvaluationCase,
-    EvaluationCaseResult,
-    EvaluationShardContext,
-    EvaluationSpec,
-)
+from hounsfield.contracts.models import EvaluationCase, EvaluationCaseResult, EvaluationShardContext
 from hounsfield.contracts.subjects import SCHEMA_VERSION
-from hounsfield.data.cases import SkullCase
-from hounsfield.data.volume_io import write_mask_nrrd
-from hounsfield.evaluation.case_plan import planned_cases
-from hounsfield.evaluation.pipeline import ImplantNetworks, evaluate_case, load_case, sampler_config
-from hounsfield.evaluation.postprocess import PostprocessOptions
-from hounsfield.evaluation.preview import preview_png
+from hounsfield.evaluation.families import CaseEvaluator, PlannedCase, evaluator_loader
 from hounsfield.platform.checkpoint_client import CheckpointClient
 from hounsfield.platform.checkpoint_download import download_checkpoint
 from hounsfield.platform.checkpoint_transfer import put_part
@@ -60,25 +52,12 @@ _log = logging.getLogger("hounsfield.evaluation.shard")
 FETCH_TIMEOUT_SECONDS = 2.0
 
 
-def postprocess_options(spec: EvaluationSpec) -> PostprocessOptions:
-    """The spec's camelCase post-processing fields as PostprocessOptions (unset = default)."""
-    given = spec.postprocess.model_dump(exclude_none=True)
-    return PostprocessOptions(
-        **{re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in given.items()}
-    )
-
-
-def case_seed(spec: EvaluationSpec, index: int) -> int:
-    """The seed of one case: the same on every shard and every redelivery."""
-    return spec.seed * 1_000_003 + index
-
-
 class Shard:
     def __init__(
         self,
         nc: Client,
         context: EvaluationShardContext,
-        networks: ImplantNetworks,
+        evaluator: CaseEvaluator,
         data_root: Path,
         work_dir: Path,
         job_id: str | None,
@@ -88,36 +67,21 @@ class Shard:
         self._js: JetStreamContext = nc.jetstream()
         self._context = context
         self._client = EvaluationClient(nc, context.evaluationId, worker_id)
-        self._networks = networks
+        self._evaluator = evaluator
         self._data_root = data_root
         self._work_dir = work_dir
         self._job_id = job_id
-        spec = context.spec
-        self._sampler = sampler_config(
-            spec.sampler.method,
-            spec.sampler.steps,
-            spec.sampler.eta,
-            spec.sampler.tStart,
-            spec.sampler.clipX0,
-            spec.ensembleSize,
-        )
-        self._postprocess = postprocess_options(spec)
-        self._cases: dict[str, SkullCase] = {}
-
-    def cases(self) -> dict[str, SkullCase]:
-        if not self._cases:
-            self._cases = {c.case_id: c for c in planned_cases(self._context.spec.dataset, self._data_root)}
-        return self._cases
 
     async def plan(self) -> None:
-        """Sends the case list (the service keeps the first one it gets)."""
+        """Sends the case list and the options that run (the service keeps the first one it gets)."""
         try:
-            cases = self.cases()
+            cases: list[PlannedCase] = await asyncio.to_thread(self._evaluator.cases)
+            options = self._evaluator.options()
         except Exception as error:  # a missing split or an unreadable dataset fails the evaluation
             await self._client.plan([], problem=f"cannot list the cases under {self._data_root}: {error}")
             raise
         problem = None if cases else f"no case under {self._data_root} matches the spec's dataset"
-        total = await self._client.plan([(c.case_id, c.defect_class) for c in cases.values()], problem)
+        total = await self._client.plan([(c.case_id, c.group) for c in cases], problem, options)
         _log.info("evaluation %s: %d case(s) planned", self._context.evaluationId, total)
 
     async def consume(self, idle_exit_seconds: float) -> int:
@@ -181,40 +145,23 @@ class Shard:
                 _log.warning("in_progress failed: %s", error)
 
     async def _score(self, case: EvaluationCase) -> EvaluationCaseResult:
-        skull_case = self.cases().get(case.caseId)
-        if skull_case is None:
-            raise LookupError(f"case {case.caseId} is not in the dataset under {self._data_root}")
-        seed = case_seed(self._context.spec, case.index)
-        cache = self._work_dir / "cache"
-
-        def compute():  # type: ignore[no-untyped-def]
-            inputs = load_case(skull_case, self._networks, cache, seed)
-            outcome = evaluate_case(self._networks, inputs, self._sampler, self._postprocess, seed)
-            return outcome, preview_png(inputs.defective, outcome.implant.astype(bool))
-
-        outcome, preview = await asyncio.to_thread(compute)
         artifacts = []
         with tempfile.TemporaryDirectory(dir=self._work_dir) as scratch:
-            implant_path = Path(scratch) / "implant.nrrd"
-            write_mask_nrrd(implant_path, outcome.implant.astype(np.uint8), outcome.spacing_mm)
-            points_path = Path(scratch) / "points.npy"
-            np.save(points_path, outcome.implant_points_vox)
-            preview_path = Path(scratch) / "preview.png"
-            preview_path.write_bytes(preview)
-            for path in (implant_path, points_path, preview_path):
+            score = await asyncio.to_thread(self._evaluator.evaluate, case.caseId, case.index, Path(scratch))
+            for path in score.files:
                 granted = await self._client.artifact_grant(case.caseId, path.name)
                 await asyncio.to_thread(put_part, granted.grant.root, path, 0, path.stat().st_size)
                 artifacts.append({"name": path.name, "key": granted.key})
-        _log.info("case %s: %s in %.1f s", case.caseId, outcome.metrics, outcome.seconds)
+        _log.info("case %s: %s in %.1f s", case.caseId, score.metrics, score.seconds)
         return EvaluationCaseResult.model_validate(
             {
                 "v": SCHEMA_VERSION,
                 "evaluationId": case.evaluationId,
                 "caseId": case.caseId,
                 "defectClass": case.defectClass,
-                "metrics": outcome.metrics,
-                "fallback": outcome.fallback,
-                "seconds": outcome.seconds,
+                "metrics": score.metrics,
+                "fallback": score.fallback,
+                "seconds": score.seconds,
                 "shardJobId": self._job_id,
                 "artifacts": artifacts,
                 "finishedAt": datetime.now(UTC).isoformat(),
@@ -222,23 +169,17 @@ class Shard:
         )
 
 
-async def load_networks(
-    nc: Client, context: EvaluationShardContext, work_dir: Path, worker_id: str
-) -> ImplantNetworks:
-    """Both pinned checkpoints, downloaded and verified, as networks in eval mode."""
+async def load_evaluator(
+    nc: Client, context: EvaluationShardContext, data_root: Path, work_dir: Path, worker_id: str
+) -> CaseEvaluator:
+    """The pinned checkpoints, downloaded and verified, loaded once by the evaluator of the spec's kind."""
+    loader = evaluator_loader(context.spec.kind)
     checkpoints = CheckpointClient(nc, worker_id)
-    directories = []
-    for model in (context.models.diffusion, context.models.voxelization):
-        record = await checkpoints.resolve(model.checkpointId)
-        directories.append(await download_checkpoint(checkpoints, record, work_dir / "checkpoints"))
-    return await asyncio.to_thread(
-        ImplantNetworks.load,
-        directories[0],
-        context.models.diffusion.config,
-        directories[1],
-        context.models.voxelization.config,
-        context.spec.weights,
-    )
+    directories: dict[str, Path] = {}
+    for role, model in context.models.model_dump().items():
+        record = await checkpoints.resolve(model["checkpointId"])
+        directories[role] = await download_checkpoint(checkpoints, record, work_dir / "checkpoints")
+    return await asyncio.to_thread(loader, context, directories, data_root, work_dir)
 
 
 async def run_shard(
@@ -258,8 +199,8 @@ async def run_shard(
             _log.info("evaluation %s is complete; nothing to do", evaluation_id)
             return 0
         work_dir.mkdir(parents=True, exist_ok=True)
-        networks = await load_networks(nc, context, work_dir, worker_id)
-        shard = Shard(nc, context, networks, data_root, work_dir, env.job_id, worker_id)
+        evaluator = await load_evaluator(nc, context, data_root, work_dir, worker_id)
+        shard = Shard(nc, context, evaluator, data_root, work_dir, env.job_id, worker_id)
         if not context.planned:
             await shard.plan()
         scored = await shard.consume(idle_exit_seconds)

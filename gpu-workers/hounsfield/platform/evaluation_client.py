@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from nats.aio.client import Client
@@ -72,13 +72,19 @@ class EvaluationClient:
         request = EvaluationIdRequest.model_validate({"v": SCHEMA_VERSION, "evaluationId": self._id})
         return await self._call(rpc.WORKER_EVALUATIONS_SHARD_CONTEXT, request)
 
-    async def plan(self, cases: list[tuple[str, str]], problem: str | None = None) -> int:
+    async def plan(
+        self,
+        cases: list[tuple[str, str]],
+        problem: str | None = None,
+        options: Mapping[str, object] | None = None,
+    ) -> int:
         request = EvaluationPlanRequest.model_validate(
             {
                 "v": SCHEMA_VERSION,
                 "evaluationId": self._id,
                 "cases": [{"caseId": case_id, "defectClass": defect} for case_id, defect in cases],
                 "problem": problem,
+                **({"options": dict(options)} if options else {}),
             }
         )
         return (await self._call(rpc.WORKER_EVALUATIONS_PLAN, request)).total

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from conftest import TinyModels
 
-from hounsfield.contracts.models import EvaluationDataset, EvaluationSpec
+from hounsfield.contracts.models import EvaluationDataset
+from hounsfield.contracts.models import PcdiffEvaluationSpec as EvaluationSpec
 from hounsfield.data.cases import discover_cases
 from hounsfield.data.prepare import SplitName, write_split_csv
 from hounsfield.evaluation.case_plan import planned_cases
-from hounsfield.evaluation.shard import case_seed, postprocess_options
+from hounsfield.evaluation.families.pcdiff import case_seed, postprocess_options
 
 
 def test_without_a_split_every_case_is_planned_in_id_order(tiny_models: TinyModels) -> None:

@@ -3,8 +3,8 @@
 import re
 
 from hounsfield.contracts.models import EvaluationPostprocess
+from hounsfield.evaluation.families.pcdiff import postprocess_options
 from hounsfield.evaluation.postprocess import PostprocessOptions
-from hounsfield.evaluation.shard import postprocess_options
 
 
 def _snake(name: str) -> str:

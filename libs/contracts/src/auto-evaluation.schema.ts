@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { evaluationCheckpointSchema, evaluationDatasetSchema, evaluationSpecSchema } from './evaluation-spec.schema';
+import { evaluationCheckpointSchema, evaluationDatasetSchema, pcdiffEvaluationSpecSchema } from './evaluation-spec.schema';
 
 /**
  * A training job's request to evaluate its own checkpoints as they are committed: every
@@ -15,7 +15,7 @@ export const autoEvaluationSchema = z
     everyCheckpoints: z.number().int().min(1).max(100_000).default(1),
     partner: evaluationCheckpointSchema,
     dataset: evaluationDatasetSchema,
-    ...evaluationSpecSchema.pick({
+    ...pcdiffEvaluationSpecSchema.pick({
       sampler: true,
       ensembleSize: true,
       shards: true,

@@ -36,6 +36,18 @@ export const resolvedModelSchema = z
   .strict();
 export type ResolvedModel = z.infer<typeof resolvedModelSchema>;
 
+/** The pinned checkpoints of an evaluation by role: PCDiff's `diffusion` + `voxelization`, a volume family's `model`. */
+export const pcdiffEvaluationModelsSchema = z
+  .object({ diffusion: resolvedModelSchema, voxelization: resolvedModelSchema })
+  .strict()
+  .meta({ id: 'PcdiffEvaluationModels' });
+export const volumeEvaluationModelsSchema = z.object({ model: resolvedModelSchema }).strict().meta({ id: 'VolumeEvaluationModels' });
+export const evaluationModelsSchema = z.union([pcdiffEvaluationModelsSchema, volumeEvaluationModelsSchema]).meta({ id: 'EvaluationModels' });
+export type EvaluationModels = z.infer<typeof evaluationModelsSchema>;
+
+/** The family options that ran, as the first shard resolved them from the checkpoint's config (patch, stride, threshold...). */
+export const evaluationOptionsSchema = z.record(z.string().min(1).max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.array(z.number()).max(8)]));
+
 /** The report files, by format, as object keys under `evaluations/<eval>/` (read them at `GET /v1/evaluations/<id>/reports/<format>`). */
 export const evaluationReportsSchema = z.object({ markdown: z.string(), yaml: z.string(), csv: z.string() }).strict();
 
@@ -47,7 +59,9 @@ export const evaluationRecordSchema = z
     name: z.string().optional(),
     status: evaluationStatusSchema,
     spec: evaluationSpecSchema,
-    models: z.object({ diffusion: resolvedModelSchema, voxelization: resolvedModelSchema }).strict(),
+    models: evaluationModelsSchema,
+    /** Set when planned: the family options that ran (volume families; PCDiff's are all in the spec). */
+    options: evaluationOptionsSchema.optional(),
     shardJobs: z.array(identifierSchema),
     progress: z
       .object({

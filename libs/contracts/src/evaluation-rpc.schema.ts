@@ -3,7 +3,7 @@ import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, schemaVersionSchema } from './common.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
 import { evaluationCaseIdSchema } from './evaluation-case.schema';
-import { evaluationRecordSchema, resolvedModelSchema } from './evaluation-record.schema';
+import { evaluationModelsSchema, evaluationOptionsSchema, evaluationRecordSchema } from './evaluation-record.schema';
 import { pageCursorSchema } from './page.schema';
 import { evaluationSpecSchema } from './evaluation-spec.schema';
 
@@ -22,7 +22,7 @@ export const evaluationShardContextSchema = z
   .object({
     evaluationId: identifierSchema,
     spec: evaluationSpecSchema,
-    models: z.object({ diffusion: resolvedModelSchema, voxelization: resolvedModelSchema }).strict(),
+    models: evaluationModelsSchema,
     stream: z.string(),
     consumer: z.string(),
     /** True once the case list is fixed; a shard that finds it false plans (lists the cases) first. */
@@ -43,6 +43,8 @@ export const evaluationPlanRequestSchema = z
       .array(z.object({ caseId: evaluationCaseIdSchema, defectClass: z.string().min(1).max(64) }).strict())
       .max(100_000)
       .refine((cases) => new Set(cases.map((c) => c.caseId)).size === cases.length, 'case ids must be unique'),
+    /** The family options resolved from the checkpoint's config, stored with the plan for the report. */
+    options: evaluationOptionsSchema.optional(),
     /** Why the list is empty (no case matched), for the evaluation's error. */
     problem: z.string().max(4096).optional(),
   })

@@ -20,6 +20,7 @@ import {
   checkpointUploadSessionSchema,
 } from './checkpoint-rpc.schema';
 import { evaluationCaseResultSchema, evaluationCaseSchema } from './evaluation-case.schema';
+import { evaluationModelsSchema, pcdiffEvaluationModelsSchema, volumeEvaluationModelsSchema } from './evaluation-record.schema';
 import {
   evaluationArtifactRequestSchema,
   evaluationIdRequestSchema,
@@ -40,6 +41,11 @@ import {
   evaluationPostprocessSchema,
   evaluationSamplerSchema,
   evaluationSpecSchema,
+  pcdiffEvaluationSpecSchema,
+  preparedVolumesDatasetSchema,
+  topoUnetDatasetSchema,
+  topoUnetEvaluationSpecSchema,
+  vqgan3dEvaluationSpecSchema,
 } from './evaluation-spec.schema';
 import { attemptSummarySchema, jobRecordSchema } from './job-record.schema';
 import { logFollowEndSchema, logLineEventSchema } from './log-follow-event.schema';
@@ -104,6 +110,14 @@ export const EXPORTED_SCHEMAS = {
   JobEnvironment: jobEnvironmentSchema,
   CodeSourceRequest: codeSourceRequestSchema,
   EvaluationSpec: evaluationSpecSchema,
+  PcdiffEvaluationSpec: pcdiffEvaluationSpecSchema,
+  Vqgan3dEvaluationSpec: vqgan3dEvaluationSpecSchema,
+  TopoUnetEvaluationSpec: topoUnetEvaluationSpecSchema,
+  PreparedVolumesDataset: preparedVolumesDatasetSchema,
+  TopoUnetDataset: topoUnetDatasetSchema,
+  EvaluationModels: evaluationModelsSchema,
+  PcdiffEvaluationModels: pcdiffEvaluationModelsSchema,
+  VolumeEvaluationModels: volumeEvaluationModelsSchema,
   // Shared by EvaluationSpec and JobSpec.evaluation (auto-evaluation): one definition, one Python class.
   EvaluationCheckpoint: evaluationCheckpointSchema,
   EvaluationDataset: evaluationDatasetSchema,

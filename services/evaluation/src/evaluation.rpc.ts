@@ -31,7 +31,7 @@ export class EvaluationRpc implements OnApplicationBootstrap, OnApplicationShutd
       serveRpc(nc, SERVICE_RPCS.evaluationsReport, QUEUE_GROUP, (req) => queries.reportGrant(req.evaluationId, req.format)),
       // The shards (evaluation_shard tasks on workers).
       serveWorkerRpc(nc, WORKER_RPCS.evaluationsShardContext, QUEUE_GROUP, (req) => queries.shardContext(req.evaluationId)),
-      serveWorkerRpc(nc, WORKER_RPCS.evaluationsPlan, QUEUE_GROUP, (req) => shards.plan(req.evaluationId, req.cases, req.problem)),
+      serveWorkerRpc(nc, WORKER_RPCS.evaluationsPlan, QUEUE_GROUP, (req) => shards.plan(req.evaluationId, req.cases, req.problem, req.options)),
       serveWorkerRpc(nc, WORKER_RPCS.evaluationsArtifact, QUEUE_GROUP, (req) => queries.artifactGrant(req.evaluationId, req.caseId, req.file)),
       serveWorkerRpc(nc, WORKER_RPCS.evaluationsResult, QUEUE_GROUP, (req) => shards.recordResult(req)),
     ];

@@ -3,9 +3,10 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { EvaluationRecord, evaluationRecordSchema, TrainingJobSpecInput } from '@hounsfield/contracts';
+import { TrainingJobSpecInput } from '@hounsfield/contracts';
 import { VENV_BIN } from '@hounsfield/testing';
-import { finished, getJson } from './checkpoints-fixture';
+import { finished } from './checkpoints-fixture';
+import { expectReportWithPreviews, postEvaluation, readReport, waitForEvaluation } from './evaluation-fixture';
 import { Fixture, startSkullStack } from './stack-fixture';
 
 /** A tiny CPU training of one of the two PCDiff networks on synthetic skulls (a few steps, cpu-tiny). */
@@ -19,28 +20,6 @@ function training(kind: 'pcdiff' | 'voxelization'): TrainingJobSpecInput {
   };
 }
 
-async function postEvaluation(fixture: Fixture, spec: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fixture.api(`/v1/evaluations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(spec),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-const getEvaluation = (fixture: Fixture, id: string) => getJson(fixture, `/v1/evaluations/${id}`, evaluationRecordSchema);
-
-async function waitFor(fixture: Fixture, id: string, done: (r: EvaluationRecord) => boolean, timeoutMs: number): Promise<EvaluationRecord> {
-  const deadline = Date.now() + timeoutMs;
-  let last: EvaluationRecord | undefined;
-  while (Date.now() < deadline) {
-    last = await getEvaluation(fixture, id).catch(() => last);
-    if (last && done(last)) return last;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`evaluation ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(last?.progress)} ${last?.status}`);
-}
-
 /** The pids of this evaluation's shard processes (children the test's own worker started). */
 function shardPids(evaluationId: string): number[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
@@ -48,13 +27,6 @@ function shardPids(evaluationId: string): number[] {
     .split('\n')
     .filter((line) => line.includes('hounsfield.evaluation.shard') && line.includes(evaluationId) && !line.includes('hounsfield.worker.launcher'))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
-}
-
-/** A report of a succeeded evaluation, read through the gateway. */
-async function report(fixture: Fixture, id: string, format: 'csv' | 'markdown' | 'yaml'): Promise<string> {
-  const response = await fixture.api(`/v1/evaluations/${id}/reports/${format}`);
-  if (!response.ok) throw new Error(`report ${format} of ${id}: ${response.status} ${await response.text()}`);
-  return response.text();
 }
 
 describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed shard, a restarted service', () => {
@@ -98,18 +70,18 @@ describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed
     const id = String(body.id);
 
     // Kill one shard in the middle of its work, then restart the evaluation service.
-    await waitFor(fixture, id, (r) => r.progress.done >= 2, 120_000);
+    await waitForEvaluation(fixture, id, (r) => r.progress.done >= 2, 120_000);
     const pids = shardPids(id);
     expect(pids.length).toBeGreaterThan(0);
     process.kill(pids[0], 'SIGKILL');
     await fixture.stack.services.get('evaluation')?.stop();
     await fixture.stack.startService('evaluation');
 
-    const record = await waitFor(fixture, id, (r) => r.status === 'succeeded' || r.status === 'failed', 150_000);
+    const record = await waitForEvaluation(fixture, id, (r) => r.status === 'succeeded' || r.status === 'failed', 150_000);
     expect(record.status).toBe('succeeded');
     expect(record.progress).toMatchObject({ total: 10, done: 10 });
 
-    const csv = (await report(fixture, id, 'csv')).trim().split('\n');
+    const csv = (await readReport(fixture, id, 'csv')).trim().split('\n');
     const header = csv[0].split(',');
     const rows = csv.slice(1).map((line) => line.split(','));
     const caseIds = rows.map((r) => r[0]);
@@ -122,13 +94,16 @@ describe('evaluation end to end: tiny PCDiff + voxelizer, 2 CPU shards, a killed
     }
     const classes = [...new Set(rows.map((r) => r[1]))];
     expect(classes).toHaveLength(5);
-    const markdown = await report(fixture, id, 'markdown');
-    const yaml = await report(fixture, id, 'yaml');
+    const markdown = await readReport(fixture, id, 'markdown');
+    const yaml = await readReport(fixture, id, 'yaml');
     for (const defectClass of classes) {
       expect(markdown).toContain(`| ${defectClass} |`);
       expect(yaml).toContain(`"${defectClass}":`);
     }
     expect(existsSync(join(fixture.dataDir, 'objects', 'evaluations', id, 'cases', caseIds[0], 'implant.nrrd'))).toBe(true);
+    // The Markdown links every case's preview, which the gateway serves.
+    expect(markdown).toContain('- family: pcdiff');
+    await expectReportWithPreviews(fixture, record, ['DSC', 'bDSC', 'HD95', 'CD']);
 
     // Listed newest first; and from a directory that is no checkout, the `hounsfield` command reads
     // the report over HTTP only (gateway URL and token, no NATS, no shared disk).

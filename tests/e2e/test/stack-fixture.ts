@@ -71,6 +71,25 @@ export async function startRegisteredWorker(fixture: Fixture, options: WorkerOpt
 }
 
 /**
+ * A full stack on the fs store whose worker reads the data root `<dataDir>/data`, which `python`
+ * (given that path, run in gpu-workers/ with the project's interpreter) fills first.
+ */
+export async function startDataStack(options: { prefix: string; workerId: string; python: (data: string) => string; env?: NodeJS.ProcessEnv }): Promise<Fixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), options.prefix));
+  const data = join(dataDir, 'data');
+  const made = spawnSync(pythonExecutable(), ['-c', options.python(data)], { cwd: join(REPO_ROOT, 'gpu-workers'), encoding: 'utf8' });
+  if (made.status !== 0) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`the test data was not written: ${made.stderr}`);
+  }
+  const stack = await LocalStack.start({
+    dataDir,
+    env: { ...FAST_ENV, HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects'), ...options.env },
+  });
+  return withRegisteredWorker(fixtureOf(stack, dataDir), { workerId: options.workerId, env: { HOUNSFIELD_DATA_ROOTS: data } });
+}
+
+/**
  * A full stack on the fs store with `subjects` synthetic skulls (32³, SkullBreak layout) under a
  * data root `data/skulls`, and one registered worker that may read them: what evaluations need.
  */
@@ -81,14 +100,11 @@ export async function startSkullStack(options: {
   seed: number;
   env?: NodeJS.ProcessEnv;
 }): Promise<Fixture> {
-  const dataDir = mkdtempSync(join(tmpdir(), options.prefix));
-  const data = join(dataDir, 'data');
-  const generate = `from hounsfield.data.synthetic_skulls import generate_skullbreak as g; from pathlib import Path; g(Path(${JSON.stringify(join(data, 'skulls'))}), ${options.subjects}, shape=(32, 32, 32), seed=${options.seed})`;
-  const made = spawnSync(pythonExecutable(), ['-c', generate], { cwd: join(REPO_ROOT, 'gpu-workers'), encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(`synthetic skulls were not written: ${made.stderr}`);
-  const stack = await LocalStack.start({
-    dataDir,
-    env: { ...FAST_ENV, HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: join(dataDir, 'objects'), ...options.env },
+  return startDataStack({
+    prefix: options.prefix,
+    workerId: options.workerId,
+    env: options.env,
+    python: (data) =>
+      `from hounsfield.data.synthetic_skulls import generate_skullbreak as g; from pathlib import Path; g(Path(${JSON.stringify(join(data, 'skulls'))}), ${options.subjects}, shape=(32, 32, 32), seed=${options.seed})`,
   });
-  return withRegisteredWorker(fixtureOf(stack, dataDir), { workerId: options.workerId, env: { HOUNSFIELD_DATA_ROOTS: data } });
 }

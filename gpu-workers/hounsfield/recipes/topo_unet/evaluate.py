@@ -11,8 +11,8 @@ red: predicted only, blue: missed, grey: unlabelled). The output directory gets:
     report.md     the same as tables, each case linking its preview
     previews/<case>.png
 
-This is the evaluation the platform's evaluation service would run per shard for ``topo_unet``;
-the service itself still runs the implant pipeline only (see the README's topo_unet section).
+The evaluation service runs the same per-case computation (:func:`score_case`) on its shards:
+``hounsfield.evaluation.families.topo_unet``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import torch
 from PIL import Image
 
 from hounsfield.data.errors import DataError
-from hounsfield.evaluation.topology import LABEL_IGNORE, LABEL_SURFACE, topology_report
-from hounsfield.recipes.topo_unet.cases import find_cases, intensity_stats
+from hounsfield.evaluation.topology import CHALLENGE_TAU, LABEL_IGNORE, LABEL_SURFACE, topology_report
+from hounsfield.recipes.topo_unet.cases import CaseFiles, find_cases, intensity_stats
 from hounsfield.recipes.topo_unet.config import InferenceConfig
 from hounsfield.recipes.topo_unet.infer import InferenceError, load_checkpoint
 from hounsfield.recipes.topo_unet.inference import predict_probabilities, to_mask
@@ -97,6 +97,25 @@ def markdown(rows: Mapping[str, Mapping[str, float]], summary: Mapping[str, Mapp
     return "\n".join(lines) + "\n"
 
 
+def score_case(
+    network: torch.nn.Module,
+    patch: tuple[int, int, int],
+    config: InferenceConfig,
+    case: CaseFiles,
+    tiff_spacing: tuple[float, float, float],
+    device: torch.device,
+    tau_mm: float = CHALLENGE_TAU,
+) -> tuple[dict[str, float], Image.Image]:
+    """One case predicted whole, scored by ``topology_report`` at ``tau_mm``, and its preview."""
+    image_volume, geometry = open_volume(case.image)
+    mean, std = intensity_stats(image_volume, geometry.shape)
+    image = (np.asarray(image_volume[:, :, :], dtype=np.float32) - mean) / std
+    labels = np.asarray(open_volume(case.labels)[0][:, :, :], dtype=np.uint8)
+    mask = to_mask(predict_probabilities(network, image, patch, config, device), config)
+    case_spacing = geometry.spacing if geometry.format != "tiff" else tiff_spacing
+    return topology_report(mask, labels, case_spacing, tau_mm), preview(image, mask, labels)
+
+
 def evaluate(
     checkpoint: Path,
     data_root: Path,
@@ -119,14 +138,8 @@ def evaluate(
     (output / "previews").mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, float]] = {}
     for case in cases:
-        image_volume, geometry = open_volume(case.image)
-        mean, std = intensity_stats(image_volume, geometry.shape)
-        image = (np.asarray(image_volume[:, :, :], dtype=np.float32) - mean) / std
-        labels = np.asarray(open_volume(case.labels)[0][:, :, :], dtype=np.uint8)
-        mask = to_mask(predict_probabilities(network, image, patch, config, device), config)
-        case_spacing = geometry.spacing if geometry.format != "tiff" else spacing
-        rows[case.case_id] = topology_report(mask, labels, case_spacing)
-        preview(image, mask, labels).save(output / "previews" / f"{case.case_id}.png")
+        rows[case.case_id], image = score_case(network, patch, config, case, spacing, device)
+        image.save(output / "previews" / f"{case.case_id}.png")
         _log.info("%s: %s", case.case_id, ", ".join(f"{k}={v:.4g}" for k, v in rows[case.case_id].items()))
     summary = aggregate(rows)
     report: dict[str, object] = {"checkpoint": str(checkpoint), "cases": rows, "aggregate": summary}

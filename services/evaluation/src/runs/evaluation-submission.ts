@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { EvaluationRecord, evaluationSpecSchema, EvaluationSpec, isTrainingSpec, ResolvedModel } from '@hounsfield/contracts';
+import { EVALUATION_MODEL_KINDS, evaluationCheckpoints, EvaluationModels, EvaluationRecord, evaluationSpecIssues, evaluationSpecSchema, EvaluationSpec, isTrainingSpec, ResolvedModel } from '@hounsfield/contracts';
 import { RpcFailure } from '@hounsfield/messaging';
 import { CheckpointsClient, SchedulerClient } from '../clients/platform.clients';
 import { evaluationError, EvaluationErrorCode } from '../evaluation.errors';
@@ -25,7 +25,7 @@ export class EvaluationSubmission {
   async create(input: unknown, owner?: string): Promise<EvaluationRecord> {
     const parsed = evaluationSpecSchema.safeParse(input);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+      const issues = evaluationSpecIssues(parsed.error);
       throw evaluationError(EvaluationErrorCode.Invalid, 'invalid evaluation spec', { issues });
     }
     return this.start(parsed.data, `ev-${randomBytes(6).toString('hex')}`, { owner });
@@ -49,17 +49,15 @@ export class EvaluationSubmission {
     const { owner, origin, pinSecondsOf = {} } = options;
     const existing = await this.repository.get(id);
     if (existing) return existing;
-    const [diffusion, voxelization] = await Promise.all([
-      this.resolveModel(spec, 'diffusion', pinSecondsOf),
-      this.resolveModel(spec, 'voxelization', pinSecondsOf),
-    ]);
+    const resolved = await Promise.all(evaluationCheckpoints(spec).map(async ([role]) => [role, await this.resolveModel(spec, role, pinSecondsOf)] as const));
+    const models = Object.fromEntries(resolved) as EvaluationModels;
     const record: EvaluationRecord = {
       id,
       ...(owner !== undefined ? { owner } : {}),
       ...(spec.name ? { name: spec.name } : {}),
       status: 'planning',
       spec,
-      models: { diffusion, voxelization },
+      models,
       shardJobs: [],
       progress: { total: null, done: 0, etaSeconds: null },
       ...(origin ? { origin } : {}),
@@ -75,19 +73,30 @@ export class EvaluationSubmission {
     return started ?? this.runs.require(id);
   }
 
-  private async resolveModel(spec: EvaluationSpec, kind: 'diffusion' | 'voxelization', pinSecondsOf: Record<string, number>): Promise<ResolvedModel> {
-    const wanted = spec.checkpoints[kind];
-    const where = `checkpoints.${kind}`;
+  /**
+   * The checkpoint of one role, pinned, with its trainer config (the spec's, else the training
+   * job's); a training job of another kind than the role needs is refused, naming both.
+   */
+  private async resolveModel(spec: EvaluationSpec, role: string, pinSecondsOf: Record<string, number>): Promise<ResolvedModel> {
+    const wanted = Object.fromEntries(evaluationCheckpoints(spec))[role];
+    const where = `checkpoints.${role}`;
+    const expected = EVALUATION_MODEL_KINDS[spec.kind][role];
+    const job = await this.scheduler.get(wanted.job).catch((error: unknown) => {
+      // A checkpoint whose job the scheduler no longer knows is usable with its config given.
+      if (wanted.config !== undefined && error instanceof RpcFailure && error.error.code === 'not_found') return undefined;
+      throw this.asSpecProblem(error, `${where}.config`, `job ${wanted.job} is unknown to the scheduler; give the trainer config`);
+    });
+    if (job && isTrainingSpec(job.spec) && job.spec.kind !== expected) {
+      const message = `job ${wanted.job} trained a ${job.spec.kind} model; a ${spec.kind} evaluation needs a ${expected} checkpoint as ${role}`;
+      throw evaluationError(EvaluationErrorCode.Invalid, message, { issues: [{ path: `${where}.job`, message }] });
+    }
     const checkpoint = await this.checkpoints.resolve(wanted.job, wanted.ref, pinSecondsOf[wanted.ref] ?? PIN_SECONDS).catch((error: unknown) => {
       throw this.asSpecProblem(error, where, `no committed checkpoint ${wanted.job}:${wanted.ref}`);
     });
     let config = wanted.config;
     if (config === undefined) {
-      const job = await this.scheduler.get(wanted.job).catch((error: unknown) => {
-        throw this.asSpecProblem(error, `${where}.config`, `job ${wanted.job} is unknown to the scheduler; give the trainer config`);
-      });
-      if (!isTrainingSpec(job.spec)) {
-        throw evaluationError(EvaluationErrorCode.Invalid, `job ${wanted.job} is a ${job.spec.kind} task, not a training`, { issues: [{ path: where, message: 'name a training job' }] });
+      if (!job || !isTrainingSpec(job.spec)) {
+        throw evaluationError(EvaluationErrorCode.Invalid, `job ${wanted.job} is a ${job?.spec.kind ?? 'unknown'} task, not a training`, { issues: [{ path: where, message: 'name a training job' }] });
       }
       config = job.spec.config;
     }

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AUTO_EVALUATION_METRIC_PREFIX, EvaluationCaseResult, EvaluationSummary } from '@hounsfield/contracts';
+import { AUTO_EVALUATION_METRIC_PREFIX, EvaluationCaseResult, EvaluationRecord, EvaluationSummary } from '@hounsfield/contracts';
 import { evaluationError, EvaluationErrorCode } from '../evaluation.errors';
 import { aggregate } from '../reports/aggregate';
 import { renderReports } from '../reports/report-render';
@@ -34,8 +34,8 @@ export class ShardReports {
     private readonly reports: ReportStore,
     private readonly events: EvaluationEventsPublisher,
   ) {}
-  /** The first shard's case list becomes the plan; the cases go on the queue. */
-  async plan(id: string, cases: { caseId: string; defectClass: string }[], problem?: string): Promise<{ total: number }> {
+  /** The first shard's case list (and the family options it resolved) becomes the plan; the cases go on the queue. */
+  async plan(id: string, cases: { caseId: string; defectClass: string }[], problem?: string, options?: EvaluationRecord['options']): Promise<{ total: number }> {
     let record = await this.runs.require(id);
     if (record.status === 'failed') throw evaluationError(EvaluationErrorCode.Conflict, `evaluation ${id} has failed: ${record.error}`);
     if (cases.length === 0) {
@@ -47,7 +47,7 @@ export class ShardReports {
     const { created, total } = await this.repository.savePlan(id, cases.map((c, index) => ({ ...c, index })));
     if (created) this.logger.log(`evaluation ${id}: ${total} case(s) planned`);
     if (record.status === 'planning') {
-      record = { ...record, status: 'running', progress: { ...record.progress, total }, plannedAt: now() };
+      record = { ...record, ...(options ? { options } : {}), status: 'running', progress: { ...record.progress, total }, plannedAt: now() };
       await this.queue.publish(id, await this.repository.plan(id));
       await this.repository.save(record);
       await this.events.planned(record, total);

@@ -1,11 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { EvaluationPage, evaluationArtifactRequestSchema, evaluationCaseIdSchema, EvaluationRecord, evaluationReportFormatSchema, evaluationSpecSchema, identifierSchema, pageQueryShape, Principal, userNameSchema } from '@hounsfield/contracts';
+import { evaluationCheckpoints, EvaluationPage, evaluationArtifactRequestSchema, evaluationSpecIssues, evaluationCaseIdSchema, EvaluationRecord, evaluationReportFormatSchema, evaluationSpecSchema, identifierSchema, pageQueryShape, Principal, userNameSchema } from '@hounsfield/contracts';
 import { z } from 'zod';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { CurrentPrincipal, Requires } from '../auth/auth.decorators';
 import { assertMayRead } from '../auth/permissions';
-import { problem } from '../http/problem';
+import { problem, ProblemException, problemFor } from '../http/problem';
 import { getThroughGrant } from '../checkpoints/grant-transfer';
 import { validateOr400 } from '../http/validation';
 import { SchedulerClient } from '../jobs/scheduler.client';
@@ -18,7 +18,8 @@ const caseFileParamsSchema = z.object({ caseId: evaluationCaseIdSchema, file: ev
 const REPORT_TYPES = { markdown: 'text/markdown; charset=utf-8', yaml: 'application/yaml; charset=utf-8', csv: 'text/csv; charset=utf-8' } as const;
 
 /**
- * Batch evaluations of a diffusion + voxelization checkpoint pair on a dataset split: submit one,
+ * Batch evaluations of a checkpoint (PCDiff: a diffusion + voxelization pair; vqgan3d, topo_unet:
+ * one model) on a dataset split: submit one,
  * then follow its progress (cases done/total, ETA) until it shows the summary; the reports are
  * read through the gateway. A user evaluates checkpoints of its own jobs and reads its own evaluations.
  */
@@ -34,8 +35,12 @@ export class EvaluationsController {
   @HttpCode(201)
   @Requires('evaluations:create')
   async create(@CurrentPrincipal() principal: Principal, @Body() body: unknown): Promise<EvaluationRecord> {
-    const spec = validateOr400(evaluationSpecSchema, body, 'the evaluation spec');
-    for (const model of [spec.checkpoints.diffusion, spec.checkpoints.voxelization]) {
+    const parsed = evaluationSpecSchema.safeParse(body);
+    if (!parsed.success) {
+      const errors = evaluationSpecIssues(parsed.error);
+      throw new ProblemException(problemFor('invalid_request', `the evaluation spec is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors }));
+    }
+    for (const [, model] of evaluationCheckpoints(parsed.data)) {
       const job = await this.scheduler.get(model.job);
       assertMayRead(principal, job.owner, `job ${job.id} (its checkpoints)`);
     }
@@ -70,7 +75,7 @@ export class EvaluationsController {
     await pipeline(body, response);
   }
 
-  /** A file a shard stored for a scored case: `preview.png` (three slices, implant in red), `implant.nrrd`, `points.npy`. */
+  /** A file a shard stored for a scored case: `preview.png` (every family), PCDiff's `implant.nrrd` and `points.npy`. */
   @Get(':id/cases/:case/:file')
   @Requires('evaluations:read')
   async caseFile(
