@@ -18,6 +18,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -103,6 +104,7 @@ class AttemptRunner:
         logs: LogShipping | None = None,
         task_nats: NatsAccess | None = None,
         adopt: LaunchRecord | None = None,
+        env_cache: job_code.EnvironmentCache | None = None,
         threads_per_process: int = 1,
     ) -> None:
         self._threads_per_process = threads_per_process
@@ -124,6 +126,9 @@ class AttemptRunner:
         # A script job's uploaded code and per-job environment (``job_code``), ready before launch.
         self._code_source = checkpoints
         self._code = job_code.JobCode()
+        self._env_cache = env_cache
+        # Set by a stop: pip, if it is building the job's environment, is killed (its process group).
+        self._prepare_cancel = threading.Event()
         self.assignment = assignment
         self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
         self._dir = attempt_dir
@@ -175,6 +180,7 @@ class AttemptRunner:
         if self._stop is not None:
             return True
         self._stop = _StopRequest(kind, max(grace_seconds, 0.0))
+        self._prepare_cancel.set()
         if self._process is not None:
             self._terminate()
         # Not started yet: run() sees the request and never starts the trainer.
@@ -198,6 +204,8 @@ class AttemptRunner:
                 "failed", reason=f"worker agent error: {error}"[:4096], failure_kind="infrastructure"
             )
         finally:
+            if self._env_cache is not None and self._code.environment_key is not None:
+                self._env_cache.release(self._code.environment_key)  # evictable again
             if not self._detached:
                 self._kill_leftovers()
             if self._shipper is not None:
@@ -259,8 +267,16 @@ class AttemptRunner:
                 return None
         try:
             self._code = await job_code.prepare(
-                self.assignment, self._dir, self._code_source, python=self._python
+                self.assignment,
+                self._dir,
+                self._code_source,
+                python=self._python,
+                cache=self._env_cache,
+                cancel=self._prepare_cancel,
             )
+        except job_code.BuildCancelledError:
+            await self._publish_stopped(returncode=None)
+            return None
         except job_code.JobCodeError as error:
             await self._status.publish_final("failed", reason=str(error)[:4096], failure_kind=error.kind)
             return None
