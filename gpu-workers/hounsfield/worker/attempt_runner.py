@@ -66,6 +66,9 @@ from hounsfield.worker.trainer_stop import TrainerProcess, TrainerStop
 
 _log = logging.getLogger(__name__)
 
+#: The attempt's per-job environment key, for an agent that re-adopts its trainer.
+ENVIRONMENT_KEY_FILE = "environment-key"
+
 POLL_SECONDS = 0.2
 #: A trainer that never uses the SDK still shows as running after this long.
 RUNNING_FALLBACK_SECONDS = 60.0
@@ -127,6 +130,16 @@ class AttemptRunner:
         self._code_source = checkpoints
         self._code = job_code.JobCode()
         self._env_cache = env_cache
+        # The per-job environment this attempt's trainer runs in, held in use (never evicted) until
+        # the attempt ends; recorded in the attempt directory so a re-adopting agent holds it too.
+        self._env_key: str | None = None
+        if adopt is not None and env_cache is not None:
+            try:
+                self._env_key = (attempt_dir.root / ENVIRONMENT_KEY_FILE).read_text().strip() or None
+            except OSError:
+                self._env_key = None
+            if self._env_key is not None:
+                env_cache.acquire(self._env_key)
         # Set by a stop: pip, if it is building the job's environment, is killed (its process group).
         self._prepare_cancel = threading.Event()
         self.assignment = assignment
@@ -204,8 +217,8 @@ class AttemptRunner:
                 "failed", reason=f"worker agent error: {error}"[:4096], failure_kind="infrastructure"
             )
         finally:
-            if self._env_cache is not None and self._code.environment_key is not None:
-                self._env_cache.release(self._code.environment_key)  # evictable again
+            if self._env_cache is not None and self._env_key is not None:
+                self._env_cache.release(self._env_key)  # evictable again
             if not self._detached:
                 self._kill_leftovers()
             if self._shipper is not None:
@@ -280,6 +293,12 @@ class AttemptRunner:
         except job_code.JobCodeError as error:
             await self._status.publish_final("failed", reason=str(error)[:4096], failure_kind=error.kind)
             return None
+        self._env_key = self._code.environment_key  # held by prepare until the attempt ends
+        if self._env_key is not None:
+            try:
+                (self._dir.root / ENVIRONMENT_KEY_FILE).write_text(self._env_key + "\n")
+            except OSError as error:
+                _log.warning("cannot record the attempt's environment: %s", error)
         if self._stop is not None:  # cancelled while the code or its environment was being prepared
             await self._publish_stopped(returncode=None)
             return None

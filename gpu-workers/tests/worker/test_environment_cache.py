@@ -16,6 +16,7 @@ import pytest
 
 from hounsfield.contracts.models import Assignment, EnvironmentEvent
 from hounsfield.worker import job_code
+from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.environment_build import EnvironmentBuild, clip_reason
 
 from .assignments import make_assignment
@@ -260,3 +261,22 @@ def test_a_long_reason_keeps_its_first_line_and_its_end() -> None:
     assert len(clipped) <= 4096
     assert clipped.startswith("installing failed (pip exit code 1):")
     assert clipped.endswith("line 1999")
+
+
+async def test_an_attempts_environment_stays_in_use_until_it_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    attempt = AttemptDir.of(tmp_path / "jobs", "job-env", 1)
+    attempt.prepare()
+    cache = job_code.EnvironmentCache(tmp_path / "cache" / "envs", max_entries=1)
+    assignment = build_order(["numpy"]).model_copy(update={"phase": None})  # the attempt itself
+    ready = await job_code.prepare(assignment, attempt, None, cache=cache)
+    key = ready.environment_key
+    assert key is not None and ready.python == str(cache.path(key) / "bin" / "python")
+    assert cache.in_use(key)
+    fake_environment(cache, "ffffffff", time.time() + 10)  # newer, and past the bound of 1
+    assert cache.evict() == ["ffffffff"]  # the running attempt's environment stays
+    cache.release(key)
+    fake_environment(cache, "eeeeeeee", time.time() + 20)
+    assert cache.evict() == [key]
