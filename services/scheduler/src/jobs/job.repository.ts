@@ -37,6 +37,8 @@ export interface CommitOptions {
   queueScore?: number;
   active: boolean;
   lease?: { op: 'claim' | 'release'; workerId: string; token: string; gpuIndices?: number[] };
+  /** Apply only while the job's environment build is this one (see JobEnvironmentStatus.buildId). */
+  expectedEnvironmentBuild?: string;
   outbox?: OutboxEntry[];
 }
 
@@ -219,6 +221,7 @@ export class JobRepository {
       (lease?.gpuIndices ?? []).join(','),
       // The worker the job occupies: its placement, or the worker building its environment.
       job.workerId ?? (job.state === 'queued' && job.environment?.state === 'building' ? job.environment.workerId : ''),
+      options.expectedEnvironmentBuild ?? '',
     ];
     for (const entry of options.outbox ?? []) args.push(entry.msgId, serialiseEntry(entry));
     const keys = [this.jobKey(job.id), this.queueKey(queueSizeOf(job)), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey(), this.activeWorkersKey()];

@@ -117,7 +117,13 @@ export class WorkerEvents {
         environment: { ...environment, state: 'ready', ...(event.key ? { key: event.key } : {}), ...(event.cached ? { cached: true } : {}), readyAt: event.at },
         updatedAt: nowIso(),
       };
-      const result = await this.jobs.commit(next, { expectedAttempt: job.attempt, allowedStates: ['queued'], queueScore: queueScore(job.spec.priority, job.createdAt), active: false });
+      const result = await this.jobs.commit(next, {
+        expectedAttempt: job.attempt,
+        allowedStates: ['queued'],
+        expectedEnvironmentBuild: event.buildId,
+        queueScore: queueScore(job.spec.priority, job.createdAt),
+        active: false,
+      });
       if (result !== 'ok') this.logger.warn(`job ${job.id}: environment ready not applied (${result})`);
       else this.logger.log(`job ${job.id}: environment ${event.key ?? '(nothing to install)'} ready on ${event.workerId}${event.cached ? ' (cached)' : ''}`);
     } else if (event.outcome === 'failed' && event.failureKind !== 'infrastructure') {
@@ -126,7 +132,7 @@ export class WorkerEvents {
       const failed = transition({ ...job, environment: undefined }, 'failed', { reason, finishedAt: event.at }, reason);
       failed.history[failed.history.length - 1].failureKind = kind;
       await this.jobs
-        .commit(failed, { expectedAttempt: job.attempt, allowedStates: ['queued'], active: false, outbox: [stateEventEntry(failed, 'queued')] })
+        .commit(failed, { expectedAttempt: job.attempt, allowedStates: ['queued'], expectedEnvironmentBuild: event.buildId, active: false, outbox: [stateEventEntry(failed, 'queued')] })
         .then(async (result) => (result === 'ok' ? this.outbox.flush() : this.logger.warn(`job ${job.id}: environment failure not applied (${result})`)));
     } else {
       await this.requeueEnvironment(job, `worker ${event.workerId}: ${event.reason ?? `the environment build ended ${event.outcome}`}`);
@@ -137,7 +143,13 @@ export class WorkerEvents {
   /** An environment build that will not report (lost, or failed by the worker's fault) goes back to the queue to be placed again. */
   async requeueEnvironment(job: JobRecord, reason: string): Promise<boolean> {
     const next: JobRecord = { ...job, environment: undefined, updatedAt: nowIso() };
-    const result = await this.jobs.commit(next, { expectedAttempt: job.attempt, allowedStates: ['queued'], queueScore: queueScore(job.spec.priority, job.createdAt), active: false });
+    const result = await this.jobs.commit(next, {
+      expectedAttempt: job.attempt,
+      allowedStates: ['queued'],
+      ...(job.environment ? { expectedEnvironmentBuild: job.environment.buildId } : {}),
+      queueScore: queueScore(job.spec.priority, job.createdAt),
+      active: false,
+    });
     if (result === 'ok') {
       this.logger.warn(`job ${job.id}: ${reason}`);
       this.trigger.kick();
