@@ -1596,6 +1596,9 @@ class JobRecord(BaseModel):
     reason: Annotated[str | None, Field(max_length=4096)] = None
     logTail: list[str] | None = None
     environment: JobEnvironmentStatus | None = None
+    environmentBuildFailures: Annotated[
+        int | None, Field(ge=0, le=9007199254740991)
+    ] = None
     pendingReason: str | None = None
     queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     history: list[HistoryItem]

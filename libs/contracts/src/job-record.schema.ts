@@ -65,6 +65,8 @@ export const jobRecordSchema = z
     logTail: z.array(z.string()).optional(),
     /** A GPU job's environment phase: built before any GPU is leased (see JobEnvironmentStatus). */
     environment: jobEnvironmentStatusSchema.optional(),
+    /** Environment builds that failed by a worker's fault or were lost with their worker (the job fails at 5). */
+    environmentBuildFailures: z.number().int().min(0).optional(),
     /** Why a queued job waits, in words a person can act on. */
     pendingReason: z.string().optional(),
     /** 1-based position among queued jobs (priority, then age). */

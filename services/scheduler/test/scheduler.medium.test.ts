@@ -173,6 +173,25 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
     expect(failed.restarts).toBe(0);
   });
 
+  it('builds an environment again after a failure by the worker’s fault, and gives up after five', async () => {
+    const w = worker('env-infra-node', 1, 'envinfra');
+    w.startHeartbeats();
+    const job = await submit(spec('envinfra', { environment: { requirements: ['einops==0.8.0'] } }));
+    const orders = new Set<string>();
+    for (let i = 1; i <= 5; i += 1) {
+      const order = await w.nextAssignment();
+      expect(order).toMatchObject({ jobId: job.id, phase: 'environment' });
+      orders.add(order!.assignmentId);
+      await w.environment(order!, 'failed', { failureKind: 'infrastructure', reason: 'cannot get the job’s code: no connection' });
+      if (i < 5) expect((await waitFor(job.id, (j) => j.environmentBuildFailures === i)).state).toBe('queued');
+    }
+    expect(orders.size).toBe(5);
+    const failed = await waitFor(job.id, (j) => j.state === 'failed');
+    expect(failed.reason).toContain('its environment build failed 5 times');
+    expect(failed.history[failed.history.length - 1].failureKind).toBe('infrastructure');
+    expect(failed.attempts ?? []).toEqual([]);
+  });
+
   it('requeues the jobs of a worker that stops heartbeating, without spending a restart', async () => {
     const doomed = worker('doomed-node', 2, 'orphan');
     doomed.startHeartbeats();

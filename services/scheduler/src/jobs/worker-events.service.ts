@@ -9,6 +9,8 @@ import { clearPlacement, endAttempt, nowIso, stateEventEntry, transition } from 
 import { WorkerStopClient } from './worker-stop.client';
 
 const PLACED_STATES: JobState[] = ['assigned', 'starting', 'running'];
+/** Environment builds lost or failed by the workers' fault before the job fails (see requeueEnvironment). */
+const MAX_ENVIRONMENT_BUILD_FAILURES = 5;
 
 /**
  * What workers report, and what it does to a job: progress and notices stored, status moving the
@@ -135,18 +137,35 @@ export class WorkerEvents {
         .commit(failed, { expectedAttempt: job.attempt, allowedStates: ['queued'], expectedEnvironmentBuild: event.buildId, active: false, outbox: [stateEventEntry(failed, 'queued')] })
         .then(async (result) => (result === 'ok' ? this.outbox.flush() : this.logger.warn(`job ${job.id}: environment failure not applied (${result})`)));
     } else {
-      await this.requeueEnvironment(job, `worker ${event.workerId}: ${event.reason ?? `the environment build ended ${event.outcome}`}`);
+      // `infrastructure` counts against the job (a worker that cannot fetch the code or create an
+      // environment would otherwise be given the build forever); `cancelled` (an agent stopping) does not.
+      const why = `worker ${event.workerId}: ${event.reason ?? `the environment build ended ${event.outcome}`}`;
+      await this.requeueEnvironment(job, why, event.outcome === 'failed');
     }
     this.trigger.kick();
   }
 
-  /** An environment build that will not report (lost, or failed by the worker's fault) goes back to the queue to be placed again. */
-  async requeueEnvironment(job: JobRecord, reason: string): Promise<boolean> {
-    const next: JobRecord = { ...job, environment: undefined, updatedAt: nowIso() };
+  /**
+   * An environment build that will not report (lost, or failed by the worker's fault) goes back to
+   * the queue to be placed again; after MAX_ENVIRONMENT_BUILD_FAILURES such failures the job fails
+   * (kind `infrastructure`) instead of being built forever.
+   */
+  async requeueEnvironment(job: JobRecord, reason: string, countsAsFailure = true): Promise<boolean> {
+    const failures = (job.environmentBuildFailures ?? 0) + (countsAsFailure ? 1 : 0);
+    const guard = job.environment ? { expectedEnvironmentBuild: job.environment.buildId } : {};
+    if (failures >= MAX_ENVIRONMENT_BUILD_FAILURES) {
+      const why = `${reason}; its environment build failed ${failures} times by the workers' fault, so the job is not built again (check the workers' logs, then submit it again)`;
+      const failed = transition({ ...job, environment: undefined, environmentBuildFailures: failures }, 'failed', { reason: why, finishedAt: nowIso() }, why);
+      failed.history[failed.history.length - 1].failureKind = 'infrastructure';
+      const ended = await this.jobs.commit(failed, { expectedAttempt: job.attempt, allowedStates: ['queued'], ...guard, active: false, outbox: [stateEventEntry(failed, 'queued')] });
+      if (ended === 'ok') await this.outbox.flush();
+      return ended === 'ok';
+    }
+    const next: JobRecord = { ...job, environment: undefined, ...(failures ? { environmentBuildFailures: failures } : {}), updatedAt: nowIso() };
     const result = await this.jobs.commit(next, {
       expectedAttempt: job.attempt,
       allowedStates: ['queued'],
-      ...(job.environment ? { expectedEnvironmentBuild: job.environment.buildId } : {}),
+      ...guard,
       queueScore: queueScore(job.spec.priority, job.createdAt),
       active: false,
     });
