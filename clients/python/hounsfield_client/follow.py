@@ -107,6 +107,15 @@ def _show(progress: Progress, bar: _Bar, event: dict[str, Any]) -> None:
         )
     elif kind == "notice":
         progress.console.print(f"[cyan]notice[/] {event.get('message', '')}", highlight=False)
+    elif kind == "environment":
+        # A GPU job's environment phase ended (built before any GPU is leased).
+        cached = " (cached)" if event.get("cached") else ""
+        where = f" on {event.get('workerId', '?')}"
+        progress.console.print(
+            f"{event.get('at', '')[11:19]} environment {event.get('outcome', '')}{where}{cached}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def print_outcome(console: Console, job: dict[str, Any]) -> None:

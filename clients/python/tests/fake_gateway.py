@@ -151,6 +151,18 @@ class FakeGateway:
                 self.submitted.append(spec)
                 self.jobs[job_id] = job_record(job_id, spec=spec)
                 self.events[job_id] = [
+                    # A GPU job's environment phase: built before its GPUs are leased.
+                    {
+                        "v": 1,
+                        "type": "environment",
+                        "jobId": job_id,
+                        "attempt": 1,
+                        "workerId": "w1",
+                        "buildId": f"{job_id}:1:env:x",
+                        "outcome": "ready",
+                        "key": "0123456789abcdef01234567",
+                        "at": T0,
+                    },
                     state_event(job_id, "assigned", "queued", workerId="w1"),
                     state_event(job_id, "running", "assigned"),
                     progress(job_id, 5, 10, 0.5, 0),

@@ -43,6 +43,7 @@ def test_submit_follow_renders_a_progress_bar_and_exits_0_when_the_job_succeeds(
     assert "━" in result.output  # the bar itself, drawn because the terminal is forced
     # State changes appear above the bar, in order.
     assert out.index("assigned on w1") < out.index("running") < out.index("job-1 succeeded")
+    assert out.index("environment ready on w1") < out.index("assigned on w1")
 
 
 def test_a_failed_job_exits_1_and_shows_its_cause_from_the_end_of_its_log(

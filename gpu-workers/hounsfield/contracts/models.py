@@ -327,6 +327,16 @@ class WorkerKind(BaseModel):
     version: Annotated[str, Field(max_length=32, min_length=1)]
 
 
+class Environment(RootModel[str]):
+    root: Annotated[str, Field(pattern='^[0-9a-f]{8,64}$')]
+
+
+class EnvironmentBuild(RootModel[str]):
+    root: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+
+
 class RunningItem(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -353,6 +363,10 @@ class WorkerHeartbeat(BaseModel):
     cpuSlots: Annotated[int | None, Field(ge=1, le=4096)] = None
     memoryTotalBytes: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
     memoryAvailableBytes: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
+    environments: Annotated[list[Environment] | None, Field(max_length=1024)] = None
+    environmentBuilds: Annotated[
+        list[EnvironmentBuild] | None, Field(max_length=256)
+    ] = None
     running: Annotated[list[RunningItem], Field(max_length=256)]
     intervalSeconds: Annotated[float, Field(gt=0.0, le=3600.0)]
     at: Annotated[str, Field(max_length=40, min_length=20)]
@@ -933,6 +947,43 @@ class JobEnvironment(BaseModel):
     requirements: Annotated[
         list[Requirement], Field(max_length=256, validate_default=True)
     ] = []
+
+
+class JobEnvironmentStatus(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    state: Literal['building', 'ready']
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    key: Annotated[str | None, Field(pattern='^[0-9a-f]{8,64}$')] = None
+    cached: bool | None = None
+    requestedAt: Annotated[str, Field(max_length=40, min_length=20)]
+    readyAt: Annotated[str | None, Field(max_length=40, min_length=20)] = None
+    buildId: Annotated[str, Field(max_length=128, min_length=1)]
+
+
+class EnvironmentEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    v: Literal[1]
+    type: Literal['environment']
+    jobId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    attempt: Annotated[int, Field(ge=1, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    buildId: Annotated[str, Field(max_length=128, min_length=1)]
+    outcome: Literal['ready', 'failed', 'cancelled']
+    key: Annotated[str | None, Field(pattern='^[0-9a-f]{8,64}$')] = None
+    cached: bool | None = None
+    reason: Annotated[str | None, Field(max_length=4096)] = None
+    failureKind: Literal['environment', 'infrastructure', 'preflight'] | None = None
+    at: Annotated[str, Field(max_length=40, min_length=20)]
 
 
 class CodeSourceRequest(BaseModel):
@@ -1583,6 +1634,7 @@ class Assignment(BaseModel):
     resolved: ResolvedHyperparameters | None = None
     resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
     initFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    phase: Literal['environment'] | None = None
     issuedAt: Annotated[str, Field(max_length=40, min_length=20)]
 
 
@@ -1645,6 +1697,10 @@ class JobRecord(BaseModel):
     ] = None
     reason: Annotated[str | None, Field(max_length=4096)] = None
     logTail: list[str] | None = None
+    environment: JobEnvironmentStatus | None = None
+    environmentBuildFailures: Annotated[
+        int | None, Field(ge=0, le=9007199254740991)
+    ] = None
     pendingReason: str | None = None
     queuePosition: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     history: list[HistoryItem]

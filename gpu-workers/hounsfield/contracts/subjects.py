@@ -29,6 +29,10 @@ def job_notice_subject(job_id: str) -> str:
     return "hf.events.job." + job_id + ".notice"
 
 
+def job_environment_subject(job_id: str) -> str:
+    return "hf.events.job." + job_id + ".environment"
+
+
 def worker_consumer(worker_id: str) -> str:
     return "worker-" + worker_id + ""
 

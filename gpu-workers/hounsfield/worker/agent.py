@@ -19,7 +19,9 @@ from hounsfield.platform.checkpoint_client import CheckpointClient
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.attempt_runner import AttemptRunner, StopKind
 from hounsfield.worker.attempt_status import AttemptStatus, FailureKind, StatusState
+from hounsfield.worker.environment_build import EnvironmentBuild
 from hounsfield.worker.event_publisher import EventPublisher
+from hounsfield.worker.job_code import EnvironmentCache
 from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.orphan_reaper import LaunchRecord, mark_ended
 from hounsfield.worker.preflight import Preflight
@@ -80,6 +82,10 @@ class Agent:
         self._gpu_count = gpu_count
         self._base_env = base_env
         self._runners: dict[AttemptKey, AttemptRunner] = {}
+        # GPU jobs' environment phases (``environment_build``), by job, and the shared cache.
+        self._builds: dict[str, EnvironmentBuild] = {}
+        assert settings.work_dir is not None  # set by the settings' validator
+        self._env_cache = EnvironmentCache.of(settings.work_dir / "cache" / "envs", settings.env_cache_max)
         self._tasks: set[asyncio.Task[None]] = set()
         self._ended = _BoundedSet(REMEMBERED_ATTEMPTS)
         self._cancelled_early = _BoundedSet(REMEMBERED_ATTEMPTS)
@@ -94,6 +100,14 @@ class Agent:
         """Attempts started here that have not ended (the heartbeat's ``running``)."""
         return [runner.running_item for runner in self._runners.values()]
 
+    def environment_keys(self) -> list[str]:
+        """The environments cached here (the heartbeat's ``environments``)."""
+        return self._env_cache.ready_keys()
+
+    def environment_builds(self) -> list[str]:
+        """Jobs whose environment is being built here (the heartbeat's ``environmentBuilds``)."""
+        return list(self._builds)
+
     def process_roots(self) -> list[int]:
         """The agent's pid and each running trainer's root pid: the trees NVML must not call foreign."""
         return [os.getpid(), *(pid for r in self._runners.values() if (pid := r.root_pid) is not None)]
@@ -106,6 +120,9 @@ class Agent:
         A re-delivered attempt that runs or ran here is ignored, so acking it is always right.
         """
         key = (assignment.jobId, assignment.attempt)
+        if assignment.phase == "environment":
+            self._accept_build(assignment)
+            return
         if key in self._runners or key in self._ended:
             _log.info("assignment for %s:%d delivered again; already handled here", *key)
             return
@@ -121,6 +138,31 @@ class Agent:
         runner = self._runner(assignment)
         await runner.announce_starting()
         self._begin(key, runner)
+
+    def _accept_build(self, assignment: Assignment) -> None:
+        """A GPU job's environment phase: build its environment, report an ``environment`` event."""
+        job_id = assignment.jobId
+        if job_id in self._builds or (job_id, assignment.attempt) in self._ended:
+            _log.info("environment build %s delivered again; already handled here", assignment.assignmentId)
+            return
+        assert self._settings.work_dir is not None
+        build = EnvironmentBuild(
+            assignment, self._publisher, self._env_cache, self._settings.work_dir, self._checkpoints
+        )
+        if (job_id, assignment.attempt) in self._cancelled_early:
+            self._cancelled_early.discard((job_id, assignment.attempt))
+            build.cancel()
+        self._builds[job_id] = build
+
+        async def run() -> None:
+            try:
+                await build.run()
+            finally:
+                self._builds.pop(job_id, None)
+
+        task = asyncio.create_task(run(), name=f"environment-{job_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def adopt(self, assignment: Assignment, record: LaunchRecord) -> None:
         """Takes over an attempt whose trainer a previous agent of this worker started (running,
@@ -142,6 +184,7 @@ class Agent:
             checkpoints=self._checkpoints,
             logs=self._logs,
             adopt=adopt,
+            env_cache=self._env_cache,
             threads_per_process=threads_per_process(
                 assignment, self._settings.usable_cpu_slots, self._gpu_count
             ),
@@ -219,6 +262,9 @@ class Agent:
     def request_cancel(self, job_id: str, attempt: int, grace_seconds: float | None = None) -> CancelOutcome:
         """Begins cancelling one attempt and returns at once (the cancel request's reply)."""
         grace = self._settings.stop_grace_seconds if grace_seconds is None else grace_seconds
+        build = self._builds.get(job_id)
+        if build is not None and build.assignment.attempt == attempt and build.cancel():
+            return CancelOutcome.STOPPING  # pip's process group is killed; ``cancelled`` is reported
         runner = self._find(job_id, attempt)
         if runner is not None and runner.request_stop(StopKind.CANCEL, grace):
             return CancelOutcome.STOPPING
@@ -241,6 +287,8 @@ class Agent:
 
     async def shutdown(self, grace_seconds: float) -> None:
         """Stops every attempt (reported ``preempted``, so it is requeued) and waits for them to end."""
+        for build in self._builds.values():
+            build.cancel()  # reported cancelled; a build the scheduler still wants is placed again
         runners = list(self._runners.values())
         if runners:
             _log.info("stopping %d attempt(s) before shutdown (grace %.1f s)", len(runners), grace_seconds)

@@ -18,6 +18,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -65,6 +66,9 @@ from hounsfield.worker.trainer_stop import TrainerProcess, TrainerStop
 
 _log = logging.getLogger(__name__)
 
+#: The attempt's per-job environment key, for an agent that re-adopts its trainer.
+ENVIRONMENT_KEY_FILE = "environment-key"
+
 POLL_SECONDS = 0.2
 #: A trainer that never uses the SDK still shows as running after this long.
 RUNNING_FALLBACK_SECONDS = 60.0
@@ -103,6 +107,7 @@ class AttemptRunner:
         logs: LogShipping | None = None,
         task_nats: NatsAccess | None = None,
         adopt: LaunchRecord | None = None,
+        env_cache: job_code.EnvironmentCache | None = None,
         threads_per_process: int = 1,
     ) -> None:
         self._threads_per_process = threads_per_process
@@ -124,6 +129,19 @@ class AttemptRunner:
         # A script job's uploaded code and per-job environment (``job_code``), ready before launch.
         self._code_source = checkpoints
         self._code = job_code.JobCode()
+        self._env_cache = env_cache
+        # The per-job environment this attempt's trainer runs in, held in use (never evicted) until
+        # the attempt ends; recorded in the attempt directory so a re-adopting agent holds it too.
+        self._env_key: str | None = None
+        if adopt is not None and env_cache is not None:
+            try:
+                self._env_key = (attempt_dir.root / ENVIRONMENT_KEY_FILE).read_text().strip() or None
+            except OSError:
+                self._env_key = None
+            if self._env_key is not None:
+                env_cache.acquire(self._env_key)
+        # Set by a stop: pip, if it is building the job's environment, is killed (its process group).
+        self._prepare_cancel = threading.Event()
         self.assignment = assignment
         self.identity = AttemptIdentity(assignment.jobId, assignment.attempt, assignment.workerId)
         self._dir = attempt_dir
@@ -175,6 +193,7 @@ class AttemptRunner:
         if self._stop is not None:
             return True
         self._stop = _StopRequest(kind, max(grace_seconds, 0.0))
+        self._prepare_cancel.set()
         if self._process is not None:
             self._terminate()
         # Not started yet: run() sees the request and never starts the trainer.
@@ -198,6 +217,8 @@ class AttemptRunner:
                 "failed", reason=f"worker agent error: {error}"[:4096], failure_kind="infrastructure"
             )
         finally:
+            if self._env_cache is not None and self._env_key is not None:
+                self._env_cache.release(self._env_key)  # evictable again
             if not self._detached:
                 self._kill_leftovers()
             if self._shipper is not None:
@@ -259,11 +280,25 @@ class AttemptRunner:
                 return None
         try:
             self._code = await job_code.prepare(
-                self.assignment, self._dir, self._code_source, python=self._python
+                self.assignment,
+                self._dir,
+                self._code_source,
+                python=self._python,
+                cache=self._env_cache,
+                cancel=self._prepare_cancel,
             )
+        except job_code.BuildCancelledError:
+            await self._publish_stopped(returncode=None)
+            return None
         except job_code.JobCodeError as error:
             await self._status.publish_final("failed", reason=str(error)[:4096], failure_kind=error.kind)
             return None
+        self._env_key = self._code.environment_key  # held by prepare until the attempt ends
+        if self._env_key is not None:
+            try:
+                (self._dir.root / ENVIRONMENT_KEY_FILE).write_text(self._env_key + "\n")
+            except OSError as error:
+                _log.warning("cannot record the attempt's environment: %s", error)
         if self._stop is not None:  # cancelled while the code or its environment was being prepared
             await self._publish_stopped(returncode=None)
             return None

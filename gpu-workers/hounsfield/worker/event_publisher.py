@@ -1,7 +1,8 @@
 """Publishing the agent's messages to the HF_EVENTS JetStream stream, each with a de-duplication id.
 
 Message ids (``Nats-Msg-Id``): heartbeats ``<worker>:hb:<seq>``, status ``<job>:<attempt>:<state>``,
-progress ``<job>:<attempt>:p:<seq>``, notices ``<job>:<attempt>:n:<seq>``. Because of them a publish
+progress ``<job>:<attempt>:p:<seq>``, notices ``<job>:<attempt>:n:<seq>``, environment builds
+``<build id>:<outcome>``. Because of them a publish
 can be retried safely: the stream keeps one copy within its duplicate window.
 """
 
@@ -14,9 +15,16 @@ from typing import Protocol
 from nats.js.client import JetStreamContext
 from pydantic import BaseModel
 
-from hounsfield.contracts.models import JobNoticeEvent, ProgressEvent, StatusEvent, WorkerHeartbeat
+from hounsfield.contracts.models import (
+    EnvironmentEvent,
+    JobNoticeEvent,
+    ProgressEvent,
+    StatusEvent,
+    WorkerHeartbeat,
+)
 from hounsfield.contracts.subjects import (
     STREAM_EVENTS,
+    job_environment_subject,
     job_notice_subject,
     job_progress_subject,
     job_status_subject,
@@ -52,6 +60,8 @@ class EventPublisher(Protocol):
     async def notice(self, event: JobNoticeEvent, seq: int) -> None: ...
 
     async def heartbeat(self, heartbeat: WorkerHeartbeat, seq: int) -> str | None: ...
+
+    async def environment(self, event: EnvironmentEvent) -> None: ...
 
 
 class JetStreamEventPublisher:
@@ -96,6 +106,10 @@ class JetStreamEventPublisher:
 
     async def notice(self, event: JobNoticeEvent, seq: int) -> None:
         await self._publish_retrying(job_notice_subject(event.jobId), event, notice_msg_id(event, seq))
+
+    async def environment(self, event: EnvironmentEvent) -> None:
+        msg_id = f"{event.buildId}:{event.outcome}"
+        await self._publish_retrying(job_environment_subject(event.jobId), event, msg_id)
 
     async def heartbeat(self, heartbeat: WorkerHeartbeat, seq: int) -> str | None:
         """None when stored, else why not (the heartbeat loop decides how loudly to say so)."""

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from hounsfield.contracts.models import GpuInfo, WorkerHeartbeat, WorkerKind
+from hounsfield.contracts.models import Environment, EnvironmentBuild, GpuInfo, WorkerHeartbeat, WorkerKind
 from hounsfield.gpu.inventory import GpuInventory
 from hounsfield.recipes.registry import available_kinds
 from hounsfield.sdk.report_format import utc_timestamp
@@ -73,6 +73,7 @@ class HeartbeatLoop:
 
     async def build(self) -> WorkerHeartbeat:
         running = self._agent.running()
+        builds = self._agent.environment_builds()
         roots = self._agent.process_roots()
         # NVML queries and the /proc walk block; keep them off the event loop.
         gpus = await asyncio.to_thread(self._gpus, roots)
@@ -87,6 +88,8 @@ class HeartbeatLoop:
             kinds=self._kinds,
             running=running,
             cpuSlots=self._cpu_slots,
+            environments=[Environment(key) for key in self._agent.environment_keys()[:1024]] or None,
+            environmentBuilds=[EnvironmentBuild(job) for job in builds[:256]] or None,
             memoryTotalBytes=memory[0] if memory else None,
             memoryAvailableBytes=memory[1] if memory else None,
             intervalSeconds=self._interval,

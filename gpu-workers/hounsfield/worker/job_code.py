@@ -12,6 +12,16 @@ come from the worker and only the job's extra packages are installed. It is cach
 ``<work>/cache/envs/<hash of the requirements and the worker's Python>`` and built once; a pip
 failure is the job's ``environment`` failure (with the end of pip's output), which the scheduler
 does not retry, since the same requirements would fail the same way.
+
+When it is built: a GPU job's environment is built in its *environment phase*, before the
+scheduler leases any GPU (``environment_build``: the scheduler places the build on a worker as CPU
+work, and GPU placement then prefers the workers whose heartbeats list the key). The attempt then
+finds it cached; when it does not (another worker was free first, or it was evicted), the attempt
+builds it as a CPU job's attempt always does, holding its GPUs meanwhile.
+
+The cache is bounded by ``HOUNSFIELD_ENV_CACHE_MAX`` environments: past it, the least recently
+used one that no build or attempt of this agent uses is deleted (``EnvironmentCache``). pip runs
+in its own process group, killed when the job is cancelled during the build (``BuildCancelledError``).
 """
 
 from __future__ import annotations
@@ -21,12 +31,18 @@ import hashlib
 import logging
 import os
 import shutil
+import signal
 import site
 import subprocess
 import sys
 import sysconfig
 import tarfile
+import tempfile
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
@@ -47,6 +63,10 @@ class CodeSource(Protocol):
     async def code_source(self, job_id: str, digest: str) -> AccessGrant1 | AccessGrant2: ...
 
 
+class BuildCancelledError(Exception):
+    """The job was cancelled while its code or environment was made ready (pip was killed)."""
+
+
 class JobCodeError(Exception):
     """The code or environment could not be made ready; ``kind`` is the attempt's failure kind."""
 
@@ -61,6 +81,8 @@ class JobCode:
 
     code_dir: Path | None = None
     python: str | None = None
+    #: The environment the trainer runs in, held in use in its cache until the attempt ends.
+    environment_key: str | None = None
 
     def apply(self, env: dict[str, str]) -> dict[str, str]:
         """The trainer's environment with the code first on PYTHONPATH (every rank inherits it)."""
@@ -75,41 +97,211 @@ def cache_root(attempt_dir: AttemptDir) -> Path:
     return attempt_dir.root.parent.parent.parent / "cache"
 
 
+READY_FILE = ".ready"
+LAST_USED_FILE = ".last-used"
+
+
+class EnvironmentCache:
+    """The per-job environments of one worker (``<work>/cache/envs/<key>``), LRU-bounded.
+
+    ``max_entries`` (HOUNSFIELD_ENV_CACHE_MAX; None: unbounded) bounds the finished environments:
+    after each build the least recently used ones beyond it are deleted, except those in use. An
+    environment is in use from the moment a build or an attempt of this agent asks for it until
+    that build or attempt ends (``use``), so a running trainer's interpreter is never deleted
+    under it. Last use is the modification time of ``<key>/.last-used``, set at every use.
+    One instance per directory (``of``), so the in-use counts are shared by the agent's builds
+    and attempts.
+    """
+
+    _instances: dict[Path, EnvironmentCache] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, root: Path, max_entries: int | None = None) -> None:
+        self.root = root
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._in_use: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, root: Path, max_entries: int | None = None) -> EnvironmentCache:
+        """The agent's cache for ``root`` (a bound given here applies from now on)."""
+        root = root.resolve()
+        with cls._instances_lock:
+            cache = cls._instances.get(root)
+            if cache is None:
+                cache = cls._instances[root] = cls(root, max_entries)
+            elif max_entries is not None:
+                cache.max_entries = max_entries
+            return cache
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def ready_keys(self) -> list[str]:
+        """Keys of the finished environments (heartbeats advertise them)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in self.root.iterdir()
+            if not entry.name.startswith(".") and (entry / READY_FILE).is_file()
+        )
+
+    def in_use(self, key: str) -> bool:
+        with self._lock:
+            return self._in_use.get(key, 0) > 0
+
+    @contextmanager
+    def use(self, key: str) -> Iterator[None]:
+        """Marks ``key`` in use (never evicted) for the duration of the block."""
+        with self._lock:
+            self._in_use[key] = self._in_use.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._in_use.get(key, 0) - 1
+                if left > 0:
+                    self._in_use[key] = left
+                else:
+                    self._in_use.pop(key, None)
+
+    def acquire(self, key: str) -> None:
+        """Like ``use``, for a use that outlives one block (an attempt); ``release`` ends it."""
+        with self._lock:
+            self._in_use[key] = self._in_use.get(key, 0) + 1
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            left = self._in_use.get(key, 0) - 1
+            if left > 0:
+                self._in_use[key] = left
+            else:
+                self._in_use.pop(key, None)
+
+    def touch(self, key: str) -> None:
+        marker = self.path(key) / LAST_USED_FILE
+        try:
+            marker.touch()
+            now = time.time()
+            os.utime(marker, (now, now))
+        except OSError as error:  # evicted meanwhile: nothing to mark
+            _log.debug("cannot mark %s used: %s", key, error)
+
+    def last_used(self, key: str) -> float:
+        for name in (LAST_USED_FILE, READY_FILE):
+            try:
+                return (self.path(key) / name).stat().st_mtime
+            except OSError:
+                continue
+        return 0.0
+
+    def evict(self) -> list[str]:
+        """Deletes the least recently used environments beyond the bound; returns their keys."""
+        if self.max_entries is None:
+            return []
+        evicted: list[str] = []
+        with self._lock:
+            keys = self.ready_keys()
+            idle = sorted((k for k in keys if self._in_use.get(k, 0) == 0), key=self.last_used)
+            excess = len(keys) - self.max_entries
+            for key in idle[: max(excess, 0)]:
+                # Renamed first, so no reader ever finds a half-deleted environment under its key.
+                doomed = self.root / f".evicted-{key}-{uuid.uuid4().hex[:8]}"
+                try:
+                    self.path(key).rename(doomed)
+                except OSError as error:
+                    _log.warning("cannot evict environment %s: %s", key, error)
+                    continue
+                shutil.rmtree(doomed, ignore_errors=True)
+                evicted.append(key)
+        if evicted:
+            _log.info("evicted environment(s) %s (HOUNSFIELD_ENV_CACHE_MAX=%d)", evicted, self.max_entries)
+        return evicted
+
+
+@dataclass(frozen=True)
+class EnvironmentReady:
+    """A built (or cached) environment: its key, interpreter, and whether it was cached already."""
+
+    key: str
+    python: Path
+    cached: bool
+
+
+async def fetch_code(
+    job_id: str, spec: TrainingJobSpec, source: CodeSource | None, cache: Path, target: Path
+) -> Path | None:
+    """The job's uploaded code unpacked into ``target`` (None: the job has none)."""
+    if spec.code is None:
+        return None
+    if source is None:
+        raise JobCodeError(
+            "infrastructure", "this worker has no checkpoints service connection to fetch code"
+        )
+    digest = spec.code.digest
+    try:
+        grant = await source.code_source(job_id, digest)
+    except Exception as error:
+        raise JobCodeError("infrastructure", f"cannot get the job's code {digest}: {error}") from error
+    archive = await asyncio.to_thread(fetch_archive, grant, digest, cache / "code")
+    await asyncio.to_thread(unpack, archive, target)
+    return target
+
+
+def job_requirements(spec: TrainingJobSpec, code_dir: Path | None) -> list[str]:
+    """The spec's requirement lines, then those of the code's ``requirements.txt``."""
+    requirements = [line.root for line in spec.environment.requirements] if spec.environment else []
+    if code_dir is not None and (code_dir / REQUIREMENTS_FILE).is_file():
+        requirements += requirement_lines((code_dir / REQUIREMENTS_FILE).read_text(encoding="utf-8"))
+    return requirements
+
+
+async def build_environment(
+    requirements: list[str],
+    cache: EnvironmentCache,
+    python: str,
+    cwd: Path,
+    cancel: threading.Event | None = None,
+) -> EnvironmentReady:
+    """Builds (or finds cached) the environment of ``requirements``; ``cancel`` kills pip."""
+    return await asyncio.to_thread(ensure_environment_in, requirements, cache, python, cwd, cancel)
+
+
 async def prepare(
     assignment: Assignment,
     attempt_dir: AttemptDir,
     source: CodeSource | None,
     *,
     python: str = sys.executable,
+    cache: EnvironmentCache | None = None,
+    cancel: threading.Event | None = None,
 ) -> JobCode:
-    """Fetches and unpacks the job's code and builds (or reuses) its environment."""
+    """Fetches and unpacks the job's code and builds (or reuses) its environment.
+
+    With ``cache``, the environment stays in use (never evicted) until ``cache.release(key)``
+    for the key ``JobCode.environment_key`` names; the attempt runner releases it when it ends.
+    """
     spec = assignment.spec
     if not isinstance(spec, TrainingJobSpec) or (spec.code is None and spec.environment is None):
         return JobCode()
-    cache = cache_root(attempt_dir)
-    code_dir: Path | None = None
-    if spec.code is not None:
-        if source is None:
-            raise JobCodeError(
-                "infrastructure", "this worker has no checkpoints service connection to fetch code"
-            )
-        digest = spec.code.digest
-        try:
-            grant = await source.code_source(assignment.jobId, digest)
-        except Exception as error:
-            raise JobCodeError("infrastructure", f"cannot get the job's code {digest}: {error}") from error
-        archive = await asyncio.to_thread(fetch_archive, grant, digest, cache / "code")
-        code_dir = attempt_dir.root / "code"
-        await asyncio.to_thread(unpack, archive, code_dir)
-    requirements = [line.root for line in spec.environment.requirements] if spec.environment else []
-    if code_dir is not None and (code_dir / REQUIREMENTS_FILE).is_file():
-        requirements += requirement_lines((code_dir / REQUIREMENTS_FILE).read_text(encoding="utf-8"))
+    root = cache_root(attempt_dir)
+    code_dir = await fetch_code(assignment.jobId, spec, source, root, attempt_dir.root / "code")
+    requirements = job_requirements(spec, code_dir)
     if not requirements:
         return JobCode(code_dir=code_dir)
-    env_python = await asyncio.to_thread(
-        ensure_environment, requirements, cache / "envs", python, code_dir or attempt_dir.root
-    )
-    return JobCode(code_dir=code_dir, python=str(env_python))
+    envs = cache if cache is not None else EnvironmentCache.of(root / "envs")
+    key = environment_key(requirements, python)
+    envs.acquire(key)
+    try:
+        ready = await build_environment(requirements, envs, python, code_dir or attempt_dir.root, cancel)
+    except BaseException:
+        envs.release(key)
+        raise
+    if cache is None:
+        envs.release(key)  # nobody would release it
+    held = key if cache is not None else None
+    return JobCode(code_dir=code_dir, python=str(ready.python), environment_key=held)
 
 
 def requirement_lines(text: str) -> list[str]:
@@ -175,27 +367,80 @@ def environment_key(requirements: list[str], python: str) -> str:
 
 def ensure_environment(requirements: list[str], cache: Path, python: str, cwd: Path) -> Path:
     """The environment's interpreter, building it unless a finished one is cached."""
-    final = cache / environment_key(requirements, python)
+    return ensure_environment_in(requirements, EnvironmentCache.of(cache), python, cwd).python
+
+
+def ensure_environment_in(
+    requirements: list[str],
+    cache: EnvironmentCache,
+    python: str,
+    cwd: Path,
+    cancel: threading.Event | None = None,
+) -> EnvironmentReady:
+    """Finds the environment in ``cache`` or builds it there, then applies the cache's bound."""
+    key = environment_key(requirements, python)
+    final = cache.path(key)
     interpreter = final / "bin" / "python"
-    if (final / ".ready").is_file():
-        return interpreter
-    cache.mkdir(parents=True, exist_ok=True)
-    building = cache / f".{final.name}.{uuid.uuid4().hex[:8]}"
-    try:
-        _build(building, requirements, python, cwd)
-        (building / ".ready").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    with cache.use(key):
+        if (final / READY_FILE).is_file():
+            cache.touch(key)
+            return EnvironmentReady(key, interpreter, cached=True)
+        cache.root.mkdir(parents=True, exist_ok=True)
+        building = cache.root / f".{key}.{uuid.uuid4().hex[:8]}"
         try:
-            building.rename(final)
-        except OSError:
-            if not (final / ".ready").is_file():  # another attempt finished the same one first otherwise
-                raise
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    _log.info("built environment %s (%d requirements)", final, len(requirements))
-    return interpreter
+            _build(building, requirements, python, cwd, cancel)
+            (building / READY_FILE).write_text("\n".join(requirements) + "\n", encoding="utf-8")
+            try:
+                building.rename(final)
+            except OSError:
+                if not (final / READY_FILE).is_file():  # another build finished the same one first otherwise
+                    raise
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+        cache.touch(key)
+        _log.info("built environment %s (%d requirements)", final, len(requirements))
+        cache.evict()
+    return EnvironmentReady(key, interpreter, cached=False)
 
 
-def _build(directory: Path, requirements: list[str], python: str, cwd: Path) -> None:
+def _run_interruptible(
+    command: list[str], cwd: Path, timeout: float, cancel: threading.Event | None
+) -> tuple[int, str]:
+    """Runs ``command`` in its own process group (its exit code and output); the whole group is
+    killed when ``cancel`` is set (``BuildCancelledError``) or ``timeout`` passes (``TimeoutExpired``),
+    so no pip, build backend or setup script it started outlives it."""
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as output:
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    returncode = process.wait(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if cancel is not None and cancel.is_set():
+                    raise BuildCancelledError("cancelled while its environment was built")
+                if time.monotonic() > deadline:
+                    raise subprocess.TimeoutExpired(command, timeout)
+        finally:
+            if process.returncode is None:
+                _kill_group(process)
+        output.seek(0)
+        return returncode, output.read()
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _build(
+    directory: Path, requirements: list[str], python: str, cwd: Path, cancel: threading.Event | None = None
+) -> None:
     run = subprocess.run(
         [python, "-m", "venv", "--system-site-packages", "--without-pip", str(directory)],
         capture_output=True,
@@ -218,14 +463,14 @@ def _build(directory: Path, requirements: list[str], python: str, cwd: Path) -> 
         str(requirements_file),
     ]
     try:
-        pip = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=PIP_TIMEOUT_SECONDS)
+        returncode, output = _run_interruptible(command, cwd, PIP_TIMEOUT_SECONDS, cancel)
     except subprocess.TimeoutExpired as error:
         raise JobCodeError("environment", f"pip did not finish within {PIP_TIMEOUT_SECONDS:g} s") from error
-    if pip.returncode != 0:
-        tail = "\n".join((pip.stdout + pip.stderr).strip().splitlines()[-PIP_TAIL_LINES:])
+    if returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-PIP_TAIL_LINES:])
         raise JobCodeError(
             "environment",
-            f"installing the job's requirements failed (pip exit code {pip.returncode}):\n{tail}",
+            f"installing the job's requirements failed (pip exit code {returncode}):\n{tail}",
         )
 
 

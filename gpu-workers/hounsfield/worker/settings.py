@@ -26,6 +26,8 @@
 | HOUNSFIELD_DRAIN_ON_STOP | true | on SIGTERM/SIGINT, stop the running trainers (``preempted``, requeued); |
 |  |  | false: exit leaving them running for the next agent to re-adopt (restarts, |
 |  |  | upgrades) |
+| HOUNSFIELD_ENV_CACHE_MAX | 20 | per-job environments kept in ``<work>/cache/envs``: beyond it the least |
+|  |  | recently used one that no build or attempt uses is deleted after each build |
 | HOUNSFIELD_READOPT_WAIT_SECONDS | 30 | at start, how long to wait for the scheduler to say whether a |
 |  |  | trainer left running is still current before stopping it |
 """
@@ -87,6 +89,8 @@ class WorkerSettings(BaseSettings):
     #: False: an agent asked to stop leaves its trainers running, to be re-adopted by the next one.
     drain_on_stop: bool = True
     readopt_wait_seconds: float = Field(30.0, ge=0, le=3600)
+    #: Per-job environments kept in the cache (LRU by last use, never one in use).
+    env_cache_max: int = Field(20, ge=1, le=100_000)
 
     @field_validator("worker_id")
     @classmethod

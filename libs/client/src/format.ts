@@ -25,6 +25,8 @@ export function formatEvent(event: JobEvent): string {
       return formatAlert(event);
     case 'notice':
       return `  ${event.level === 'warning' ? 'warning' : 'note'} (${event.kind}): ${event.message}`;
+    case 'environment':
+      return `  environment ${event.outcome} on ${event.workerId}${event.key ? ` (${event.key}${event.cached ? ', cached' : ''})` : ''}${event.reason ? ` — ${event.reason}` : ''}`;
   }
 }
 

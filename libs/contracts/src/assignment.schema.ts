@@ -23,6 +23,12 @@ export const assignmentSchema = z
     resumeFrom: z.string().min(1).max(1024).optional(),
     /** Checkpoint (id) to take initial weights from, resolved from `spec.checkpoint.initFrom` on a fresh start. */
     initFrom: z.string().min(1).max(1024).optional(),
+    /**
+     * `environment`: not an attempt, but the job's environment phase: fetch its code and build (or
+     * find cached) its per-job environment, then report an `environment` event; no GPU is leased
+     * and no trainer starts. Absent: run the attempt.
+     */
+    phase: z.enum(['environment']).optional(),
     issuedAt: timestampSchema,
   })
   .strict()

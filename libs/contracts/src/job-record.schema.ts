@@ -3,6 +3,7 @@ import { alertEventSchema } from './alert-event.schema';
 import { userNameSchema } from './api-principal.schema';
 import { identifierSchema, timestampSchema } from './common.schema';
 import { jobSpecSchema } from './job-spec.schema';
+import { jobEnvironmentStatusSchema } from './code.schema';
 import { jobNoticeEventSchema } from './job-notice-event.schema';
 import { jobStateSchema } from './job-state.schema';
 import { progressEventSchema } from './progress-event.schema';
@@ -62,6 +63,10 @@ export const jobRecordSchema = z
     exitCode: z.number().int().optional(),
     reason: z.string().max(4096).optional(),
     logTail: z.array(z.string()).optional(),
+    /** A GPU job's environment phase: built before any GPU is leased (see JobEnvironmentStatus). */
+    environment: jobEnvironmentStatusSchema.optional(),
+    /** Environment builds that failed by a worker's fault or were lost with their worker (the job fails at 5). */
+    environmentBuildFailures: z.number().int().min(0).optional(),
     /** Why a queued job waits, in words a person can act on. */
     pendingReason: z.string().optional(),
     /** 1-based position among queued jobs (priority, then age). */

@@ -55,7 +55,7 @@ import { logReadReplySchema, logReadRequestSchema } from './log-read.schema';
 import { logAttemptSummarySchema, logSegmentCommitSchema, logSegmentGrantRequestSchema } from './log-segment.schema';
 import { checkpointImportJobSpecSchema, evaluationShardJobSpecSchema, initFromSchema, jobSpecSchema, trainingJobSpecSchema } from './job-spec.schema';
 import { progressEventSchema } from './progress-event.schema';
-import { codeReferenceSchema, codeSourceRequestSchema, jobEnvironmentSchema } from './code.schema';
+import { codeReferenceSchema, codeSourceRequestSchema, environmentEventSchema, jobEnvironmentSchema, jobEnvironmentStatusSchema } from './code.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
 import { runtimeInfoSchema, statusEventSchema } from './status-event.schema';
 import { jobStateEventSchema } from './job-state-event.schema';
@@ -108,6 +108,8 @@ export const EXPORTED_SCHEMAS = {
   CheckpointEvaluationUpdate: checkpointEvaluationUpdateSchema,
   CodeReference: codeReferenceSchema,
   JobEnvironment: jobEnvironmentSchema,
+  JobEnvironmentStatus: jobEnvironmentStatusSchema,
+  EnvironmentEvent: environmentEventSchema,
   CodeSourceRequest: codeSourceRequestSchema,
   EvaluationSpec: evaluationSpecSchema,
   PcdiffEvaluationSpec: pcdiffEvaluationSpecSchema,

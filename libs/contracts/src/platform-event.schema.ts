@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
+import { environmentEventSchema } from './code.schema';
 import { jobNoticeEventSchema } from './job-notice-event.schema';
 import { jobStateEventSchema } from './job-state-event.schema';
 import { progressEventSchema } from './progress-event.schema';
@@ -14,6 +15,7 @@ export const platformEventSchema = z.discriminatedUnion('type', [
   jobStateEventSchema,
   alertEventSchema,
   jobNoticeEventSchema,
+  environmentEventSchema,
 ]);
 export type PlatformEvent = z.infer<typeof platformEventSchema>;
 
@@ -24,5 +26,6 @@ export const jobEventSchema = z.discriminatedUnion('type', [
   jobStateEventSchema,
   alertEventSchema,
   jobNoticeEventSchema,
+  environmentEventSchema,
 ]);
 export type JobEvent = z.infer<typeof jobEventSchema>;

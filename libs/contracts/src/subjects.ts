@@ -33,6 +33,9 @@ export const SUBJECTS = {
   /** Notices about an attempt (warm-start key report, frozen weights, refused commits). */
   jobNotice: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.notice`,
   jobNoticeAll: `${SUBJECT_PREFIX.events}.job.*.notice`,
+  /** How a job's environment build (its environment phase) ended (worker → scheduler). */
+  jobEnvironment: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.environment`,
+  jobEnvironmentAll: `${SUBJECT_PREFIX.events}.job.*.environment`,
   jobEvents: (jobId: string) => `${SUBJECT_PREFIX.events}.job.${jobId}.>`,
   jobStatusAll: `${SUBJECT_PREFIX.events}.job.*.status`,
   jobProgressAll: `${SUBJECT_PREFIX.events}.job.*.progress`,

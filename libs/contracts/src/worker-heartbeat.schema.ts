@@ -49,6 +49,10 @@ export const workerHeartbeatSchema = z
     /** Host memory in bytes (from /proc/meminfo), for people and placement notes. */
     memoryTotalBytes: z.number().int().min(0).optional(),
     memoryAvailableBytes: z.number().int().min(0).optional(),
+    /** Keys of the per-job environments cached on this worker (GPU placement prefers them). */
+    environments: z.array(z.string().regex(/^[0-9a-f]{8,64}$/)).max(1024).optional(),
+    /** Jobs whose environment this worker is building now (their environment phase). */
+    environmentBuilds: z.array(identifierSchema).max(256).optional(),
     /** Attempts this worker is running now. */
     running: z.array(z.object({ jobId: identifierSchema, attempt: z.number().int().min(1) }).strict()).max(256),
     /** Seconds between heartbeats; the scheduler declares the worker dead after a few missed ones. */

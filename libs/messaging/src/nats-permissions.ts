@@ -55,13 +55,13 @@ export const SERVICE_PUBLISHES: Record<PlatformService, readonly string[]> = {
 };
 
 /**
- * What a worker publishes besides its calls: its heartbeats, status, progress and notices of jobs
+ * What a worker publishes besides its calls: its heartbeats, status, progress, notices and environment builds of jobs
  * (a trainer's `report_event`, such as a warm start or a graceful stop), and the
  * live lines of attempt logs. Job subjects are keyed by job, not worker, so they are open to every
  * worker; the scheduler takes a status only from the worker the attempt was placed on.
  */
 export function workerPublishes(workerId: string): string[] {
-  return [SUBJECTS.workerHeartbeat(workerId), SUBJECTS.jobStatus('*'), SUBJECTS.jobProgress('*'), SUBJECTS.jobNotice('*'), SUBJECTS.logsAll];
+  return [SUBJECTS.workerHeartbeat(workerId), SUBJECTS.jobStatus('*'), SUBJECTS.jobProgress('*'), SUBJECTS.jobNotice('*'), SUBJECTS.jobEnvironment('*'), SUBJECTS.logsAll];
 }
 
 export interface NatsPermissions {

@@ -1,4 +1,4 @@
-import { Assignment, assignmentSchema, CONSUMERS, GpuInfo, jobKindSchema, SCHEMA_VERSION, StatusEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
+import { Assignment, assignmentSchema, CONSUMERS, EnvironmentEvent, GpuInfo, jobKindSchema, SCHEMA_VERSION, StatusEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 import { decodeJson, encodeJson, NatsClient } from '@hounsfield/messaging';
 
 /** Speaks the worker side of the protocol from a test: heartbeats, assignments, status. */
@@ -7,6 +7,9 @@ export class FakeWorker {
   private seq = 0;
   /** Attempts this worker says it runs (from the statuses it sent), as a real agent lists them. */
   readonly running = new Map<string, { jobId: string; attempt: number }>();
+  /** Environment keys this worker says it has cached, and the jobs whose environment it builds. */
+  readonly environments: string[] = [];
+  readonly builds = new Set<string>();
 
   constructor(
     private readonly nats: NatsClient,
@@ -42,6 +45,8 @@ export class FakeWorker {
         gpus: this.gpus(),
         kinds: jobKindSchema.options.map((kind) => ({ kind, version: '1' })),
         running: [...this.running.values()],
+        ...(this.environments.length ? { environments: this.environments } : {}),
+        ...(this.builds.size ? { environmentBuilds: [...this.builds] } : {}),
         intervalSeconds: 0.5,
         at: new Date().toISOString(),
       }),
@@ -74,6 +79,23 @@ export class FakeWorker {
       }
     }
     return undefined;
+  }
+
+  /** How an environment build (an assignment with phase `environment`) ended. */
+  async environment(order: Assignment, outcome: EnvironmentEvent['outcome'], extra: Partial<EnvironmentEvent> = {}): Promise<void> {
+    const event: EnvironmentEvent = {
+      v: SCHEMA_VERSION,
+      type: 'environment',
+      jobId: order.jobId,
+      attempt: order.attempt,
+      workerId: this.workerId,
+      buildId: order.assignmentId,
+      outcome,
+      at: new Date().toISOString(),
+      ...extra,
+    };
+    this.builds.delete(order.jobId);
+    await this.nats.js.publish(SUBJECTS.jobEnvironment(order.jobId), encodeJson(event), { msgID: `${event.buildId}:${outcome}` });
   }
 
   async status(assignment: Assignment, state: StatusEvent['state'], extra: Partial<StatusEvent> = {}): Promise<void> {

@@ -116,6 +116,82 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
     expect((await get(job.id)).state).toBe('assigned');
   });
 
+  it('builds a GPU job’s environment as CPU work before any lease, then places it where the environment is cached', async () => {
+    const a = worker('env-a-node', 2, 'envphase');
+    const b = worker('env-b-node', 1, 'envphase');
+    a.startHeartbeats();
+    b.startHeartbeats();
+    const job = await submit(spec('envphase', { environment: { requirements: ['einops==0.8.0'] } }));
+    // The build goes to the worker with the most of the job's GPUs free, as CPU work.
+    const order = await a.nextAssignment();
+    expect(order).toMatchObject({ jobId: job.id, attempt: 1, phase: 'environment', gpuIndices: [], cudaVisibleDevices: '' });
+    a.builds.add(job.id);
+    const building = await get(job.id);
+    expect(building).toMatchObject({ state: 'queued', environment: { state: 'building', workerId: 'env-a-node', buildId: order!.assignmentId } });
+    expect(building.pendingReason).toContain('building its environment on env-a-node');
+    expect(building.workerId).toBeUndefined();
+    expect(building.gpuIndices).toBeUndefined();
+    expect(building.history.map((h) => h.state)).toEqual(['queued']);
+    // A report of another build changes nothing.
+    await a.environment({ ...order!, assignmentId: `${job.id}:1:env:earlier` }, 'ready', { key: 'aaaaaaaaaaaaaaaaaaaaaaaa' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await get(job.id)).environment?.state).toBe('building');
+
+    const key = '0123456789abcdef01234567';
+    a.environments.push(key);
+    await a.heartbeat();
+    await a.environment(order!, 'ready', { key });
+    // Best fit alone would take env-b-node's single GPU; the cached environment wins.
+    const attempt = await a.nextAssignment();
+    expect(attempt).toMatchObject({ jobId: job.id, attempt: 1, gpuIndices: [0] });
+    expect(attempt?.phase).toBeUndefined();
+    const placed = await waitFor(job.id, (j) => j.state === 'assigned');
+    expect(placed).toMatchObject({ workerId: 'env-a-node', environment: { state: 'ready', key, workerId: 'env-a-node' } });
+    expect(Date.parse(placed.environment!.readyAt!)).toBeLessThanOrEqual(Date.parse(placed.attempts![0].assignedAt));
+  });
+
+  it('fails a job whose environment does not build, with no attempt; a build lost with its worker is placed again', async () => {
+    const doomed = worker('env-doomed-node', 1, 'envfail');
+    doomed.startHeartbeats();
+    const job = await submit(spec('envfail', { environment: { requirements: ['hf-no-such-package==9.9'] } }));
+    const lost = await doomed.nextAssignment();
+    expect(lost?.phase).toBe('environment');
+    doomed.stopHeartbeats(); // the worker dies mid-build
+    const other = worker('env-other-node', 1, 'envfail');
+    other.startHeartbeats();
+    const again = await other.nextAssignment(20_000);
+    expect(again).toMatchObject({ jobId: job.id, attempt: 1, phase: 'environment' });
+    expect(again?.assignmentId).not.toBe(lost?.assignmentId);
+    await doomed.environment(lost!, 'failed', { failureKind: 'environment', reason: 'too late' }); // ignored: not current
+    const tail = 'installing the job’s requirements failed (pip exit code 1):\nERROR: No matching distribution found for hf-no-such-package==9.9';
+    await other.environment(again!, 'failed', { failureKind: 'environment', reason: tail });
+    const failed = await waitFor(job.id, (j) => j.state === 'failed');
+    expect(failed.reason).toBe(tail);
+    expect(failed.history.map((h) => h.state)).toEqual(['queued', 'failed']);
+    expect(failed.history[1].failureKind).toBe('environment');
+    expect(failed.attempts ?? []).toEqual([]);
+    expect(failed.restarts).toBe(0);
+  });
+
+  it('builds an environment again after a failure by the worker’s fault, and gives up after five', async () => {
+    const w = worker('env-infra-node', 1, 'envinfra');
+    w.startHeartbeats();
+    const job = await submit(spec('envinfra', { environment: { requirements: ['einops==0.8.0'] } }));
+    const orders = new Set<string>();
+    for (let i = 1; i <= 5; i += 1) {
+      const order = await w.nextAssignment();
+      expect(order).toMatchObject({ jobId: job.id, phase: 'environment' });
+      orders.add(order!.assignmentId);
+      await w.environment(order!, 'failed', { failureKind: 'infrastructure', reason: 'cannot get the job’s code: no connection' });
+      if (i < 5) expect((await waitFor(job.id, (j) => j.environmentBuildFailures === i)).state).toBe('queued');
+    }
+    expect(orders.size).toBe(5);
+    const failed = await waitFor(job.id, (j) => j.state === 'failed');
+    expect(failed.reason).toContain('its environment build failed 5 times');
+    expect(failed.history[failed.history.length - 1].failureKind).toBe('infrastructure');
+    expect(failed.attempts ?? []).toEqual([]);
+  });
+
   it('requeues the jobs of a worker that stops heartbeating, without spending a restart', async () => {
     const doomed = worker('doomed-node', 2, 'orphan');
     doomed.startHeartbeats();

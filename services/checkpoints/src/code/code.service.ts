@@ -74,7 +74,9 @@ export class CodeService {
   async source(request: CodeSourceRequest, workerId: string): Promise<AccessGrant> {
     const job = await requestRpc(this.nats.nc, SERVICE_RPCS.getJob, { id: request.jobId });
     const code = isTrainingSpec(job.spec) ? job.spec.code?.digest : undefined;
-    if (job.workerId !== workerId || code !== request.digest) {
+    // The job's placement, or the worker building its environment (a GPU job's environment phase).
+    const builder = job.state === 'queued' && job.environment?.state === 'building' ? job.environment.workerId : undefined;
+    if ((job.workerId !== workerId && builder !== workerId) || code !== request.digest) {
       this.logger.warn(`worker ${workerId} asked for code ${request.digest} of job ${request.jobId}, which is on ${job.workerId ?? 'no worker'} with ${code ?? 'no code'}`);
       throw checkpointError(CheckpointErrorCode.NotFound, `job ${request.jobId} on worker ${workerId} runs no code ${request.digest}`);
     }

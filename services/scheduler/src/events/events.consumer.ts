@@ -6,7 +6,7 @@ import { OutboxPublisher } from '../scheduling/outbox.publisher';
 import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
 import { WorkerRepository } from '../workers/worker.repository';
 
-/** The scheduler's durable view of the EVENTS stream: heartbeats, status and progress. */
+/** The scheduler's durable view of the EVENTS stream: heartbeats, status, progress, notices and environment builds. */
 @Injectable()
 export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(EventsConsumer.name);
@@ -24,7 +24,7 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
     await ensureConsumer(
       this.nats.jsm,
       STREAMS.events,
-      eventsConsumerConfig(CONSUMERS.scheduler, [SUBJECTS.workerHeartbeatAll, SUBJECTS.jobStatusAll, SUBJECTS.jobProgressAll, SUBJECTS.jobNoticeAll]),
+      eventsConsumerConfig(CONSUMERS.scheduler, [SUBJECTS.workerHeartbeatAll, SUBJECTS.jobStatusAll, SUBJECTS.jobProgressAll, SUBJECTS.jobNoticeAll, SUBJECTS.jobEnvironmentAll]),
     );
     this.consumer = new DurableConsumer({
       js: this.nats.js,
@@ -56,6 +56,8 @@ export class EventsConsumer implements OnApplicationBootstrap, OnApplicationShut
         return this.workerEvents.onProgress(event);
       case 'notice':
         return this.workerEvents.onNotice(event);
+      case 'environment':
+        return this.workerEvents.onEnvironment(event);
       case 'state':
       case 'alert':
         return;

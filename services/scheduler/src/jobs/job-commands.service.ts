@@ -74,7 +74,7 @@ export class JobCommands {
     return this.queries.view(job);
   }
 
-  /** Queued jobs end at once; placed ones get SIGTERM, a grace period, then SIGKILL from their worker. */
+  /** Queued jobs end at once (an environment build is stopped); placed ones get SIGTERM, a grace period, then SIGKILL from their worker. */
   cancel(id: string, graceSeconds: number): Promise<JobRecord> {
     return this.stop(id, graceSeconds, 'cancelled', 'cancelled by request');
   }
@@ -93,6 +93,8 @@ export class JobCommands {
     if (job.state === 'queued' || job.state === 'preempted') {
       const next = transition(job, stopAs, { finishedAt: nowIso(), ...(stopAs === 'failed' ? { reason } : {}) }, reason);
       await this.commitOrConflict(next, { expectedAttempt: job.attempt, allowedStates: [job.state], active: false, outbox: [stateEventEntry(next, job.state)] });
+      // A job building its environment ends at once too; its worker kills pip (its process group).
+      if (job.environment?.state === 'building') await this.workerStop.requestWorkerStop(job.environment.workerId, job.id, job.attempt, 0);
       return this.queries.view(next);
     }
     const marked = { ...job, cancelRequested: true, stopAs, stopReason: reason, updatedAt: nowIso() };

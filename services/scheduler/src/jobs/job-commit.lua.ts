@@ -8,7 +8,9 @@
  * KEYS: job, queue, active, lease hash (of the worker concerned), outbox, active job → worker hash
  * ARGV: expected attempt, allowed states (comma list), new job JSON, queue score ('' = remove),
  *       active ('1' add, '0' remove), lease op ('claim' | 'release' | 'none'), lease token,
- *       GPU indices (comma list), the job's worker ('' = none), then pairs of outbox field and value.
+ *       GPU indices (comma list), the job's worker ('' = none), the environment build the job must
+ *       still be in ('' = any: a report of an earlier build changes nothing), then pairs of outbox
+ *       field and value.
  */
 export const JOB_COMMIT_LUA = `
 local current = redis.call('GET', KEYS[1])
@@ -20,6 +22,9 @@ for state in string.gmatch(ARGV[2], '[^,]+') do
   if job.state == state then allowed = true end
 end
 if not allowed then return 'stale' end
+if ARGV[10] ~= '' then
+  if type(job.environment) ~= 'table' or job.environment.buildId ~= ARGV[10] then return 'stale' end
+end
 if ARGV[6] == 'claim' then
   for idx in string.gmatch(ARGV[8], '[^,]+') do
     if redis.call('HEXISTS', KEYS[4], idx) == 1 then return 'busy' end
@@ -46,7 +51,7 @@ else
   redis.call('SREM', KEYS[3], job.id)
   redis.call('HDEL', KEYS[6], job.id)
 end
-for i = 10, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
 end
 return 'ok'

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
 import { InventoryService } from '../scheduling/inventory.service';
-import { placeJob } from '../scheduling/placement';
+import { awaitingEnvironment, placeEnvironmentBuild, placeJobPreferring } from '../scheduling/placement';
 import { JobRepository } from './job.repository';
 
 const jobPositionSchema = z.object({ score: z.number(), id: z.string() }).strict();
@@ -58,7 +58,15 @@ export class JobQueries {
    * what it needs against what is free, or the jobs ahead of it when it would fit.
    */
   private async pendingReason(job: JobRecord, position: number | undefined): Promise<string> {
-    const result = placeJob(job.spec, await this.inventory.candidatesForView(), { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT });
+    const policy = { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT };
+    if (job.environment?.state === 'building') {
+      return `building its environment on ${job.environment.workerId} since ${job.environment.requestedAt} (one CPU slot; no GPU is leased until it is ready)`;
+    }
+    if (awaitingEnvironment(job)) {
+      const build = placeEnvironmentBuild(job.spec, await this.inventory.candidatesForView(), policy);
+      return build.placed ? `its environment is built first (no GPU is leased until it is ready); fits on ${build.workerId} for that` : build.reason;
+    }
+    const result = placeJobPreferring(job.spec, await this.inventory.candidatesForView(), policy, job.environment?.key);
     if (!result.placed) return result.reason;
     const ahead = (position ?? 1) - 1;
     return ahead > 0

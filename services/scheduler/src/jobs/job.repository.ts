@@ -3,6 +3,7 @@ import { JobNoticeEvent, jobNoticeEventSchema, JobRecord, JobState, ProgressEven
 import Redis from 'ioredis';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { REDIS } from '@hounsfield/runtime';
+import { awaitingEnvironment } from '../scheduling/placement';
 import { JOB_COMMIT_LUA, QUEUE_POSITION_LUA } from './job-commit.lua';
 
 /** Notices kept per job (the newest). */
@@ -36,6 +37,8 @@ export interface CommitOptions {
   queueScore?: number;
   active: boolean;
   lease?: { op: 'claim' | 'release'; workerId: string; token: string; gpuIndices?: number[] };
+  /** Apply only while the job's environment build is this one (see JobEnvironmentStatus.buildId). */
+  expectedEnvironmentBuild?: string;
   outbox?: OutboxEntry[];
 }
 
@@ -47,9 +50,12 @@ export interface JobPosition {
 
 export type CommitResult = 'ok' | 'stale' | 'busy' | 'missing';
 
-/** Which queue a job waits in: its GPU count (0 = CPU jobs). */
+/**
+ * Which queue a job waits in: its GPU count (0 = CPU work). A GPU job in its environment phase
+ * waits in the CPU queue until its environment is ready (the build is CPU work), then in its own.
+ */
 export function queueSizeOf(job: JobRecord): number {
-  return job.spec.resources.gpus;
+  return awaitingEnvironment(job) ? 0 : job.spec.resources.gpus;
 }
 
 /** Upper bound of GPUs per job (the spec's own limit). */
@@ -213,7 +219,9 @@ export class JobRepository {
       lease?.op ?? 'none',
       lease?.token ?? '',
       (lease?.gpuIndices ?? []).join(','),
-      job.workerId ?? '',
+      // The worker the job occupies: its placement, or the worker building its environment.
+      job.workerId ?? (job.state === 'queued' && job.environment?.state === 'building' ? job.environment.workerId : ''),
+      options.expectedEnvironmentBuild ?? '',
     ];
     for (const entry of options.outbox ?? []) args.push(entry.msgId, serialiseEntry(entry));
     const keys = [this.jobKey(job.id), this.queueKey(queueSizeOf(job)), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey(), this.activeWorkersKey()];

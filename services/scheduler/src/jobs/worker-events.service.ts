@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { isTerminalJobState, isTrainingSpec, JobNoticeEvent, JobRecord, JobState, ProgressEvent, StatusEvent, TrainingJobSpec } from '@hounsfield/contracts';
+import { EnvironmentEvent, isTerminalJobState, isTrainingSpec, JobNoticeEvent, JobRecord, JobState, ProgressEvent, StatusEvent, TrainingJobSpec } from '@hounsfield/contracts';
 import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
 import { OutboxPublisher } from '../scheduling/outbox.publisher';
 import { leaseToken } from '../workers/worker.model';
@@ -9,6 +9,8 @@ import { clearPlacement, endAttempt, nowIso, stateEventEntry, transition } from 
 import { WorkerStopClient } from './worker-stop.client';
 
 const PLACED_STATES: JobState[] = ['assigned', 'starting', 'running'];
+/** Environment builds lost or failed by the workers' fault before the job fails (see requeueEnvironment). */
+const MAX_ENVIRONMENT_BUILD_FAILURES = 5;
 
 /**
  * What workers report, and what it does to a job: progress and notices stored, status moving the
@@ -94,6 +96,84 @@ export class WorkerEvents {
       }
     }
     this.trigger.kick();
+  }
+
+  /**
+   * How a job's environment build ended (its environment phase; the job is `queued` meanwhile):
+   * `ready` puts it in its GPU queue, where placement prefers workers that have the environment
+   * cached; `environment` and `preflight` failures end the job `failed` at once, with pip's output,
+   * no attempt placed and no GPU leased, not retried (the same requirements fail the same way); an
+   * `infrastructure` failure places the build again. A report of a build that is no longer the
+   * job's (withdrawn and placed again, or the job ended: a cancelled build) changes nothing.
+   */
+  async onEnvironment(event: EnvironmentEvent): Promise<void> {
+    const job = await this.jobs.get(event.jobId);
+    const environment = job?.environment;
+    if (!job || job.state !== 'queued' || environment?.state !== 'building' || environment.buildId !== event.buildId || environment.workerId !== event.workerId) {
+      this.logger.log(`environment ${event.outcome} of job ${event.jobId} (build ${event.buildId}) is no longer current; ignored`);
+      return;
+    }
+    if (event.outcome === 'ready') {
+      const next: JobRecord = {
+        ...job,
+        environment: { ...environment, state: 'ready', ...(event.key ? { key: event.key } : {}), ...(event.cached ? { cached: true } : {}), readyAt: event.at },
+        updatedAt: nowIso(),
+      };
+      const result = await this.jobs.commit(next, {
+        expectedAttempt: job.attempt,
+        allowedStates: ['queued'],
+        expectedEnvironmentBuild: event.buildId,
+        queueScore: queueScore(job.spec.priority, job.createdAt),
+        active: false,
+      });
+      if (result !== 'ok') this.logger.warn(`job ${job.id}: environment ready not applied (${result})`);
+      else this.logger.log(`job ${job.id}: environment ${event.key ?? '(nothing to install)'} ready on ${event.workerId}${event.cached ? ' (cached)' : ''}`);
+    } else if (event.outcome === 'failed' && event.failureKind !== 'infrastructure') {
+      const kind = event.failureKind ?? 'environment';
+      const reason = event.reason ?? 'the job\'s environment could not be built';
+      const failed = transition({ ...job, environment: undefined }, 'failed', { reason, finishedAt: event.at }, reason);
+      failed.history[failed.history.length - 1].failureKind = kind;
+      await this.jobs
+        .commit(failed, { expectedAttempt: job.attempt, allowedStates: ['queued'], expectedEnvironmentBuild: event.buildId, active: false, outbox: [stateEventEntry(failed, 'queued')] })
+        .then(async (result) => (result === 'ok' ? this.outbox.flush() : this.logger.warn(`job ${job.id}: environment failure not applied (${result})`)));
+    } else {
+      // `infrastructure` counts against the job (a worker that cannot fetch the code or create an
+      // environment would otherwise be given the build forever); `cancelled` (an agent stopping) does not.
+      const why = `worker ${event.workerId}: ${event.reason ?? `the environment build ended ${event.outcome}`}`;
+      await this.requeueEnvironment(job, why, event.outcome === 'failed');
+    }
+    this.trigger.kick();
+  }
+
+  /**
+   * An environment build that will not report (lost, or failed by the worker's fault) goes back to
+   * the queue to be placed again; after MAX_ENVIRONMENT_BUILD_FAILURES such failures the job fails
+   * (kind `infrastructure`) instead of being built forever.
+   */
+  async requeueEnvironment(job: JobRecord, reason: string, countsAsFailure = true): Promise<boolean> {
+    const failures = (job.environmentBuildFailures ?? 0) + (countsAsFailure ? 1 : 0);
+    const guard = job.environment ? { expectedEnvironmentBuild: job.environment.buildId } : {};
+    if (failures >= MAX_ENVIRONMENT_BUILD_FAILURES) {
+      const why = `${reason}; its environment build failed ${failures} times by the workers' fault, so the job is not built again (check the workers' logs, then submit it again)`;
+      const failed = transition({ ...job, environment: undefined, environmentBuildFailures: failures }, 'failed', { reason: why, finishedAt: nowIso() }, why);
+      failed.history[failed.history.length - 1].failureKind = 'infrastructure';
+      const ended = await this.jobs.commit(failed, { expectedAttempt: job.attempt, allowedStates: ['queued'], ...guard, active: false, outbox: [stateEventEntry(failed, 'queued')] });
+      if (ended === 'ok') await this.outbox.flush();
+      return ended === 'ok';
+    }
+    const next: JobRecord = { ...job, environment: undefined, ...(failures ? { environmentBuildFailures: failures } : {}), updatedAt: nowIso() };
+    const result = await this.jobs.commit(next, {
+      expectedAttempt: job.attempt,
+      allowedStates: ['queued'],
+      ...guard,
+      queueScore: queueScore(job.spec.priority, job.createdAt),
+      active: false,
+    });
+    if (result === 'ok') {
+      this.logger.warn(`job ${job.id}: ${reason}`);
+      this.trigger.kick();
+    }
+    return result === 'ok';
   }
 
   /** Asks a worker to stop the attempts it runs that are no longer the current attempt on it. */

@@ -3,7 +3,7 @@ import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { JobRepository } from '../jobs/job.repository';
 import { WorkerState } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
-import { Candidate, cpuSlotsOf } from './placement';
+import { Candidate, cpuSlotsOf, ENVIRONMENT_BUILD_CPU_SLOTS } from './placement';
 
 /** Job states that hold capacity on their worker. */
 const PLACED = new Set(['assigned', 'starting', 'running']);
@@ -51,6 +51,9 @@ export class InventoryService {
     const cpuUsed = new Map<string, number>();
     for (const job of placedThere.length ? await this.jobs.getMany(placedThere) : []) {
       if (job.workerId && PLACED.has(job.state)) cpuUsed.set(job.workerId, (cpuUsed.get(job.workerId) ?? 0) + cpuSlotsOf(job.spec));
+      // A queued job building its environment (its environment phase) holds one CPU slot there.
+      const builder = job.state === 'queued' && job.environment?.state === 'building' ? job.environment.workerId : undefined;
+      if (builder) cpuUsed.set(builder, (cpuUsed.get(builder) ?? 0) + ENVIRONMENT_BUILD_CPU_SLOTS);
     }
     return live.map((worker, i) => {
       const id = worker.heartbeat.workerId;

@@ -23,6 +23,43 @@ export class JobAssigner {
     private readonly resumePoints: ResumePointService,
   ) {}
 
+  /**
+   * Places a GPU job's environment build on a worker (its environment phase): the job stays
+   * `queued`, leaves the queue and occupies one CPU slot there (no GPU lease), and the worker gets
+   * an assignment with `phase: environment`. Its `environment` event brings the job back to the
+   * GPU queue, or ends it (WorkerEvents.onEnvironment).
+   */
+  async assignEnvironment(job: JobRecord, workerId: string): Promise<boolean> {
+    const at = nowIso();
+    const buildId = `${job.id}:${job.attempt}:env:${Date.now().toString(36)}`;
+    const order: Assignment = {
+      v: SCHEMA_VERSION,
+      assignmentId: buildId,
+      jobId: job.id,
+      attempt: job.attempt,
+      workerId,
+      spec: job.spec,
+      gpuIndices: [],
+      cudaVisibleDevices: '',
+      nprocPerNode: 1,
+      phase: 'environment',
+      issuedAt: at,
+    };
+    const next: JobRecord = { ...job, environment: { state: 'building', workerId, requestedAt: at, buildId }, updatedAt: at };
+    const result = await this.jobs.commit(next, {
+      expectedAttempt: job.attempt,
+      allowedStates: ['queued'],
+      active: true,
+      outbox: [{ msgId: buildId, subject: SUBJECTS.assign(workerId), payload: order }],
+    });
+    if (result !== 'ok') {
+      this.logger.warn(`job ${job.id}: environment build on ${workerId} not applied (${result})`);
+      return false;
+    }
+    this.logger.log(`job ${job.id}#${job.attempt}: building its environment on ${workerId} (one CPU slot, no GPU lease)`);
+    return true;
+  }
+
   async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
     const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
     // Internal tasks train nothing: no batch or learning rate to resolve.

@@ -1,6 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
-import { GpuInfo, jobKindSchema, JobSpec, jobSpecSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
-import { Candidate, capacityShortfall, cpuSlotsOf, placeJob, reservationFor } from './placement';
+import { GpuInfo, jobKindSchema, JobRecord, JobSpec, jobSpecSchema, SCHEMA_VERSION } from '@hounsfield/contracts';
+import { queueSizeOf } from '../jobs/job.repository';
+import {
+  awaitingEnvironment,
+  Candidate,
+  capacityShortfall,
+  cpuSlotsOf,
+  needsEnvironmentPhase,
+  placeEnvironmentBuild,
+  placeJob,
+  placeJobPreferring,
+  reservationFor,
+} from './placement';
 
 const GIB = 1024 ** 3;
 const policy = { busyUtilizationPercent: 90 };
@@ -128,5 +139,72 @@ describe('CPU slots', () => {
     const reason = capacityShortfall(job({ gpus: 0, cpuProcesses: 8 }), [cpuWorker('small', 2).worker, cpuWorker('medium', 4).worker]);
     expect(reason).toContain('the most CPU slots any registered worker has is 4 (medium)');
     expect(capacityShortfall(twoProcesses, [cpuWorker('small', 2).worker])).toBeUndefined();
+  });
+});
+
+describe('the environment phase: a GPU script job’s environment is built before any GPU is leased', () => {
+  const digest = `sha256:${'a'.repeat(64)}`;
+  function script(resources: Partial<JobSpec['resources']>, extra: Record<string, unknown> = {}): JobSpec {
+    return jobSpecSchema.parse({ name: 's', kind: 'script', script: { module: 'my_lab.train' }, resources, hyperparameters: { globalBatch: 4, baseLr: 0.01 }, ...extra });
+  }
+  function record(spec: JobSpec, environment?: JobRecord['environment']): JobRecord {
+    const at = new Date().toISOString();
+    return { id: 'j1', spec, state: 'queued', attempt: 1, restarts: 0, createdAt: at, updatedAt: at, history: [{ state: 'queued', attempt: 1, at }], ...(environment ? { environment } : {}) };
+  }
+  function withSlots(candidate: Candidate, slots: number, used = 0, cached: string[] = []): Candidate {
+    return { ...candidate, cpuSlotsUsed: used, worker: { ...candidate.worker, heartbeat: { ...candidate.worker.heartbeat, cpuSlots: slots, environments: cached } } };
+  }
+
+  it('applies to GPU script jobs with code or requirements only; CPU jobs build in their attempt', () => {
+    expect(needsEnvironmentPhase(script({ gpus: 1 }, { code: { digest } }))).toBe(true);
+    expect(needsEnvironmentPhase(script({ gpus: 2 }, { environment: { requirements: ['einops==0.8.0'] } }))).toBe(true);
+    expect(needsEnvironmentPhase(script({ gpus: 1 }, { environment: { requirements: [] } }))).toBe(false);
+    expect(needsEnvironmentPhase(script({ gpus: 0 }, { code: { digest } }))).toBe(false);
+    expect(needsEnvironmentPhase(script({ gpus: 1 }))).toBe(false);
+    expect(needsEnvironmentPhase(job({ gpus: 1 }))).toBe(false);
+  });
+
+  it('waits in the CPU queue until its environment is ready, then in its GPU queue', () => {
+    const spec = script({ gpus: 2 }, { code: { digest } });
+    const requestedAt = new Date().toISOString();
+    expect(queueSizeOf(record(spec))).toBe(0);
+    expect(awaitingEnvironment(record(spec, { state: 'building', workerId: 'node-a', requestedAt, buildId: 'b1' }))).toBe(true);
+    const ready = record(spec, { state: 'ready', workerId: 'node-a', key: 'abcdef0123456789abcdef01', requestedAt, readyAt: requestedAt, buildId: 'b1' });
+    expect(awaitingEnvironment(ready)).toBe(false);
+    expect(queueSizeOf(ready)).toBe(2);
+    expect(queueSizeOf(record(script({ gpus: 3 })))).toBe(3);
+  });
+
+  it('builds on one free CPU slot of a worker that could hold the job, preferring the one with most of its GPUs free now', () => {
+    const spec = script({ gpus: 4 }, { code: { digest } });
+    const tooSmall = withSlots(worker('small', [gpu(0), gpu(1)]), 4);
+    const busy = withSlots(worker('busy', [0, 1, 2, 3].map((i) => gpu(i)), [0, 1, 2]), 4);
+    const idle = withSlots(worker('idle', [0, 1, 2, 3].map((i) => gpu(i))), 4);
+    expect(placeEnvironmentBuild(spec, [tooSmall, busy, idle], policy)).toEqual({ placed: true, workerId: 'idle', gpuIndices: [] });
+    // Every GPU leased: the build still goes ahead (it needs a CPU slot, not a GPU).
+    expect(placeEnvironmentBuild(spec, [tooSmall, busy], policy)).toEqual({ placed: true, workerId: 'busy', gpuIndices: [] });
+  });
+
+  it('waits for a CPU slot, and names why when no worker could ever hold the job', () => {
+    const spec = script({ gpus: 2 }, { code: { digest } });
+    const full = withSlots(worker('full', [gpu(0), gpu(1)]), 2, 2);
+    const waiting = placeEnvironmentBuild(spec, [full], policy);
+    expect(waiting.placed).toBe(false);
+    if (!waiting.placed) expect(waiting.reason).toContain('waiting for a free CPU slot to build its environment (before any GPU is leased) on one of full');
+    const never = placeEnvironmentBuild(spec, [withSlots(worker('one', [gpu(0)]), 4)], policy);
+    expect(never.placed).toBe(false);
+    if (!never.placed) expect(never.reason).toContain('its environment is built first, on a worker that could hold the job');
+  });
+
+  it('places the job where its environment is cached when it fits there, else where it fits', () => {
+    const spec = script({ gpus: 1 }, { code: { digest } });
+    const key = 'abcdef0123456789abcdef01';
+    const other = withSlots(worker('a-other', [gpu(0)]), 4);
+    const cached = withSlots(worker('b-cached', [gpu(0), gpu(1)]), 4, 0, [key]);
+    // Best fit alone would pick a-other (the smaller free block); the cached environment wins.
+    expect(placeJob(spec, [other, cached], policy)).toMatchObject({ workerId: 'a-other' });
+    expect(placeJobPreferring(spec, [other, cached], policy, key)).toEqual({ placed: true, workerId: 'b-cached', gpuIndices: [0] });
+    const cachedFull = withSlots(worker('b-cached', [gpu(0)], [0]), 4, 0, [key]);
+    expect(placeJobPreferring(spec, [other, cachedFull], policy, key)).toEqual({ placed: true, workerId: 'a-other', gpuIndices: [0] });
   });
 });

@@ -1,4 +1,4 @@
-import { GpuInfo, JobSpec } from '@hounsfield/contracts';
+import { GpuInfo, isTrainingSpec, JobRecord, JobSpec } from '@hounsfield/contracts';
 import { Leases, WorkerState } from '../workers/worker.model';
 
 const GIB = 1024 ** 3;
@@ -23,6 +23,26 @@ export function freeCpuSlots(candidate: Candidate): number {
   const slots = candidate.worker.heartbeat.cpuSlots;
   return slots === undefined ? Infinity : slots - candidate.cpuSlotsUsed;
 }
+
+/**
+ * Whether a job goes through the environment phase before GPU placement: a GPU `script` job with
+ * uploaded code (whose `requirements.txt` only the worker sees) or requirements in its spec. Its
+ * environment is built on a worker as CPU work (one CPU slot, no GPU lease) while it stays queued,
+ * so a broken requirement ends it before any GPU is leased, and pip's minutes never hold GPUs.
+ * CPU jobs hold no GPUs: they build it at the start of their attempt, in their own CPU slots.
+ */
+export function needsEnvironmentPhase(spec: JobSpec): boolean {
+  if (!isTrainingSpec(spec) || spec.resources.gpus === 0) return false;
+  return spec.code !== undefined || (spec.environment?.requirements.length ?? 0) > 0;
+}
+
+/** A queued job whose environment is not ready yet: it waits in the CPU queue, not its GPU queue. */
+export function awaitingEnvironment(job: JobRecord): boolean {
+  return needsEnvironmentPhase(job.spec) && job.environment?.state !== 'ready';
+}
+
+/** CPU slots an environment build takes on its worker. */
+export const ENVIRONMENT_BUILD_CPU_SLOTS = 1;
 
 export interface PlacementPolicy {
   /** A GPU above this utilisation, with no lease of ours, is busy with someone else's work. */
@@ -105,6 +125,55 @@ function placeCpuJob(spec: JobSpec, candidates: Candidate[]): PlacementResult {
   );
   const chosen = ordered[0];
   return { placed: true, workerId: chosen.worker.heartbeat.workerId, gpuIndices: [] };
+}
+
+/** GPUs of a worker that could hold the job once idle (type and total memory; leases and use ignored). */
+function fittingGpus(spec: JobSpec, worker: WorkerState): GpuInfo[] {
+  return worker.heartbeat.gpus.filter(
+    (gpu) => skipReason({ ...gpu, memoryUsedBytes: 0, utilizationPercent: 0, foreignProcesses: false }, spec, new Map(), { busyUtilizationPercent: 100 }) === undefined,
+  );
+}
+
+/**
+ * Where a GPU job's environment is built (its environment phase): one free CPU slot on a worker
+ * that runs `script` jobs and could hold the job's GPUs once idle (an environment built where the
+ * job can never run is wasted). Among those, the one with the most of those GPUs free now (the
+ * job is then likely placed where its environment is cached), then the least loaded.
+ */
+export function placeEnvironmentBuild(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): PlacementResult {
+  if (candidates.length === 0) {
+    return { placed: false, reason: `${describeNeed(spec)}; no worker is registered (start one with \`python -m hounsfield.worker\`)` };
+  }
+  const kindMissing = missingKind(spec, candidates.map((c) => c.worker));
+  if (kindMissing) return { placed: false, reason: kindMissing };
+  const able = candidates.filter((c) => providesKind(c.worker, spec.kind) && fittingGpus(spec, c.worker).length >= spec.resources.gpus);
+  if (able.length === 0) return { placed: false, reason: `its environment is built first, on a worker that could hold the job: ${capacityShortfall(spec, candidates.map((c) => c.worker)) ?? describeNeed(spec)}` };
+  const fitting = able.filter((c) => freeCpuSlots(c) >= ENVIRONMENT_BUILD_CPU_SLOTS);
+  if (fitting.length === 0) {
+    return { placed: false, reason: `waiting for a free CPU slot to build its environment (before any GPU is leased) on one of ${able.map((c) => c.worker.heartbeat.workerId).join(', ')}` };
+  }
+  const freeNow = (c: Candidate) => fittingGpus(spec, c.worker).filter((gpu) => skipReason(gpu, spec, c.leases, policy) === undefined).length;
+  const ordered = [...fitting].sort(
+    (a, b) => freeNow(b) - freeNow(a) || a.activeJobs - b.activeJobs || a.worker.heartbeat.workerId.localeCompare(b.worker.heartbeat.workerId),
+  );
+  return { placed: true, workerId: ordered[0].worker.heartbeat.workerId, gpuIndices: [] };
+}
+
+/**
+ * Gang placement with a preference: among workers whose heartbeats list the job's environment
+ * `key` (cached there), when one fits now; else anywhere it fits (the attempt then builds the
+ * environment at its start, as a CPU job's does). Preferring rather than requiring keeps a job
+ * from waiting on one worker while others are idle.
+ */
+export function placeJobPreferring(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy, key: string | undefined): PlacementResult {
+  if (key !== undefined) {
+    const cached = candidates.filter((c) => c.worker.heartbeat.environments?.includes(key));
+    if (cached.length > 0) {
+      const there = placeJob(spec, cached, policy);
+      if (there.placed) return there;
+    }
+  }
+  return placeJob(spec, candidates, policy);
 }
 
 /**

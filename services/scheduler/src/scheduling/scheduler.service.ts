@@ -9,7 +9,16 @@ import { leaseToken } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
 import { InventoryService } from './inventory.service';
-import { Candidate, cpuSlotsOf, largestFreeBlock, placeJob, reservationFor } from './placement';
+import {
+  awaitingEnvironment,
+  Candidate,
+  cpuSlotsOf,
+  ENVIRONMENT_BUILD_CPU_SLOTS,
+  largestFreeBlock,
+  placeEnvironmentBuild,
+  placeJobPreferring,
+  reservationFor,
+} from './placement';
 import { JobAssigner } from './job-assigner';
 
 import { SchedulingTrigger } from './scheduling.trigger';
@@ -87,7 +96,35 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     await this.requeueJobsOfDeadWorkers();
     await this.requeueAttemptsWorkersLost();
     await this.withdrawStuckAssignments();
+    await this.withdrawLostEnvironmentBuilds();
     await this.schedulePass();
+  }
+
+  /**
+   * An environment build whose worker is no longer live, or whose worker's heartbeats have stopped
+   * listing it (an agent restart loses the build), goes back to the queue to be placed again
+   * (HOUNSFIELD_ASSIGN_TIMEOUT_SECONDS after it was placed, so a build not yet started is not taken
+   * for a lost one). A build that ends reports an `environment` event instead.
+   */
+  private async withdrawLostEnvironmentBuilds(): Promise<void> {
+    const active = await this.jobs.getMany(await this.jobs.activeIds());
+    const building = active.filter((job) => job.state === 'queued' && job.environment?.state === 'building');
+    if (building.length === 0) return;
+    const live = new Map((await this.inventory.liveWorkers()).map((w) => [w.heartbeat.workerId, w]));
+    const graceMs = this.config.HOUNSFIELD_ASSIGN_TIMEOUT_SECONDS * 1000;
+    for (const job of building) {
+      const environment = job.environment;
+      if (!environment) continue;
+      const worker = live.get(environment.workerId);
+      const placedAt = Date.parse(environment.requestedAt);
+      const lost = !worker
+        ? `worker ${environment.workerId} is gone`
+        : Date.now() - placedAt > graceMs && Date.parse(worker.heartbeat.at) > placedAt + graceMs && !(worker.heartbeat.environmentBuilds ?? []).includes(job.id)
+          ? `worker ${environment.workerId} no longer builds it`
+          : undefined;
+      if (!lost) continue;
+      await this.workerEvents.requeueEnvironment(job, `its environment build was lost (${lost}); it is placed again`);
+    }
   }
 
   /** When each suspect attempt (`job:attempt`) was first seen missing from its worker's heartbeats. */
@@ -215,8 +252,20 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     const tryPlace = (job: JobRecord) => {
       if (job.state !== 'queued' || tried.has(job.id)) return;
       tried.add(job.id);
+      if (awaitingEnvironment(job)) {
+        // The environment phase: CPU work on any worker that could later hold the job's GPUs.
+        if (job.environment?.state === 'building') return;
+        const build = placeEnvironmentBuild(job.spec, candidates, policy);
+        if (!build.placed) return;
+        const builder = candidates.find((c) => c.worker.heartbeat.workerId === build.workerId);
+        if (!builder) return;
+        builder.activeJobs += 1;
+        builder.cpuSlotsUsed += ENVIRONMENT_BUILD_CPU_SLOTS;
+        decided.push(this.assigner.assignEnvironment(job, build.workerId));
+        return;
+      }
       const gpuJob = job.spec.resources.gpus > 0;
-      const result = placeJob(job.spec, gpuJob ? open() : candidates, policy);
+      const result = placeJobPreferring(job.spec, gpuJob ? open() : candidates, policy, job.environment?.key);
       if (!result.placed) {
         const waitedMs = Date.now() - Date.parse(job.history[job.history.length - 1].at);
         if (gpuJob && reserveAfterMs > 0 && waitedMs >= reserveAfterMs) {
