@@ -52,6 +52,9 @@ export class BatchConsumer {
       try {
         const consumer = await js.consumers.get(stream, durable);
         this.messages = await consumer.consume({ max_messages: batchSize });
+        // Stopped while the subscription was being set up (stop() found none to close): close it
+        // here; the loop below then ends at once (closing resolves only once it is iterated).
+        if (this.stopped) void this.messages.close();
         for await (const msg of this.messages) {
           this.buffer.push(msg);
           this.kick();

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { Logger } from '@nestjs/common';
 import { RpcEntry, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 import { ServerHandle, startNatsServer } from '@hounsfield/testing';
 import { z } from 'zod';
 import {
+  BatchConsumer,
   DurableConsumer,
   encodeJson,
   ensureConsumer,
@@ -99,6 +101,21 @@ describe('messaging against a real nats-server', () => {
     const info = await settledConsumer(client, 'test-consumer');
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_pending).toBe(0);
+  });
+
+  it('stops a batch consumer stopped right after it started (before its subscription existed)', async () => {
+    await ensureConsumer(client.jsm, STREAMS.events, { ...eventsConsumerConfig('batch-stop', [SUBJECTS.jobStatus('batch-stop')]), ack_policy: AckPolicy.All });
+    const consumer = new BatchConsumer({
+      js: client.js,
+      stream: STREAMS.events,
+      durable: 'batch-stop',
+      batchSize: 10,
+      handle: async (messages) => messages.map(() => ({ kind: 'ack' as const })),
+      logger: new Logger('batch-stop'),
+    });
+    consumer.start();
+    const stopped = await Promise.race([consumer.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still running after 5 s'), 5_000))]);
+    expect(stopped).toBe('stopped');
   });
 
   it('redelivers a message whose handler failed unexpectedly', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startS3Server, type ServerHandle } from '@hounsfield/testing';
 import { Client } from 'minio';
 import { randomUUID } from 'node:crypto';
-import { createObjectStore, S3ObjectStore, StorageError, type S3StorageConfig } from '../src';
+import { createObjectStore, StorageError, type S3ObjectStore, type S3StorageConfig } from '../src';
 import { bodyOf, failingStream, readAll } from './byte-streams';
 import { describeObjectStoreBehaviour } from './object-store.behaviour';
 

@@ -17,6 +17,17 @@ const PORT_VARIABLE: Record<ServiceName, string> = {
   evaluation: 'HOUNSFIELD_EVALUATION_PORT',
 };
 
+/**
+ * V8 flags a service runs with (the same in deploy/compose.yaml, as NODE_OPTIONS). The checkpoint
+ * service streams gigabytes through hashes and HTTP: under V8's default young generation
+ * (semi-spaces growing to 16 MiB) the chunks it is done with pile up to some 40 MB of resident
+ * memory before a scavenge frees them; semi-spaces of 1 MiB scavenge them early and keep its
+ * resident memory under 150 MB during 1 GiB transfers (services/checkpoints/README.md).
+ */
+export const SERVICE_NODE_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
+  checkpoints: ['--max-semi-space-size=1'],
+};
+
 export interface StackOptions {
   /** Where logs and server data go. */
   dataDir: string;
@@ -165,7 +176,7 @@ export class LocalStack {
       name,
       command: process.execPath,
       // Compiled once into a cache and run without a compiler in the process (scripts/ts-register.cjs).
-      args: ['-r', join(REPO_ROOT, 'scripts/ts-register.cjs'), join(REPO_ROOT, 'services', name, 'src/main.ts')],
+      args: [...(SERVICE_NODE_FLAGS[name] ?? []), '-r', join(REPO_ROOT, 'scripts/ts-register.cjs'), join(REPO_ROOT, 'services', name, 'src/main.ts')],
       cwd: REPO_ROOT,
       env: {
         ...this.baseEnv(),
