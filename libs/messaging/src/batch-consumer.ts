@@ -21,9 +21,12 @@ export interface BatchConsumerOptions {
  * the previous batch was being handled (up to `batchSize`), so the work per message (validation,
  * Redis writes) is grouped under load while a lone message is handled at once. Batches are handled
  * one at a time, in stream order, and settled with one ack for the whole batch (acking a message
- * acks every earlier one): unreadable messages are terminated one by one first, and a batch whose
- * handling failed is nak'd message by message, so it comes back. Nothing a message contains can
- * stop the loop. The buffer is bounded: reading pauses while it holds more than a few batches (and
+ * acks every earlier one): unreadable messages are terminated one by one first. A batch whose
+ * handling failed (Redis down, say) is handled again after `retryDelayMs`, in place, until it
+ * succeeds or the consumer stops, its messages marked in progress meanwhile: a nak would not do
+ * under `AckPolicy.All`, because the next batch's ack would also ack the nak'd messages before they
+ * came back. Unsettled messages at a stop are redelivered to the next reader. Nothing a message
+ * contains can stop the loop. The buffer is bounded: reading pauses while it holds more than a few batches (and
  * the server stops at the consumer's ack-pending limit).
  */
 export class BatchConsumer {
@@ -81,14 +84,18 @@ export class BatchConsumer {
   }
 
   private async settle(batch: JsMsg[]): Promise<void> {
-    let settlements: Settlement[];
-    try {
-      settlements = await this.options.handle(batch);
-    } catch (error) {
-      const delay = this.options.retryDelayMs ?? 2000;
-      this.options.logger.warn(`batch of ${batch.length} will be retried in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
-      for (const msg of batch) msg.nak(delay);
-      return;
+    let settlements: Settlement[] | undefined;
+    while (settlements === undefined) {
+      try {
+        settlements = await this.options.handle(batch);
+      } catch (error) {
+        if (this.stopped) return; // left unacked: the server redelivers them to the next reader
+        const delay = this.options.retryDelayMs ?? 2000;
+        this.options.logger.warn(`batch of ${batch.length} will be retried in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
+        for (const msg of batch) msg.working();
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.stopped) return;
+      }
     }
     let last: JsMsg | undefined;
     batch.forEach((msg, i) => {

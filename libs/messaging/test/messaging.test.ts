@@ -118,6 +118,37 @@ describe('messaging against a real nats-server', () => {
     expect(stopped).toBe('stopped');
   });
 
+  it('handles a batch again after its handler failed, and loses none of it to the next batch\'s ack', async () => {
+    const subject = SUBJECTS.jobStatus('batch-retry');
+    await ensureConsumer(client.jsm, STREAMS.events, { ...eventsConsumerConfig('batch-retry', [subject]), ack_policy: AckPolicy.All });
+    for (let n = 1; n <= 10; n += 1) await client.js.publish(subject, encodeJson({ v: 1, n }));
+    const handled: number[] = [];
+    let calls = 0;
+    const consumer = new BatchConsumer({
+      js: client.js,
+      stream: STREAMS.events,
+      durable: 'batch-retry',
+      batchSize: 3,
+      retryDelayMs: 100,
+      handle: async (messages) => {
+        calls += 1;
+        if (calls === 1) throw new Error('redis is down');
+        for (const m of messages) handled.push((JSON.parse(new TextDecoder().decode(m.data)) as { n: number }).n);
+        return messages.map(() => ({ kind: 'ack' as const }));
+      },
+      logger: new Logger('batch-retry'),
+    });
+    consumer.start();
+    const deadline = Date.now() + 15_000;
+    while (handled.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    // Every message once, in stream order, the failed first batch included.
+    expect(handled).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const info = await settledConsumer(client, 'batch-retry');
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.num_pending).toBe(0);
+  });
+
   it('redelivers a message whose handler failed unexpectedly', async () => {
     const subject = SUBJECTS.jobStatus('retry-job');
     await ensureConsumer(client.jsm, STREAMS.events, eventsConsumerConfig('retry-consumer', [subject]));
