@@ -46,6 +46,8 @@ _log = logging.getLogger(__name__)
 
 #: Repeated shipping failures are logged at most this often.
 WARN_EVERY_SECONDS = 60.0
+#: How often a shipping loop that outlived its cancel is cancelled again.
+STOP_RECANCEL_SECONDS = 1.0
 
 
 class LogStore(Protocol):
@@ -236,14 +238,22 @@ class LogShipper:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the next round tries again; the trainer never waits for it
+                # A cancel can come back as another error (Python 3.11's wait_for swallows one
+                # that races the awaited reply): a loop being stopped must stop all the same.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from error
                 self._warn(error)
             await asyncio.sleep(seconds)
 
     async def _stop_loops(self) -> None:
+        """Cancels the shipping loops and waits for them, cancelling again while one is still
+        running (a swallowed cancel once left an attempt's end unreported for good)."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
-            task.cancel()
-        for task in tasks:
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=STOP_RECANCEL_SECONDS)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

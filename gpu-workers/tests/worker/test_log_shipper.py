@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -185,3 +186,41 @@ def test_live_messages_stay_small_even_when_every_character_is_escaped() -> None
             }
         )
         assert len(message.model_dump_json().encode()) < 1024 * 1024  # NATS's default message limit
+
+
+class CancelSwallowingStore(PathStore):
+    """A store whose grant call turns the first cancel it receives into another error, as Python
+    3.11's ``asyncio.wait_for`` can when the reply lands in the same moment as the cancel."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.in_grant = asyncio.Event()
+        self.swallowed = 0
+
+    async def log_segment_grant(self, job_id: str, attempt: int, index: int) -> AccessGrant2:
+        self.in_grant.set()
+        if self.swallowed == 0:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError as cancel:
+                self.swallowed += 1
+                raise RuntimeError("the reply arrived as the call was cancelled") from cancel
+        return await super().log_segment_grant(job_id, attempt, index)
+
+
+async def test_finishing_stops_a_shipping_loop_whose_cancel_was_swallowed(nc: Client, tmp_path: Path) -> None:
+    job_id = f"job-{uuid.uuid4().hex[:8]}"
+    attempt_dir = AttemptDir(tmp_path / "attempt-1")
+    attempt_dir.prepare()
+    writer = SegmentWriter(attempt_dir.logs_dir, LIMITS)
+    writer.write(_lines(0, 10))
+    writer.close()
+    store = CancelSwallowingStore(tmp_path / "store")
+    shipper = _shipper(attempt_dir, job_id, store, nc)
+    shipper.start()
+    await asyncio.wait_for(store.in_grant.wait(), 10)
+    # Before the fix the loop went on after the swallowed cancel and `finish` waited for it forever.
+    await asyncio.wait_for(shipper.finish(), 20)
+    assert store.swallowed == 1
+    assert store.stored_text(job_id, 1) == [format_line(source, text) for source, text in _lines(0, 10)]
+    assert shipper.state.final

@@ -105,8 +105,11 @@ describe('training survives worker agent restarts (real stack, real Python agent
   ] as const)('reports the real outcome of a trainer that ended while its agent was down (%s)', async (outcome, exitCode) => {
     const workerId = `lazarus-${outcome}`;
     await startRegisteredWorker(fixture, { workerId });
-    const job = await fixture.client.submitJob(count(workerId, ['--steps', '12', '--sleep', '0.3']));
-    await until('progress', async () => ((await fixture.client.getJob(job.id)).lastProgress?.step ?? 0) >= 2 || undefined);
+    const job = await fixture.client.submitJob(count(workerId, ['--steps', '20', '--sleep', '0.3']));
+    // Near its end, so the agent is away for as short a time as the trainer takes to finish: the
+    // test is about an end nobody watched, not about the reconnect window (10 s here), which a
+    // loaded machine's agent start-up could otherwise outlast.
+    await until('progress', async () => ((await fixture.client.getJob(job.id)).lastProgress?.step ?? 0) >= 14 || undefined);
     const launch = launchOf(workerId, job);
     await agent(workerId)?.kill();
     if (outcome === 'failed') {

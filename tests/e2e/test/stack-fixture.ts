@@ -7,7 +7,7 @@ import { LocalStack, pythonExecutable, REPO_ROOT, ServiceName, WorkerOptions } f
 
 /** Fast timings so that failure paths show within a test's time. */
 export const FAST_ENV = {
-  HOUNSFIELD_LOG_LEVEL: 'warn',
+  HOUNSFIELD_LOG_LEVEL: process.env.HOUNSFIELD_TEST_LOG_LEVEL ?? 'warn',
   HOUNSFIELD_HEARTBEAT_INTERVAL: '1',
   HOUNSFIELD_WORKER_TTL_SECONDS: '6',
   HOUNSFIELD_WORKER_RECONNECT_SECONDS: '10',
