@@ -15,6 +15,7 @@ from hounsfield.recipes.registry import available_kinds
 from hounsfield.sdk.report_format import utc_timestamp
 from hounsfield.worker import process_tree
 from hounsfield.worker.agent import Agent
+from hounsfield.worker.cancellation import raise_if_cancelling
 from hounsfield.worker.event_publisher import EventPublisher
 
 _log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class HeartbeatLoop:
                 await self.beat()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
+                raise_if_cancelling(error)
                 _log.exception("heartbeat failed")
             await asyncio.sleep(max(0.0, self._interval - (loop.time() - started)))

@@ -31,6 +31,7 @@ from hounsfield.contracts.subjects import SCHEMA_VERSION
 from hounsfield.platform.checkpoint_client import CheckpointServiceError
 from hounsfield.platform.checkpoint_transfer import put_part
 from hounsfield.worker.attempt_dir import AttemptDir
+from hounsfield.worker.cancellation import raise_if_cancelling
 from hounsfield.worker.log_cursor import read_new_lines
 from hounsfield.worker.log_live import LiveLines, LivePublisher, now
 from hounsfield.worker.log_segments import (
@@ -238,11 +239,7 @@ class LogShipper:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the next round tries again; the trainer never waits for it
-                # A cancel can come back as another error (Python 3.11's wait_for swallows one
-                # that races the awaited reply): a loop being stopped must stop all the same.
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from error
+                raise_if_cancelling(error)
                 self._warn(error)
             await asyncio.sleep(seconds)
 
