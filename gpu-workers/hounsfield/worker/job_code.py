@@ -154,17 +154,11 @@ class EnvironmentCache:
     @contextmanager
     def use(self, key: str) -> Iterator[None]:
         """Marks ``key`` in use (never evicted) for the duration of the block."""
-        with self._lock:
-            self._in_use[key] = self._in_use.get(key, 0) + 1
+        self.acquire(key)
         try:
             yield
         finally:
-            with self._lock:
-                left = self._in_use.get(key, 0) - 1
-                if left > 0:
-                    self._in_use[key] = left
-                else:
-                    self._in_use.pop(key, None)
+            self.release(key)
 
     def acquire(self, key: str) -> None:
         """Like ``use``, for a use that outlives one block (an attempt); ``release`` ends it."""

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 from pydantic import RootModel, TypeAdapter
@@ -47,6 +47,8 @@ EVALUATORS: Mapping[str, str] = {
 }
 
 OptionValue = str | float | int | bool | list[float] | list[int]
+
+CaseT = TypeVar("CaseT")
 
 
 def parse_evaluation_spec(value: object) -> EvaluationSpec:
@@ -129,6 +131,14 @@ def narrowed(ids: list[str], cases: list[str] | None, max_cases: int | None) -> 
         wanted = set(cases)
         chosen = [i for i in chosen if i in wanted]
     return chosen[:max_cases] if max_cases is not None else chosen
+
+
+def select_cases(by_name: Mapping[str, CaseT], dataset: Any) -> dict[str, CaseT]:
+    """The dataset's cases by case id: named by ``unique_identifiers``, narrowed to the spec's
+    ``dataset.cases`` and cut to its ``dataset.maxCases`` (in case-id order)."""
+    ids = unique_identifiers(list(by_name))
+    cases = [c.root for c in dataset.cases] if dataset.cases else None
+    return {i: by_name[ids[i]] for i in narrowed(list(ids), cases, dataset.maxCases)}
 
 
 def numbers(values: Sequence[Any]) -> list[float]:

@@ -23,10 +23,9 @@ from hounsfield.evaluation.families import (
     CaseScore,
     OptionValue,
     PlannedCase,
-    narrowed,
     numbers,
+    select_cases,
     torch_device,
-    unique_identifiers,
 )
 from hounsfield.recipes.runner import assemble_config
 from hounsfield.recipes.topo_unet.cases import CaseFiles, find_cases, split_cases
@@ -65,11 +64,7 @@ class TopoUnetEvaluator:
             found = find_cases(self._root, data.images_dir, data.labels_dir)
             if self._spec.dataset.split == "validation":
                 found = split_cases(found, data.validation_cases)[1]
-            by_name = {c.case_id: c for c in found}
-            ids = unique_identifiers(list(by_name))
-            cases = [c.root for c in self._spec.dataset.cases] if self._spec.dataset.cases else None
-            chosen = narrowed(list(ids), cases, self._spec.dataset.maxCases)
-            self._by_id = {i: by_name[ids[i]] for i in chosen}
+            self._by_id = select_cases({c.case_id: c for c in found}, self._spec.dataset)
         return self._by_id
 
     def cases(self) -> list[PlannedCase]:

@@ -24,10 +24,9 @@ from hounsfield.evaluation.families import (
     CaseScore,
     OptionValue,
     PlannedCase,
-    narrowed,
     numbers,
+    select_cases,
     torch_device,
-    unique_identifiers,
 )
 from hounsfield.evaluation.preview import encode_png
 from hounsfield.evaluation.reconstruction import reconstruct_case
@@ -65,10 +64,7 @@ class Vqgan3dEvaluator:
         if self._by_id is None:
             manifest = load_manifest(self._prepared)
             split = {c.case_id: c for c in manifest.split(self._spec.dataset.split)}
-            ids = unique_identifiers(list(split))
-            cases = [c.root for c in self._spec.dataset.cases] if self._spec.dataset.cases else None
-            chosen = narrowed(list(ids), cases, self._spec.dataset.maxCases)
-            self._by_id = {i: split[ids[i]] for i in chosen}
+            self._by_id = select_cases(split, self._spec.dataset)
         return self._by_id
 
     def cases(self) -> list[PlannedCase]:
