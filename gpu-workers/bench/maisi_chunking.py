@@ -82,10 +82,14 @@ def _settings(text: str) -> ChunkSettings:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shape", default="256,256,128", help="x,y,z of the volume (multiples of 4)")
     parser.add_argument("--config", default="maisi", help="VAE configuration: maisi or cpu-tiny")
-    parser.add_argument("--chunks", default="32,16,8,4", help="encode chunk,overlap (slices),decode chunk,overlap (latent)")
+    parser.add_argument(
+        "--chunks", default="32,16,8,4", help="encode chunk,overlap (slices),decode chunk,overlap (latent)"
+    )
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -98,13 +102,17 @@ def main() -> None:
         workdir = Path(tmp)
         hu = ct_phantom(shape, seed=0).astype(np.float32)  # type: ignore[arg-type]
         np.save(workdir / "volume.npy", np.clip((hu + 1024.0) / 2048.0, 0.0, 1.0))
-        print(f"volume 1×1×{'×'.join(map(str, shape))}, VAE {args.config} (random weights), {settings}")
-        results = {"encode-whole": _run_child("encode-whole", args, workdir)}
-        np.save(workdir / "latent.npy", np.load(workdir / "encode-whole.npy"))
-        for mode in MODES[1:]:
-            results[mode] = _run_child(mode, args, workdir)
+        print(
+            f"volume 1×1×{'×'.join(map(str, shape))}, VAE {args.config} (random weights), {settings}",
+            flush=True,
+        )
+        results: dict[str, dict[str, float]] = {}
         for mode in MODES:
-            print(f"{mode:15s} peak {results[mode]['peak_mb']:9.1f} MB   time {results[mode]['seconds']:8.1f} s")
+            results[mode] = _run_child(mode, args, workdir)
+            if mode == "encode-whole":
+                np.save(workdir / "latent.npy", np.load(workdir / "encode-whole.npy"))
+            peak, seconds = results[mode]["peak_mb"], results[mode]["seconds"]
+            print(f"{mode:15s} peak {peak:9.1f} MB   time {seconds:8.1f} s", flush=True)
         for stage in ("encode", "decode"):
             whole, chunked = results[f"{stage}-whole"], results[f"{stage}-chunked"]
             diff = relative_rms_difference(
@@ -113,7 +121,8 @@ def main() -> None:
             )
             ratio = chunked["peak_mb"] / whole["peak_mb"]
             print(
-                f"{stage}: chunked/whole peak {ratio:.3f} (target ≤ 0.35: {'met' if ratio <= 0.35 else 'NOT met'}), "
+                f"{stage}: chunked/whole peak {ratio:.3f} "
+                f"(target ≤ 0.35: {'met' if ratio <= 0.35 else 'NOT met'}), "
                 f"time {chunked['seconds'] / whole['seconds']:.2f}×, relative RMS difference {diff:.4f}"
             )
 

@@ -19,7 +19,8 @@ the architecture's without allocating it (the module is built on the ``meta`` de
 file fails before any GPU is claimed, with the missing/unexpected keys named. Without a file the
 VAE keeps its seeded random initialisation and :attr:`FrozenVAE.pretrained` is ``False`` (to be
 reported in events and checkpoint meta). The VAE is always frozen: no parameter requires a
-gradient, the module is in eval mode and its encode/decode run under ``torch.inference_mode``.
+gradient, the module is in eval mode and its encode/decode run under ``torch.no_grad`` (latents
+stay usable as plain inputs of a trained network, which inference-mode tensors are not).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from safetensors import safe_open
@@ -131,7 +132,9 @@ def check_vae_weights(path: Path, arch: VaeArchitecture, *, expected_sha256: str
         missing=sorted(key for key in own if key not in incoming),
         unexpected=sorted(key for key in incoming if key not in own),
         mismatched={
-            key: (list(incoming[key]), list(own[key])) for key in sorted(own) if key in incoming and incoming[key] != own[key]
+            key: (list(incoming[key]), list(own[key]))
+            for key in sorted(own)
+            if key in incoming and incoming[key] != own[key]
         },
         sha256=digest,
     )
@@ -218,15 +221,15 @@ class FrozenVAE:
         """Latent means ``(B, 4, X/4, Y/4, Z/4)`` of ``(B, 1, X, Y, Z)`` volumes (no autograd graph)."""
         self._check_frozen()
         _check_divisible(volume, "volume")
-        with torch.inference_mode():
-            z_mu, _ = self.module.encode(volume.to(self.device, torch.float32))
+        with torch.no_grad():
+            z_mu, _ = cast(Any, self.module).encode(volume.to(self.device, torch.float32))
         return z_mu
 
     def decode(self, latent: Tensor) -> Tensor:
         """Volumes ``(B, 1, 4X, 4Y, 4Z)`` decoded from ``(B, 4, X, Y, Z)`` latents (no autograd graph)."""
         self._check_frozen()
-        with torch.inference_mode():
-            out: Tensor = self.module.decode(latent.to(self.device, torch.float32))
+        with torch.no_grad():
+            out: Tensor = cast(Any, self.module).decode(latent.to(self.device, torch.float32))
         return out
 
 
