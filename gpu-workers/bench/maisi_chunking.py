@@ -10,6 +10,10 @@ memory and time per mode, chunked/whole ratios, and how far the chunked output i
 one (relative RMS difference). Target: chunked peak ≤ 0.35× whole.
 
 ``--shape 32,32,64 --config cpu-tiny`` gives a run of seconds.
+
+Measured 2026-12-04 on a shared 2-core CPU (nice 10, times inflated by other load), defaults
+32/16 and 8/4: encode whole 8205 MB / 641 s, chunked 2079 MB / 507 s (peak ratio 0.253, target
+met; relative RMS difference 0.200 with random weights). Decode did not finish in that session.
 """
 
 from __future__ import annotations
