@@ -48,9 +48,14 @@ def module_argument(argv: list[str]) -> str | None:
 def missing_module_reason(module: str) -> str | None:
     """Why ``python -m module`` would fail to find the module, or None when it exists."""
     try:
-        if importlib.util.find_spec(module) is not None:
-            return None
-        return f"module {module!r} not found on this worker"
+        spec = importlib.util.find_spec(module)
+        if spec is None:
+            return f"module {module!r} not found on this worker"
+        package = spec.submodule_search_locations is not None
+        if package and importlib.util.find_spec(f"{module}.__main__") is None:
+            # A package runs under `python -m` only through its __main__ (a family still being built).
+            return f"module {module!r} not found on this worker as a runnable module (no __main__)"
+        return None
     except ImportError as error:  # a parent package is missing or fails to import
         return f"module {module!r} not found on this worker: {error}"
     except ValueError as error:

@@ -29,6 +29,10 @@ def test_missing_module_reason() -> None:
     assert missing_module_reason("hounsfield.examples.count") is None
     reason = missing_module_reason("hounsfield.trainers_nowhere.x")
     assert reason is not None and "No module named 'hounsfield.trainers_nowhere'" in reason
+    # A package without __main__ (a model family still being built) cannot run under `python -m`.
+    assert missing_module_reason("hounsfield.recipes.pcdiff") is None
+    reason = missing_module_reason("hounsfield.recipes.slice_interp")
+    assert reason is not None and reason.endswith("as a runnable module (no __main__)")
 
 
 def test_signal_exit_codes_follow_the_shell_convention() -> None:
