@@ -176,9 +176,7 @@ class EnvironmentCache:
     def touch(self, key: str) -> None:
         marker = self.path(key) / LAST_USED_FILE
         try:
-            marker.touch()
-            now = time.time()
-            os.utime(marker, (now, now))
+            marker.touch()  # sets the modification time to now when it exists
         except OSError as error:  # evicted meanwhile: nothing to mark
             _log.debug("cannot mark %s used: %s", key, error)
 
@@ -357,11 +355,6 @@ def environment_key(requirements: list[str], python: str) -> str:
     """The cache key: the requirement lines and the worker interpreter they are layered on."""
     text = "\n".join([str(Path(python).resolve()), sys.version, *requirements])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def ensure_environment(requirements: list[str], cache: Path, python: str, cwd: Path) -> Path:
-    """The environment's interpreter, building it unless a finished one is cached."""
-    return ensure_environment_in(requirements, EnvironmentCache.of(cache), python, cwd).python
 
 
 def ensure_environment_in(
