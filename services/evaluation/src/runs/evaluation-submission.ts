@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { EVALUATION_MODEL_KINDS, evaluationCheckpoints, EvaluationModels, EvaluationRecord, evaluationSpecIssues, evaluationSpecSchema, EvaluationSpec, isTrainingSpec, ResolvedModel } from '@hounsfield/contracts';
+import { EVALUATION_MODEL_KINDS, EvaluationCheckpoint, evaluationCheckpoints, EvaluationModels, EvaluationRecord, evaluationSpecIssues, evaluationSpecSchema, EvaluationSpec, isTrainingSpec, ResolvedModel } from '@hounsfield/contracts';
 import { RpcFailure } from '@hounsfield/messaging';
 import { CheckpointsClient, SchedulerClient } from '../clients/platform.clients';
 import { evaluationError, EvaluationErrorCode } from '../evaluation.errors';
@@ -49,7 +49,7 @@ export class EvaluationSubmission {
     const { owner, origin, pinSecondsOf = {} } = options;
     const existing = await this.repository.get(id);
     if (existing) return existing;
-    const resolved = await Promise.all(evaluationCheckpoints(spec).map(async ([role]) => [role, await this.resolveModel(spec, role, pinSecondsOf)] as const));
+    const resolved = await Promise.all(evaluationCheckpoints(spec).map(async ([role, wanted]) => [role, await this.resolveModel(spec, role, wanted, pinSecondsOf)] as const));
     const models = Object.fromEntries(resolved) as EvaluationModels;
     const record: EvaluationRecord = {
       id,
@@ -77,8 +77,7 @@ export class EvaluationSubmission {
    * The checkpoint of one role, pinned, with its trainer config (the spec's, else the training
    * job's); a training job of another kind than the role needs is refused, naming both.
    */
-  private async resolveModel(spec: EvaluationSpec, role: string, pinSecondsOf: Record<string, number>): Promise<ResolvedModel> {
-    const wanted = Object.fromEntries(evaluationCheckpoints(spec))[role];
+  private async resolveModel(spec: EvaluationSpec, role: string, wanted: EvaluationCheckpoint, pinSecondsOf: Record<string, number>): Promise<ResolvedModel> {
     const where = `checkpoints.${role}`;
     const expected = EVALUATION_MODEL_KINDS[spec.kind][role];
     const job = await this.scheduler.get(wanted.job).catch((error: unknown) => {
