@@ -134,7 +134,6 @@ function yamlStats(stats: Record<string, MetricStats>, indent: string): string[]
   ]);
 }
 
-/** YAML written by hand (flat maps of numbers and quoted strings), so no YAML library is needed. */
 /** The family's settings: PCDiff's sampler, ensemble and post-processing; a volume family's options as they ran. */
 function yamlFamily(record: EvaluationRecord): string[] {
   const { spec } = record;
