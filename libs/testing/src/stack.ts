@@ -19,13 +19,22 @@ const PORT_VARIABLE: Record<ServiceName, string> = {
 
 /**
  * V8 flags a service runs with (the same in deploy/compose.yaml, as NODE_OPTIONS). The checkpoint
- * service streams gigabytes through hashes and HTTP: under V8's default young generation
- * (semi-spaces growing to 16 MiB) the chunks it is done with pile up to some 40 MB of resident
- * memory before a scavenge frees them; semi-spaces of 1 MiB scavenge them early and keep its
- * resident memory under 150 MB during 1 GiB transfers (services/checkpoints/README.md).
+ * service streams gigabytes through hashes and HTTP, and the chunks it is done with are Buffers
+ * whose memory V8 frees only when it collects them: semi-spaces of 1 MiB (instead of up to 16) and
+ * a young-generation collection every 8 MiB it hashes (`--expose-gc`, verification/stream-garbage.ts)
+ * keep that pile small (services/checkpoints/README.md).
  */
 export const SERVICE_NODE_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
-  checkpoints: ['--max-semi-space-size=1'],
+  checkpoints: ['--max-semi-space-size=1', '--expose-gc'],
+};
+
+/**
+ * Environment a service runs with (the same in deploy/compose.yaml). glibc's malloc keeps freed
+ * blocks below its mmap threshold for reuse, so a transfer's chunk memory would stay resident after
+ * it is freed; 64 KiB chunks and larger get their own mappings, returned to the system when freed.
+ */
+export const SERVICE_ENV: Partial<Record<ServiceName, Readonly<Record<string, string>>>> = {
+  checkpoints: { MALLOC_MMAP_THRESHOLD_: '65536' },
 };
 
 export interface StackOptions {
@@ -179,6 +188,7 @@ export class LocalStack {
       args: [...(SERVICE_NODE_FLAGS[name] ?? []), '-r', join(REPO_ROOT, 'scripts/ts-register.cjs'), join(REPO_ROOT, 'services', name, 'src/main.ts')],
       cwd: REPO_ROOT,
       env: {
+        ...SERVICE_ENV[name],
         ...this.baseEnv(),
         ...this.credentials.serviceEnv(name),
         ...(name === 'gateway' ? { HOUNSFIELD_ADMIN_TOKEN_FILE: this.adminTokenFile } : {}),

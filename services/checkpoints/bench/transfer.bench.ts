@@ -9,6 +9,8 @@
  * shared machine's disk and CPU vary more between minutes than between adjacent transfers.
  *
  *   npm run bench -w services/checkpoints          (BENCH_MIB=256 BENCH_REPEATS=1 for a quicker run)
+ *
+ * BENCH_DRIVERS=s3 (or fs) benches one store; BENCH_RAW=0 skips the raw clients (a memory-only run).
  */
 import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION } from '@hounsfield/contracts';
 import { LocalStack, pythonExecutable, REPO_ROOT, ServerHandle, startS3Server } from '@hounsfield/testing';
@@ -22,11 +24,20 @@ import { promisify } from 'node:util';
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const DRIVERS = (process.env.BENCH_DRIVERS ?? 's3,fs').split(',').map((d) => d.trim()) as Driver[];
+const RAW = process.env.BENCH_RAW !== '0';
 const CLIENT = join(REPO_ROOT, 'gpu-workers/bench/checkpoint_transfer_client.py');
 const BUCKET = 'bench-checkpoints';
 const run = promisify(execFile);
 
 type Driver = 's3' | 'fs';
+/** Resident memory of the checkpoint service in MB: after boot, and the most during each direction. */
+interface Memory {
+  boot: number;
+  upload: number;
+  download: number;
+}
+
 interface Row {
   driver: Driver;
   direction: 'upload' | 'download';
@@ -74,7 +85,7 @@ function memory(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
-async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, s3: ServerHandle): Promise<{ rows: Row[]; memory: { boot: number; transfers: number } }> {
+async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, s3: ServerHandle): Promise<{ rows: Row[]; memory: Memory }> {
   const root = join(dataDir, driver, 'objects');
   const storageEnv =
     driver === 'fs'
@@ -87,8 +98,13 @@ async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, 
     const pid = stack.services.get('checkpoints')?.pid as number;
     await new Promise((r) => setTimeout(r, 2000)); // let boot-time allocations settle
     const boot = memory(pid).rss;
-    let transfers = boot;
-    const sampler = setInterval(() => (transfers = Math.max(transfers, memory(pid).rss)), 100);
+    // The most resident memory while the platform uploads and while it downloads (raw clients excluded).
+    const peaks = { upload: boot, download: boot };
+    let phase: keyof typeof peaks | undefined;
+    const sample = () => {
+      if (phase !== undefined) peaks[phase] = Math.max(peaks[phase], memory(pid).rss);
+    };
+    const sampler = setInterval(sample, 100);
     const file = join(checkpoint, 'model.safetensors');
     const s3Args = ['--endpoint', s3.url, '--bucket', BUCKET, '--key', `raw/${driver}/model.bin`];
     const rawUploads: [string, string[]][] =
@@ -109,31 +125,36 @@ async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, 
     const times: Record<string, number[]> = {};
     const record = (name: string, seconds: number) => (times[name] ??= []).push(seconds);
     for (let repeat = 0; repeat < REPEATS; repeat += 1) {
+      phase = 'upload';
       const upload = await timed(['platform-upload', checkpoint, '--nats', stack.nats.url, '--job', `bench-${driver}`], natsEnv);
+      sample();
+      phase = undefined;
       record('platform upload', upload.seconds);
-      for (const [name, args] of rawUploads) record(`up:${name}`, (await timed(args)).seconds);
+      if (RAW) for (const [name, args] of rawUploads) record(`up:${name}`, (await timed(args)).seconds);
       const out = join(dataDir, `${driver}-platform-${repeat}`);
+      phase = 'download';
       record('platform download', (await timed(['platform-download', upload.id as string, out, '--nats', stack.nats.url], natsEnv)).seconds);
-      for (const [name, args] of rawDownloads) record(`down:${name}`, (await timed(args)).seconds);
+      sample();
+      phase = undefined;
+      if (RAW) for (const [name, args] of rawDownloads) record(`down:${name}`, (await timed(args)).seconds);
       rmSync(out, { recursive: true, force: true });
     }
     const raw = (prefix: string) =>
       Object.fromEntries(Object.entries(times).flatMap(([name, values]) => (name.startsWith(prefix) ? [[name.slice(prefix.length), values]] : [])));
     clearInterval(sampler);
-    transfers = Math.max(transfers, memory(pid).rss);
     return {
       rows: [
         { driver, direction: 'upload', platform: times['platform upload'], raw: raw('up:') },
         { driver, direction: 'download', platform: times['platform download'], raw: raw('down:') },
       ],
-      memory: { boot, transfers },
+      memory: { boot, ...peaks },
     };
   } finally {
     await stack.stop();
   }
 }
 
-function printTable(rows: Row[], memoryByDriver: Record<string, { boot: number; transfers: number }>): void {
+function printTable(rows: Row[], memoryByDriver: Record<string, Memory>): void {
   const mbps = (seconds: number) => SIZE / MiB / seconds;
   // Every platform byte is hashed by the worker and twice by the service; on a busy machine that CPU shows.
   const load = loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -150,9 +171,11 @@ function printTable(rows: Row[], memoryByDriver: Record<string, { boot: number; 
       );
     }
   }
-  console.log('\n| store | service RSS after boot (MB) | most during transfers (MB) |');
-  console.log('|---|---:|---:|');
-  for (const [driver, m] of Object.entries(memoryByDriver)) console.log(`| ${driver} | ${m.boot.toFixed(0)} | ${m.transfers.toFixed(0)} |`);
+  console.log('\n| store | service RSS after boot (MB) | most during uploads (MB) | most during downloads (MB) | most during transfers (MB) |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const [driver, m] of Object.entries(memoryByDriver)) {
+    console.log(`| ${driver} | ${m.boot.toFixed(0)} | ${m.upload.toFixed(0)} | ${m.download.toFixed(0)} | ${Math.max(m.upload, m.download).toFixed(0)} |`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -164,8 +187,9 @@ async function main(): Promise<void> {
   try {
     const checkpoint = writeCheckpoint(join(dataDir, 'source'));
     const rows: Row[] = [];
-    const memoryByDriver: Record<string, { boot: number; transfers: number }> = {};
-    for (const driver of ['s3', 'fs'] as const) {
+    const memoryByDriver: Record<string, Memory> = {};
+    for (const driver of DRIVERS) {
+      if (driver !== 's3' && driver !== 'fs') throw new Error(`BENCH_DRIVERS: unknown store ${String(driver)}; use s3, fs or both`);
       const result = await benchDriver(driver, dataDir, checkpoint, s3);
       rows.push(...result.rows);
       memoryByDriver[driver] = result.memory;

@@ -1,5 +1,6 @@
 import type { Hash } from 'node:crypto';
 import type { ObjectStore } from '@hounsfield/storage';
+import { StreamGarbage } from './stream-garbage';
 
 export interface StoredPart {
   size: number;
@@ -16,9 +17,11 @@ export async function readPart(store: ObjectStore, key: string, whole?: Hash): P
   if (stat === undefined) return undefined;
   if (whole === undefined) return { size: stat.size, lastModified: stat.lastModified.getTime() };
   let size = 0;
+  const garbage = new StreamGarbage();
   for await (const chunk of await store.get(key)) {
     whole.update(chunk as Buffer);
     size += (chunk as Buffer).length;
+    garbage.done((chunk as Buffer).length);
   }
   return { size, lastModified: stat.lastModified.getTime() };
 }
