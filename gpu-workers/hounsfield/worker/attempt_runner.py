@@ -109,8 +109,11 @@ class AttemptRunner:
         adopt: LaunchRecord | None = None,
         env_cache: job_code.EnvironmentCache | None = None,
         threads_per_process: int = 1,
+        local_address: str | None = None,
     ) -> None:
         self._threads_per_process = threads_per_process
+        # Where other nodes of a multi-node attempt reach this worker (HOUNSFIELD_WORKER_ADDRESS).
+        self._local_address = local_address
         self._preflight = preflight
         # Output is always captured and rotated; it is shipped when ``logs`` has transports.
         self._logs = logs or LogShipping()
@@ -373,7 +376,10 @@ class AttemptRunner:
             self._python,
             self._dir.exit_file,
             launch_command(
-                self.assignment, self._code.python or self._python, self._logs.launcher_options(self._dir)
+                self.assignment,
+                self._code.python or self._python,
+                self._logs.launcher_options(self._dir),
+                self._local_address,
             ),
         )
         context = trainer_context(

@@ -8,6 +8,7 @@ does not retry it, since running the same spec again would fail the same way.
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -104,6 +105,18 @@ def check_resume_checkpoint(resume_from: str | None) -> None:
         raise PreflightError(f"the resume checkpoint {resume_from} does not exist on this worker")
 
 
+def check_rendezvous_port(port: int) -> None:
+    """Node 0 of a multi-node attempt hosts torchrun's rendezvous store on ``port``: it must be free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("", port))
+        except OSError as error:
+            raise PreflightError(
+                f"the rendezvous port {port} is not free on this worker ({error.strerror or error}); "
+                "free it, or give the worker another range in HOUNSFIELD_RENDEZVOUS_PORTS"
+            ) from error
+
+
 class Preflight:
     """Runs every check for one assignment; returns the resolved dataset root when one was named."""
 
@@ -121,6 +134,8 @@ class Preflight:
             resolve_data_path(data.split, self._policy.data_roots)
         check_resume_checkpoint(assignment.resumeFrom)
         check_disk(self._policy.work_dir, self._policy.min_free_disk_gib)
+        if assignment.node is not None and assignment.node.nodeRank == 0:
+            check_rendezvous_port(assignment.node.rdzvPort)
         indices = {index.root for index in assignment.gpuIndices}
         if indices:
             check_gpus_free(indices, self._gpus())

@@ -32,7 +32,7 @@ export function describeGangNeed(spec: JobSpec, free = true): string {
   return `needs ${nodesOf(spec)} workers with ${describeNode(spec, free)} each`;
 }
 
-/** The lowest port of the worker's rendezvous range that none of its multi-node attempts uses. */
+/** The lowest port of the worker's rendezvous range that none of its multi-node attempts uses (none without an address). */
 export function freeRendezvousPort(candidate: Candidate): number | undefined {
   const range = candidate.worker.heartbeat.rendezvousPorts;
   if (!candidate.worker.heartbeat.address || !range) return undefined;
@@ -111,7 +111,8 @@ export function placeGang(spec: JobSpec, candidates: Candidate[], policy: Placem
     };
   }
   const chosen: NodeChoice[] = picked.chosen.map((fit) => ({ workerId: idOf(fit), gpuIndices: fit.gpuIndices }));
-  return { placed: true, workerId: chosen[0].workerId, gpuIndices: chosen[0].gpuIndices, nodes: chosen, rendezvousPort: picked.port };
+  const host = picked.chosen[0].candidate.worker.heartbeat.address as string;
+  return { placed: true, workerId: chosen[0].workerId, gpuIndices: chosen[0].gpuIndices, nodes: chosen, rendezvous: { host, port: picked.port } };
 }
 
 /**

@@ -63,7 +63,7 @@ export interface NodeChoice {
  * its `nodes` in rank order and the rendezvous port on node 0's worker.
  */
 export type PlacementResult =
-  | { placed: true; workerId: string; gpuIndices: number[]; nodes?: NodeChoice[]; rendezvousPort?: number }
+  | { placed: true; workerId: string; gpuIndices: number[]; nodes?: NodeChoice[]; rendezvous?: { host: string; port: number } }
   | { placed: false; reason: string };
 
 export type Skip = 'leased' | 'foreign' | 'utilization' | 'type' | 'memory';
