@@ -46,7 +46,7 @@ from hounsfield.worker.log_shipper import LogShipper
 from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.log_tail import tail_lines
 from hounsfield.worker.orphan_reaper import LaunchRecord
-from hounsfield.worker.preflight import Preflight, PreflightError
+from hounsfield.worker.preflight import Preflight, PreflightError, RendezvousPortBusyError
 from hounsfield.worker.relay_state import RelayState
 from hounsfield.worker.report_records import (
     AttemptIdentity,
@@ -277,8 +277,12 @@ class AttemptRunner:
             try:
                 self._data_root = self._preflight.check(self.assignment)
             except PreflightError as error:
+                # A busy rendezvous port passes: requeued (no restart spent), on another port.
+                busy = isinstance(error, RendezvousPortBusyError)
                 await self._status.publish_final(
-                    "failed", reason=f"preflight: {error}", failure_kind="preflight"
+                    "failed",
+                    reason=f"preflight: {error}",
+                    failure_kind="infrastructure" if busy else "preflight",
                 )
                 return None
         try:

@@ -2,7 +2,8 @@
 with a reason instead of after the GPUs were claimed and the model was built.
 
 A preflight failure ends the attempt ``failed`` with ``failureKind: "preflight"``: the scheduler
-does not retry it, since running the same spec again would fail the same way.
+does not retry it, since running the same spec again would fail the same way. A busy rendezvous
+port (``RendezvousPortBusyError``) is the exception: it passes, so it is reported as ``infrastructure``.
 """
 
 from __future__ import annotations
@@ -105,13 +106,21 @@ def check_resume_checkpoint(resume_from: str | None) -> None:
         raise PreflightError(f"the resume checkpoint {resume_from} does not exist on this worker")
 
 
+class RendezvousPortBusyError(PreflightError):
+    """The rendezvous port is taken: a passing condition (a previous attempt's store still
+    stopping), so the attempt is requeued without spending a restart, on another port."""
+
+
 def check_rendezvous_port(port: int) -> None:
-    """Node 0 of a multi-node attempt hosts torchrun's rendezvous store on ``port``: it must be free."""
+    """Node 0 of a multi-node attempt hosts torchrun's rendezvous store on ``port``: nothing may
+    listen there. (Connections of an earlier store waiting out TIME_WAIT do not count: the store
+    binds with SO_REUSEADDR, and so does this probe.)"""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("", port))
         except OSError as error:
-            raise PreflightError(
+            raise RendezvousPortBusyError(
                 f"the rendezvous port {port} is not free on this worker ({error.strerror or error}); "
                 "free it, or give the worker another range in HOUNSFIELD_RENDEZVOUS_PORTS"
             ) from error

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hounsfield.contracts.models import Assignment, NodePlacement
-from hounsfield.worker.preflight import PreflightError, check_rendezvous_port
+from hounsfield.worker.preflight import RendezvousPortBusyError, check_rendezvous_port
 from hounsfield.worker.settings import SettingsError, load_settings, parse_port_range
 from hounsfield.worker.trainer_launch import RENDEZVOUS_READ_TIMEOUT_SECONDS, launch_command
 from tests.worker.assignments import make_assignment
@@ -107,7 +107,7 @@ def test_preflight_refuses_a_rendezvous_port_in_use() -> None:
         holder.listen()
         port = holder.getsockname()[1]
         busy = f"rendezvous port {port} is not free.*HOUNSFIELD_RENDEZVOUS_PORTS"
-        with pytest.raises(PreflightError, match=busy):
+        with pytest.raises(RendezvousPortBusyError, match=busy):
             check_rendezvous_port(port)
     check_rendezvous_port(_free_port())
 

@@ -147,7 +147,7 @@ export class FakeWorker {
     if (state === 'starting' || state === 'running') this.running.set(key, { jobId: assignment.jobId, attempt: assignment.attempt });
     else this.running.delete(key);
     await this.nats.js.publish(SUBJECTS.jobStatus(assignment.jobId), encodeJson(event), {
-      msgID: `${assignment.jobId}:${assignment.attempt}:${state}`,
+      msgID: `${assignment.jobId}:${assignment.attempt}:${this.workerId}:${state}`,
     });
   }
 }

@@ -133,12 +133,12 @@ describe('multi-node placement on real NATS and Redis, with workers simulated by
     worker('mnb-1', 4, 'MNB');
     worker('mnb-2', 4, 'MNB', undefined, 29400);
     await new Promise((r) => setTimeout(r, 700));
-    const busy = await submit(spec('MNB', 1, 2));
+    const busy = await submit(spec('MNB', 1, 1));
     await waitFor(busy.id, (j) => j.state === 'assigned');
-    const job = await submit(spec('MNB', 2, 3));
+    const job = await submit(spec('MNB', 2, 4));
     const waiting = await waitFor(job.id, (j) => (j.pendingReason ?? '').includes('needs'));
     expect(waiting.state).toBe('queued');
-    expect(waiting.pendingReason).toMatch(/^needs 2 workers with 3 free MNB each; 1 has them \(mnb-\d\), of \d+ live workers$/);
+    expect(waiting.pendingReason).toMatch(/^needs 2 workers with 4 free MNB each; 1 has them \(mnb-\d\), of \d+ live workers$/);
     worker('mnb-3', 4, 'MNB');
     const placed = await waitFor(job.id, (j) => j.state === 'assigned');
     expect(placed.nodes).toHaveLength(2);

@@ -67,7 +67,7 @@ export class JobQueries {
       const build = placeEnvironmentBuild(job.spec, await this.inventory.candidatesForView(), policy);
       return build.placed ? `its environment is built first (no GPU is leased until it is ready); fits on ${build.workerId} for that` : build.reason;
     }
-    const result = placeJobPreferring(job.spec, await this.inventory.candidatesForView(), policy, job.environment?.key);
+    const result = placeJobPreferring(job.spec, await this.inventory.candidatesForView(), policy, job.environment?.key, job.attempt);
     if (!result.placed) return result.reason;
     const ahead = (position ?? 1) - 1;
     const where = result.nodes ? `${result.nodes.length} nodes (${result.nodes.map((n) => n.workerId).join(', ')})` : result.workerId;

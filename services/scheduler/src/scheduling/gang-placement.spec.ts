@@ -86,6 +86,10 @@ describe('multi-node gang placement', () => {
   it('skips a rendezvous port already used by another multi-node attempt on that worker, and needs an address for node 0', () => {
     const result = placeJob(job({ nodes: 2, gpus: 1 }), [worker('a', 1, {}, [], [29400, 29401]), worker('b', 1, { address: undefined })], policy);
     expect(result).toMatchObject({ placed: true, nodes: [{ workerId: 'a' }, { workerId: 'b' }], rendezvous: { host: '10.0.0.1', port: 29402 } });
+    // A requeued job starts its search further into the range (its earlier store may still hold a port).
+    expect(placeJob(job({ nodes: 2, gpus: 1 }), [worker('a', 1), worker('b', 1)], policy, 3)).toMatchObject({ rendezvous: { port: 29402 } });
+    expect(placeJob(job({ nodes: 2, gpus: 1 }), [worker('a', 1, {}, [], [29401]), worker('b', 1)], policy, 2)).toMatchObject({ rendezvous: { port: 29402 } });
+    expect(placeJob(job({ nodes: 2, gpus: 1 }), [worker('a', 1), worker('b', 1)], policy, 4)).toMatchObject({ rendezvous: { port: 29400 } });
     const none = placeJob(job({ nodes: 2, gpus: 1 }), [worker('a', 1, {}, [], [29400, 29401, 29402]), worker('b', 1, { rendezvousPorts: undefined })], policy);
     expect(none.placed).toBe(false);
     if (!none.placed) expect(none.reason).toContain('none advertises a rendezvous address with a free port');

@@ -32,11 +32,20 @@ export function describeGangNeed(spec: JobSpec, free = true): string {
   return `needs ${nodesOf(spec)} workers with ${describeNode(spec, free)} each`;
 }
 
-/** The lowest port of the worker's rendezvous range that none of its multi-node attempts uses (none without an address). */
-export function freeRendezvousPort(candidate: Candidate): number | undefined {
+/**
+ * A port of the worker's rendezvous range that none of its multi-node attempts uses (none without
+ * an address). The search starts `attempt - 1` ports into the range, wrapping around, so a
+ * requeued job does not wait for the port its previous attempt's store may still hold (or that
+ * another program took since).
+ */
+export function freeRendezvousPort(candidate: Candidate, attempt = 1): number | undefined {
   const range = candidate.worker.heartbeat.rendezvousPorts;
   if (!candidate.worker.heartbeat.address || !range) return undefined;
-  for (let port = range.first; port <= range.last; port += 1) if (!candidate.rendezvousPortsInUse?.has(port)) return port;
+  const size = range.last - range.first + 1;
+  for (let i = 0; i < size; i += 1) {
+    const port = range.first + ((attempt - 1 + i) % size);
+    if (!candidate.rendezvousPortsInUse?.has(port)) return port;
+  }
   return undefined;
 }
 
@@ -71,12 +80,12 @@ function byBestFit(a: Fit, b: Fit): number {
  * `nodes` workers for the job out of `fits`, node 0 first: a worker with a free rendezvous port
  * hosts node 0, the others follow in best-fit order. Undefined when no worker could host it.
  */
-function pickNodes(fits: Fit[], nodes: number): { chosen: Fit[]; port: number } | undefined {
+function pickNodes(fits: Fit[], nodes: number, attempt: number): { chosen: Fit[]; port: number } | undefined {
   const ordered = [...fits].sort(byBestFit);
-  const host = ordered.find((fit) => freeRendezvousPort(fit.candidate) !== undefined);
+  const host = ordered.find((fit) => freeRendezvousPort(fit.candidate, attempt) !== undefined);
   if (!host || ordered.length < nodes) return undefined;
   const rest = ordered.filter((fit) => fit !== host).slice(0, nodes - 1);
-  return { chosen: [host, ...rest], port: freeRendezvousPort(host.candidate) as number };
+  return { chosen: [host, ...rest], port: freeRendezvousPort(host.candidate, attempt) as number };
 }
 
 /**
@@ -84,7 +93,7 @@ function pickNodes(fits: Fit[], nodes: number): { chosen: Fit[]; port: number } 
  * node now, a topology label (rack, network domain) that has enough of them wins (the one with the
  * fewest such workers, so larger domains stay free for larger jobs); else the nodes span labels.
  */
-export function placeGang(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): PlacementResult {
+export function placeGang(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy, attempt = 1): PlacementResult {
   const nodes = nodesOf(spec);
   const fits = candidates.map((c) => fitNow(spec, c, policy)).filter((fit): fit is Fit => fit !== undefined);
   if (fits.length < nodes) {
@@ -100,10 +109,10 @@ export function placeGang(spec: JobSpec, candidates: Candidate[], policy: Placem
   const domains = [...byTopology.entries()].filter(([, members]) => members.length >= nodes).sort(([a, x], [b, y]) => x.length - y.length || a.localeCompare(b));
   let picked: { chosen: Fit[]; port: number } | undefined;
   for (const [, members] of domains) {
-    picked = pickNodes(members, nodes);
+    picked = pickNodes(members, nodes, attempt);
     if (picked) break;
   }
-  picked ??= pickNodes(fits, nodes);
+  picked ??= pickNodes(fits, nodes, attempt);
   if (!picked) {
     return {
       placed: false,

@@ -179,30 +179,31 @@ export function placeEnvironmentBuild(spec: JobSpec, candidates: Candidate[], po
  * environment at its start, as a CPU job's does). Preferring rather than requiring keeps a job
  * from waiting on one worker while others are idle.
  */
-export function placeJobPreferring(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy, key: string | undefined): PlacementResult {
+export function placeJobPreferring(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy, key: string | undefined, attempt = 1): PlacementResult {
   if (key !== undefined) {
     const cached = candidates.filter((c) => c.worker.heartbeat.environments?.includes(key));
     if (cached.length > 0) {
-      const there = placeJob(spec, cached, policy);
+      const there = placeJob(spec, cached, policy, attempt);
       if (there.placed) return there;
     }
   }
-  return placeJob(spec, candidates, policy);
+  return placeJob(spec, candidates, policy, attempt);
 }
 
 /**
- * Gang placement of whole GPUs on one worker, best fit: among workers whose eligible free GPUs
+ * Gang placement of whole GPUs on one worker, best fit (a multi-node job: see `placeGang`; its
+ * `attempt` picks the rendezvous port): among workers whose eligible free GPUs
  * suffice, the one with the fewest, so large blocks stay whole for large jobs. Returns a reason a
  * person can act on when nothing fits.
  */
-export function placeJob(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): PlacementResult {
+export function placeJob(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy, attempt = 1): PlacementResult {
   if (candidates.length === 0) {
     return { placed: false, reason: `${describeNeed(spec)}; no worker is registered (start one with \`python -m hounsfield.worker\`)` };
   }
   const kindMissing = missingKind(spec, candidates.map((c) => c.worker));
   if (kindMissing) return { placed: false, reason: kindMissing };
   candidates = candidates.filter((c) => providesKind(c.worker, spec.kind));
-  if (nodesOf(spec) > 1) return placeGang(spec, candidates, policy);
+  if (nodesOf(spec) > 1) return placeGang(spec, candidates, policy, attempt);
   const needed = spec.resources.gpus;
   if (needed === 0) return placeCpuJob(spec, candidates);
 

@@ -272,7 +272,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         return;
       }
       const gpuJob = job.spec.resources.gpus > 0;
-      const result = placeJobPreferring(job.spec, gpuJob ? open() : candidates, policy, job.environment?.key);
+      const result = placeJobPreferring(job.spec, gpuJob ? open() : candidates, policy, job.environment?.key, job.attempt);
       if (!result.placed) {
         const waitedMs = Date.now() - Date.parse(job.history[job.history.length - 1].at);
         if (gpuJob && reserveAfterMs > 0 && waitedMs >= reserveAfterMs) {
