@@ -49,7 +49,13 @@ describe('multi-node jobs: two worker agents as two nodes over a c10d rendezvous
   const node = (workerId: string, offset: number) => ({
     workerId,
     fakeGpus: '1',
-    env: { HOUNSFIELD_WORKER_ADDRESS: '127.0.0.1', HOUNSFIELD_RENDEZVOUS_PORTS: `${base + offset}-${base + offset + 9}`, HOUNSFIELD_TOPOLOGY: 'rack-e2e' },
+    env: {
+      HOUNSFIELD_WORKER_ADDRESS: '127.0.0.1',
+      HOUNSFIELD_RENDEZVOUS_PORTS: `${base + offset}-${base + offset + 9}`,
+      HOUNSFIELD_TOPOLOGY: 'rack-e2e',
+      // A rank whose peer node is gone may sit in a collective until SIGKILL: do not wait 30 s for it.
+      HOUNSFIELD_STOP_GRACE_SECONDS: '5',
+    },
   });
   const workerOptions = { 'node-a': node('node-a', 0), 'node-b': node('node-b', 10) };
 
@@ -80,13 +86,13 @@ describe('multi-node jobs: two worker agents as two nodes over a c10d rendezvous
   });
 
   it('refuses a job more nodes than workers could hold, saying how many could', async () => {
-    const refused = await fixture.client.submitJob(training('too-wide', { nodes: 3, gpus: 1 })).then(
+    const refused = await fixture.client.submitJob(training('too-wide', { nodes: 4, gpus: 1 })).then(
       () => undefined,
       (error: unknown) => error as HounsfieldApiError,
     );
     expect(refused).toBeInstanceOf(HounsfieldApiError);
     expect(refused?.status).toBe(422);
-    expect(refused?.problem.detail).toContain('needs 3 workers with 1 GPU each; only 2 registered workers have them (node-a, node-b)');
+    expect(refused?.problem.detail).toContain('needs 4 workers with 1 GPU each; only 2 registered workers have them (node-a, node-b)');
   });
 
   it('trains a 2-node × 1-process job with gloo to the parameters of a 1-process run with the same global batch and seed', async () => {
