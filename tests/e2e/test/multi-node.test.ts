@@ -167,5 +167,5 @@ describe('multi-node jobs: two worker agents as two nodes over a c10d rendezvous
 
     expect(maxAbsDifference(await finalWeights(final.id), await finalWeights(reference.id))).toBeLessThan(1e-5);
     expect(await leases()).toEqual({});
-  });
+  }, 360_000);
 });
