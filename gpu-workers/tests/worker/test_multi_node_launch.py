@@ -11,12 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client
 
-from hounsfield.contracts.models import Assignment, NodePlacement
+from hounsfield.contracts.models import Assignment, NodePlacement, RendezvousPorts, WorkerHeartbeat
+from hounsfield.contracts.subjects import worker_heartbeat_subject
 from hounsfield.worker.preflight import RendezvousPortBusyError, check_rendezvous_port
 from hounsfield.worker.settings import SettingsError, load_settings, parse_port_range
 from hounsfield.worker.trainer_launch import RENDEZVOUS_READ_TIMEOUT_SECONDS, launch_command
-from tests.worker.assignments import make_assignment
+from worker.agents import StartAgent
+from worker.assignments import make_assignment
+from worker.event_recorder import EventRecorder
 
 
 def _node(assignment: Assignment, rank: int, port: int, nnodes: int = 2) -> Assignment:
@@ -128,3 +132,17 @@ def test_settings_advertise_address_ports_and_topology(monkeypatch: pytest.Monke
     monkeypatch.setenv("HOUNSFIELD_RENDEZVOUS_PORTS", "30010-30000")
     with pytest.raises(SettingsError, match="HOUNSFIELD_RENDEZVOUS_PORTS: .*first <= last"):
         load_settings()
+
+
+async def test_heartbeats_advertise_the_address_rendezvous_ports_and_topology(
+    start_agent: StartAgent, nc: Client, worker_id: str
+) -> None:
+    recorder = await EventRecorder.subscribe(nc, worker_heartbeat_subject(worker_id))
+    await start_agent(worker_address="10.9.8.7", rendezvous_ports="31000-31009", topology="rack-3")
+    heartbeat = (await recorder.wait_for(lambda events: len(events) >= 1, timeout=20))[-1]
+    assert isinstance(heartbeat, WorkerHeartbeat)
+    assert (heartbeat.address, heartbeat.rendezvousPorts, heartbeat.topology) == (
+        "10.9.8.7",
+        RendezvousPorts(first=31000, last=31009),
+        "rack-3",
+    )
