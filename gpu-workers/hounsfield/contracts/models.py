@@ -29,6 +29,7 @@ class Resources(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
+    nodes: Annotated[int, Field(ge=1, le=64)] = 1
     gpus: Annotated[int, Field(ge=0, le=64)] = 0
     cpuProcesses: Annotated[int, Field(ge=1, le=64)] = 1
     gpuType: Annotated[str | None, Field(max_length=64, min_length=1)] = None
@@ -153,6 +154,7 @@ class EvaluationShardJobSpec(BaseModel):
     maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     kind: Literal['evaluation_shard']
     resources: Annotated[Resources, Field(validate_default=True)] = {
+        'nodes': 1,
         'gpus': 0,
         'cpuProcesses': 1,
         'waitForCapacity': True,
@@ -195,6 +197,7 @@ class CheckpointImportJobSpec(BaseModel):
     maxRestarts: Annotated[int, Field(ge=0, le=20)] = 0
     kind: Literal['checkpoint_import']
     resources: Annotated[Resources, Field(validate_default=True)] = {
+        'nodes': 1,
         'gpus': 0,
         'cpuProcesses': 1,
         'waitForCapacity': False,
@@ -215,6 +218,17 @@ class ResolvedHyperparameters(BaseModel):
     baseLr: Annotated[float, Field(gt=0.0)]
     lrScaling: Literal['linear', 'sqrt', 'none']
     lr: Annotated[float, Field(gt=0.0)]
+
+
+class NodePlacement(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    nodeRank: Annotated[int, Field(ge=0, le=9007199254740991)]
+    nnodes: Annotated[int, Field(ge=2, le=64)]
+    rdzvHost: Annotated[str, Field(max_length=255, min_length=1)]
+    rdzvPort: Annotated[int, Field(ge=1, le=65535)]
+    rdzvId: Annotated[str, Field(max_length=200, min_length=1)]
 
 
 class GpuIndice(RootModel[int]):
@@ -327,6 +341,14 @@ class WorkerKind(BaseModel):
     version: Annotated[str, Field(max_length=32, min_length=1)]
 
 
+class RendezvousPorts(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    first: Annotated[int, Field(ge=1, le=65535)]
+    last: Annotated[int, Field(ge=1, le=65535)]
+
+
 class Environment(RootModel[str]):
     root: Annotated[str, Field(pattern='^[0-9a-f]{8,64}$')]
 
@@ -361,6 +383,9 @@ class WorkerHeartbeat(BaseModel):
     gpus: Annotated[list[GpuInfo], Field(max_length=64)]
     kinds: Annotated[list[WorkerKind], Field(max_length=64, validate_default=True)] = []
     cpuSlots: Annotated[int | None, Field(ge=1, le=4096)] = None
+    address: Annotated[str | None, Field(max_length=255, min_length=1)] = None
+    rendezvousPorts: RendezvousPorts | None = None
+    topology: Annotated[str | None, Field(max_length=128, min_length=1)] = None
     memoryTotalBytes: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
     memoryAvailableBytes: Annotated[int | None, Field(ge=0, le=9007199254740991)] = None
     environments: Annotated[list[Environment] | None, Field(max_length=1024)] = None
@@ -372,6 +397,12 @@ class WorkerHeartbeat(BaseModel):
     at: Annotated[str, Field(max_length=40, min_length=20)]
 
 
+class NodeWorkerId(RootModel[str]):
+    root: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+
+
 class AttemptSummary(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -381,6 +412,7 @@ class AttemptSummary(BaseModel):
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
     worldSize: Annotated[int, Field(ge=1, le=9007199254740991)]
+    nodeWorkerIds: list[NodeWorkerId] | None = None
     perDeviceBatch: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     gradAccumSteps: Annotated[int | None, Field(ge=1, le=9007199254740991)] = None
     assignedAt: Annotated[str, Field(max_length=40, min_length=20)]
@@ -401,6 +433,32 @@ class AttemptSummary(BaseModel):
         Literal['trainer', 'preflight', 'infrastructure', 'oom', 'environment'] | None
     ) = None
     reason: Annotated[str | None, Field(max_length=4096)] = None
+
+
+class Rank(RootModel[int]):
+    root: Annotated[int, Field(ge=0, le=9007199254740991)]
+
+
+class JobNode(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    nodeRank: Annotated[int, Field(ge=0, le=9007199254740991)]
+    workerId: Annotated[
+        str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
+    ]
+    gpuIndices: list[GpuIndice]
+    cudaVisibleDevices: str
+    ranks: list[Rank]
+
+
+class JobRendezvous(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    host: Annotated[str, Field(max_length=255, min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    id: Annotated[str, Field(max_length=200, min_length=1)]
 
 
 class HistoryItem(BaseModel):
@@ -1512,6 +1570,7 @@ class TrainingJobSpec(BaseModel):
         'pcdiff', 'voxelization', 'vqgan3d', 'slice_interp', 'topo_unet', 'script'
     ]
     resources: Annotated[Resources, Field(validate_default=True)] = {
+        'nodes': 1,
         'gpus': 0,
         'cpuProcesses': 1,
         'waitForCapacity': False,
@@ -1631,6 +1690,7 @@ class Assignment(BaseModel):
     gpuIndices: list[GpuIndice]
     cudaVisibleDevices: str
     nprocPerNode: Annotated[int, Field(ge=1, le=9007199254740991)]
+    node: NodePlacement | None = None
     resolved: ResolvedHyperparameters | None = None
     resumeFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
     initFrom: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
@@ -1689,6 +1749,8 @@ class JobRecord(BaseModel):
     ] = None
     gpuIndices: list[GpuIndice] | None = None
     cudaVisibleDevices: str | None = None
+    nodes: list[JobNode] | None = None
+    rendezvous: JobRendezvous | None = None
     resolved: ResolvedHyperparameters | None = None
     runtime: RuntimeInfo | None = None
     lastProgress: ProgressEvent | None = None

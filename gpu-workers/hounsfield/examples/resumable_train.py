@@ -24,6 +24,7 @@ import argparse
 import logging
 import os
 import signal
+import time
 from contextlib import nullcontext
 
 import torch
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-lr", type=float, default=0.05, help="standalone only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kill-at-step", type=int, default=None)
+    # Slows each step down (tests that act while a job runs); the numbers do not change.
+    parser.add_argument("--step-sleep", type=float, default=0.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -130,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.step()
         done = step + 1
         run.report(done, {"loss": loss_value}, total_steps=args.steps, lr=resolved.lr)
+        if args.step_sleep > 0:
+            time.sleep(args.step_sleep)
         if done % args.checkpoint_every == 0 or done == args.steps:
             checkpoint(done, loss_value)
         if args.kill_at_step == done and run.rank == 0 and (run.attempt or 1) == 1:

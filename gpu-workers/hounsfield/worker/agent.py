@@ -188,6 +188,7 @@ class Agent:
             threads_per_process=threads_per_process(
                 assignment, self._settings.usable_cpu_slots, self._gpu_count
             ),
+            local_address=self._settings.advertised_address,
         )
 
     def _begin(self, key: AttemptKey, runner: AttemptRunner) -> None:

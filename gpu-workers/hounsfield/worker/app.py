@@ -19,7 +19,7 @@ from hounsfield.worker.agent import Agent
 from hounsfield.worker.assignment_consumer import AssignmentConsumer
 from hounsfield.worker.cancel_listener import CancelListener
 from hounsfield.worker.event_publisher import JetStreamEventPublisher
-from hounsfield.worker.heartbeat import HeartbeatLoop, offered_kinds
+from hounsfield.worker.heartbeat import HeartbeatLoop, Reachability, offered_kinds
 from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.preflight import Preflight, PreflightPolicy
 from hounsfield.worker.readoption import AttemptOwnership, recover_attempts
@@ -86,6 +86,7 @@ class WorkerApp:
                 settings.heartbeat_interval,
                 offered_kinds(settings.kinds),
                 settings.usable_cpu_slots,
+                Reachability(settings.advertised_address, settings.rendezvous_port_range, settings.topology),
             ),
             AssignmentConsumer(js, settings.worker_id, agent.accept, on_rejected=agent.report_unreadable),
             CancelListener(nc, agent),

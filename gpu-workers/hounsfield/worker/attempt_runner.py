@@ -46,7 +46,7 @@ from hounsfield.worker.log_shipper import LogShipper
 from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.log_tail import tail_lines
 from hounsfield.worker.orphan_reaper import LaunchRecord
-from hounsfield.worker.preflight import Preflight, PreflightError
+from hounsfield.worker.preflight import Preflight, PreflightError, RendezvousPortBusyError
 from hounsfield.worker.relay_state import RelayState
 from hounsfield.worker.report_records import (
     AttemptIdentity,
@@ -109,8 +109,11 @@ class AttemptRunner:
         adopt: LaunchRecord | None = None,
         env_cache: job_code.EnvironmentCache | None = None,
         threads_per_process: int = 1,
+        local_address: str | None = None,
     ) -> None:
         self._threads_per_process = threads_per_process
+        # Where other nodes of a multi-node attempt reach this worker (HOUNSFIELD_WORKER_ADDRESS).
+        self._local_address = local_address
         self._preflight = preflight
         # Output is always captured and rotated; it is shipped when ``logs`` has transports.
         self._logs = logs or LogShipping()
@@ -274,8 +277,12 @@ class AttemptRunner:
             try:
                 self._data_root = self._preflight.check(self.assignment)
             except PreflightError as error:
+                # A busy rendezvous port passes: requeued (no restart spent), on another port.
+                busy = isinstance(error, RendezvousPortBusyError)
                 await self._status.publish_final(
-                    "failed", reason=f"preflight: {error}", failure_kind="preflight"
+                    "failed",
+                    reason=f"preflight: {error}",
+                    failure_kind="infrastructure" if busy else "preflight",
                 )
                 return None
         try:
@@ -373,7 +380,10 @@ class AttemptRunner:
             self._python,
             self._dir.exit_file,
             launch_command(
-                self.assignment, self._code.python or self._python, self._logs.launcher_options(self._dir)
+                self.assignment,
+                self._code.python or self._python,
+                self._logs.launcher_options(self._dir),
+                self._local_address,
             ),
         )
         context = trainer_context(

@@ -1,6 +1,7 @@
 """Publishing the agent's messages to the HF_EVENTS JetStream stream, each with a de-duplication id.
 
-Message ids (``Nats-Msg-Id``): heartbeats ``<worker>:hb:<seq>``, status ``<job>:<attempt>:<state>``,
+Message ids (``Nats-Msg-Id``): heartbeats ``<worker>:hb:<seq>``, status
+``<job>:<attempt>:<worker>:<state>`` (the nodes of a multi-node attempt each report theirs),
 progress ``<job>:<attempt>:p:<seq>``, notices ``<job>:<attempt>:n:<seq>``, environment builds
 ``<build id>:<outcome>``. Because of them a publish
 can be retried safely: the stream keeps one copy within its duplicate window.
@@ -37,7 +38,7 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 
 
 def status_msg_id(event: StatusEvent) -> str:
-    return f"{event.jobId}:{event.attempt}:{event.state}"
+    return f"{event.jobId}:{event.attempt}:{event.workerId}:{event.state}"
 
 
 def progress_msg_id(event: ProgressEvent) -> str:

@@ -7,9 +7,17 @@ import logging
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from hounsfield.contracts.models import Environment, EnvironmentBuild, GpuInfo, WorkerHeartbeat, WorkerKind
+from hounsfield.contracts.models import (
+    Environment,
+    EnvironmentBuild,
+    GpuInfo,
+    RendezvousPorts,
+    WorkerHeartbeat,
+    WorkerKind,
+)
 from hounsfield.gpu.inventory import GpuInventory
 from hounsfield.recipes.registry import available_kinds
 from hounsfield.sdk.report_format import utc_timestamp
@@ -33,6 +41,16 @@ def offered_kinds(allowed: Sequence[str] | None) -> list[WorkerKind]:
     return [k for k in found if k.kind in allowed]
 
 
+@dataclass(frozen=True)
+class Reachability:
+    """What a worker advertises for multi-node jobs: its address, the ports it keeps for the
+    rendezvous of jobs whose node 0 runs here, and its topology label."""
+
+    address: str
+    rendezvous_ports: tuple[int, int]
+    topology: str | None = None
+
+
 def host_memory(meminfo: Path = Path("/proc/meminfo")) -> tuple[int, int] | None:
     """Total and available host memory in bytes, or None where /proc/meminfo cannot be read."""
     try:
@@ -52,8 +70,10 @@ class HeartbeatLoop:
         interval_seconds: float,
         kinds: Sequence[WorkerKind] | None = None,
         cpu_slots: int | None = None,
+        reachability: Reachability | None = None,
     ) -> None:
         self._agent = agent
+        self._reachability = reachability
         self._cpu_slots = cpu_slots
         # What this installation runs, found once: recipes that import, and `script`.
         self._kinds = list(kinds) if kinds is not None else offered_kinds(None)
@@ -79,6 +99,8 @@ class HeartbeatLoop:
         # NVML queries and the /proc walk block; keep them off the event loop.
         gpus = await asyncio.to_thread(self._gpus, roots)
         memory = host_memory()
+        reach = self._reachability
+        ports = reach.rendezvous_ports if reach else None
         return WorkerHeartbeat(
             v=1,  # the generated Literal checks this against SCHEMA_VERSION
             type="heartbeat",
@@ -93,6 +115,9 @@ class HeartbeatLoop:
             environmentBuilds=[EnvironmentBuild(job) for job in builds[:256]] or None,
             memoryTotalBytes=memory[0] if memory else None,
             memoryAvailableBytes=memory[1] if memory else None,
+            address=reach.address if reach else None,
+            rendezvousPorts=RendezvousPorts(first=ports[0], last=ports[1]) if ports else None,
+            topology=reach.topology if reach else None,
             intervalSeconds=self._interval,
             at=utc_timestamp(),
         )

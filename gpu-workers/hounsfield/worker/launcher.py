@@ -14,6 +14,9 @@ before torchrun's arguments, every rank's stdout and stderr and the launcher's o
 captured line by line, prefixed with their source, into rotated segments under DIR
 (``output_capture``, ``log_segments``); the agent ships those. Without it, output goes where
 torchrun sends it by default.
+
+A multi-node attempt (``--rdzv-backend=c10d`` with ``--nnodes`` above 1) joins the rendezvous as
+the node ``--node-rank`` names (``rendezvous_order``), so the scheduler's node 0 holds global rank 0.
 """
 
 from __future__ import annotations
@@ -119,6 +122,13 @@ def _run_torchrun(argv: list[str], capture: OutputCapture | None, log_dir: Path 
     from torch.distributed.run import config_from_args, parse_args, parse_min_max_nnodes, run  # noqa: PLC0415
 
     args = parse_args(argv)
+    if args.rdzv_backend == "c10d" and not args.standalone and parse_min_max_nnodes(args.nnodes)[1] > 1:
+        # A multi-node attempt: the scheduler's node rank becomes the rendezvous's (torchrun would
+        # ignore --node-rank here and warn about it, so it is consumed).
+        from hounsfield.worker.rendezvous_order import follow_node_rank  # noqa: PLC0415 - imports torch
+
+        follow_node_rank(args.node_rank)
+        args.node_rank = 0
     if capture is None:
         run(args)
         return

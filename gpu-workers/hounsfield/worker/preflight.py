@@ -2,12 +2,14 @@
 with a reason instead of after the GPUs were claimed and the model was built.
 
 A preflight failure ends the attempt ``failed`` with ``failureKind: "preflight"``: the scheduler
-does not retry it, since running the same spec again would fail the same way.
+does not retry it, since running the same spec again would fail the same way. A busy rendezvous
+port (``RendezvousPortBusyError``) is the exception: it passes, so it is reported as ``infrastructure``.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -104,6 +106,26 @@ def check_resume_checkpoint(resume_from: str | None) -> None:
         raise PreflightError(f"the resume checkpoint {resume_from} does not exist on this worker")
 
 
+class RendezvousPortBusyError(PreflightError):
+    """The rendezvous port is taken: a passing condition (a previous attempt's store still
+    stopping), so the attempt is requeued without spending a restart, on another port."""
+
+
+def check_rendezvous_port(port: int) -> None:
+    """Node 0 of a multi-node attempt hosts torchrun's rendezvous store on ``port``: nothing may
+    listen there. (Connections of an earlier store waiting out TIME_WAIT do not count: the store
+    binds with SO_REUSEADDR, and so does this probe.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("", port))
+        except OSError as error:
+            raise RendezvousPortBusyError(
+                f"the rendezvous port {port} is not free on this worker ({error.strerror or error}); "
+                "free it, or give the worker another range in HOUNSFIELD_RENDEZVOUS_PORTS"
+            ) from error
+
+
 class Preflight:
     """Runs every check for one assignment; returns the resolved dataset root when one was named."""
 
@@ -121,6 +143,8 @@ class Preflight:
             resolve_data_path(data.split, self._policy.data_roots)
         check_resume_checkpoint(assignment.resumeFrom)
         check_disk(self._policy.work_dir, self._policy.min_free_disk_gib)
+        if assignment.node is not None and assignment.node.nodeRank == 0:
+            check_rendezvous_port(assignment.node.rdzvPort)
         indices = {index.root for index in assignment.gpuIndices}
         if indices:
             check_gpus_free(indices, self._gpus())

@@ -30,6 +30,12 @@
 |  |  | recently used one that no build or attempt uses is deleted after each build |
 | HOUNSFIELD_READOPT_WAIT_SECONDS | 30 | at start, how long to wait for the scheduler to say whether a |
 |  |  | trainer left running is still current before stopping it |
+| HOUNSFIELD_WORKER_ADDRESS | host's address | where other workers reach this one: node 0 of a multi-node |
+|  |  | job hosts torchrun's rendezvous there; every node uses it as its local address |
+| HOUNSFIELD_RENDEZVOUS_PORTS | 29400-29499 | ports (``first-last``) kept free for the rendezvous of |
+|  |  | the multi-node jobs whose node 0 runs here; the scheduler picks one per attempt |
+| HOUNSFIELD_TOPOLOGY | unset | rack or network domain label; the nodes of one job prefer workers |
+|  |  | that share one |
 """
 
 from __future__ import annotations
@@ -53,6 +59,35 @@ IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 class SettingsError(ValueError):
     """An environment variable holds an invalid value; the message names the variable."""
+
+
+def default_worker_address() -> str:
+    """The address of the interface this host's default route leaves from (a UDP "connect" sends
+    nothing), else what the host name resolves to, else loopback."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.254.254.254", 1))
+            address = probe.getsockname()[0]
+            if isinstance(address, str) and address != "0.0.0.0":
+                return address
+    except OSError:
+        pass
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """``"29400-29499"`` (or one port) as (first, last); raises ValueError saying what is wrong."""
+    first_text, _, last_text = text.strip().partition("-")
+    try:
+        first, last = int(first_text), int(last_text or first_text)
+    except ValueError:
+        raise ValueError(f"expected a port range such as 29400-29499, got {text!r}") from None
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"expected 1 <= first <= last <= 65535, got {text!r}")
+    return first, last
 
 
 def default_worker_id(hostname: str | None = None) -> str:
@@ -91,6 +126,12 @@ class WorkerSettings(BaseSettings):
     readopt_wait_seconds: float = Field(30.0, ge=0, le=3600)
     #: Per-job environments kept in the cache (LRU by last use, never one in use).
     env_cache_max: int = Field(20, ge=1, le=100_000)
+    #: Where other workers reach this one (None: ``default_worker_address()``).
+    worker_address: str | None = Field(default=None, min_length=1, max_length=255)
+    #: Ports kept for the rendezvous of multi-node jobs hosted here, ``first-last``.
+    rendezvous_ports: str = "29400-29499"
+    #: Rack or network domain, for placing the nodes of one job close together.
+    topology: str | None = Field(default=None, min_length=1, max_length=128)
 
     @field_validator("worker_id")
     @classmethod
@@ -98,6 +139,12 @@ class WorkerSettings(BaseSettings):
         if not IDENTIFIER.match(value):
             raise ValueError('use letters, digits, "-" and "_" only, starting with a letter or digit')
         return value
+
+    @field_validator("rendezvous_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        parse_port_range(value)  # raises with the reason
+        return value.strip()
 
     @field_validator("fake_gpus")
     @classmethod
@@ -150,6 +197,23 @@ class WorkerSettings(BaseSettings):
     def nats_access(self) -> NatsAccess:
         password = None if self.nats_password is None else self.nats_password.get_secret_value()
         return NatsAccess(self.nats_url, self.nats_user, password)
+
+    @model_validator(mode="after")
+    def _resolved_address(self) -> WorkerSettings:
+        # Found once at boot: heartbeats advertise it and every multi-node launch uses it.
+        if self.worker_address is None:
+            object.__setattr__(self, "worker_address", default_worker_address())
+        return self
+
+    @property
+    def advertised_address(self) -> str:
+        """HOUNSFIELD_WORKER_ADDRESS, or the host's address (resolved at boot)."""
+        assert self.worker_address is not None  # set by the validator
+        return self.worker_address
+
+    @property
+    def rendezvous_port_range(self) -> tuple[int, int]:
+        return parse_port_range(self.rendezvous_ports)
 
     @property
     def usable_cpu_slots(self) -> int:

@@ -34,6 +34,9 @@ BUILTIN_TASKS = {
     "checkpoint_import": "hounsfield.checkpoints.import_job",
 }
 
+#: How long a node waits for node 0's rendezvous store (node 0 may still be fetching its checkpoint).
+RENDEZVOUS_READ_TIMEOUT_SECONDS = 300
+
 JobSpec = TrainingJobSpec | EvaluationShardJobSpec | CheckpointImportJobSpec
 
 
@@ -98,7 +101,10 @@ def write_context(context: TrainerContext, attempt_dir: AttemptDir) -> Path:
 
 
 def launch_command(
-    assignment: Assignment, python: str = sys.executable, launcher_options: Sequence[str] = ()
+    assignment: Assignment,
+    python: str = sys.executable,
+    launcher_options: Sequence[str] = (),
+    local_address: str | None = None,
 ) -> list[str]:
     """torchrun's command line, run through ``hounsfield.worker.launcher`` to keep rank exit codes
     (and, with ``launcher_options``, to capture the ranks' output into the attempt's log)."""
@@ -108,11 +114,33 @@ def launch_command(
         "-m",
         "hounsfield.worker.launcher",
         *launcher_options,
-        "--standalone",
+        *rendezvous_arguments(assignment, local_address),
         f"--nproc_per_node={assignment.nprocPerNode}",
         "-m",
         module,
         *args,
+    ]
+
+
+def rendezvous_arguments(assignment: Assignment, local_address: str | None = None) -> list[str]:
+    """``--standalone`` for a one-node attempt; for a node of a multi-node attempt, torchrun's c10d
+    rendezvous on node 0's worker with this node's rank (the launcher makes the rendezvous honour
+    it) and ``local_address``, the address this worker advertises: node 0's becomes every rank's
+    MASTER_ADDR, so the other nodes reach it there."""
+    node = assignment.node
+    if node is None:
+        return ["--standalone"]
+    is_host = "true" if node.nodeRank == 0 else "false"
+    return [
+        f"--nnodes={node.nnodes}",
+        f"--node_rank={node.nodeRank}",
+        "--rdzv_backend=c10d",
+        f"--rdzv_endpoint={node.rdzvHost}:{node.rdzvPort}",
+        f"--rdzv_id={node.rdzvId}",
+        # Node 0 hosts the rendezvous store itself (is_host); the others only connect to it.
+        # A node that starts before node 0 waits for its store up to read_timeout seconds.
+        f"--rdzv_conf=is_host={is_host},read_timeout={RENDEZVOUS_READ_TIMEOUT_SECONDS}",
+        *([f"--local_addr={local_address}"] if local_address else []),
     ]
 
 

@@ -81,7 +81,7 @@ async def test_count_job_runs_on_its_gpus_and_reports_progress(
     # Progress comes strictly between running and the terminal status.
     positions = [i for i, e in enumerate(events) if isinstance(e, ProgressEvent)]
     assert events.index(running) < positions[0] and positions[-1] < events.index(done)
-    assert f"{assignment.jobId}:1:succeeded" in recorder.msg_ids
+    assert f"{assignment.jobId}:1:{worker_id}:succeeded" in recorder.msg_ids
     assert f"{assignment.jobId}:1:p:5" in recorder.msg_ids
     attempt_dir = app.settings.attempts_dir / assignment.jobId / "attempt-1"
     assert (attempt_dir / "output").is_dir()

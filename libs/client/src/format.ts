@@ -41,7 +41,13 @@ export function formatJob(job: JobRecord): string {
     `${job.id}  ${job.spec.kind} "${job.spec.name}"  ${job.state}  attempt ${job.attempt}`,
   ];
   if (job.pendingReason) lines.push(`  pending: ${job.pendingReason}${job.queuePosition ? ` (position ${job.queuePosition})` : ''}`);
-  if (job.workerId) lines.push(`  worker ${job.workerId}  CUDA_VISIBLE_DEVICES="${job.cudaVisibleDevices ?? ''}"`);
+  if (job.nodes?.length) {
+    const meet = job.rendezvous ? `  rendezvous ${job.rendezvous.host}:${job.rendezvous.port} (${job.rendezvous.id})` : '';
+    lines.push(`  ${job.nodes.length} nodes${meet}`);
+    for (const node of job.nodes) {
+      lines.push(`    node ${node.nodeRank}: worker ${node.workerId}  CUDA_VISIBLE_DEVICES="${node.cudaVisibleDevices}"  ranks ${node.ranks.join(',')}`);
+    }
+  } else if (job.workerId) lines.push(`  worker ${job.workerId}  CUDA_VISIBLE_DEVICES="${job.cudaVisibleDevices ?? ''}"`);
   if (job.resolved) {
     const r = job.resolved;
     lines.push(`  batch ${r.globalBatch} = ${r.perDeviceBatch} per device × ${r.worldSize} × ${r.gradAccumSteps} accumulation; lr ${r.lr} (${r.lrScaling} from ${r.baseLr} @ ${r.referenceBatch})`);

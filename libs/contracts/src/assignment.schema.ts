@@ -3,6 +3,22 @@ import { identifierSchema, schemaVersionSchema, timestampSchema } from './common
 import { jobSpecSchema } from './job-spec.schema';
 import { resolvedHyperparametersSchema } from './resolved-hyperparameters.schema';
 
+/**
+ * This worker's part of a multi-node attempt: its node rank among `nnodes`, and torchrun's c10d
+ * rendezvous on node 0's worker (`host:port`, id `<job>-<attempt>`).
+ */
+export const nodePlacementSchema = z
+  .object({
+    nodeRank: z.number().int().min(0),
+    nnodes: z.number().int().min(2).max(64),
+    rdzvHost: z.string().min(1).max(255),
+    rdzvPort: z.number().int().min(1).max(65535),
+    rdzvId: z.string().min(1).max(200),
+  })
+  .strict()
+  .meta({ id: 'NodePlacement' });
+export type NodePlacement = z.infer<typeof nodePlacementSchema>;
+
 /** The scheduler's order to one worker: run this attempt of this job on these GPUs. */
 export const assignmentSchema = z
   .object({
@@ -17,6 +33,8 @@ export const assignmentSchema = z
     /** Exactly what the trainer's CUDA_VISIBLE_DEVICES is set to ("" for CPU jobs). */
     cudaVisibleDevices: z.string(),
     nprocPerNode: z.number().int().min(1),
+    /** Multi-node attempts only: this node's rank and the rendezvous (absent: a one-node `--standalone` run). */
+    node: nodePlacementSchema.optional(),
     /** Batch and learning rate at this world size (training only; internal tasks have none). */
     resolved: resolvedHyperparametersSchema.optional(),
     /** Checkpoint to resume from, resolved by the scheduler (absent on a fresh start). */

@@ -20,12 +20,35 @@ export const jobTransitionSchema = z
   })
   .strict();
 
+/** One node of a multi-node attempt: the worker and GPUs it holds, by node rank. */
+export const jobNodeSchema = z
+  .object({
+    nodeRank: z.number().int().min(0),
+    workerId: identifierSchema,
+    gpuIndices: z.array(z.number().int().min(0)),
+    cudaVisibleDevices: z.string(),
+    /** Global ranks of this node's processes (nodeRank × processes per node onwards). */
+    ranks: z.array(z.number().int().min(0)),
+  })
+  .strict()
+  .meta({ id: 'JobNode' });
+export type JobNode = z.infer<typeof jobNodeSchema>;
+
+/** Where a multi-node attempt's nodes meet: torchrun's c10d rendezvous on node 0's worker. */
+export const jobRendezvousSchema = z
+  .object({ host: z.string().min(1).max(255), port: z.number().int().min(1).max(65535), id: z.string().min(1).max(200) })
+  .strict()
+  .meta({ id: 'JobRendezvous' });
+export type JobRendezvous = z.infer<typeof jobRendezvousSchema>;
+
 /** One attempt of a job: where it ran, with which batch split, and how it ended. */
 export const attemptSummarySchema = z
   .object({
     attempt: z.number().int().min(1),
     workerId: identifierSchema,
     worldSize: z.number().int().min(1),
+    /** Multi-node attempts: the workers of nodes 0, 1, … (`workerId` is node 0's). */
+    nodeWorkerIds: z.array(identifierSchema).optional(),
     /** The batch split of a training (internal tasks train nothing and have none). */
     perDeviceBatch: z.number().int().min(1).optional(),
     gradAccumSteps: z.number().int().min(1).optional(),
@@ -57,6 +80,12 @@ export const jobRecordSchema = z
     workerId: identifierSchema.optional(),
     gpuIndices: z.array(z.number().int().min(0)).optional(),
     cudaVisibleDevices: z.string().optional(),
+    /**
+     * A multi-node attempt's nodes by rank (`workerId`, `gpuIndices` and `cudaVisibleDevices` above
+     * are node 0's, which hosts the rendezvous).
+     */
+    nodes: z.array(jobNodeSchema).optional(),
+    rendezvous: jobRendezvousSchema.optional(),
     resolved: resolvedHyperparametersSchema.optional(),
     runtime: runtimeInfoSchema.optional(),
     lastProgress: progressEventSchema.optional(),

@@ -6,7 +6,7 @@ const minimal = { name: 'n', kind: 'pcdiff', hyperparameters: { globalBatch: 8, 
 describe('job spec schema', () => {
   it('applies defaults: CPU, linear LR scaling, no restarts, priority 0', () => {
     const spec = trainingJobSpecSchema.parse(minimal);
-    expect(spec.resources).toEqual({ gpus: 0, cpuProcesses: 1, waitForCapacity: false });
+    expect(spec.resources).toEqual({ nodes: 1, gpus: 0, cpuProcesses: 1, waitForCapacity: false });
     expect(spec.hyperparameters.lrScaling).toBe('linear');
     expect(spec.maxRestarts).toBe(0);
     expect(spec.priority).toBe(0);

@@ -14,7 +14,12 @@ export type LrScalingRule = z.infer<typeof lrScalingRuleSchema>;
 
 export const resourcesSchema = z
   .object({
-    /** Whole GPUs, all on one worker (gang allocation). 0 runs on the CPU. */
+    /**
+     * Workers (nodes) the job spans: all are leased at once or none, and torchrun joins them over a
+     * c10d rendezvous on node 0's worker. `gpus` and `cpuProcesses` are per node.
+     */
+    nodes: z.number().int().min(1).max(64).default(1),
+    /** Whole GPUs per node, all on one worker (gang allocation). 0 runs on the CPU. */
     gpus: z.number().int().min(0).max(64).default(0),
     /** Processes per node for CPU jobs (gloo DDP); GPU jobs start one process per GPU. */
     cpuProcesses: z.number().int().min(1).max(64).default(1),
@@ -111,7 +116,7 @@ export const trainingJobSpecSchema = z
   .object({
     name: z.string().min(1).max(128),
     kind: jobKindSchema,
-    resources: resourcesSchema.default({ gpus: 0, cpuProcesses: 1, waitForCapacity: false }),
+    resources: resourcesSchema.default({ nodes: 1, gpus: 0, cpuProcesses: 1, waitForCapacity: false }),
     hyperparameters: hyperparametersSchema,
     data: dataSchema.default({ paths: [] }),
     checkpoint: checkpointPolicySchema.default({ keepLast: 3 }),
@@ -186,7 +191,7 @@ export const evaluationShardJobSpecSchema = z
   .object({
     ...taskShape,
     kind: z.literal('evaluation_shard'),
-    resources: resourcesSchema.default({ gpus: 0, cpuProcesses: 1, waitForCapacity: true }),
+    resources: resourcesSchema.default({ nodes: 1, gpus: 0, cpuProcesses: 1, waitForCapacity: true }),
     /** The dataset root the worker's preflight resolves (the evaluation's `dataset.root`). */
     data: dataSchema.default({ paths: [] }),
     evaluationShard: evaluationShardTaskSchema,
@@ -213,7 +218,7 @@ export const checkpointImportJobSpecSchema = z
   .object({
     ...taskShape,
     kind: z.literal('checkpoint_import'),
-    resources: resourcesSchema.default({ gpus: 0, cpuProcesses: 1, waitForCapacity: false }),
+    resources: resourcesSchema.default({ nodes: 1, gpus: 0, cpuProcesses: 1, waitForCapacity: false }),
     /** Retention of the one checkpoint the import commits. */
     checkpoint: checkpointPolicySchema.default({ keepLast: 1 }),
     checkpointImport: checkpointImportTaskSchema,

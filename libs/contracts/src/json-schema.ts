@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { alertEventSchema } from './alert-event.schema';
-import { assignmentSchema } from './assignment.schema';
+import { assignmentSchema, nodePlacementSchema } from './assignment.schema';
 import { attemptCurrentReplySchema, attemptCurrentRequestSchema } from './attempt-current.schema';
 import { checkpointEventSchema } from './checkpoint-event.schema';
 import { accessGrantSchema } from './checkpoint-grant.schema';
@@ -47,7 +47,7 @@ import {
   topoUnetEvaluationSpecSchema,
   vqgan3dEvaluationSpecSchema,
 } from './evaluation-spec.schema';
-import { attemptSummarySchema, jobRecordSchema } from './job-record.schema';
+import { attemptSummarySchema, jobNodeSchema, jobRecordSchema, jobRendezvousSchema } from './job-record.schema';
 import { logFollowEndSchema, logLineEventSchema } from './log-follow-event.schema';
 import { logLineSchema, logSourceSchema } from './log-line.schema';
 import { logEndMessageSchema, logLinesMessageSchema } from './log-live.schema';
@@ -72,6 +72,7 @@ export const EXPORTED_SCHEMAS = {
   EvaluationShardJobSpec: evaluationShardJobSpecSchema,
   CheckpointImportJobSpec: checkpointImportJobSpecSchema,
   ResolvedHyperparameters: resolvedHyperparametersSchema,
+  NodePlacement: nodePlacementSchema,
   Assignment: assignmentSchema,
   TrainerPaths: trainerPathsSchema,
   TrainerContext: trainerContextSchema,
@@ -82,6 +83,8 @@ export const EXPORTED_SCHEMAS = {
   WorkerKind: workerKindSchema,
   WorkerHeartbeat: workerHeartbeatSchema,
   AttemptSummary: attemptSummarySchema,
+  JobNode: jobNodeSchema,
+  JobRendezvous: jobRendezvousSchema,
   JobRecord: jobRecordSchema,
   JobStateEvent: jobStateEventSchema,
   JobNoticeEvent: jobNoticeEventSchema,

@@ -46,6 +46,19 @@ export const workerHeartbeatSchema = z
      * are placed only where enough are free. Absent (older agents): not limited.
      */
     cpuSlots: z.number().int().min(1).max(4096).optional(),
+    /**
+     * Where other workers reach this one (HOUNSFIELD_WORKER_ADDRESS; default: the host's address):
+     * node 0 of a multi-node job hosts torchrun's c10d rendezvous there.
+     */
+    address: z.string().min(1).max(255).optional(),
+    /** Ports this worker keeps free for rendezvous (HOUNSFIELD_RENDEZVOUS_PORTS, `first-last`). */
+    rendezvousPorts: z
+      .object({ first: z.number().int().min(1).max(65535), last: z.number().int().min(1).max(65535) })
+      .strict()
+      .refine((range) => range.first <= range.last, 'first must not be above last')
+      .optional(),
+    /** Rack or network domain (HOUNSFIELD_TOPOLOGY): the nodes of one job prefer workers that share it. */
+    topology: z.string().min(1).max(128).optional(),
     /** Host memory in bytes (from /proc/meminfo), for people and placement notes. */
     memoryTotalBytes: z.number().int().min(0).optional(),
     memoryAvailableBytes: z.number().int().min(0).optional(),

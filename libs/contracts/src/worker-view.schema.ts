@@ -14,6 +14,9 @@ export const workerViewSchema = z
     /** The job kinds the worker runs, with their recipe versions. */
     kinds: z.array(workerKindSchema),
     activeJobs: z.array(z.string()),
+    /** Where other workers reach it (node 0 of a multi-node job hosts the rendezvous there), and its topology label. */
+    address: z.string().optional(),
+    topology: z.string().optional(),
   })
   .strict()
   .meta({ id: 'WorkerView' });

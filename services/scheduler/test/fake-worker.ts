@@ -1,4 +1,18 @@
-import { Assignment, assignmentSchema, CONSUMERS, EnvironmentEvent, GpuInfo, jobKindSchema, SCHEMA_VERSION, StatusEvent, STREAMS, SUBJECTS } from '@hounsfield/contracts';
+import {
+  Assignment,
+  assignmentSchema,
+  CONSUMERS,
+  EnvironmentEvent,
+  GpuInfo,
+  jobKindSchema,
+  SCHEMA_VERSION,
+  StatusEvent,
+  STREAMS,
+  SUBJECTS,
+  workerCancelRequestSchema,
+  workerCancelSubject,
+  WorkerHeartbeat,
+} from '@hounsfield/contracts';
 import { decodeJson, encodeJson, NatsClient } from '@hounsfield/messaging';
 
 /** Speaks the worker side of the protocol from a test: heartbeats, assignments, status. */
@@ -10,6 +24,11 @@ export class FakeWorker {
   /** Environment keys this worker says it has cached, and the jobs whose environment it builds. */
   readonly environments: string[] = [];
   readonly builds = new Set<string>();
+  /** Extra heartbeat fields (a rendezvous address and ports, a topology label). */
+  advertise: Partial<WorkerHeartbeat> = {};
+  /** Stop requests the scheduler sent this worker (`job:attempt`), when `answerStops` listens. */
+  readonly stops: string[] = [];
+  private readonly subscriptions: { unsubscribe(): void }[] = [];
 
   constructor(
     private readonly nats: NatsClient,
@@ -47,6 +66,7 @@ export class FakeWorker {
         running: [...this.running.values()],
         ...(this.environments.length ? { environments: this.environments } : {}),
         ...(this.builds.size ? { environmentBuilds: [...this.builds] } : {}),
+        ...this.advertise,
         intervalSeconds: 0.5,
         at: new Date().toISOString(),
       }),
@@ -59,8 +79,22 @@ export class FakeWorker {
     this.timer = setInterval(() => void this.heartbeat().catch(() => undefined), intervalMs);
   }
 
+  /** Answers the scheduler's stop requests as an agent does, recording each. */
+  answerStops(): void {
+    const subscription = this.nats.nc.subscribe(workerCancelSubject(this.workerId));
+    this.subscriptions.push(subscription);
+    void (async () => {
+      for await (const msg of subscription) {
+        const request = decodeJson(workerCancelRequestSchema, msg.data);
+        this.stops.push(`${request.jobId}:${request.attempt}`);
+        msg.respond(encodeJson({ ok: true, state: 'stopping' }));
+      }
+    })();
+  }
+
   stopHeartbeats(): void {
     if (this.timer) clearInterval(this.timer);
+    for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
   }
 
   /** Next assignment for this worker, acknowledged, or undefined after the timeout. */
@@ -113,7 +147,7 @@ export class FakeWorker {
     if (state === 'starting' || state === 'running') this.running.set(key, { jobId: assignment.jobId, attempt: assignment.attempt });
     else this.running.delete(key);
     await this.nats.js.publish(SUBJECTS.jobStatus(assignment.jobId), encodeJson(event), {
-      msgID: `${assignment.jobId}:${assignment.attempt}:${state}`,
+      msgID: `${assignment.jobId}:${assignment.attempt}:${this.workerId}:${state}`,
     });
   }
 }

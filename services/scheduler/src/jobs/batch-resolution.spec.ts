@@ -24,6 +24,13 @@ describe('batch and learning-rate resolution', () => {
     expect(resolveHyperparameters(spec({ globalBatch: 64, referenceBatch: 8, lrScaling: 'none' })).lr).toBe(2e-4);
   });
 
+  it('resolves a multi-node job over every process of every node (nodes × GPUs per node)', () => {
+    const twoNodes = trainingJobSpecSchema.parse({ name: 't', kind: 'pcdiff', resources: { nodes: 2, gpus: 8 }, hyperparameters: { globalBatch: 64, baseLr: 2e-4 } });
+    expect(resolveHyperparameters(twoNodes)).toMatchObject({ worldSize: 16, perDeviceBatch: 4, gradAccumSteps: 1 });
+    const cpu = trainingJobSpecSchema.parse({ name: 't', kind: 'pcdiff', resources: { nodes: 3, gpus: 0, cpuProcesses: 2 }, hyperparameters: { globalBatch: 64, baseLr: 2e-4 } });
+    expect(() => resolveHyperparameters(cpu)).toThrow('global batch 64 does not divide over 6 process(es); nearest valid global batches: 60, 66');
+  });
+
   it('uses gradient accumulation when the per-device batch is capped', () => {
     const r = resolveHyperparameters(spec({ globalBatch: 64, maxPerDeviceBatch: 2 }, 8));
     expect(r).toMatchObject({ perDeviceBatch: 2, gradAccumSteps: 4 });

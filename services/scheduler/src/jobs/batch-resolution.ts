@@ -1,4 +1,5 @@
 import { JobSpec, lrScaleFactor, ResolvedHyperparameters, TrainingJobSpec } from '@hounsfield/contracts';
+import { nodesOf } from '../scheduling/gang-placement';
 
 export class BatchResolutionError extends Error {
   constructor(
@@ -13,7 +14,7 @@ export class BatchResolutionError extends Error {
 
 /** Processes that train together: one per GPU, or the CPU process count for CPU jobs. */
 export function worldSizeOf(spec: JobSpec): number {
-  return spec.resources.gpus > 0 ? spec.resources.gpus : spec.resources.cpuProcesses;
+  return nodesOf(spec) * (spec.resources.gpus > 0 ? spec.resources.gpus : spec.resources.cpuProcesses);
 }
 
 /** Smallest accumulation making the per-device batch integral and within the cap, or undefined. */

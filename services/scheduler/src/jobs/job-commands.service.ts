@@ -9,7 +9,7 @@ import { OutboxPublisher } from '../scheduling/outbox.publisher';
 import { BatchResolutionError, resolveHyperparameters } from './batch-resolution';
 import { JobQueries } from './job-queries.service';
 import { CommitOptions, JobRepository } from './job.repository';
-import { nowIso, stateEventEntry, transition } from './job-transitions';
+import { nowIso, stateEventEntry, transition, workersOf } from './job-transitions';
 import { WorkerStopClient } from './worker-stop.client';
 
 function newJobId(): string {
@@ -103,7 +103,7 @@ export class JobCommands {
       allowedStates: [job.state],
       active: true,
     });
-    if (job.workerId) await this.workerStop.requestWorkerStop(job.workerId, job.id, job.attempt, graceSeconds);
+    await Promise.all(workersOf(job).map((workerId) => this.workerStop.requestWorkerStop(workerId, job.id, job.attempt, graceSeconds)));
     return this.queries.view(marked);
   }
 

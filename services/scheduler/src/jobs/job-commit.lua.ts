@@ -5,10 +5,15 @@
  * outbox entries that the publisher sends afterwards (so a crash between the change and the
  * message loses nothing).
  *
- * KEYS: job, queue, active, lease hash (of the worker concerned), outbox, active job → worker hash
+ * A multi-node job claims (or releases) on all its workers at once: every GPU of every node is
+ * free, or nothing is leased.
+ *
+ * KEYS: job, queue, active, lease hash (of the worker concerned: node 0's), outbox, active job →
+ *       worker hash, then the lease hashes of nodes 1, 2, … of a multi-node job
  * ARGV: expected attempt, allowed states (comma list), new job JSON, queue score ('' = remove),
  *       active ('1' add, '0' remove), lease op ('claim' | 'release' | 'none'), lease token,
- *       GPU indices (comma list), the job's worker ('' = none), the environment build the job must
+ *       GPU indices (comma list per lease hash, the lists joined by ';'), the job's workers (comma
+ *       list, node 0 first; '' = none), the environment build the job must
  *       still be in ('' = any: a report of an earlier build changes nothing), then pairs of outbox
  *       field and value.
  */
@@ -25,17 +30,27 @@ if not allowed then return 'stale' end
 if ARGV[10] ~= '' then
   if type(job.environment) ~= 'table' or job.environment.buildId ~= ARGV[10] then return 'stale' end
 end
+local leaseKeys = { KEYS[4] }
+for i = 7, #KEYS do leaseKeys[#leaseKeys + 1] = KEYS[i] end
+local groups = {}
+for group in string.gmatch(ARGV[8] .. ';', '([^;]*);') do groups[#groups + 1] = group end
 if ARGV[6] == 'claim' then
-  for idx in string.gmatch(ARGV[8], '[^,]+') do
-    if redis.call('HEXISTS', KEYS[4], idx) == 1 then return 'busy' end
+  for k, key in ipairs(leaseKeys) do
+    for idx in string.gmatch(groups[k] or '', '[^,]+') do
+      if redis.call('HEXISTS', key, idx) == 1 then return 'busy' end
+    end
   end
-  for idx in string.gmatch(ARGV[8], '[^,]+') do
-    redis.call('HSET', KEYS[4], idx, ARGV[7])
+  for k, key in ipairs(leaseKeys) do
+    for idx in string.gmatch(groups[k] or '', '[^,]+') do
+      redis.call('HSET', key, idx, ARGV[7])
+    end
   end
 elseif ARGV[6] == 'release' then
-  local leases = redis.call('HGETALL', KEYS[4])
-  for i = 1, #leases, 2 do
-    if leases[i + 1] == ARGV[7] then redis.call('HDEL', KEYS[4], leases[i]) end
+  for _, key in ipairs(leaseKeys) do
+    local leases = redis.call('HGETALL', key)
+    for i = 1, #leases, 2 do
+      if leases[i + 1] == ARGV[7] then redis.call('HDEL', key, leases[i]) end
+    end
   end
 end
 redis.call('SET', KEYS[1], ARGV[3])

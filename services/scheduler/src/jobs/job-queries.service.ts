@@ -6,6 +6,7 @@ import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
 import { InventoryService } from '../scheduling/inventory.service';
 import { awaitingEnvironment, placeEnvironmentBuild, placeJobPreferring } from '../scheduling/placement';
 import { JobRepository } from './job.repository';
+import { workersOf } from './job-transitions';
 
 const jobPositionSchema = z.object({ score: z.number(), id: z.string() }).strict();
 
@@ -66,12 +67,13 @@ export class JobQueries {
       const build = placeEnvironmentBuild(job.spec, await this.inventory.candidatesForView(), policy);
       return build.placed ? `its environment is built first (no GPU is leased until it is ready); fits on ${build.workerId} for that` : build.reason;
     }
-    const result = placeJobPreferring(job.spec, await this.inventory.candidatesForView(), policy, job.environment?.key);
+    const result = placeJobPreferring(job.spec, await this.inventory.candidatesForView(), policy, job.environment?.key, job.attempt);
     if (!result.placed) return result.reason;
     const ahead = (position ?? 1) - 1;
+    const where = result.nodes ? `${result.nodes.length} nodes (${result.nodes.map((n) => n.workerId).join(', ')})` : result.workerId;
     return ahead > 0
-      ? `fits on ${result.workerId} now; ${ahead} job(s) ahead of it in the queue are placed first`
-      : `fits on ${result.workerId}; waiting for the next scheduling pass`;
+      ? `fits on ${where} now; ${ahead} job(s) ahead of it in the queue are placed first`
+      : `fits on ${where}; waiting for the next scheduling pass`;
   }
 
   /**
@@ -82,7 +84,7 @@ export class JobQueries {
     const job = await this.jobs.get(jobId);
     if (!job) return { current: false, reason: `no job ${jobId}` };
     if (job.attempt !== attempt) return { current: false, reason: `the job is at attempt ${job.attempt} now` };
-    if (job.workerId !== workerId) return { current: false, reason: `attempt ${attempt} is placed on worker ${job.workerId ?? '(none)'}` };
+    if (!workersOf(job).includes(workerId)) return { current: false, reason: `attempt ${attempt} is placed on worker ${workersOf(job).join(', ') || '(none)'}` };
     if (!PLACED_STATES.includes(job.state)) return { current: false, reason: `the job is ${job.state}` };
     return { current: true, reason: '' };
   }

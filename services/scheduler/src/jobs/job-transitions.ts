@@ -1,5 +1,6 @@
 import { AttemptSummary, FailureKind, JobRecord, JobState, ResolvedHyperparameters, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
-import { OutboxEntry } from './job.repository';
+import { leaseToken } from '../workers/worker.model';
+import { CommitOptions, OutboxEntry } from './job.repository';
 
 /** Attempt summaries kept on a record (the newest). */
 const MAX_ATTEMPT_SUMMARIES = 100;
@@ -48,8 +49,24 @@ export function stateEventEntry(job: JobRecord, from: JobState | undefined): Out
 
 /** Fields that belong to one attempt's placement, cleared when the job goes back to the queue. */
 export function clearPlacement(job: JobRecord): JobRecord {
-  const { workerId: _w, gpuIndices: _g, cudaVisibleDevices: _c, runtime: _r, ...rest } = job;
+  const { workerId: _w, gpuIndices: _g, cudaVisibleDevices: _c, runtime: _r, nodes: _n, rendezvous: _z, ...rest } = job;
   return rest as JobRecord;
+}
+
+/** The workers an attempt occupies: every node's of a multi-node attempt (node 0 first), else its one. */
+export function workersOf(job: JobRecord): string[] {
+  if (job.nodes?.length) return job.nodes.map((node) => node.workerId);
+  return job.workerId ? [job.workerId] : [];
+}
+
+/** The release of every GPU lease the job's current attempt holds, on all its nodes. */
+export function releaseOf(job: JobRecord, fallbackWorkerId = '_none'): CommitOptions['lease'] {
+  return {
+    op: 'release',
+    workerId: job.workerId ?? fallbackWorkerId,
+    token: leaseToken(job.id, job.attempt),
+    ...(job.nodes?.length ? { nodes: job.nodes.map((node) => ({ workerId: node.workerId, gpuIndices: [] })) } : {}),
+  };
 }
 
 /** The job with a new attempt summary: where the attempt was placed and its batch split. */
@@ -58,6 +75,7 @@ export function startAttempt(job: JobRecord, workerId: string, worldSize: number
     attempt: job.attempt,
     workerId,
     worldSize,
+    ...(job.nodes?.length ? { nodeWorkerIds: job.nodes.map((node) => node.workerId) } : {}),
     ...(resolved ? { perDeviceBatch: resolved.perDeviceBatch, gradAccumSteps: resolved.gradAccumSteps } : {}),
     assignedAt: at,
   };

@@ -36,7 +36,11 @@ export interface CommitOptions {
   /** Keep (or put) the job in the queue with this score; remove it when absent. */
   queueScore?: number;
   active: boolean;
-  lease?: { op: 'claim' | 'release'; workerId: string; token: string; gpuIndices?: number[] };
+  /**
+   * GPU leases to claim or release: on `workerId`, and for a multi-node job on the workers of its
+   * other nodes too (`nodes`, node 0 first, which then replaces `workerId`/`gpuIndices`).
+   */
+  lease?: { op: 'claim' | 'release'; workerId: string; token: string; gpuIndices?: number[]; nodes?: { workerId: string; gpuIndices: number[] }[] };
   /** Apply only while the job's environment build is this one (see JobEnvironmentStatus.buildId). */
   expectedEnvironmentBuild?: string;
   outbox?: OutboxEntry[];
@@ -76,7 +80,8 @@ export class JobRepository {
     @Inject(SCHEDULER_CONFIG) config: SchedulerConfig,
   ) {
     this.p = config.HOUNSFIELD_REDIS_PREFIX;
-    this.redis.defineCommand('hfJobCommit', { numberOfKeys: 6, lua: JOB_COMMIT_LUA });
+    // The number of keys varies with the nodes of a multi-node job: it is the first argument.
+    this.redis.defineCommand('hfJobCommit', { lua: JOB_COMMIT_LUA });
     this.redis.defineCommand('hfQueuePosition', { numberOfKeys: MAX_JOB_GPUS + 1, lua: QUEUE_POSITION_LUA });
   }
 
@@ -179,11 +184,11 @@ export class JobRepository {
   }
 
   /**
-   * Active job id → the worker it is on ('' before placement), from the small job → worker hash
-   * rather than the records (a scheduling pass counts jobs per worker from it). Jobs made active
-   * before the hash existed are filled in from their records once.
+   * Active job id → the workers it is on (node 0 first; none before placement), from the small
+   * job → worker hash rather than the records (a scheduling pass counts jobs per worker from it).
+   * Jobs made active before the hash existed are filled in from their records once.
    */
-  async activeWorkerOf(): Promise<Map<string, string>> {
+  async activeWorkersOf(): Promise<Map<string, string[]>> {
     const [[, ids], [, byJob]] = ((await this.redis.multi().smembers(this.activeKey()).hgetall(this.activeWorkersKey()).exec()) ?? [
       [null, []],
       [null, {}],
@@ -197,7 +202,7 @@ export class JobRepository {
       }
       await multi.exec();
     }
-    return new Map(ids.map((id) => [id, byJob[id] ?? '']));
+    return new Map(ids.map((id) => [id, (byJob[id] ?? '').split(',').filter(Boolean)]));
   }
 
   /** 1-based position in the queue, or undefined when not queued (one server-side script). */
@@ -210,6 +215,7 @@ export class JobRepository {
 
   async commit(job: JobRecord, options: CommitOptions): Promise<CommitResult> {
     const lease = options.lease;
+    const leaseNodes = lease?.nodes?.length ? lease.nodes : [{ workerId: lease?.workerId ?? '_none', gpuIndices: lease?.gpuIndices ?? [] }];
     const args = [
       String(options.expectedAttempt),
       options.allowedStates.join(','),
@@ -218,15 +224,25 @@ export class JobRepository {
       options.active ? '1' : '0',
       lease?.op ?? 'none',
       lease?.token ?? '',
-      (lease?.gpuIndices ?? []).join(','),
-      // The worker the job occupies: its placement, or the worker building its environment.
-      job.workerId ?? (job.state === 'queued' && job.environment?.state === 'building' ? job.environment.workerId : ''),
+      leaseNodes.map((node) => node.gpuIndices.join(',')).join(';'),
+      // The workers the job occupies: its placement (every node), or the worker building its environment.
+      job.nodes?.length
+        ? job.nodes.map((node) => node.workerId).join(',')
+        : (job.workerId ?? (job.state === 'queued' && job.environment?.state === 'building' ? job.environment.workerId : '')),
       options.expectedEnvironmentBuild ?? '',
     ];
     for (const entry of options.outbox ?? []) args.push(entry.msgId, serialiseEntry(entry));
-    const keys = [this.jobKey(job.id), this.queueKey(queueSizeOf(job)), this.activeKey(), this.leaseKey(lease?.workerId ?? '_none'), this.outboxKey(), this.activeWorkersKey()];
-    const commit = (this.redis as unknown as { hfJobCommit: (...a: string[]) => Promise<CommitResult> }).hfJobCommit;
-    return commit.call(this.redis, ...keys, ...args);
+    const keys = [
+      this.jobKey(job.id),
+      this.queueKey(queueSizeOf(job)),
+      this.activeKey(),
+      this.leaseKey(leaseNodes[0].workerId),
+      this.outboxKey(),
+      this.activeWorkersKey(),
+      ...leaseNodes.slice(1).map((node) => this.leaseKey(node.workerId)),
+    ];
+    const commit = (this.redis as unknown as { hfJobCommit: (...a: (string | number)[]) => Promise<CommitResult> }).hfJobCommit;
+    return commit.call(this.redis, keys.length, ...keys, ...args);
   }
 
   /** Leases of many workers in one round trip. */

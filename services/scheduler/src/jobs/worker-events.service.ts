@@ -2,10 +2,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { EnvironmentEvent, isTerminalJobState, isTrainingSpec, JobNoticeEvent, JobRecord, JobState, ProgressEvent, StatusEvent, TrainingJobSpec } from '@hounsfield/contracts';
 import { SchedulingTrigger } from '../scheduling/scheduling.trigger';
 import { OutboxPublisher } from '../scheduling/outbox.publisher';
-import { leaseToken } from '../workers/worker.model';
 import { halvedBatchCap, resolveHyperparameters } from './batch-resolution';
 import { CommitOptions, JobRepository, queueScore } from './job.repository';
-import { clearPlacement, endAttempt, nowIso, stateEventEntry, transition } from './job-transitions';
+import { clearPlacement, endAttempt, nowIso, releaseOf, stateEventEntry, transition, workersOf } from './job-transitions';
 import { WorkerStopClient } from './worker-stop.client';
 
 const PLACED_STATES: JobState[] = ['assigned', 'starting', 'running'];
@@ -35,13 +34,14 @@ export class WorkerEvents {
     await this.jobs.saveNotice(event);
   }
 
-  async onStatus(event: StatusEvent): Promise<void> {
+  async onStatus(reported: StatusEvent): Promise<void> {
+    let event = reported;
     const job = await this.jobs.get(event.jobId);
     if (!job) {
       this.logger.warn(`status for unknown job ${event.jobId} ignored`);
       return;
     }
-    if (job.workerId !== undefined && event.workerId !== job.workerId && event.attempt === job.attempt) {
+    if (job.workerId !== undefined && !workersOf(job).includes(event.workerId) && event.attempt === job.attempt) {
       // Job subjects are not per worker, so a status naming another worker than the placement is refused here.
       this.logger.warn(`status ${event.state} of job ${job.id} attempt ${event.attempt} from worker ${event.workerId} ignored: the attempt is on ${job.workerId}`);
       return;
@@ -53,8 +53,14 @@ export class WorkerEvents {
       }
       return;
     }
-    const release = { op: 'release' as const, workerId: job.workerId ?? event.workerId, token: leaseToken(job.id, job.attempt) };
+    const release = releaseOf(job, event.workerId);
     const exit = { exitCode: event.exitCode, reason: event.reason, logTail: event.logTail };
+    if (job.nodes?.length && event.workerId !== job.workerId) {
+      // Node 0 speaks for a multi-node attempt; another node matters only when it ends first.
+      const asNode0 = this.otherNodeEnded(job, event);
+      if (!asNode0) return;
+      event = asNode0;
+    }
     switch (event.state) {
       case 'starting':
         if (job.state !== 'assigned') return;
@@ -96,6 +102,31 @@ export class WorkerEvents {
       }
     }
     this.trigger.kick();
+  }
+
+  /**
+   * A status from a node other than node 0 of a multi-node attempt, as node 0's would read: a node
+   * that ends before the attempt does (its trainer failed, or its agent stopped it) ends the whole
+   * attempt, which is then requeued as one (or failed) and its other nodes are stopped. Starting,
+   * running and success are node 0's to report; undefined for those, and while a stop was asked
+   * for (node 0's end then ends the job).
+   */
+  private otherNodeEnded(job: JobRecord, event: StatusEvent): StatusEvent | undefined {
+    if (event.state === 'starting' || event.state === 'running' || event.state === 'succeeded' || job.cancelRequested) return undefined;
+    const rank = job.nodes?.find((node) => node.workerId === event.workerId)?.nodeRank;
+    const reason = `node ${rank} (worker ${event.workerId}) ${event.state === 'failed' ? 'failed' : `was ${event.state}`}: ${event.reason ?? `exit code ${event.exitCode}`}`;
+    const failureKind = event.state === 'failed' ? (event.failureKind ?? 'trainer') : 'infrastructure';
+    return { ...event, state: 'failed', failureKind, reason };
+  }
+
+  /**
+   * Stops the trainers of every node of a multi-node attempt that has ended or was requeued (the
+   * node that ended has nothing left to stop; a gone worker is the dead-worker path's).
+   */
+  private async stopNodes(job: JobRecord, why: string): Promise<void> {
+    if (!job.nodes?.length) return;
+    this.logger.log(`job ${job.id}#${job.attempt}: stopping its nodes on ${workersOf(job).join(', ')} (${why})`);
+    await Promise.all(workersOf(job).map((workerId) => this.workerStop.requestWorkerStop(workerId, job.id, job.attempt, 10)));
   }
 
   /**
@@ -183,7 +214,7 @@ export class WorkerEvents {
     await Promise.all(
       running.map(async ({ jobId, attempt }) => {
         const job = current.get(jobId);
-        const stale = !job || job.attempt !== attempt || job.workerId !== workerId || isTerminalJobState(job.state) || job.state === 'queued';
+        const stale = !job || job.attempt !== attempt || !workersOf(job).includes(workerId) || isTerminalJobState(job.state) || job.state === 'queued';
         if (!stale) return;
         this.logger.warn(`worker ${workerId} still runs ${jobId}#${attempt}, which is no longer its attempt; asking it to stop`);
         await this.workerStop.requestWorkerStop(workerId, jobId, attempt, 10);
@@ -241,10 +272,13 @@ export class WorkerEvents {
         expectedAttempt: job.attempt,
         allowedStates: PLACED_STATES,
         active: false,
-        lease: { op: 'release', workerId: job.workerId ?? '_none', token: leaseToken(job.id, job.attempt) },
+        lease: releaseOf(job),
         outbox: [stateEventEntry(ended, job.state)],
       });
-      if (result === 'ok') await this.outbox.flush();
+      if (result === 'ok') {
+        await this.outbox.flush();
+        await this.stopNodes(job, why);
+      }
       return result === 'ok';
     }
     const attempt = job.attempt + 1;
@@ -263,11 +297,12 @@ export class WorkerEvents {
       allowedStates: PLACED_STATES.concat(['preempted']),
       queueScore: queueScore(job.spec.priority, job.createdAt),
       active: false,
-      lease: { op: 'release', workerId: job.workerId ?? '_none', token: leaseToken(job.id, job.attempt) },
+      lease: releaseOf(job),
       outbox: [stateEventEntry(next, job.state)],
     });
     if (result === 'ok') {
       this.logger.log(`job ${job.id} requeued as attempt ${attempt}: ${reason}`);
+      await this.stopNodes(job, reason);
       await this.outbox.flush();
       this.trigger.kick();
     }
@@ -283,6 +318,7 @@ export class WorkerEvents {
     });
     if (result === 'ok') {
       await this.outbox.flush();
+      if (!options.active) await this.stopNodes(previous, `the attempt ended ${next.state}`);
     } else {
       this.logger.warn(`job ${previous.id}: change to ${next.state} not applied (${result})`);
     }

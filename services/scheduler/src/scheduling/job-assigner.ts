@@ -1,11 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Assignment, isTrainingSpec, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
+import { Assignment, isTrainingSpec, JobNode, JobRecord, SCHEMA_VERSION, SUBJECTS } from '@hounsfield/contracts';
 import { resolveHyperparameters } from '../jobs/batch-resolution';
 import { JobCommands } from '../jobs/job-commands.service';
 import { JobRepository, OutboxEntry } from '../jobs/job.repository';
 import { nowIso, startAttempt, stateEventEntry, transition } from '../jobs/job-transitions';
 import { leaseToken } from '../workers/worker.model';
+import { PlacementResult } from './placement';
 import { ResumePointService } from './resume-point.service';
+
+/** A placement that succeeded. */
+export type PlacedResult = Extract<PlacementResult, { placed: true }>;
 
 /**
  * Commits one placement decision: the attempt's batch split resolved for its world size, its
@@ -60,8 +64,15 @@ export class JobAssigner {
     return true;
   }
 
-  async assign(job: JobRecord, workerId: string, gpuIndices: number[]): Promise<boolean> {
-    const worldSize = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
+  /**
+   * Places an attempt: on one worker, or for a multi-node job on all its nodes at once (every
+   * node's GPUs leased in the same commit, one assignment per node, node 0 hosting the rendezvous).
+   */
+  async assign(job: JobRecord, placement: PlacedResult): Promise<boolean> {
+    const { workerId, gpuIndices } = placement;
+    const nodes = placement.nodes ?? [{ workerId, gpuIndices }];
+    const perNode = gpuIndices.length > 0 ? gpuIndices.length : job.spec.resources.cpuProcesses;
+    const worldSize = perNode * nodes.length;
     // Internal tasks train nothing: no batch or learning rate to resolve.
     const resolved = isTrainingSpec(job.spec) ? resolveHyperparameters(job.spec, worldSize, job.perDeviceBatchCap) : undefined;
     const cudaVisibleDevices = gpuIndices.join(',');
@@ -77,21 +88,37 @@ export class JobAssigner {
         return false;
       }
     }
-    const assignment: Assignment = {
-      v: SCHEMA_VERSION,
-      assignmentId: `${job.id}:${job.attempt}`,
-      jobId: job.id,
-      attempt: job.attempt,
-      workerId,
-      spec: job.spec,
-      gpuIndices,
-      cudaVisibleDevices,
-      nprocPerNode: worldSize,
-      ...(resolved ? { resolved } : {}),
-      ...(resume.kind === 'resume' ? { resumeFrom: resume.checkpoint.id } : {}),
-      ...(init.kind === 'resume' ? { initFrom: init.checkpoint.id } : {}),
-      issuedAt: nowIso(),
-    };
+    const multiNode = placement.nodes !== undefined && placement.rendezvous !== undefined;
+    const rendezvous = multiNode && placement.rendezvous ? { ...placement.rendezvous, id: `${job.id}-${job.attempt}` } : undefined;
+    const jobNodes: JobNode[] | undefined = multiNode
+      ? nodes.map((node, rank) => ({
+          nodeRank: rank,
+          workerId: node.workerId,
+          gpuIndices: node.gpuIndices,
+          cudaVisibleDevices: node.gpuIndices.join(','),
+          ranks: Array.from({ length: perNode }, (_, local) => rank * perNode + local),
+        }))
+      : undefined;
+    const orders: OutboxEntry[] = nodes.map((node, rank) => {
+      const assignment: Assignment = {
+        v: SCHEMA_VERSION,
+        // Node 0 keeps the one-node id, so its agent and the outbox treat it as before.
+        assignmentId: rank === 0 ? `${job.id}:${job.attempt}` : `${job.id}:${job.attempt}:node-${rank}`,
+        jobId: job.id,
+        attempt: job.attempt,
+        workerId: node.workerId,
+        spec: job.spec,
+        gpuIndices: node.gpuIndices,
+        cudaVisibleDevices: node.gpuIndices.join(','),
+        nprocPerNode: perNode,
+        ...(rendezvous ? { node: { nodeRank: rank, nnodes: nodes.length, rdzvHost: rendezvous.host, rdzvPort: rendezvous.port, rdzvId: rendezvous.id } } : {}),
+        ...(resolved ? { resolved } : {}),
+        ...(resume.kind === 'resume' ? { resumeFrom: resume.checkpoint.id } : {}),
+        ...(init.kind === 'resume' ? { initFrom: init.checkpoint.id } : {}),
+        issuedAt: nowIso(),
+      };
+      return { msgId: assignment.assignmentId, subject: SUBJECTS.assign(node.workerId), payload: assignment };
+    });
     const resumeNote =
       resume.kind === 'resume'
         ? `; resumes from checkpoint ${resume.checkpoint.id} (step ${resume.checkpoint.step})`
@@ -101,30 +128,34 @@ export class JobAssigner {
             ? `; ${resume.note}`
             : '';
     const split = resolved ? ` (${resolved.perDeviceBatch} per device × ${resolved.gradAccumSteps} accumulation × ${worldSize})` : '';
+    const devices = (ids: number[]) => (ids.length ? `GPUs ${ids.join(',')}` : '(CPU)');
+    const where = jobNodes && rendezvous
+      ? `${jobNodes.length} nodes: ${jobNodes.map((n) => `node ${n.nodeRank} ${n.workerId} ${devices(n.gpuIndices)}`).join(', ')}; rendezvous ${rendezvous.host}:${rendezvous.port}`
+      : `${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}`;
     const next = startAttempt(
       transition(
         job,
         'assigned',
-        { workerId, gpuIndices, cudaVisibleDevices, ...(resolved ? { resolved } : {}) },
-        `placed on ${workerId}${gpuIndices.length ? ` GPUs ${cudaVisibleDevices}` : ' (CPU)'}${split}${resumeNote}`,
+        { workerId, gpuIndices, cudaVisibleDevices, ...(jobNodes ? { nodes: jobNodes } : {}), ...(rendezvous ? { rendezvous } : {}), ...(resolved ? { resolved } : {}) },
+        `placed on ${where}${split}${resumeNote}`,
       ),
       workerId,
       worldSize,
       resolved,
     );
-    const assignEntry: OutboxEntry = { msgId: assignment.assignmentId, subject: SUBJECTS.assign(workerId), payload: assignment };
+    const leasing = nodes.some((node) => node.gpuIndices.length > 0);
     const result = await this.jobs.commit(next, {
       expectedAttempt: job.attempt,
       allowedStates: ['queued'],
       active: true,
-      lease: gpuIndices.length ? { op: 'claim', workerId, token: leaseToken(job.id, job.attempt), gpuIndices } : undefined,
-      outbox: [assignEntry, stateEventEntry(next, 'queued')],
+      lease: leasing ? { op: 'claim', workerId, token: leaseToken(job.id, job.attempt), gpuIndices, ...(multiNode ? { nodes } : {}) } : undefined,
+      outbox: [...orders, stateEventEntry(next, 'queued')],
     });
     if (result !== 'ok') {
-      this.logger.warn(`job ${job.id}: assignment to ${workerId} not applied (${result})`);
+      this.logger.warn(`job ${job.id}: assignment to ${nodes.map((n) => n.workerId).join(', ')} not applied (${result})`);
       return false;
     }
-    this.logger.log(`job ${job.id}#${job.attempt} assigned to ${workerId} ${gpuIndices.length ? `GPUs ${cudaVisibleDevices}` : '(CPU)'}`);
+    this.logger.log(`job ${job.id}#${job.attempt} assigned to ${where}`);
     return true;
   }
 }

@@ -1,5 +1,6 @@
 import { GpuInfo, isTrainingSpec, JobRecord, JobSpec } from '@hounsfield/contracts';
 import { Leases, WorkerState } from '../workers/worker.model';
+import { describeGangNeed, gangCapacityShortfall, nodesOf, placeGang } from './gang-placement';
 
 const GIB = 1024 ** 3;
 
@@ -11,6 +12,8 @@ export interface Candidate {
   activeJobs: number;
   /** CPU slots taken by the CPU jobs (one per process) running or assigned on this worker. */
   cpuSlotsUsed: number;
+  /** Rendezvous ports of the multi-node attempts this worker hosts (node 0 here). */
+  rendezvousPortsInUse?: Set<number>;
 }
 
 /** CPU slots a job takes on its worker: one per process for a CPU job, none for a GPU job. */
@@ -49,13 +52,23 @@ export interface PlacementPolicy {
   busyUtilizationPercent: number;
 }
 
+/** One node of a multi-node placement: its worker and GPUs, in node-rank order (node 0 first). */
+export interface NodeChoice {
+  workerId: string;
+  gpuIndices: number[];
+}
+
+/**
+ * Where a job goes: `workerId`/`gpuIndices` are its (first) node's. A multi-node job also gets all
+ * its `nodes` in rank order and the rendezvous port on node 0's worker.
+ */
 export type PlacementResult =
-  | { placed: true; workerId: string; gpuIndices: number[] }
+  | { placed: true; workerId: string; gpuIndices: number[]; nodes?: NodeChoice[]; rendezvous?: { host: string; port: number } }
   | { placed: false; reason: string };
 
-type Skip = 'leased' | 'foreign' | 'utilization' | 'type' | 'memory';
+export type Skip = 'leased' | 'foreign' | 'utilization' | 'type' | 'memory';
 
-function skipReason(gpu: GpuInfo, spec: JobSpec, leases: Leases, policy: PlacementPolicy): Skip | undefined {
+export function skipReason(gpu: GpuInfo, spec: JobSpec, leases: Leases, policy: PlacementPolicy): Skip | undefined {
   const { gpuType, minGpuMemoryGiB } = spec.resources;
   if (gpuType && !gpu.name.toLowerCase().includes(gpuType.toLowerCase())) return 'type';
   if (minGpuMemoryGiB !== undefined && gpu.memoryTotalBytes < minGpuMemoryGiB * GIB) return 'memory';
@@ -87,7 +100,7 @@ export function providesKind(worker: WorkerState, kind: string): boolean {
 }
 
 /** What the job's kind needs, when no worker among `workers` provides it. */
-function missingKind(spec: JobSpec, workers: WorkerState[]): string | undefined {
+export function missingKind(spec: JobSpec, workers: WorkerState[]): string | undefined {
   if (workers.some((worker) => providesKind(worker, spec.kind))) return undefined;
   const offered = [...new Set(workers.flatMap((w) => w.heartbeat.kinds.map((k) => `${k.kind} ${k.version}`)))].sort();
   return (
@@ -98,6 +111,7 @@ function missingKind(spec: JobSpec, workers: WorkerState[]): string | undefined 
 
 /** What the job needs, in the words of a pending reason. */
 export function describeNeed(spec: JobSpec): string {
+  if (nodesOf(spec) > 1) return describeGangNeed(spec);
   const { gpus, gpuType, minGpuMemoryGiB } = spec.resources;
   if (gpus === 0) return `needs a worker for a CPU job (${spec.resources.cpuProcesses} process(es))`;
   const type = gpuType ? ` ${gpuType}` : '';
@@ -128,7 +142,7 @@ function placeCpuJob(spec: JobSpec, candidates: Candidate[]): PlacementResult {
 }
 
 /** GPUs of a worker that could hold the job once idle (type and total memory; leases and use ignored). */
-function fittingGpus(spec: JobSpec, worker: WorkerState): GpuInfo[] {
+export function fittingGpus(spec: JobSpec, worker: WorkerState): GpuInfo[] {
   return worker.heartbeat.gpus.filter(
     (gpu) => skipReason({ ...gpu, memoryUsedBytes: 0, utilizationPercent: 0, foreignProcesses: false }, spec, new Map(), { busyUtilizationPercent: 100 }) === undefined,
   );
@@ -165,29 +179,31 @@ export function placeEnvironmentBuild(spec: JobSpec, candidates: Candidate[], po
  * environment at its start, as a CPU job's does). Preferring rather than requiring keeps a job
  * from waiting on one worker while others are idle.
  */
-export function placeJobPreferring(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy, key: string | undefined): PlacementResult {
+export function placeJobPreferring(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy, key: string | undefined, attempt = 1): PlacementResult {
   if (key !== undefined) {
     const cached = candidates.filter((c) => c.worker.heartbeat.environments?.includes(key));
     if (cached.length > 0) {
-      const there = placeJob(spec, cached, policy);
+      const there = placeJob(spec, cached, policy, attempt);
       if (there.placed) return there;
     }
   }
-  return placeJob(spec, candidates, policy);
+  return placeJob(spec, candidates, policy, attempt);
 }
 
 /**
- * Gang placement of whole GPUs on one worker, best fit: among workers whose eligible free GPUs
+ * Gang placement of whole GPUs on one worker, best fit (a multi-node job: see `placeGang`; its
+ * `attempt` picks the rendezvous port): among workers whose eligible free GPUs
  * suffice, the one with the fewest, so large blocks stay whole for large jobs. Returns a reason a
  * person can act on when nothing fits.
  */
-export function placeJob(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): PlacementResult {
+export function placeJob(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy, attempt = 1): PlacementResult {
   if (candidates.length === 0) {
     return { placed: false, reason: `${describeNeed(spec)}; no worker is registered (start one with \`python -m hounsfield.worker\`)` };
   }
   const kindMissing = missingKind(spec, candidates.map((c) => c.worker));
   if (kindMissing) return { placed: false, reason: kindMissing };
   candidates = candidates.filter((c) => providesKind(c.worker, spec.kind));
+  if (nodesOf(spec) > 1) return placeGang(spec, candidates, policy, attempt);
   const needed = spec.resources.gpus;
   if (needed === 0) return placeCpuJob(spec, candidates);
 
@@ -231,6 +247,7 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
   const kindMissing = missingKind(spec, workers);
   if (kindMissing) return `${kindMissing}, or set resources.waitForCapacity to queue anyway`;
   workers = workers.filter((worker) => providesKind(worker, spec.kind));
+  if (nodesOf(spec) > 1) return gangCapacityShortfall(spec, workers);
   if (spec.resources.gpus === 0) {
     const need = cpuSlotsOf(spec);
     const largest = [...workers].sort((a, b) => (b.heartbeat.cpuSlots ?? Infinity) - (a.heartbeat.cpuSlots ?? Infinity))[0];
@@ -259,6 +276,8 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
  * is shortest. Undefined when no worker could ever hold it.
  */
 export function reservationFor(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): string | undefined {
+  // Holding back one worker does not gather the several a multi-node job needs.
+  if (nodesOf(spec) > 1) return undefined;
   let best: { workerId: string; free: number } | undefined;
   for (const candidate of candidates.filter((c) => providesKind(c.worker, spec.kind))) {
     const gpus = candidate.worker.heartbeat.gpus;

@@ -4,7 +4,7 @@ import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { WorkerEvents } from '../jobs/worker-events.service';
 import { WorkerStopClient } from '../jobs/worker-stop.client';
 import { JobRepository } from '../jobs/job.repository';
-import { nowIso } from '../jobs/job-transitions';
+import { nowIso, workersOf } from '../jobs/job-transitions';
 import { leaseToken } from '../workers/worker.model';
 import { WorkerRepository } from '../workers/worker.repository';
 import { OutboxPublisher } from './outbox.publisher';
@@ -139,27 +139,33 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
    */
   private async requeueAttemptsWorkersLost(): Promise<void> {
     const live = new Map((await this.inventory.liveWorkers()).map((w) => [w.heartbeat.workerId, w.heartbeat]));
-    const suspects: string[] = [];
-    for (const [jobId, workerId] of await this.jobs.activeWorkerOf()) {
-      const heartbeat = live.get(workerId);
-      if (heartbeat && !heartbeat.running.some((r) => r.jobId === jobId)) suspects.push(jobId);
+    const suspects = new Set<string>();
+    for (const [jobId, workerIds] of await this.jobs.activeWorkersOf()) {
+      for (const workerId of workerIds) {
+        const heartbeat = live.get(workerId);
+        if (heartbeat && !heartbeat.running.some((r) => r.jobId === jobId)) suspects.add(jobId);
+      }
     }
     const now = Date.now();
     const seen = new Set<string>();
-    for (const job of await this.jobs.getMany(suspects)) {
+    for (const job of await this.jobs.getMany([...suspects])) {
       if (job.state !== 'starting' && job.state !== 'running') continue;
-      const heartbeat = job.workerId ? live.get(job.workerId) : undefined;
-      if (!heartbeat || heartbeat.running.some((r) => r.jobId === job.id && r.attempt === job.attempt)) continue;
-      // Only a heartbeat sent after the attempt last changed state says anything about it.
-      if (Date.parse(heartbeat.at) <= Date.parse(job.history[job.history.length - 1].at)) continue;
-      const key = `${job.id}:${job.attempt}`;
-      seen.add(key);
-      const since = this.missingSince.get(key) ?? now;
-      this.missingSince.set(key, since);
-      const waitMs = Math.max(this.config.HOUNSFIELD_LOST_ATTEMPT_SECONDS * 1000, 3 * heartbeat.intervalSeconds * 1000);
-      if (now - since < waitMs) continue;
-      const reason = `worker ${job.workerId} no longer runs attempt ${job.attempt} (not in its heartbeats for ${Math.round((now - since) / 1000)} s; its agent restarted?); requeued without spending a restart`;
-      if (await this.workerEvents.requeue(job, reason, false, {}, 'failed', 'infrastructure')) this.logger.warn(`job ${job.id}: ${reason}`);
+      // Every node of a multi-node attempt lists it; one that stopped listing it lost its part.
+      for (const workerId of workersOf(job)) {
+        const heartbeat = live.get(workerId);
+        if (!heartbeat || heartbeat.running.some((r) => r.jobId === job.id && r.attempt === job.attempt)) continue;
+        // Only a heartbeat sent after the attempt last changed state says anything about it.
+        if (Date.parse(heartbeat.at) <= Date.parse(job.history[job.history.length - 1].at)) continue;
+        const key = `${job.id}:${job.attempt}:${workerId}`;
+        seen.add(key);
+        const since = this.missingSince.get(key) ?? now;
+        this.missingSince.set(key, since);
+        const waitMs = Math.max(this.config.HOUNSFIELD_LOST_ATTEMPT_SECONDS * 1000, 3 * heartbeat.intervalSeconds * 1000);
+        if (now - since < waitMs) continue;
+        const reason = `worker ${workerId} no longer runs attempt ${job.attempt} (not in its heartbeats for ${Math.round((now - since) / 1000)} s; its agent restarted?); requeued without spending a restart`;
+        if (await this.workerEvents.requeue(job, reason, false, {}, 'failed', 'infrastructure')) this.logger.warn(`job ${job.id}: ${reason}`);
+        break;
+      }
     }
     for (const key of this.missingSince.keys()) if (!seen.has(key)) this.missingSince.delete(key);
   }
@@ -187,13 +193,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const active = await this.jobs.getMany(await this.jobs.activeIds());
       for (const workerId of dead) {
         const silentMs = now - ((await this.workers.get(workerId))?.lastSeenMs ?? 0);
-        const jobs = active.filter((j) => j.workerId === workerId);
+        const jobs = active.filter((j) => workersOf(j).includes(workerId));
         if (jobs.length > 0 && silentMs < windowMs) {
           for (const job of jobs) waiting.add(await this.noticeWorkerLost(job, workerId, Math.ceil((windowMs - silentMs) / 1000)));
           continue;
         }
         for (const job of jobs) {
-          const reason = `worker ${workerId} stopped sending heartbeats and did not come back within ${windowMs / 1000} s (infrastructure failure; no restart spent)`;
+          const node = job.nodes?.find((n) => n.workerId === workerId);
+          const reason = `worker ${workerId}${node ? ` (node ${node.nodeRank} of ${job.nodes?.length})` : ''} stopped sending heartbeats and did not come back within ${windowMs / 1000} s (infrastructure failure; no restart spent)`;
           await this.workerEvents.requeue(job, reason, false, {}, 'failed', 'infrastructure');
         }
         await this.workers.remove(workerId);
@@ -224,7 +231,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (Date.now() - assignedAt < limitMs) continue;
       const workerId = job.workerId;
       if (await this.workerEvents.requeue(job, `worker ${workerId} did not acknowledge the assignment within ${limitMs / 1000} s`, false, {}, 'failed', 'infrastructure')) {
-        if (workerId) await this.workerStop.requestWorkerStop(workerId, job.id, job.attempt, 10);
+        await Promise.all(workersOf(job).map((id) => this.workerStop.requestWorkerStop(id, job.id, job.attempt, 10)));
       }
     }
   }
@@ -265,7 +272,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         return;
       }
       const gpuJob = job.spec.resources.gpus > 0;
-      const result = placeJobPreferring(job.spec, gpuJob ? open() : candidates, policy, job.environment?.key);
+      const result = placeJobPreferring(job.spec, gpuJob ? open() : candidates, policy, job.environment?.key, job.attempt);
       if (!result.placed) {
         const waitedMs = Date.now() - Date.parse(job.history[job.history.length - 1].at);
         if (gpuJob && reserveAfterMs > 0 && waitedMs >= reserveAfterMs) {
@@ -274,13 +281,18 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         }
         return;
       }
-      const candidate = candidates.find((c) => c.worker.heartbeat.workerId === result.workerId);
-      if (!candidate) return;
       const token = leaseToken(job.id, job.attempt);
-      for (const index of result.gpuIndices) candidate.leases.set(index, token);
-      candidate.activeJobs += 1;
-      candidate.cpuSlotsUsed += cpuSlotsOf(job.spec);
-      decided.push(this.assigner.assign(job, result.workerId, result.gpuIndices));
+      for (const node of result.nodes ?? [{ workerId: result.workerId, gpuIndices: result.gpuIndices }]) {
+        const candidate = candidates.find((c) => c.worker.heartbeat.workerId === node.workerId);
+        if (!candidate) return;
+        for (const index of node.gpuIndices) candidate.leases.set(index, token);
+        candidate.activeJobs += 1;
+        candidate.cpuSlotsUsed += cpuSlotsOf(job.spec);
+        if (node.workerId === result.workerId && result.rendezvous) {
+          candidate.rendezvousPortsInUse = new Set(candidate.rendezvousPortsInUse).add(result.rendezvous.port);
+        }
+      }
+      decided.push(this.assigner.assign(job, result));
     };
     const lengths = await this.jobs.queueLengths();
     for (let start = 0; start < lengths[0]; start += PAGE) {

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { WorkerView } from '@hounsfield/contracts';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { JobRepository } from '../jobs/job.repository';
+import { workersOf } from '../jobs/job-transitions';
 import { parseLeaseToken } from './worker.model';
 import { WorkerRepository } from './worker.repository';
 
@@ -30,7 +31,9 @@ export class WorkerViewService {
             return token ? { ...gpu, leasedBy: parseLeaseToken(token).jobId } : gpu;
           }),
           kinds: heartbeat.kinds,
-          activeJobs: active.filter((j) => j.workerId === heartbeat.workerId).map((j) => j.id),
+          activeJobs: active.filter((j) => workersOf(j).includes(heartbeat.workerId)).map((j) => j.id),
+          ...(heartbeat.address ? { address: heartbeat.address } : {}),
+          ...(heartbeat.topology ? { topology: heartbeat.topology } : {}),
         };
       }),
     );
