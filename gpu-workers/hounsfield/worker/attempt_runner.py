@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -108,6 +108,7 @@ class AttemptRunner:
         task_nats: NatsAccess | None = None,
         adopt: LaunchRecord | None = None,
         env_cache: job_code.EnvironmentCache | None = None,
+        gpu_devices: Sequence[int] | None = None,
         threads_per_process: int = 1,
     ) -> None:
         self._threads_per_process = threads_per_process
@@ -148,6 +149,7 @@ class AttemptRunner:
         self._publisher = publisher
         self._status = AttemptStatus(self.identity, publisher)
         self._base_env = dict(os.environ if base_env is None else base_env)
+        self._gpu_devices = gpu_devices
         self._python = python
         self._poll_seconds = poll_seconds
         self._process: TrainerProcess | None = None
@@ -391,6 +393,7 @@ class AttemptRunner:
                 write_context(context, self._dir),
                 self._task_nats,
                 self._threads_per_process,
+                self._gpu_devices,
             )
         )
         try:

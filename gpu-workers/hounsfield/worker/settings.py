@@ -30,6 +30,12 @@
 |  |  | recently used one that no build or attempt uses is deleted after each build |
 | HOUNSFIELD_READOPT_WAIT_SECONDS | 30 | at start, how long to wait for the scheduler to say whether a |
 |  |  | trainer left running is still current before stopping it |
+| HOUNSFIELD_SLURM | false | inside a Slurm allocation (``--slurm``): report its GPUs only, drain |
+|  |  | before it ends (see ``hounsfield.worker.slurm``) |
+| HOUNSFIELD_SLURM_END_TIME | SLURM_JOB_END_TIME | the allocation's end, Unix seconds |
+| HOUNSFIELD_SLURM_DRAIN_SECONDS | 300 | drain (checkpoint, stop, requeue) this long before the end |
+| HOUNSFIELD_SLURM_GPUS | from SLURM_* | the allocation's device indices (NVML), when Slurm's are unusable |
+| HOUNSFIELD_IDLE_EXIT_SECONDS | unset | exit after this long with nothing to run (unset: never) |
 """
 
 from __future__ import annotations
@@ -91,6 +97,13 @@ class WorkerSettings(BaseSettings):
     readopt_wait_seconds: float = Field(30.0, ge=0, le=3600)
     #: Per-job environments kept in the cache (LRU by last use, never one in use).
     env_cache_max: int = Field(20, ge=1, le=100_000)
+    #: Inside a Slurm allocation: its GPUs only, a drain before its end (hounsfield.worker.slurm).
+    slurm: bool = False
+    slurm_end_time: float | None = Field(default=None, gt=0)
+    slurm_drain_seconds: float = Field(300.0, ge=0, le=7 * 24 * 3600)
+    slurm_gpus: str | None = None
+    #: Exit (draining) after this long without attempts or environment builds; None: never.
+    idle_exit_seconds: float | None = Field(default=None, ge=0, le=365 * 24 * 3600)
 
     @field_validator("worker_id")
     @classmethod

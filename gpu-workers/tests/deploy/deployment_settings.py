@@ -101,6 +101,7 @@ LEFT_AT_DEFAULT: dict[str, str] = {
     "HOUNSFIELD_SLURM": "Slurm mode is for agents inside Slurm allocations (deploy/slurm)",
     "HOUNSFIELD_SLURM_END_TIME": "read from SLURM_JOB_END_TIME inside an allocation",
     "HOUNSFIELD_SLURM_DRAIN_SECONDS": "tuning knob with a production default",
+    "HOUNSFIELD_SLURM_GPUS": "read from SLURM_* inside an allocation",
     "HOUNSFIELD_IDLE_EXIT_SECONDS": "agents outside Slurm stay up while idle",
 }
 
