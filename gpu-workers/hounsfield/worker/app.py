@@ -143,6 +143,7 @@ class WorkerApp:
         grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
         await _cancel(self._consumer_task)
         if self.settings.drain_on_stop if drain is None else drain:
+            await self._heartbeat.withdraw()
             await self.agent.shutdown(grace)
         else:
             await self.agent.detach()

@@ -60,7 +60,13 @@ from hounsfield.worker.report_records import (
 )
 from hounsfield.worker.report_tailer import ReportTailer
 from hounsfield.worker.supervisor import supervised_command
-from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
+from hounsfield.worker.trainer_launch import (
+    cuda_visible_devices,
+    launch_command,
+    trainer_context,
+    trainer_env,
+    write_context,
+)
 from hounsfield.worker.trainer_process import AdoptedProcess, SpawnedProcess
 from hounsfield.worker.trainer_stop import TrainerProcess, TrainerStop
 
@@ -240,7 +246,7 @@ class AttemptRunner:
             self.identity.attempt,
             "re-adopted" if self._adopted is not None else "started",
             process.pid,
-            self.assignment.cudaVisibleDevices,
+            cuda_visible_devices(self.assignment, self._gpu_devices),
         )
         if self._stop is not None:  # a stop arrived while the process was being created
             self._terminate()

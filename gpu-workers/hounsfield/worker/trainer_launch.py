@@ -128,6 +128,14 @@ def _is_platform_owned(name: str) -> bool:
     return name == "CUDA_VISIBLE_DEVICES" or name.startswith("HOUNSFIELD_")
 
 
+def cuda_visible_devices(assignment: Assignment, gpu_devices: Sequence[int] | None = None) -> str:
+    """The trainer's CUDA_VISIBLE_DEVICES: the assignment's GPU indices, mapped to the node's
+    device indices when the worker reports some of them only (``gpu_devices``)."""
+    if gpu_devices is None or not assignment.gpuIndices:
+        return assignment.cudaVisibleDevices
+    return ",".join(str(gpu_devices[index.root]) for index in assignment.gpuIndices)
+
+
 def trainer_env(
     assignment: Assignment,
     attempt_dir: AttemptDir,
@@ -161,12 +169,8 @@ def trainer_env(
         env["OMP_NUM_THREADS"] = str(max(1, threads_per_process))
     # Unbuffered output keeps the log (and its tail in a failure event) up to date.
     env.setdefault("PYTHONUNBUFFERED", "1")
-    if gpu_devices is None or not assignment.gpuIndices:
-        env["CUDA_VISIBLE_DEVICES"] = assignment.cudaVisibleDevices
-    else:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(
-            str(gpu_devices[index.root]) for index in assignment.gpuIndices
-        )
+    env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(assignment, gpu_devices)
+    if gpu_devices is not None and assignment.gpuIndices:
         # NVML numbers devices by PCI bus; CUDA by default fastest first.
         env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env[pe.ENV_CONTEXT] = str(context_file)
