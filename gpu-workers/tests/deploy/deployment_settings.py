@@ -212,6 +212,12 @@ def check_kubernetes(repo: Path, resources: list[Resource]) -> list[str]:
                 f"expected {SERVICE_IMAGE} with SERVICE={service}"
             )
         problems += _check_port(repo, resources, service, container, env, deployment)
+        endpoint = env.get("HOUNSFIELD_S3_ENDPOINT")
+        if isinstance(endpoint, str) and re.search(r"//(localhost|127\.|[^/:]*\.svc\b)", endpoint):
+            problems.append(
+                f"{service}: HOUNSFIELD_S3_ENDPOINT={endpoint} is presigned into grants for the workers, "
+                "which cannot reach a loopback or cluster-internal address: use the store's external endpoint"
+            )
     problems += _check_worker(resources)
     return problems
 
@@ -340,6 +346,12 @@ def check_compose(repo: Path, compose: dict[str, Any], prometheus: dict[str, Any
         if targets.get(service) != f"{service}:{port}":
             problems.append(
                 f"{service}: Prometheus scrapes {targets.get(service)}, but it listens on {service}:{port}"
+            )
+        endpoint = (entry.get("environment") or {}).get("HOUNSFIELD_S3_ENDPOINT", "")
+        if endpoint and "${" not in endpoint:
+            problems.append(
+                f"{service}: HOUNSFIELD_S3_ENDPOINT={endpoint} is fixed; workers on other hosts need grants "
+                "for an endpoint they reach (HOUNSFIELD_S3_PUBLIC_ENDPOINT / HOUNSFIELD_PUBLIC_HOST)"
             )
         published = [str(p).rsplit(":", 1)[-1] for p in entry.get("ports", [])]
         if published and str(port) not in published:

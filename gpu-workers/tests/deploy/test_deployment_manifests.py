@@ -119,6 +119,21 @@ def test_a_variable_a_service_starts_reading_fails_the_check_until_a_manifest_se
     assert any("HOUNSFIELD_SCHEDULER_NEW_SETTING" in p for p in check_compose(copy, compose, prometheus))
 
 
+def test_grants_for_an_endpoint_the_workers_cannot_reach_fail_the_checks() -> None:
+    resources = render(OVERLAYS / "cluster")
+    config = find(resources, "ConfigMap", "hounsfield-config")
+    assert config is not None
+    config["data"]["HOUNSFIELD_S3_ENDPOINT"] = "http://minio.hounsfield.svc:9000"
+    assert any("checkpoints: HOUNSFIELD_S3_ENDPOINT=" in p for p in check_kubernetes(REPO, resources))
+    compose = yaml.safe_load((REPO / "deploy" / "compose.yaml").read_text())
+    compose["services"]["checkpoints"]["environment"]["HOUNSFIELD_S3_ENDPOINT"] = "http://minio:9000"
+    prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert any(
+        "checkpoints: HOUNSFIELD_S3_ENDPOINT=http://minio:9000 is fixed" in p
+        for p in check_compose(REPO, compose, prometheus)
+    )
+
+
 def test_a_misspelt_variable_in_a_manifest_fails_the_check() -> None:
     resources = render(OVERLAYS / "single-node")
     worker = find(resources, "DaemonSet", "worker")
