@@ -4,10 +4,16 @@ the trainers; the drain before the allocation's end and the exit when idle."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client
 
+from hounsfield.contracts.models import WorkerHeartbeat
+from hounsfield.contracts.subjects import worker_heartbeat_subject
 from hounsfield.gpu.fake import FakeInventory, parse_fake_gpus
 from hounsfield.worker.attempt_dir import AttemptDir
 from hounsfield.worker.slurm import (
@@ -18,7 +24,9 @@ from hounsfield.worker.slurm import (
     resolve_devices,
 )
 from hounsfield.worker.trainer_launch import trainer_context, trainer_env, write_context
+from worker.agents import StartAgent
 from worker.assignments import make_assignment
+from worker.event_recorder import EventRecorder
 
 
 def test_the_allocations_gpus_come_from_the_step_then_the_job_then_cuda_visible_devices() -> None:
@@ -130,3 +138,35 @@ async def test_the_watch_ends_an_agent_idle_for_the_idle_time_counted_from_its_l
     assert not task.done()
     await _advance(clock, task, 2.0)
     assert task.done() and task.result() == "nothing to run for 10 s"
+
+
+async def test_a_draining_agent_offers_no_job_kinds_any_more(
+    start_agent: StartAgent, nc: Client, worker_id: str
+) -> None:
+    """So that the scheduler places nothing on it, not even the jobs its own drain requeues."""
+    recorder = await EventRecorder.subscribe(nc, worker_heartbeat_subject(worker_id))
+    app = await start_agent()
+    first = (await recorder.wait_for(lambda events: len(events) >= 1, timeout=20))[0]
+    assert isinstance(first, WorkerHeartbeat) and first.kinds
+    await app.close(grace_seconds=2.0, drain=True)
+    last = (await recorder.wait_for(lambda events: len(events) >= 2, timeout=20))[-1]
+    assert isinstance(last, WorkerHeartbeat) and last.kinds == []
+    await recorder.close()
+
+
+def test_the_slurm_mode_refuses_to_start_on_unreadable_allocation_variables(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOUNSFIELD_WORK_DIR": str(tmp_path),
+        "SLURM_JOB_ID": "7",
+        "CUDA_VISIBLE_DEVICES": "GPU-5f2e",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hounsfield.worker", "--slurm"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "CUDA_VISIBLE_DEVICES='GPU-5f2e'" in done.stderr and "HOUNSFIELD_SLURM_GPUS" in done.stderr
