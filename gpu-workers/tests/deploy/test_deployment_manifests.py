@@ -12,15 +12,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from deploy.base_images import ARCHIVE_PYTHONS, base_release, installed_pythons
 from deploy.deployment_settings import (
-    ARCHIVE_PYTHONS,
     SERVICE_CREDENTIALS,
     WORKER_CREDENTIALS,
-    base_release,
     check_compose,
     check_kubernetes,
     find,
-    installed_pythons,
 )
 from deploy.kustomize import KustomizeError, Resource, render
 
