@@ -34,6 +34,7 @@ RUNTIME_VARIABLES = {"SERVICE", "NODE_OPTIONS", "NODE_NAME"}
 #: Variables whose built-in default is right in a deployment, and why.
 LEFT_AT_DEFAULT: dict[str, str] = {
     "HOUNSFIELD_REDIS_PREFIX": "one stack per Redis",
+    "HOUNSFIELD_JETSTREAM_REPLICAS": "1 on one NATS server (compose); the Kubernetes overlays set it",
     "HOUNSFIELD_STORAGE_ROOT": "the fs driver is not used (s3)",
     "HOUNSFIELD_ADMIN_TOKEN_FILE": "HOUNSFIELD_ADMIN_TOKEN is set, so no token file is written",
     **{

@@ -62,6 +62,9 @@ def test_the_cluster_overlay_runs_three_clustered_nats_servers_with_jetstream_on
     assert config_map is not None
     config = config_map["data"]["nats.conf"]
     assert "jetstream" in config and all(f"nats-{i}.nats-headless:6222" in config for i in range(3))
+    # The services ask for as many copies of each stream as there are servers.
+    settings = find(resources, "ConfigMap", "hounsfield-config")
+    assert settings is not None and settings["data"]["HOUNSFIELD_JETSTREAM_REPLICAS"] == "3"
 
 
 def test_the_worker_daemonset_holds_gpus_on_gpu_nodes_with_shared_memory_and_host_network() -> None:
