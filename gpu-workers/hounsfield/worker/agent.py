@@ -11,7 +11,7 @@ import json
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from hounsfield.contracts.models import Assignment, RunningItem
@@ -73,8 +73,11 @@ class Agent:
         preflight: Preflight | None = None,
         checkpoints: CheckpointClient | None = None,
         logs: LogShipping | None = None,
+        gpu_devices: Sequence[int] | None = None,
     ) -> None:
         self._settings = settings
+        # The node's device index of each GPU this agent reports (None: the same indices).
+        self._gpu_devices = None if gpu_devices is None else tuple(gpu_devices)
         self._logs = logs
         self._preflight = preflight
         self._checkpoints = checkpoints
@@ -185,6 +188,7 @@ class Agent:
             logs=self._logs,
             adopt=adopt,
             env_cache=self._env_cache,
+            gpu_devices=self._gpu_devices,
             threads_per_process=threads_per_process(
                 assignment, self._settings.usable_cpu_slots, self._gpu_count
             ),

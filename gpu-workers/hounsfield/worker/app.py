@@ -24,6 +24,7 @@ from hounsfield.worker.log_shipping import LogShipping
 from hounsfield.worker.preflight import Preflight, PreflightPolicy
 from hounsfield.worker.readoption import AttemptOwnership, recover_attempts
 from hounsfield.worker.settings import WorkerSettings
+from hounsfield.worker.slurm import AllocatedInventory, SlurmAllocation, resolve_devices
 
 _log = logging.getLogger(__name__)
 
@@ -53,11 +54,21 @@ class WorkerApp:
         self._closed = False
 
     @classmethod
-    async def start(cls, settings: WorkerSettings) -> WorkerApp:
+    async def start(cls, settings: WorkerSettings, allocation: SlurmAllocation | None = None) -> WorkerApp:
+        """Connects and starts taking work; inside a Slurm ``allocation`` it reports only its GPUs."""
+        inventory: GpuInventory = open_inventory(settings.fake_gpu_devices(), settings.worker_id)
+        gpu_devices: tuple[int, ...] | None = None
+        if allocation is not None:
+            try:
+                gpu_devices = resolve_devices(allocation.gpus, inventory.count())
+            except ValueError:
+                inventory.close()
+                raise
+            inventory = AllocatedInventory(inventory, gpu_devices)
+            _log.info("Slurm job %s: GPUs %s of this node", allocation.job_id, list(gpu_devices))
         nc = await connect_nats(settings.nats_access, name=f"hounsfield-worker-{settings.worker_id}")
         js = nc.jetstream()
         publisher = JetStreamEventPublisher(js)
-        inventory = open_inventory(settings.fake_gpu_devices(), settings.worker_id)
         assert settings.work_dir is not None  # made absolute by the settings validator
         policy = PreflightPolicy(settings.data_roots, settings.work_dir, settings.min_free_disk_gib)
 
@@ -73,6 +84,7 @@ class WorkerApp:
             preflight=Preflight(policy, gpus_now),
             checkpoints=checkpoints,
             logs=LogShipping.from_settings(settings, checkpoints, js),
+            gpu_devices=gpu_devices,
         )
         app = cls(
             settings,
@@ -132,6 +144,7 @@ class WorkerApp:
         grace = self.settings.stop_grace_seconds if grace_seconds is None else grace_seconds
         await _cancel(self._consumer_task)
         if self.settings.drain_on_stop if drain is None else drain:
+            await self._heartbeat.withdraw()
             await self.agent.shutdown(grace)
         else:
             await self.agent.detach()

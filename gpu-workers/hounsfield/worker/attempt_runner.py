@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -60,7 +60,13 @@ from hounsfield.worker.report_records import (
 )
 from hounsfield.worker.report_tailer import ReportTailer
 from hounsfield.worker.supervisor import supervised_command
-from hounsfield.worker.trainer_launch import launch_command, trainer_context, trainer_env, write_context
+from hounsfield.worker.trainer_launch import (
+    cuda_visible_devices,
+    launch_command,
+    trainer_context,
+    trainer_env,
+    write_context,
+)
 from hounsfield.worker.trainer_process import AdoptedProcess, SpawnedProcess
 from hounsfield.worker.trainer_stop import TrainerProcess, TrainerStop
 
@@ -108,6 +114,7 @@ class AttemptRunner:
         task_nats: NatsAccess | None = None,
         adopt: LaunchRecord | None = None,
         env_cache: job_code.EnvironmentCache | None = None,
+        gpu_devices: Sequence[int] | None = None,
         threads_per_process: int = 1,
         local_address: str | None = None,
     ) -> None:
@@ -151,6 +158,7 @@ class AttemptRunner:
         self._publisher = publisher
         self._status = AttemptStatus(self.identity, publisher)
         self._base_env = dict(os.environ if base_env is None else base_env)
+        self._gpu_devices = gpu_devices
         self._python = python
         self._poll_seconds = poll_seconds
         self._process: TrainerProcess | None = None
@@ -241,7 +249,7 @@ class AttemptRunner:
             self.identity.attempt,
             "re-adopted" if self._adopted is not None else "started",
             process.pid,
-            self.assignment.cudaVisibleDevices,
+            cuda_visible_devices(self.assignment, self._gpu_devices),
         )
         if self._stop is not None:  # a stop arrived while the process was being created
             self._terminate()
@@ -401,6 +409,7 @@ class AttemptRunner:
                 write_context(context, self._dir),
                 self._task_nats,
                 self._threads_per_process,
+                self._gpu_devices,
             )
         )
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -121,6 +122,13 @@ class HeartbeatLoop:
             intervalSeconds=self._interval,
             at=utc_timestamp(),
         )
+
+    async def withdraw(self) -> None:
+        """Offers no job kinds from now on, and says so at once: a draining worker gets no new
+        work, not even the jobs its own drain requeues."""
+        self._kinds = []
+        with contextlib.suppress(Exception):
+            await self.beat()
 
     async def beat(self) -> bool:
         heartbeat = await self.build()

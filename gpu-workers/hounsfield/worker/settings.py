@@ -36,6 +36,12 @@
 |  |  | the multi-node jobs whose node 0 runs here; the scheduler picks one per attempt |
 | HOUNSFIELD_TOPOLOGY | unset | rack or network domain label; the nodes of one job prefer workers |
 |  |  | that share one |
+| HOUNSFIELD_SLURM | false | inside a Slurm allocation (``--slurm``): report its GPUs only, drain |
+|  |  | before it ends (see ``hounsfield.worker.slurm``) |
+| HOUNSFIELD_SLURM_END_TIME | SLURM_JOB_END_TIME | the allocation's end, Unix seconds |
+| HOUNSFIELD_SLURM_DRAIN_SECONDS | 300 | drain (checkpoint, stop, requeue) this long before the end |
+| HOUNSFIELD_SLURM_GPUS | from SLURM_* | the allocation's device indices (NVML), when Slurm's are unusable |
+| HOUNSFIELD_IDLE_EXIT_SECONDS | unset | exit after this long with nothing to run (unset: never) |
 """
 
 from __future__ import annotations
@@ -132,6 +138,13 @@ class WorkerSettings(BaseSettings):
     rendezvous_ports: str = "29400-29499"
     #: Rack or network domain, for placing the nodes of one job close together.
     topology: str | None = Field(default=None, min_length=1, max_length=128)
+    #: Inside a Slurm allocation: its GPUs only, a drain before its end (hounsfield.worker.slurm).
+    slurm: bool = False
+    slurm_end_time: float | None = Field(default=None, gt=0)
+    slurm_drain_seconds: float = Field(300.0, ge=0, le=7 * 24 * 3600)
+    slurm_gpus: str | None = None
+    #: Exit (draining) after this long without attempts or environment builds; None: never.
+    idle_exit_seconds: float | None = Field(default=None, ge=0, le=365 * 24 * 3600)
 
     @field_validator("worker_id")
     @classmethod

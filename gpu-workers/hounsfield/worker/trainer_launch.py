@@ -156,6 +156,14 @@ def _is_platform_owned(name: str) -> bool:
     return name == "CUDA_VISIBLE_DEVICES" or name.startswith("HOUNSFIELD_")
 
 
+def cuda_visible_devices(assignment: Assignment, gpu_devices: Sequence[int] | None = None) -> str:
+    """The trainer's CUDA_VISIBLE_DEVICES: the assignment's GPU indices, mapped to the node's
+    device indices when the worker reports some of them only (``gpu_devices``)."""
+    if gpu_devices is None or not assignment.gpuIndices:
+        return assignment.cudaVisibleDevices
+    return ",".join(str(gpu_devices[index.root]) for index in assignment.gpuIndices)
+
+
 def trainer_env(
     assignment: Assignment,
     attempt_dir: AttemptDir,
@@ -163,6 +171,7 @@ def trainer_env(
     context_file: Path,
     task_nats: NatsAccess | None = None,
     threads_per_process: int = 1,
+    gpu_devices: Sequence[int] | None = None,
 ) -> dict[str, str]:
     """The trainer's environment: the agent's, the job's ``env``, then the platform's variables.
 
@@ -173,6 +182,8 @@ def trainer_env(
     Nothing platform-owned is inherited: CUDA_VISIBLE_DEVICES is always set explicitly ("" for CPU
     jobs) and the agent's own HOUNSFIELD_* settings are dropped, so a trainer never sees another
     job's devices or a stale resume path. Built-in tasks get the worker's NATS access (``task_nats``).
+    A worker that uses some of its node's devices (``gpu_devices``, a Slurm allocation's) reports them
+    as 0..N-1; the assignment's indices are mapped back to the node's device indices here.
     """
     spec = assignment.spec
     env = {name: value for name, value in base_env.items() if not _is_platform_owned(name)}
@@ -186,7 +197,10 @@ def trainer_env(
         env["OMP_NUM_THREADS"] = str(max(1, threads_per_process))
     # Unbuffered output keeps the log (and its tail in a failure event) up to date.
     env.setdefault("PYTHONUNBUFFERED", "1")
-    env["CUDA_VISIBLE_DEVICES"] = assignment.cudaVisibleDevices
+    env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(assignment, gpu_devices)
+    if gpu_devices is not None and assignment.gpuIndices:
+        # NVML numbers devices by PCI bus; CUDA by default fastest first.
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env[pe.ENV_CONTEXT] = str(context_file)
     env[pe.ENV_REPORT_FILE] = str(attempt_dir.report_file)
     if is_builtin_task(spec) and task_nats is not None:

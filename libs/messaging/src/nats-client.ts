@@ -13,6 +13,8 @@ export interface NatsClientOptions {
   /** Credentials of this identity (a user of the server's config, see nats-permissions.ts). */
   user?: string;
   password?: string;
+  /** Copies NATS keeps of each stream (num_replicas); 1 unless the server is a cluster. */
+  streamReplicas?: number;
 }
 
 /**
@@ -61,8 +63,15 @@ export class NatsClient {
           reconnectTimeWait: 500,
           ...(options.user !== undefined ? { user: options.user, pass: options.password, inboxPrefix: inboxPrefixOf(options.user) } : {}),
         });
-        const jsm = await jetstreamManager(nc);
-        await provisionStreams(jsm);
+        let jsm: JetStreamManager;
+        try {
+          jsm = await jetstreamManager(nc);
+          await provisionStreams(jsm, options.streamReplicas);
+        } catch (error) {
+          // Connected but unusable (JetStream refused the topology): do not leave the link open.
+          await nc.close().catch(() => undefined);
+          throw error;
+        }
         const client = new NatsClient(nc, jetstream(nc), jsm);
         client.logger.log(`connected to ${options.url} as ${options.name}${options.user ? ` (user ${options.user})` : ''}`);
         return client;

@@ -93,9 +93,17 @@ function isNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && (error.code === 404 || /not found/i.test(error.message));
 }
 
-/** Creates or updates every stream; safe to call from every service at boot. */
-export async function provisionStreams(jsm: JetStreamManager): Promise<void> {
-  for (const config of Object.values(STREAM_CONFIGS)) {
+/** Every stream's configuration with `replicas` copies kept by a NATS cluster. */
+export function streamConfigs(replicas = 1): (Partial<StreamConfig> & { name: string; subjects: string[] })[] {
+  return Object.values(STREAM_CONFIGS).map((config) => ({ ...config, num_replicas: replicas }));
+}
+
+/**
+ * Creates or updates every stream; safe to call from every service at boot. An update also moves
+ * an existing stream to `replicas` copies (a single server to a cluster).
+ */
+export async function provisionStreams(jsm: JetStreamManager, replicas = 1): Promise<void> {
+  for (const config of streamConfigs(replicas)) {
     try {
       await jsm.streams.info(config.name);
       await jsm.streams.update(config.name, config);

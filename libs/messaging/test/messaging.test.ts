@@ -16,6 +16,7 @@ import {
   RpcFailure,
   serveRpc,
   STREAM_CONFIGS,
+  streamConfigs,
 } from '../src';
 
 /**
@@ -55,6 +56,14 @@ describe('messaging against a real nats-server', () => {
     expect(assign.config.retention).toBe(STREAM_CONFIGS.assign.retention);
     expect(assign.config.retention).toBe('workqueue');
     expect(events.config.retention).toBe('limits');
+  });
+
+  it('asks NATS for the configured number of copies of every stream', async () => {
+    const jsm = await jetstreamManager(client.nc);
+    for (const name of Object.values(STREAMS)) expect((await jsm.streams.info(name)).config.num_replicas).toBe(1);
+    expect(streamConfigs(3).map((c) => [c.name, c.num_replicas])).toEqual(Object.values(STREAMS).map((name) => [name, 3]));
+    // A single server cannot keep 3 copies: it refuses the update, so the setting really reaches it.
+    await expect(NatsClient.connect({ url: nats.url, name: 'three-copies', streamReplicas: 3, connectTimeoutMs: 1500 })).rejects.toThrow(/replicas/i);
   });
 
   it('de-duplicates a re-publish with the same message id', async () => {

@@ -12,12 +12,18 @@ export const baseEnvSchema = z.object({
   /** Key prefix, so several stacks (or tests) can share one Redis. */
   HOUNSFIELD_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('hf:'),
   HOUNSFIELD_BIND_HOST: z.string().default('127.0.0.1'),
+  /**
+   * Copies of every JetStream stream the services provision: 1 on a single NATS server, 3 on a
+   * NATS cluster (deploy/kubernetes overlay `cluster`), so a lost server loses no message.
+   */
+  HOUNSFIELD_JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   HOUNSFIELD_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 export type BaseConfig = z.infer<typeof baseEnvSchema>;
 
-/** The secrets a service connects with. */
-export type ServiceCredentials = Pick<BaseConfig, 'HOUNSFIELD_NATS_USER' | 'HOUNSFIELD_NATS_PASSWORD' | 'HOUNSFIELD_REDIS_PASSWORD'>;
+/** The secrets a service connects with (and how many copies of its streams NATS keeps). */
+export type ServiceCredentials = Pick<BaseConfig, 'HOUNSFIELD_NATS_USER' | 'HOUNSFIELD_NATS_PASSWORD' | 'HOUNSFIELD_REDIS_PASSWORD'> &
+  Partial<Pick<BaseConfig, 'HOUNSFIELD_JETSTREAM_REPLICAS'>>;
 
 export const portSchema = z.coerce.number().int().min(0).max(65535);
 

@@ -33,6 +33,7 @@ export function serviceModule(options: ServiceModuleOptions): Type<unknown> {
       name: options.name,
       user: options.credentials?.HOUNSFIELD_NATS_USER,
       password: options.credentials?.HOUNSFIELD_NATS_PASSWORD,
+      streamReplicas: options.credentials?.HOUNSFIELD_JETSTREAM_REPLICAS,
     }),
   });
   @Module({
