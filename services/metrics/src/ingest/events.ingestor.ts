@@ -115,7 +115,7 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     const contexts = await this.contextsFor(events.filter((e): e is ProgressEvent => e.type === 'progress'));
 
     const changes = await this.states.apply(events.filter((e): e is JobStateEvent => e.type === 'state'));
-    const buffer = new SeriesBuffer();
+    const buffer = new SeriesBuffer((jobId) => this.series.strideOf(jobId));
     for (const event of events) if (event.type === 'progress') buffer.add(event);
     this.ingest.onSeriesDropped(await this.series.append(buffer.drain()));
     const caseEvents = [...caseSeqs.keys()];

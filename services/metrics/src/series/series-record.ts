@@ -32,6 +32,64 @@ export function encodeReport(attempt: number, seq: number, step: number, atMs: n
   return record;
 }
 
+/**
+ * Consecutive reports of one attempt whose steps share a bucket, merged in memory into the line the
+ * store would make of them (same sums, minima, maxima and counts, names in order of first
+ * appearance), so the store script stores it as it is instead of parsing every report.
+ *
+ * A line of several reports travels as `firstSeq~line`: the store skips a report already applied
+ * (its seq not after the stored one), and a merged line can only be skipped or applied whole, so the
+ * store needs the first seq to see a line it holds in part (a redelivery cut into other batches)
+ * and ask for the reports one by one.
+ */
+export class MergedReports {
+  /** The merged line, once a second report joined the first. */
+  private line?: Line;
+
+  constructor(
+    readonly attempt: number,
+    readonly firstSeq: number,
+    readonly firstStep: number,
+    private readonly firstAtMs: number,
+    private readonly firstValues: [string, number][],
+  ) {}
+
+  /** Adds the next report (same attempt, same bucket, later seq). */
+  add(seq: number, step: number, atMs: number, values: [string, number][]): void {
+    let line = this.line;
+    if (!line) {
+      line = { attempt: this.attempt, seq: this.firstSeq, step: this.firstStep, atMs: this.firstAtMs, values: new Map() };
+      for (const [name, value] of this.firstValues) mergeValue(line.values, name, value);
+      this.line = line;
+    }
+    for (const [name, value] of values) mergeValue(line.values, name, value);
+    line.seq = Math.max(line.seq, seq);
+    line.step = Math.max(line.step, step);
+    line.atMs = Math.max(line.atMs, atMs);
+  }
+
+  /** The line to send: a lone report in its own form, several merged behind their first seq. */
+  encode(): string {
+    if (!this.line) return encodeReport(this.attempt, this.firstSeq, this.firstStep, this.firstAtMs, this.firstValues);
+    return `${this.firstSeq}~${encodeLine(this.line, keepName)}`;
+  }
+}
+
+function mergeValue(values: Map<string, Aggregate>, name: string, value: number): void {
+  const finite = Number.isFinite(value);
+  const x = values.get(name);
+  if (!x) values.set(name, finite ? [value, value, value, 1, 0] : [0, null, null, 1, 1]);
+  else if (finite) {
+    x[0] += value;
+    x[1] = x[1] === null ? value : Math.min(x[1], value);
+    x[2] = x[2] === null ? value : Math.max(x[2], value);
+    x[3] += 1;
+  } else {
+    x[3] += 1;
+    x[4] += 1;
+  }
+}
+
 const HEADER = /^(\d+)\|(\d+)\|(\d+)\|(\d+)$/;
 
 /** Sum, min, max, count and non-finite count of one series in one line. */
