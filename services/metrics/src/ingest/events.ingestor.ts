@@ -15,11 +15,20 @@ import { JobContext, unknownJobContext } from '../jobs/job-context';
 import { JobContextService } from '../jobs/job-context.service';
 import { JobStateRepository } from '../jobs/job-state.repository';
 import { SeriesBuffer } from '../series/series.buffer';
-import { SeriesRepository } from '../series/series.repository';
+import { JobSeriesAppend, SeriesRepository } from '../series/series.repository';
 import { decodeEvent, MetricsEvent } from './event-decoder';
 import { IngestMetrics } from './ingest.metrics';
 
 const ACK: Settlement = { kind: 'ack' };
+
+/** A batch decoded, before anything of it is stored (see EventsIngestor.prepare). */
+interface DecodedBatch {
+  settlements: Settlement[];
+  events: MetricsEvent[];
+  /** Each `evaluation_case` event's stream sequence. */
+  caseSeqs: Map<EvaluationCaseEvent, number>;
+  series: JobSeriesAppend[];
+}
 
 /**
  * The subjects whose events this service uses, told apart before any decoding: the consumer reads
@@ -39,7 +48,7 @@ const USED = /^hf\.events\.(?:job\.[^.]+\.(?:progress|status|state)|worker\.[^.]
 @Injectable()
 export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(EventsIngestor.name);
-  private consumer?: BatchConsumer;
+  private consumer?: BatchConsumer<DecodedBatch>;
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
@@ -66,7 +75,8 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
       stream: STREAMS.events,
       durable: CONSUMERS.metrics,
       batchSize: this.config.HOUNSFIELD_METRICS_BATCH_SIZE,
-      handle: (messages) => this.handle(messages),
+      prepare: (messages) => this.prepare(messages),
+      handle: (_, batch) => this.handle(batch),
       logger: this.logger,
     });
     this.consumer.start();
@@ -95,33 +105,41 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     await this.nats.jsm.consumers.delete(STREAMS.events, CONSUMERS.metrics);
   }
 
-  async handle(messages: JsMsg[]): Promise<Settlement[]> {
+  /**
+   * The part of a batch that needs nothing stored: decoding and validation (unreadable messages are
+   * terminated and counted here, once), and the stored series' lines. Runs while the previous batch
+   * still waits on Redis.
+   */
+  prepare(messages: JsMsg[]): DecodedBatch {
     const settlements: Settlement[] = messages.map(() => ACK);
     const events: MetricsEvent[] = [];
     const caseSeqs = new Map<EvaluationCaseEvent, number>();
+    const series = new SeriesBuffer((jobId) => this.series.strideOf(jobId));
     messages.forEach((msg, index) => {
       if (!USED.test(msg.subject)) return;
       const decoded = decodeEvent(msg.data);
       if (decoded.ok) {
-        events.push(decoded.event);
-        if (decoded.event.type === 'evaluation_case') caseSeqs.set(decoded.event, msg.seq);
+        const event = decoded.event;
+        events.push(event);
+        if (event.type === 'progress') series.add(event);
+        else if (event.type === 'evaluation_case') caseSeqs.set(event, msg.seq);
         return;
       }
       this.logger.warn(`terminated ${msg.subject} (seq ${msg.seq}): ${decoded.reason}: ${decoded.detail}`);
       this.ingest.onRejected(decoded.reason);
       settlements[index] = { kind: 'term', reason: `${decoded.reason}: ${decoded.detail}` };
     });
+    return { settlements, events, caseSeqs, series: series.drain() };
+  }
 
+  async handle(batch: DecodedBatch): Promise<Settlement[]> {
+    const { events, caseSeqs } = batch;
     const contexts = await this.contextsFor(events.filter((e): e is ProgressEvent => e.type === 'progress'));
-
     const changes = await this.states.apply(events.filter((e): e is JobStateEvent => e.type === 'state'));
-    const buffer = new SeriesBuffer((jobId) => this.series.strideOf(jobId));
-    for (const event of events) if (event.type === 'progress') buffer.add(event);
-    this.ingest.onSeriesDropped(await this.series.append(buffer.drain()));
+    this.ingest.onSeriesDropped(await this.series.append(batch.series));
     const caseEvents = [...caseSeqs.keys()];
     const claims = await this.evaluationCases.claim(caseEvents.map((e) => ({ evaluationId: e.evaluationId, caseId: e.caseId, seq: caseSeqs.get(e) as number })));
     const counted = new Set(caseEvents.filter((_, i) => claims[i]));
-
     this.scheduling.observe(changes);
     for (const change of changes) if (change.applied) this.housekeeping.onJobState(change.event);
     const counts = new Map<string, number>();
@@ -131,7 +149,7 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
       counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
     }
     for (const [type, count] of counts) this.ingest.onIngested(type, count);
-    return settlements;
+    return batch.settlements;
   }
 
   /** Applies one event, in stream order; returns a promise only when there is something to wait for. */
