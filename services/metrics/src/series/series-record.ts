@@ -117,12 +117,15 @@ function decodeLine(raw: string, rename: (name: string) => string = unescapeName
   for (const field of fields) {
     const eq = field.indexOf('=');
     if (eq < 1) throw malformed(raw);
-    const parts = field.slice(eq + 1).split(',');
     let aggregate: Aggregate;
-    if (parts.length === 1) {
-      const value = orNull(parts[0]);
+    if (field.indexOf(',', eq) < 0) {
+      const value = orNull(field.slice(eq + 1));
       aggregate = value === null ? [0, null, null, 1, 1] : [value, value, value, 1, 0];
-    } else if (parts.length === 5) {
+      values.set(rename(field.slice(0, eq)), aggregate);
+      continue;
+    }
+    const parts = field.slice(eq + 1).split(',');
+    if (parts.length === 5) {
       aggregate = [Number(parts[0]), orNull(parts[1]), orNull(parts[2]), Number(parts[3]), Number(parts[4])];
     } else {
       throw malformed(raw);
@@ -135,23 +138,37 @@ function decodeLine(raw: string, rename: (name: string) => string = unescapeName
 const lower = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 const upper = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 
-/** Two lines as one, as the store script combines them. */
-function combine(a: Line, b: Line): Line {
+/**
+ * Two lines as one, as the store script combines them: `b` merged into `a`, which must be a line
+ * nothing else holds (it is changed and returned, unless `b` of a later attempt replaces it).
+ */
+function combineInto(a: Line, b: Line): Line {
   if (a.attempt !== b.attempt) return a.attempt > b.attempt ? a : b;
-  const values = new Map(a.values);
   for (const [name, y] of b.values) {
-    const x = values.get(name);
-    values.set(name, x ? [x[0] + y[0], lower(x[1], y[1]), upper(x[2], y[2]), x[3] + y[3], x[4] + y[4]] : y);
+    const x = a.values.get(name);
+    if (!x) {
+      a.values.set(name, y);
+      continue;
+    }
+    x[0] += y[0];
+    x[1] = lower(x[1], y[1]);
+    x[2] = upper(x[2], y[2]);
+    x[3] += y[3];
+    x[4] += y[4];
   }
-  return { attempt: a.attempt, seq: Math.max(a.seq, b.seq), step: Math.max(a.step, b.step), atMs: Math.max(a.atMs, b.atMs), values };
+  a.seq = Math.max(a.seq, b.seq);
+  a.step = Math.max(a.step, b.step);
+  a.atMs = Math.max(a.atMs, b.atMs);
+  return a;
 }
 
 /** A stored bucket (one line, or the open bucket's several) as one merged line. */
 function decodeBucketLine(raw: string, rename?: (name: string) => string): Line {
+  if (raw.indexOf('\n') < 0) return decodeLine(raw, rename);
   return raw
     .split('\n')
     .map((line) => decodeLine(line, rename))
-    .reduce(combine);
+    .reduce(combineInto);
 }
 
 const keepName = (name: string) => name;
@@ -185,7 +202,7 @@ export function compactBuckets(stored: Record<string, string>, budget: number): 
       const target = Math.floor(b / 2);
       const line = buckets.get(b) as Line;
       const into = merged.get(target);
-      merged.set(target, into ? combine(into, line) : line);
+      merged.set(target, into ? combineInto(into, line) : line);
     }
     buckets = merged;
   }
