@@ -67,9 +67,22 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     private readonly housekeeping: Housekeeping,
   ) {}
 
+  /**
+   * Messages the server hands out before the oldest is acked: the batch being handled, the next one
+   * being prepared meanwhile, and two more arriving (the server's default of 1000 would hold back
+   * the batch after next until the first is acked).
+   */
+  private get maxAckPending(): number {
+    return 4 * this.config.HOUNSFIELD_METRICS_BATCH_SIZE;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     await this.replaceOutdatedConsumer();
-    await ensureConsumer(this.nats.jsm, STREAMS.events, { ...eventsConsumerConfig(CONSUMERS.metrics, [SUBJECTS.eventsAll]), ack_policy: AckPolicy.All });
+    await ensureConsumer(this.nats.jsm, STREAMS.events, {
+      ...eventsConsumerConfig(CONSUMERS.metrics, [SUBJECTS.eventsAll]),
+      ack_policy: AckPolicy.All,
+      max_ack_pending: this.maxAckPending,
+    });
     this.consumer = new BatchConsumer({
       js: this.nats.js,
       stream: STREAMS.events,
@@ -100,7 +113,13 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
       return; // none yet
     }
     const filters = info.config.filter_subjects ?? (info.config.filter_subject ? [info.config.filter_subject] : []);
-    if (info.config.ack_policy === AckPolicy.All && filters.length === 1 && filters[0] === SUBJECTS.eventsAll) return;
+    if (info.config.ack_policy === AckPolicy.All && filters.length === 1 && filters[0] === SUBJECTS.eventsAll) {
+      // The ack-pending limit (another batch size, or an earlier release's default) changes in place.
+      if (info.config.max_ack_pending !== this.maxAckPending) {
+        await this.nats.jsm.consumers.update(STREAMS.events, CONSUMERS.metrics, { max_ack_pending: this.maxAckPending });
+      }
+      return;
+    }
     this.logger.warn(`replacing the ${CONSUMERS.metrics} consumer of an earlier release (ack policy ${info.config.ack_policy}, filters ${filters.join(' ')})`);
     await this.nats.jsm.consumers.delete(STREAMS.events, CONSUMERS.metrics);
   }
