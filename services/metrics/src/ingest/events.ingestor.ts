@@ -215,8 +215,16 @@ export class EventsIngestor implements OnApplicationBootstrap, OnApplicationShut
     const latest = new Map<string, number>();
     for (const r of reports) latest.set(r.jobId, Math.max(latest.get(r.jobId) ?? 0, r.attempt));
     const contexts = new Map<string, JobContext>();
+    const missing: [string, number][] = [];
+    for (const [jobId, attempt] of latest) {
+      const cached = this.contexts.peek(jobId, attempt);
+      if (cached) contexts.set(jobId, cached);
+      else missing.push([jobId, attempt]);
+    }
+    // Nearly always every context is cached: no promise per job then.
+    if (missing.length === 0) return contexts;
     await Promise.all(
-      [...latest].map(async ([jobId, attempt]) => {
+      missing.map(async ([jobId, attempt]) => {
         try {
           contexts.set(jobId, await this.contexts.get(jobId, attempt));
         } catch {
