@@ -176,7 +176,13 @@ const keepName = (name: string) => name;
 function encodeLine(line: Line, escape: (name: string) => string = escapeName): string {
   const num = (x: number | null) => (x === null ? '' : String(x));
   let record = `${line.attempt}|${line.seq}|${line.step}|${line.atMs}`;
-  for (const [name, [sum, min, max, count, nonFinite]] of line.values) record += `;${escape(name)}=${num(sum)},${num(min)},${num(max)},${count},${nonFinite}`;
+  for (const [name, [sum, min, max, count, nonFinite]] of line.values) {
+    // Formatting a double is the costly part: a series that did not change (or had one finite value) formats once.
+    const low = num(min);
+    const high = max === min ? low : num(max);
+    const total = count - nonFinite === 1 ? low : num(sum);
+    record += `;${escape(name)}=${total},${low},${high},${count},${nonFinite}`;
+  }
   return record;
 }
 
