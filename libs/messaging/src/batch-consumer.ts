@@ -85,6 +85,8 @@ export class BatchConsumer<P = undefined> {
   private kick(): void {
     this.draining ??= this.drain().finally(() => {
       this.draining = undefined;
+      // A message that arrived after the last look at the buffer, before this ran, found a drain still running.
+      if (this.buffer.length > 0 && !this.stopped) this.kick();
     });
   }
 
