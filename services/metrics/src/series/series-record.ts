@@ -193,27 +193,92 @@ export interface Compaction {
   buckets: [bucket: string, record: string][];
 }
 
+/** One series' value in a stored line: the numbers, and the texts of sum, minimum and maximum as stored. */
+interface StoredValue {
+  sum: number;
+  min: number | null;
+  max: number | null;
+  count: number;
+  nonFinite: number;
+  sumText: string;
+  minText: string;
+  maxText: string;
+}
+
+/** The value of `field` after its `=` at `eq`, in either stored form; undefined when malformed. */
+function storedValue(field: string, eq: number): StoredValue | undefined {
+  const text = field.slice(eq + 1);
+  if (text.indexOf(',') < 0) {
+    if (text === '') return { sum: 0, min: null, max: null, count: 1, nonFinite: 1, sumText: '0', minText: '', maxText: '' };
+    const value = Number(text);
+    return { sum: value, min: value, max: value, count: 1, nonFinite: 0, sumText: text, minText: text, maxText: text };
+  }
+  const parts = text.split(',');
+  if (parts.length !== 5) return undefined;
+  const orNull = (t: string) => (t === '' ? null : Number(t));
+  return { sum: Number(parts[0]), min: orNull(parts[1]), max: orNull(parts[2]), count: Number(parts[3]), nonFinite: Number(parts[4]), sumText: parts[0], minText: parts[1], maxText: parts[2] };
+}
+
+const larger = (x: string, y: string) => (Number(y) > Number(x) ? y : x);
+
+/**
+ * Two single-line buckets of one attempt with the same series in the same order (nearly every pair
+ * compaction merges) as one line, straight from their text: no parsed line per bucket, and every
+ * number that does not change (minima, maxima, a sum beside no finite value) is written back as it
+ * was read. Undefined for anything else (the general path decides).
+ */
+function mergeSimilarLines(a: string, b: string): string | undefined {
+  if (a.indexOf('\n') >= 0 || b.indexOf('\n') >= 0) return undefined;
+  const fa = a.split(';');
+  const fb = b.split(';');
+  if (fa.length !== fb.length) return undefined;
+  const ha = fa[0].split('|');
+  const hb = fb[0].split('|');
+  if (ha.length !== 4 || hb.length !== 4 || ha[0] !== hb[0]) return undefined;
+  let record = `${ha[0]}|${larger(ha[1], hb[1])}|${larger(ha[2], hb[2])}|${larger(ha[3], hb[3])}`;
+  for (let i = 1; i < fa.length; i += 1) {
+    const x = fa[i];
+    const y = fb[i];
+    const eq = x.indexOf('=');
+    if (eq < 1 || y.indexOf('=') !== eq || x.slice(0, eq) !== y.slice(0, eq)) return undefined;
+    const p = storedValue(x, eq);
+    const q = storedValue(y, eq);
+    if (!p || !q) return undefined;
+    const sum = q.min === null ? p.sumText : p.min === null ? q.sumText : String(p.sum + q.sum);
+    const min = p.min === null || (q.min !== null && q.min < p.min) ? q.minText : p.minText;
+    const max = p.max === null || (q.max !== null && q.max > p.max) ? q.maxText : p.maxText;
+    record += `;${x.slice(0, eq + 1)}${sum},${min},${max},${p.count + q.count},${p.nonFinite + q.nonFinite}`;
+  }
+  return record;
+}
+
+/** Two stored buckets (`a` of the earlier steps) as one stored line. */
+function mergeStored(a: string, b: string): string {
+  return mergeSimilarLines(a, b) ?? encodeLine(combineInto(decodeBucketLine(a, keepName), decodeBucketLine(b, keepName)), keepName);
+}
+
 /**
  * Merges neighbouring buckets (the stride doubles) until at most `budget` remain, with the same
- * rules as the store script. `stored` is the hash as read (buckets and the `_stride` field).
+ * rules as the store script. `stored` is the hash as read (buckets and the `_stride` field). A
+ * bucket merged with none is kept as stored.
  */
 export function compactBuckets(stored: Record<string, string>, budget: number): Compaction {
   let stride = Number(stored._stride ?? 1);
-  let buckets = new Map<number, Line>();
-  for (const [field, raw] of Object.entries(stored)) if (!field.startsWith('_')) buckets.set(Number(field), decodeBucketLine(raw, keepName));
+  let buckets = new Map<number, string>();
+  for (const [field, raw] of Object.entries(stored)) if (!field.startsWith('_')) buckets.set(Number(field), raw);
   while (buckets.size > budget) {
     stride *= 2;
-    const merged = new Map<number, Line>();
+    const merged = new Map<number, string>();
     for (const b of [...buckets.keys()].sort((x, y) => x - y)) {
       const target = Math.floor(b / 2);
-      const line = buckets.get(b) as Line;
+      const raw = buckets.get(b) as string;
       const into = merged.get(target);
-      merged.set(target, into ? combineInto(into, line) : line);
+      merged.set(target, into === undefined ? raw : mergeStored(into, raw));
     }
     buckets = merged;
   }
   const indices = [...buckets.keys()].sort((x, y) => x - y);
-  return { stride, last: indices.at(-1) ?? -1, buckets: indices.map((b) => [String(b), encodeLine(buckets.get(b) as Line, keepName)]) };
+  return { stride, last: indices.at(-1) ?? -1, buckets: indices.map((b) => [String(b), buckets.get(b) as string]) };
 }
 
 /** The points a stored bucket holds, by (unescaped) series name. */
