@@ -40,7 +40,8 @@ const USED = /^hf\.events\.(?:job\.[^.]+\.(?:progress|status|state)|worker\.[^.]
 /**
  * The metrics service's view of the EVENTS stream (progress, heartbeats, worker status, scheduler
  * state, checkpoints, evaluations), read by one durable consumer in batches. Per batch: unreadable messages are
- * terminated and counted; job contexts are fetched; the Redis writes (job states, stored series) go
+ * terminated and counted, and the series lines built (`prepare`, while the previous batch still
+ * waits on Redis); job contexts are fetched; the Redis writes (job states, stored series) go
  * in two round trips; only then do the gauges and health checks see the events, in stream order. A
  * failed Redis write naks the whole batch before anything in memory changed; a redelivered report
  * is stored once (the series skip what they already hold).
