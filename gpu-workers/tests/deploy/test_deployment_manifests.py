@@ -15,6 +15,7 @@ import yaml
 from deploy.base_images import ARCHIVE_PYTHONS, base_release, installed_pythons
 from deploy.deployment_settings import (
     SERVICE_CREDENTIALS,
+    SERVICES,
     WORKER_CREDENTIALS,
     check_compose,
     check_kubernetes,
@@ -161,6 +162,24 @@ def test_compose_and_kubernetes_run_the_same_nats_and_redis_images() -> None:
         workload = find(resources, "StatefulSet", name)
         assert workload is not None
         assert workload["spec"]["template"]["spec"]["containers"][0]["image"] == compose[name]["image"]
+
+
+@pytest.mark.parametrize("name", ["NODE_OPTIONS", "MALLOC_MMAP_THRESHOLD_"])
+def test_compose_and_kubernetes_run_each_service_with_the_same_runtime_settings(
+    overlay: Path, name: str
+) -> None:
+    """V8 flags and malloc settings bound the checkpoint service's memory and the metrics service's
+    CPU (libs/testing SERVICE_NODE_FLAGS / SERVICE_ENV, kept equal to compose by the services' tests)."""
+    compose = yaml.safe_load((REPO / "deploy" / "compose.yaml").read_text())["services"]
+    resources = render(overlay)
+    for service in SERVICES:
+        workload = find(resources, "Deployment", service)
+        assert workload is not None, service
+        env = {
+            e["name"]: e.get("value")
+            for e in workload["spec"]["template"]["spec"]["containers"][0].get("env", [])
+        }
+        assert env.get(name) == compose[service].get("environment", {}).get(name), f"{service}: {name}"
 
 
 def test_the_credential_files_hold_the_variables_the_checks_assume() -> None:

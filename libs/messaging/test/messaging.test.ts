@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstreamManager, JsMsg } from '@nats-io/jetstream';
 import { Logger } from '@nestjs/common';
 import { RpcEntry, STREAMS, SUBJECTS } from '@hounsfield/contracts';
 import { ServerHandle, startNatsServer } from '@hounsfield/testing';
@@ -154,6 +154,51 @@ describe('messaging against a real nats-server', () => {
     // Every message once, in stream order, the failed first batch included.
     expect(handled).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const info = await settledConsumer(client, 'batch-retry');
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.num_pending).toBe(0);
+  });
+
+  it('prepares each batch once, before it is handled, while the previous one is still being handled', async () => {
+    const subject = SUBJECTS.jobStatus('batch-prepare');
+    await ensureConsumer(client.jsm, STREAMS.events, { ...eventsConsumerConfig('batch-prepare', [subject]), ack_policy: AckPolicy.All });
+    for (let n = 1; n <= 12; n += 1) await client.js.publish(subject, encodeJson({ v: 1, n }));
+    const log: string[] = [];
+    let calls = 0;
+    const numbers = (messages: JsMsg[]) => messages.map((m) => (JSON.parse(new TextDecoder().decode(m.data)) as { n: number }).n);
+    const consumer = new BatchConsumer<number[]>({
+      js: client.js,
+      stream: STREAMS.events,
+      durable: 'batch-prepare',
+      batchSize: 4,
+      retryDelayMs: 100,
+      prepare: (messages) => {
+        log.push(`prepare ${numbers(messages).join(',')}`);
+        return numbers(messages);
+      },
+      handle: async (messages, prepared) => {
+        calls += 1;
+        log.push(`handle ${prepared.join(',')}`);
+        expect(prepared).toEqual(numbers(messages));
+        await new Promise((r) => setTimeout(r, 50)); // the store's round trip
+        if (calls === 1) throw new Error('redis is down');
+        log.push(`handled ${prepared.join(',')}`);
+        return messages.map(() => ({ kind: 'ack' as const }));
+      },
+      logger: new Logger('batch-prepare'),
+    });
+    consumer.start();
+    const deadline = Date.now() + 15_000;
+    const handledAll = () => log.filter((l) => l.startsWith('handled ')).flatMap((l) => l.slice(8).split(',').map(Number));
+    while (handledAll().length < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    // Every message once, in stream order, the failed first batch included.
+    expect(handledAll()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    // Each batch prepared once (the retry of the first reuses what was prepared), in order.
+    const batches = (prefix: string) => log.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+    expect(batches('prepare ')).toEqual(batches('handled '));
+    // The second batch was prepared while the first was still being handled.
+    expect(log.indexOf(`prepare ${batches('handled ')[1]}`)).toBeLessThan(log.indexOf(`handled ${batches('handled ')[0]}`));
+    const info = await settledConsumer(client, 'batch-prepare');
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_pending).toBe(0);
   });

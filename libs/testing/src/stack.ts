@@ -26,6 +26,10 @@ const PORT_VARIABLE: Record<ServiceName, string> = {
  */
 export const SERVICE_NODE_FLAGS: Partial<Record<ServiceName, readonly string[]>> = {
   checkpoints: ['--max-semi-space-size=1', '--expose-gc'],
+  // The metrics service parses and drops some 10 KB per event ingested: semi-spaces of 32 MiB
+  // scavenge a quarter as often as the default 16 MiB ones, each copying the same live batches,
+  // which saves about a tenth of its CPU per event (services/metrics/README.md).
+  metrics: ['--max-semi-space-size=32'],
 };
 
 /**

@@ -11,8 +11,10 @@
  * filter as the service); the rounds alternate the consumers, and the table shows the median of
  * each. Two bare baselines: one ack per message (the textbook durable consumer, what the target is
  * measured against) and one ack per 500 messages (the service's own ack policy, for reference).
+ * The process runs with the service's V8 flags (SERVICE_NODE_FLAGS.metrics), as the service would.
  */
 import 'reflect-metadata';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { INestApplication } from '@nestjs/common';
@@ -20,7 +22,7 @@ import { NestFactory } from '@nestjs/core';
 import { AckPolicy } from '@nats-io/jetstream';
 import { CONSUMERS, jobSpecSchema, JobRecord, ProgressEvent, RPC, SCHEMA_VERSION, STREAMS, SUBJECTS, WorkerHeartbeat } from '@hounsfield/contracts';
 import { encodeJson, ensureConsumer, eventsConsumerConfig, NatsClient, RpcFailure, serveRpc } from '@hounsfield/messaging';
-import { startNatsServer, startRedisServer } from '@hounsfield/testing';
+import { SERVICE_NODE_FLAGS, startNatsServer, startRedisServer } from '@hounsfield/testing';
 import { z } from 'zod';
 import { metricsModule } from '../src/app.module';
 import { loadMetricsConfig } from '../src/config';
@@ -222,7 +224,14 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+/** The service runs in this process, so this process gets the V8 flags the service is started with (re-run with them when missing). */
+const serviceFlags = SERVICE_NODE_FLAGS.metrics ?? [];
+if (serviceFlags.some((flag) => !process.execArgv.includes(flag))) {
+  const run = spawnSync(process.execPath, [...serviceFlags, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(run.status ?? 1);
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

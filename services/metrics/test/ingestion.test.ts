@@ -212,4 +212,20 @@ describe('ingestion of progress and telemetry, on real NATS and Redis', () => {
       await earlier.close();
     }
   });
+
+  it('raises the ack-pending limit of a batch consumer left with the server default, in place', async () => {
+    const earlier = await startMetricsHarness({ HOUNSFIELD_METRICS_BATCH_SIZE: '300' }, async (nats) => {
+      await ensureConsumer(nats.jsm, 'HF_EVENTS', { ...eventsConsumerConfig('metrics', [SUBJECTS.eventsAll]), ack_policy: AckPolicy.All });
+      await nats.js.publish(SUBJECTS.jobProgress('job-kept'), new TextEncoder().encode(JSON.stringify(events.progress('job-kept', 0, 4, { loss: 0.3 }))));
+      await nats.js.consumers.get('HF_EVENTS', 'metrics').then((c) => c.next()).then((m) => m?.ack());
+    });
+    try {
+      const info = await earlier.nats.jsm.consumers.info('HF_EVENTS', 'metrics');
+      expect(info.config.max_ack_pending).toBe(1200);
+      // The same durable: what it had acked stays acked.
+      expect(info.ack_floor.stream_seq).toBeGreaterThanOrEqual(1);
+    } finally {
+      await earlier.close();
+    }
+  });
 });

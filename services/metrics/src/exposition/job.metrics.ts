@@ -96,8 +96,16 @@ export class JobMetrics {
     entry.name = context.name;
     entry.kind = context.kind;
     entry.workerId = event.workerId;
-    for (const [name, value] of Object.entries(event.metrics)) {
-      entry.metrics.set(name, { value: numericValue(value), loss: isLossTerm(name, context.monitoring) });
+    for (const name in event.metrics) {
+      const value = numericValue(event.metrics[name]);
+      const loss = isLossTerm(name, context.monitoring);
+      const metric = entry.metrics.get(name);
+      if (metric) {
+        metric.value = value;
+        metric.loss = loss;
+      } else {
+        entry.metrics.set(name, { value, loss });
+      }
     }
     const atMs = Date.parse(event.at);
     const s = entry.scalars;

@@ -34,6 +34,27 @@ describe('stored buckets', () => {
     expect(decodeRecord(buckets[1][1]).get('loss')).toMatchObject({ step: 7, value: 17 / 3, min: 4, max: 7, count: 4, nonFinite: 1 });
   });
 
+  it('merge stored text as the parsed lines would: merged forms, values never finite, series in another order', () => {
+    const stored = {
+      _stride: '2',
+      // Steps 0-1 merged (loss 1 and 3), step 2-3 merged (loss NaN twice), both with lr.
+      '0': '1|1|1|10;loss=4,1,3,2,0;lr=0.5,0.25,0.25,2,0',
+      '1': '1|3|3|30;loss=0,,,2,2;lr=0.5,0.25,0.25,2,0',
+      // Another order of the same series, then a series only one side has.
+      '2': '1|4|4|40;lr=0.25;loss=7',
+      '3': '1|6|6|60;loss=-1;lr=1;extra=2',
+    };
+    const { stride, buckets } = compactBuckets(stored, 2);
+    expect(stride).toBe(4);
+    const first = decodeRecord(buckets[0][1]);
+    expect(first.get('loss')).toMatchObject({ step: 3, value: 2, min: 1, max: 3, count: 4, nonFinite: 2, at: '1970-01-01T00:00:00.030Z' });
+    expect(first.get('lr')).toMatchObject({ value: 0.25, min: 0.25, max: 0.25, count: 4 });
+    const second = decodeRecord(buckets[1][1]);
+    expect(second.get('loss')).toMatchObject({ step: 6, value: 3, min: -1, max: 7, count: 2, nonFinite: 0 });
+    expect(second.get('lr')).toMatchObject({ value: 0.625, min: 0.25, max: 1, count: 2 });
+    expect(second.get('extra')).toMatchObject({ value: 2, count: 1 });
+  });
+
   it('keep a later attempt over an earlier one when buckets merge', () => {
     const stored = { _stride: '1', '0': encodeReport(1, 0, 0, 0, [['loss', 5]]), '1': encodeReport(2, 1, 1, 1, [['loss', 1]]) };
     const { buckets } = compactBuckets(stored, 1);

@@ -11,18 +11,33 @@
  * (a redelivery) is skipped. A later attempt replaces what an earlier one left in a bucket (a resumed
  * job re-runs steps from its checkpoint). A series beyond the most a job may have is dropped.
  *
+ * The caller may send consecutive reports of one bucket already merged (see MergedReports), as
+ * `firstSeq~line`, at the stride it last heard of. Such a line is stored as it is; the script
+ * stores nothing and asks for the reports one by one (redo) when the line would be wrong here: the
+ * buckets are finer than the caller thought (the hash was deleted since), or the stored seq falls
+ * inside the line (part of it applied already).
+ *
  * KEYS[1] = the job's bucket hash, KEYS[2] = the job's set of (escaped) series names.
- * ARGV = most series per job, TTL seconds, n, then the n names the batch uses, then the reports in
- *        stream order, newline-separated in one argument (one argument per report costs more to send
- *        than the script spends on them). Returns { values dropped because their series was refused,
- *        buckets now stored }.
+ * ARGV = most series per job, TTL seconds, the stride the caller merged at, n, then the n names the
+ *        batch uses, then the reports in stream order, newline-separated in one argument (one
+ *        argument per report costs more to send than the script spends on them). Returns { values
+ *        dropped because their series was refused, buckets now stored, stride, redo (0/1) }.
  */
 export const SERIES_APPEND_LUA = `
 local key, names = KEYS[1], KEYS[2]
-local maxSeries, ttl, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local maxSeries, ttl, mergedAt, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local meta = redis.call('HMGET', key, '_stride', '_seq', '_last')
+local stride, last = tonumber(meta[1] or '1'), tonumber(meta[3] or '-1')
+if stride < mergedAt then return { 0, 0, stride, 1 } end
+local lastAttempt, lastSeq = 0, -1
+if meta[2] then
+  local a, q = string.match(meta[2], '^(%d+):(%d+)$')
+  lastAttempt, lastSeq = tonumber(a), tonumber(q)
+end
 
 local refused, refusedCount = {}, 0
-for i = 4, 3 + n do
+for i = 5, 4 + n do
   if redis.call('SISMEMBER', names, ARGV[i]) == 0 then
     if redis.call('SCARD', names) < maxSeries then
       redis.call('SADD', names, ARGV[i])
@@ -91,21 +106,14 @@ local function encode(r)
   return table.concat(parts, ';')
 end
 local dropped = 0
+-- A refused series' values are counted: one for a report, its count for merged reports.
 local function withoutRefused(raw)
-  return (string.gsub(raw, ';([^=;]+)=([^;]*)', function(name)
+  return (string.gsub(raw, ';([^=;]+)=([^;]*)', function(name, v)
     if refused[name] then
-      dropped = dropped + 1
+      dropped = dropped + (tonumber(string.match(v, '^[^,]*,[^,]*,[^,]*,(%d+),')) or 1)
       return ''
     end
   end))
-end
-
-local meta = redis.call('HMGET', key, '_stride', '_seq', '_last')
-local stride, last = tonumber(meta[1] or '1'), tonumber(meta[3] or '-1')
-local lastAttempt, lastSeq = 0, -1
-if meta[2] then
-  local a, q = string.match(meta[2], '^(%d+):(%d+)$')
-  lastAttempt, lastSeq = tonumber(a), tonumber(q)
 end
 
 -- pending[b]: the bucket's new content, as stored (lines of reports and records); closing[b]: merge it before storing.
@@ -117,10 +125,16 @@ local function content(b)
   end
   return pending[b]
 end
-for raw in string.gmatch(ARGV[4 + n], '[^\\n]+') do
+for raw in string.gmatch(ARGV[5 + n], '[^\\n]+') do
+  local first = string.match(raw, '^(%d+)~')
+  if first then
+    raw = string.sub(raw, #first + 2)
+    first = tonumber(first)
+  end
   local a, q, s = string.match(raw, '^(%d+)|(%d+)|(%d+)|')
   a, q, s = tonumber(a), tonumber(q), tonumber(s)
   if a > lastAttempt or (a == lastAttempt and q > lastSeq) then
+    if first and a == lastAttempt and first <= lastSeq then return { 0, 0, stride, 1 } end
     lastAttempt, lastSeq = a, q
     if refusedCount > 0 then raw = withoutRefused(raw) end
     local b = math.floor(s / stride)
@@ -148,7 +162,7 @@ redis.call('HSET', key, '_stride', string.format('%d', stride), '_seq', string.f
 redis.call('EXPIRE', key, ttl)
 redis.call('EXPIRE', names, ttl)
 local count = redis.call('HLEN', key) - 3
-return { dropped, count }
+return { dropped, count, stride, 0 }
 `;
 
 /**
