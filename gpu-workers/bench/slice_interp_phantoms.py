@@ -51,6 +51,10 @@ def _build(workdir: Path, overrides: dict[str, Any]) -> tuple[Run, Any, Any, Any
     context = init_distributed(0, 1, 0)
     torch.manual_seed(config.seed)
     parts = RECIPE.build(config, BuildContext(run=run, dist=context, resolved=resolved))
+    run.describe_checkpoints(
+        recipe={"kind": RECIPE.kind, "version": RECIPE.version, "preset": config.preset},
+        provenance=parts.checkpoint_meta,
+    )
     return run, config, resolved, context, parts
 
 

@@ -43,12 +43,30 @@ class Oracle(nn.Module):
 @pytest.mark.parametrize("prediction", ["epsilon", "v"])
 @pytest.mark.parametrize("schedule", ["linear", "scaled_linear", "cosine"])
 def test_ddim_with_an_oracle_denoiser_returns_the_clean_sample(prediction: str, schedule: str) -> None:
-    config = DiffusionConfig(timesteps=1000, schedule=schedule, prediction=prediction, ddim_steps=10)  # type: ignore[arg-type]
+    config = DiffusionConfig(
+        timesteps=1000,
+        schedule=schedule,  # type: ignore[arg-type]
+        prediction=prediction,  # type: ignore[arg-type]
+        ddim_steps=10,
+        clip_sample=None,
+    )
     x0 = torch.randn(1, 4, 4, 4, 6, generator=torch.Generator().manual_seed(1)) * 2.5  # beyond [-1, 1]
     oracle = Oracle(x0, training_scheduler(config).alphas_cumprod, prediction)
     thick = torch.zeros(1, 4, 4, 4, 2)
     sample = ddim_sample(oracle, config, thick, 6, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(sample, x0, atol=1e-3)  # no clipping of the scaled latent
+
+
+def test_clamping_keeps_an_untrained_denoisers_samples_bounded() -> None:
+    """A zero-noise prediction (the UNet's zero-initialised output) at t = 999 of the cosine schedule:
+    the clean-latent estimate divides by sqrt(alpha_bar) = 5e-5; clamped it stays in range."""
+    torch.manual_seed(0)
+    untrained = build_denoiser(TINY).eval()
+    thick = torch.zeros(1, 4, 4, 4, 2)
+    for clip, bounded in ((None, False), (4.0, True)):
+        config = DiffusionConfig(schedule="cosine", ddim_steps=10, clip_sample=clip)
+        sample = ddim_sample(untrained, config, thick, 10, generator=torch.Generator().manual_seed(0))
+        assert (float(sample.abs().max()) <= 4.0 + 1e-4) == bounded
 
 
 def test_trilinear_thin_matches_a_linear_ramp_at_the_slab_centres() -> None:

@@ -5,7 +5,8 @@ trilinearly to the thin latent's depth, and predicts the noise (or ``v``). Laten
 sizes are not multiples of the UNet's total downsampling (``2^(levels-1)``; the seed's 300 thin
 slices give 75 latent slices) are padded by edge replication and the output is cropped back.
 Training uses MONAI's ``DDPMScheduler``, sampling its ``DDIMScheduler`` (deterministic, eta 0)
-with the same noise schedule; ``clip_sample`` is off because scaled latents are not in [-1, 1].
+with the same noise schedule, clamping its clean-latent estimate to ``±diffusion.clipSample``
+(scaled latents have unit std; see ``DiffusionConfig`` for why).
 """
 
 from __future__ import annotations
@@ -97,11 +98,14 @@ def training_scheduler(config: DiffusionConfig) -> DDPMScheduler:
 
 
 def sampling_scheduler(config: DiffusionConfig, steps: int | None = None) -> DDIMScheduler:
+    clip = config.clip_sample
     scheduler = DDIMScheduler(
         num_train_timesteps=config.timesteps,
         schedule=MONAI_SCHEDULES[config.schedule],
         prediction_type=_PREDICTION[config.prediction],
-        clip_sample=False,
+        clip_sample=clip is not None,
+        clip_sample_min=-(clip or 1.0),
+        clip_sample_max=clip or 1.0,
     )
     scheduler.set_timesteps(steps or config.ddim_steps)
     return scheduler
