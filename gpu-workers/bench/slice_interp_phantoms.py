@@ -16,6 +16,15 @@ The target (issue 14) is that the loss falls and the trained model beats the unt
 random VAE weights the round trip is far below trilinear interpolation, so the diffusion model
 cannot beat trilinear in image space here (a pretrained MAISI VAE, ``vae.weights``, is needed for
 that); the latent MSE shows what the denoiser learnt.
+
+Measured 2026-12-05 on a shared 2-core CPU (nice 10), 8 phantom patients, 20 training pairs,
+10 DDIM steps, 2 validation patients. ``--minutes 6`` (4.6 CPU min, 6593 steps): loss 1.00 ->
+0.025; PSNR dB / SSIM / latent MSE: untrained 7.73 / 0.025 / 10.9, trained 7.75 / 0.030 / 0.64,
+trilinear 32.86 / 0.987 / 0.52, VAE round trip 7.98 / 0.002. ``--minutes 15`` (9.6 CPU min,
+13016 steps, before DDIM clamped its estimate): loss 1.00 -> 0.015; that checkpoint sampled with
+the clamp (±4) reaches latent MSE 0.88 / 0.38 (10 steps) and 0.49 / 0.24 (50 steps) on the two
+validation patients against trilinear 0.53 / 0.51. Image-space PSNR stays at the random VAE's
+round trip (~8 dB) whatever the denoiser does.
 """
 
 from __future__ import annotations
