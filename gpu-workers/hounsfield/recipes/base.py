@@ -53,6 +53,10 @@ class Recipe(Generic[ConfigT]):
     presets: Mapping[str, Callable[[], ConfigT]]
     build: Callable[[ConfigT, BuildContext], TrainingParts]
     default_preset: str = "cpu-tiny"
+    #: Checks that need no device (a frozen network's weights file against its architecture, on
+    #: the ``meta`` device): the runner calls it after assembling the config and before the
+    #: process group and the device are set up, so a bad file fails before any GPU work.
+    preflight: Callable[[ConfigT], None] | None = None
 
     def preset(self, name: str) -> ConfigT:
         """The complete config of preset ``name``; an unknown name lists the presets."""

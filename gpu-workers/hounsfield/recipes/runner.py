@@ -218,6 +218,8 @@ def run_recipe(recipe: Recipe[Any], argv: Sequence[str] | None = None) -> int:
             checkpoint_policy=run.checkpoint_policy,
         )
         resolved = resolved_for(run, config)
+        if recipe.preflight is not None:
+            recipe.preflight(config)
         context = init_distributed(run.rank, run.world_size, run.local_rank)
         torch.manual_seed(config.seed)  # identical initial weights on every rank
         parts = recipe.build(config, BuildContext(run=run, dist=context, resolved=resolved))

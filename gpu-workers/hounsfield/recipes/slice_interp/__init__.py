@@ -1,9 +1,10 @@
-"""Slice interpolation (thick -> thin CT) on a frozen MAISI VAE: in progress, not a registered recipe yet.
+"""CT slice interpolation (``slice_interp``): thick -> thin slices by latent diffusion on a frozen MAISI VAE.
 
-What exists: ``pairs`` (thick/thin training pairs from thin-slice volumes), ``vae`` (the frozen
-``AutoencoderKlMaisi``, weights checked before any GPU is claimed), ``chunking`` (z-chunked encode
-and decode with blended overlaps, the per-case latent cache and the latent scale factor). The
-denoiser, the trainer and the evaluation come later; until then the kind is refused at submission.
+The recipe lives in ``recipe.py``; ``python -m hounsfield.recipes.slice_interp`` trains standalone;
+``inference.py`` loads a checkpoint for interpolation (``load_for_inference``). Building blocks:
+``pairs`` (thick/thin pairs), ``vae`` (the frozen ``AutoencoderKlMaisi``), ``chunking`` (z-chunked
+encode/decode, latent cache, scale factor), ``model`` (denoiser, schedules, DDIM sampling).
 """
 
 KIND = "slice_interp"
+VERSION = "1"
