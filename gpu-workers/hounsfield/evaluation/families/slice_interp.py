@@ -33,7 +33,8 @@ from hounsfield.contracts.models import (
     SliceInterpEvaluationSpec,
     VolumeEvaluationModels,
 )
-from hounsfield.data.volumes.prepare import VolumeCase, load_manifest
+from hounsfield.data.volumes.prepare import VolumeCase, VolumePrepareConfig, load_manifest
+from hounsfield.data.volumes.windowing import Window, resolve_window
 from hounsfield.evaluation.case_plan import resolve_dataset_path
 from hounsfield.evaluation.families import CaseScore, OptionValue, PlannedCase, select_cases, torch_device
 from hounsfield.evaluation.preview import encode_png
@@ -52,6 +53,7 @@ class SliceInterpEvaluator:
         geometry: PairGeometry,
         steps: int,
         vae: Mapping[str, OptionValue],
+        window: str | tuple[float, float],
         data_root: Path,
     ) -> None:
         self._spec = spec
@@ -59,12 +61,14 @@ class SliceInterpEvaluator:
         self._geometry = geometry
         self._steps = steps
         self._vae = dict(vae)
+        self._window = window
         self._prepared = data_root  # the worker resolved dataset.root (the shard job's data.root)
         self._by_id: dict[str, VolumeCase] | None = None
 
     def _cases(self) -> dict[str, VolumeCase]:
         if self._by_id is None:
             manifest = load_manifest(self._prepared)
+            check_intensities(manifest.settings, self._window, self._prepared)
             split = {c.case_id: c for c in manifest.split(self._spec.dataset.split)}
             self._by_id = select_cases(split, self._spec.dataset)
         return self._by_id
@@ -106,6 +110,22 @@ class SliceInterpEvaluator:
         return CaseScore(result.metrics, [preview], time.perf_counter() - started)
 
 
+def _as_window(window: str | tuple[float, float] | Window) -> Window:
+    return resolve_window(window if isinstance(window, str | Window) else Window(*window))
+
+
+def check_intensities(settings: VolumePrepareConfig, window: str | tuple[float, float], where: Path) -> None:
+    """The prepared volumes are windowed as the checkpoint's training volumes were, to ``[0, 1]``."""
+    prepared, trained = _as_window(settings.window), _as_window(window)
+    if settings.output_range != "0,1" or prepared != trained:
+        raise ValueError(
+            f"{where} was prepared with window level {prepared.level:g}, width {prepared.width:g} "
+            f"to [{settings.output_range}], but the checkpoint was trained on level {trained.level:g}, "
+            f"width {trained.width:g} to [0,1]; prepare the volumes with "
+            f"--window={trained.level:g},{trained.width:g}"
+        )
+
+
 def vae_weights_path(spec: SliceInterpEvaluationSpec, config: Any, data_root: Path) -> Path | None:
     """The spec's ``vaeWeights`` (relative: under the dataset root), else the trainer config's."""
     if spec.vaeWeights is not None:
@@ -141,4 +161,4 @@ def load(
         "vaePretrained": info.vae_pretrained,
         "vaeSha256": info.vae_sha256,
     }
-    return SliceInterpEvaluator(spec, model, info.pairs.geometry(), steps, vae, data_root)
+    return SliceInterpEvaluator(spec, model, info.pairs.geometry(), steps, vae, info.window, data_root)
