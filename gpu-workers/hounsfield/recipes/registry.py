@@ -22,6 +22,7 @@ RECIPES: Mapping[str, str] = {
     "voxelization": "hounsfield.recipes.voxelization",
     "vqgan3d": "hounsfield.recipes.vqgan3d",
     "topo_unet": "hounsfield.recipes.topo_unet",
+    "slice_interp": "hounsfield.recipes.slice_interp",
 }
 
 #: Kinds every worker runs that are not recipes: the user's own module, and the platform's internal

@@ -112,7 +112,7 @@ async def test_missing_trainer_module_fails_with_a_reason(
     start_agent: StartAgent, nc: Client, worker_id: str
 ) -> None:
     await start_agent()
-    assignment = make_assignment(worker_id, kind="slice_interp")
+    assignment = make_assignment(worker_id, module="hounsfield.recipes")  # a package without __main__
     recorder = await EventRecorder.subscribe(nc, f"hf.events.job.{assignment.jobId}.>")
     await publish_assignment(nc.jetstream(), assignment)
 
@@ -121,7 +121,7 @@ async def test_missing_trainer_module_fails_with_a_reason(
     assert done.state == "failed"
     assert done.failureKind == "preflight"
     assert done.reason is not None
-    expected = "cannot start the trainer: module 'hounsfield.recipes.slice_interp' not found"
+    expected = "cannot start the trainer: module 'hounsfield.recipes' not found"
     assert done.reason.startswith(expected)
 
 

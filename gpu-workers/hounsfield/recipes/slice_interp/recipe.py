@@ -74,7 +74,6 @@ from hounsfield.trainers.parts import (
     TrainingParts,
     ValidationRequest,
     ValidationResult,
-    Validator,
     unwrap,
 )
 
@@ -118,45 +117,49 @@ def make_loss(config: SliceInterpConfig) -> LossFn:
     return loss
 
 
-def validator(
-    config: SliceInterpConfig,
-    vae: FrozenVAE,
-    cache: LatentCache,
-    prepared: Path,
-    refs: Sequence[PairRef],
-    scale: float,
-) -> Validator:
-    """DDIM samples of the validation pairs vs thin ground truth and trilinear (module docstring)."""
-    geometry = config.pairs.geometry()
-    chunks = config.vae.chunks()
-    indexed = list(enumerate(refs))
+class SliceInterpValidation:
+    """DDIM samples of the validation pairs vs thin ground truth, trilinear and the VAE's ceiling
+    (see the module docstring). Holds the frozen VAE it decodes with (``vae``)."""
 
-    def validate(request: ValidationRequest) -> ValidationResult:
+    def __init__(
+        self,
+        config: SliceInterpConfig,
+        vae: FrozenVAE,
+        cache: LatentCache,
+        prepared: Path,
+        refs: Sequence[PairRef],
+        scale: float,
+    ) -> None:
+        self.config = config
+        self.vae = vae
+        self.cache = cache
+        self.prepared = prepared
+        self.refs = list(refs)
+        self.scale = scale
+
+    def __call__(self, request: ValidationRequest) -> ValidationResult:
         network = unwrap(request.model)
+        geometry = self.config.pairs.geometry()
+        chunks = self.config.vae.chunks()
         sums: dict[str, float] = defaultdict(float)
         count = 0
-        for index, ref in request.shard(indexed):
-            thick, thin = load_pair_arrays(prepared, ref, geometry)
-            thick_latent = torch.from_numpy(cache.get_or_encode(ref.thick_key, constant(thick)))
-            condition = thick_latent[None].to(request.device) * scale
+        for index, ref in request.shard(list(enumerate(self.refs))):
+            thick, thin = load_pair_arrays(self.prepared, ref, geometry)
+            thick_latent = torch.from_numpy(self.cache.get_or_encode(ref.thick_key, constant(thick)))
+            condition = thick_latent[None].to(request.device) * self.scale
             thin_depth = condition.shape[-1] * geometry.factor
-            generator = torch.Generator().manual_seed(config.seed * 100_003 + index)
-            sample = ddim_sample(network, config.diffusion, condition, thin_depth, generator=generator)
-            predicted = decode_chunked(vae, sample / scale, chunks)[0, 0].clamp(0.0, 1.0).numpy()
+            generator = torch.Generator().manual_seed(self.config.seed * 100_003 + index)
+            sample = ddim_sample(network, self.config.diffusion, condition, thin_depth, generator=generator)
+            predicted = decode_chunked(self.vae, sample / self.scale, chunks)[0, 0].clamp(0.0, 1.0).numpy()
             baseline = trilinear_thin(torch.from_numpy(thick), geometry.factor).clamp(0.0, 1.0).numpy()
-            sums["psnr"] += psnr(predicted, thin, 1.0)
-            sums["ssim"] += ssim3d(predicted, thin, 1.0)
-            sums["psnr_trilinear"] += psnr(baseline, thin, 1.0)
-            sums["ssim_trilinear"] += ssim3d(baseline, thin, 1.0)
             # the VAE's own ceiling: the ground truth's latent decoded (what a perfect denoiser gives)
-            thin_latent = torch.from_numpy(cache.get_or_encode(ref.thin_key, constant(thin)))[None]
-            ceiling = decode_chunked(vae, thin_latent, chunks)[0, 0].clamp(0.0, 1.0).numpy()
-            sums["psnr_autoencoder"] += psnr(ceiling, thin, 1.0)
-            sums["ssim_autoencoder"] += ssim3d(ceiling, thin, 1.0)
+            thin_latent = torch.from_numpy(self.cache.get_or_encode(ref.thin_key, constant(thin)))[None]
+            ceiling = decode_chunked(self.vae, thin_latent, chunks)[0, 0].clamp(0.0, 1.0).numpy()
+            for name, volume in (("", predicted), ("_trilinear", baseline), ("_autoencoder", ceiling)):
+                sums[f"psnr{name}"] += psnr(volume, thin, 1.0)
+                sums[f"ssim{name}"] += ssim3d(volume, thin, 1.0)
             count += 1
         return ValidationResult(sums=dict(sums), count=count)
-
-    return validate
 
 
 def build(config: SliceInterpConfig, ctx: BuildContext) -> TrainingParts:
@@ -213,7 +216,7 @@ def build(config: SliceInterpConfig, ctx: BuildContext) -> TrainingParts:
         model=model,
         loss_fn=make_loss(config),
         dataset=LatentPairDataset(cache, training, scale),
-        validate=validator(config, vae, cache, prepared, validation, scale),
+        validate=SliceInterpValidation(config, vae, cache, prepared, validation, scale),
         checkpoint_meta=meta,
     )
 
