@@ -20,8 +20,9 @@ the baseline (``psnr_trilinear``, ``ssim_trilinear``).
 
 The preview is a **coronal reformat** (the x–z plane at mid y), where the z-resolution gain shows:
 thick input (each thick slice repeated over its slab) | trilinear | model | thin ground truth,
-superior (high z) up, grey, each panel scaled by a whole number so that it is at least
-:data:`PREVIEW_MIN_HEIGHT` pixels high.
+superior (high z) up, grey. Pixels are made about square in mm (columns repeated
+``round(x spacing / z spacing)`` times, or rows the other way round), then each panel is scaled by a
+whole number so that it is at least :data:`PREVIEW_MIN_HEIGHT` pixels high.
 """
 
 from __future__ import annotations
@@ -115,22 +116,27 @@ def interpolate_case(
         "psnr_trilinear": psnr(trilinear, thin, data_range),
         "ssim_trilinear": ssim3d(trilinear, thin, data_range),
     }
-    preview = coronal_preview([thick, trilinear, model, thin], data_range)
+    preview = coronal_preview([thick, trilinear, model, thin], data_range, (spacing[0], spacing[2]))
     return CaseInterpolation(metrics, thin, model, trilinear, thick, preview)
 
 
-def coronal_preview(volumes: list[npt.NDArray[Any]], data_range: float = 1.0) -> npt.NDArray[np.uint8]:
+def coronal_preview(
+    volumes: list[npt.NDArray[Any]], data_range: float = 1.0, spacing_xz: tuple[float, float] = (1.0, 1.0)
+) -> npt.NDArray[np.uint8]:
     """The mid-y coronal plane of each ``(x, y, z)`` volume side by side: rows z (superior up), columns x."""
     shape = volumes[0].shape
     if any(v.shape != shape for v in volumes) or len(shape) != 3:
         raise ValueError(f"expected 3-D volumes of one shape, got {[v.shape for v in volumes]}")
     y = shape[1] // 2
-    scale = max(1, -(-PREVIEW_MIN_HEIGHT // shape[2]))
+    ratio = spacing_xz[0] / spacing_xz[1]
+    rows, columns = max(1, round(1 / ratio)), max(1, round(ratio))
+    scale = max(1, -(-PREVIEW_MIN_HEIGHT // (shape[2] * rows)))
+    block = np.ones((rows * scale, columns * scale), dtype=np.uint8)
     panels = []
     for volume in volumes:
         plane = np.asarray(volume[:, y, :], dtype=np.float64).T[::-1]  # (z, x), high z on top
         grey = np.round(np.clip(plane / data_range, 0.0, 1.0) * 255).astype(np.uint8)
-        panels.append(np.kron(grey, np.ones((scale, scale), dtype=np.uint8)))
+        panels.append(np.kron(grey, block))
     gap = np.zeros((panels[0].shape[0], PREVIEW_GAP), dtype=np.uint8)
     row = [part for panel in panels for part in (panel, gap)][:-1]
     return np.concatenate(row, axis=1)

@@ -108,13 +108,14 @@ def test_slice_interp_cases_score_the_model_and_the_trilinear_baseline(si_run: P
     assert score.metrics["ssim_trilinear"] == pytest.approx(ssim3d(base, ref, 1.0), rel=1e-5)
     assert score.metrics["psnr_trilinear"] > 20 and 0 < score.metrics["ssim_trilinear"] <= 1
 
-    # Preview: the mid-y coronal plane of thick | trilinear | model | thin, superior up.
+    # Preview: the mid-y coronal plane of thick | trilinear | model | thin, superior up, each x voxel
+    # (11.25 mm) 11 pixels wide as the 1 mm slices are 1 pixel high.
     [preview] = score.files
     image = np.asarray(Image.open(io.BytesIO(preview.read_bytes())).convert("RGB"))
-    depth = ref.shape[2]
-    assert image.shape == (depth, 4 * 32 + 3 * 4, 3)
+    depth, width = ref.shape[2], 32 * 11
+    assert train[1].spacing[0] == 11.25 and image.shape == (depth, 4 * width + 3 * 4, 3)
     for panel, volume_shown in enumerate((base, out, ref), start=1):
-        shown = image[:, panel * 36 : panel * 36 + 32, 0]
+        shown = image[:, panel * (width + 4) : panel * (width + 4) + width : 11, 0]
         expected = np.round(np.clip(volume_shown[:, 16, ::-1].T, 0, 1) * 255)
         assert np.abs(shown.astype(int) - expected).max() <= 1
 

@@ -140,3 +140,12 @@ def test_the_coronal_preview_shows_each_volume_at_mid_y_superior_up() -> None:
     assert not image[:, 12 * scale : 12 * scale + PREVIEW_GAP].any()
     with pytest.raises(ValueError, match="one shape"):
         coronal_preview([volume, volume[:, :, :8]])
+
+
+def test_the_preview_makes_pixels_about_square_in_mm() -> None:
+    volume = smooth_volume(16)
+    wide = coronal_preview([volume, volume], spacing_xz=(11.25, 1.0))  # 11 columns per x voxel
+    assert wide.shape == (160, 2 * 12 * 11 * 10 + PREVIEW_GAP)
+    np.testing.assert_array_equal(wide[::10, : 12 * 110 : 110], coronal_preview([volume])[::10, :120:10])
+    tall = coronal_preview([volume], spacing_xz=(0.7, 2.0))  # 3 rows per z slice, then ×4 to 192 rows
+    assert tall.shape == (16 * 3 * 4, 12 * 4)

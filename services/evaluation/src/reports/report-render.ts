@@ -74,7 +74,7 @@ function familyLines(record: EvaluationRecord, summary: EvaluationSummary): stri
 const PREVIEW_CAPTIONS: Record<EvaluationRecord['spec']['kind'], string> = {
   pcdiff: 'three orthogonal slices through the implant: skull grey, implant red',
   vqgan3d: 'mid axial slice: input | reconstruction | absolute difference',
-  slice_interp: 'coronal reformat at mid y: thick input (each slice repeated over its slab) | trilinear | model | thin ground truth, z down',
+  slice_interp: 'coronal reformat at mid y: thick input (each slice repeated over its slab) | trilinear | model | thin ground truth, superior up',
   topo_unet: 'slice with the most surface: input | prediction | label; prediction white = agreed, red = false positive, blue = missed, grey = unlabelled',
 };
 
