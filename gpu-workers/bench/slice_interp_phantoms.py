@@ -8,12 +8,14 @@ step count is set from a short timing run so the cosine learning rate reaches it
 limit stops the loop if the machine slows down. Printed: the loss curve (mean loss per tenth of
 the run) and the validation metrics (DDIM sampling of the fixed validation patients, decoded,
 vs the thin ground truth) of the untrained model, the trained model, trilinear interpolation of
-the thick input, and the VAE's own ceiling (the thin ground truth encoded and decoded: what a
-perfect denoiser would reach with these random VAE weights).
+the thick input, and the VAE round trip (the thin ground truth encoded and decoded: what a
+perfect denoiser would give back with these random VAE weights), plus the latent MSE of the
+sample (and of the resampled thick latent) against the thin ground truth's latent.
 
 The target (issue 14) is that the loss falls and the trained model beats the untrained one. With
-random VAE weights the ceiling is far below trilinear interpolation, so the diffusion model
-cannot beat trilinear here; a pretrained MAISI VAE (``vae.weights``) is needed for that.
+random VAE weights the round trip is far below trilinear interpolation, so the diffusion model
+cannot beat trilinear in image space here (a pretrained MAISI VAE, ``vae.weights``, is needed for
+that); the latent MSE shows what the denoiser learnt.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from hounsfield.trainers.loop import TrainingLoop
 from hounsfield.trainers.parts import TrainingParts, ValidationRequest
 
 METRICS = ("psnr", "ssim")
-ROWS = (("untrained", ""), ("trained", ""), ("trilinear", "_trilinear"), ("VAE ceiling", "_autoencoder"))
+ROWS = (("untrained", ""), ("trained", ""), ("trilinear", "_trilinear"), ("VAE round trip", "_autoencoder"))
 
 
 def _build(workdir: Path, overrides: dict[str, Any]) -> tuple[Run, Any, Any, Any, TrainingParts]:
@@ -129,10 +131,12 @@ def main() -> None:
         chunk = losses[index : index + tenth]
         print(f"  steps {chunk[0][0]:6d}-{chunk[-1][0]:6d}  loss {sum(v for _, v in chunk) / len(chunk):.4f}")
     print("\nvalidation (mean over the fixed validation patients)")
-    print(f"  {'':12s} {'PSNR dB':>8s} {'SSIM':>8s}")
+    print(f"  {'':14s} {'PSNR dB':>8s} {'SSIM':>8s} {'latent MSE':>11s}")
     for label, suffix in ROWS:
         source = untrained if label == "untrained" else trained
-        print(f"  {label:12s} {source['psnr' + suffix]:8.2f} {source['ssim' + suffix]:8.4f}")
+        latent = source.get("latent_mse" + suffix)
+        latent_text = "" if latent is None else f"{latent:11.4f}"
+        print(f"  {label:14s} {source['psnr' + suffix]:8.2f} {source['ssim' + suffix]:8.4f} {latent_text}")
     first, last = losses[0][1], sum(v for _, v in losses[-tenth:]) / len(losses[-tenth:])
     print(
         f"\nloss falls: {last < first} ({first:.4f} -> {last:.4f}); "

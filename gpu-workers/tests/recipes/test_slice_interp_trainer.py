@@ -41,7 +41,14 @@ CONFIG: dict[str, Any] = {
     "checkpointEvery": 2,
     "validation": {"everySteps": 2, "maxCases": 1},
 }
-VAL_METRICS = ("val.psnr", "val.ssim", "val.psnr_trilinear", "val.ssim_trilinear")
+VAL_METRICS = (
+    "val.psnr",
+    "val.ssim",
+    "val.psnr_trilinear",
+    "val.ssim_trilinear",
+    "val.latent_mse",
+    "val.latent_mse_trilinear",
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +144,7 @@ def test_parameter_counts_are_reported_at_start(trained: dict[str, Any]) -> None
     assert counts["denoiserTrainable"] == sum(p.numel() for p in model.parameters())
     vae = trained["parts"].validate.vae.module
     assert counts["vaeFrozen"] == sum(p.numel() for p in vae.parameters()) and counts["vaeTrainable"] == 0
-    assert not any(n["notice"] == "vae_random_weights" for n in notices)  # a file was given
+    assert not any(n["notice"] == "frozen_weights" for n in notices)  # a file was given
 
 
 def test_validation_runs_every_n_steps_and_at_the_end(trained: dict[str, Any]) -> None:
@@ -206,7 +213,7 @@ def test_random_vae_weights_are_said_in_events_and_meta(tmp_path: Path) -> None:
         del os.environ["HOUNSFIELD_REPORT_FILE"]
     assert code == 0
     notices = [r for r in map(json.loads, report.read_text().splitlines()) if r["kind"] == "notice"]
-    warning = next(n for n in notices if n["notice"] == "vae_random_weights")
+    warning = next(n for n in notices if n["notice"] == "frozen_weights")
     assert warning["details"]["vae"]["pretrained"] is False
     _, meta = read_checkpoint(tmp_path / "run" / "checkpoints" / step_dir_name(1))
     assert (meta.provenance or {})[META_VAE_PRETRAINED] == "false"

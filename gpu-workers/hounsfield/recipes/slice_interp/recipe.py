@@ -14,7 +14,7 @@ latent concatenated with the thick latent resampled to the thin depth (``model.p
 The VAE is never trained: it is not part of ``TrainingParts.model`` (so not in the optimiser nor
 in checkpoints), its parameters do not require gradients, it stays in eval mode and runs under
 ``no_grad``. At start the job reports trainable and frozen parameter counts (``parameters``
-event) and, without ``vae.weights``, a ``vae_random_weights`` warning; checkpoint meta records the
+event) and, without ``vae.weights``, a ``frozen_weights`` warning; checkpoint meta records the
 VAE hash and whether it was pretrained (``provenance.py``). A wrong weights file fails in
 :func:`preflight` (the runner calls it before the process group and the device are set up).
 
@@ -23,8 +23,11 @@ pair of each fixed validation patient with DDIM (``diffusion.ddimSteps``, noise 
 patient), decodes it in chunks and reports ``val.psnr`` and ``val.ssim`` (3-D SSIM, data range 1)
 against the thin ground truth, beside ``val.psnr_trilinear`` and ``val.ssim_trilinear`` of the
 thick input interpolated trilinearly, and ``val.psnr_autoencoder``/``val.ssim_autoencoder`` of
-the thin ground truth's own latent decoded — the VAE's ceiling, what a perfect denoiser would
-reach (low with random VAE weights, which is why ``cpu-tiny`` cannot beat trilinear).
+the thin ground truth's own latent decoded (what a perfect denoiser would give back; far below
+trilinear with random VAE weights, which is why ``cpu-tiny`` cannot beat trilinear). In latent
+space (scaled units): ``val.latent_mse`` of the sample against the thin ground truth's latent, and
+``val.latent_mse_trilinear`` of the thick latent resampled to the thin depth — what shows the
+denoiser learning even when the VAE's weights are random.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from hounsfield.recipes.slice_interp.model import (
     build_denoiser,
     ddim_sample,
     diffusion_loss,
+    resample_depth,
     training_scheduler,
 )
 from hounsfield.recipes.slice_interp.provenance import checkpoint_provenance
@@ -118,8 +122,8 @@ def make_loss(config: SliceInterpConfig) -> LossFn:
 
 
 class SliceInterpValidation:
-    """DDIM samples of the validation pairs vs thin ground truth, trilinear and the VAE's ceiling
-    (see the module docstring). Holds the frozen VAE it decodes with (``vae``)."""
+    """DDIM samples of the validation pairs vs thin ground truth, trilinear and the VAE round trip,
+    in image and latent space (see the module docstring). Holds the frozen VAE it decodes with."""
 
     def __init__(
         self,
@@ -152,10 +156,16 @@ class SliceInterpValidation:
             sample = ddim_sample(network, self.config.diffusion, condition, thin_depth, generator=generator)
             predicted = decode_chunked(self.vae, sample / self.scale, chunks)[0, 0].clamp(0.0, 1.0).numpy()
             baseline = trilinear_thin(torch.from_numpy(thick), geometry.factor).clamp(0.0, 1.0).numpy()
-            # the VAE's own ceiling: the ground truth's latent decoded (what a perfect denoiser gives)
+            # the VAE round trip: the ground truth's latent decoded (what a perfect denoiser gives back)
             thin_latent = torch.from_numpy(self.cache.get_or_encode(ref.thin_key, constant(thin)))[None]
-            ceiling = decode_chunked(self.vae, thin_latent, chunks)[0, 0].clamp(0.0, 1.0).numpy()
-            for name, volume in (("", predicted), ("_trilinear", baseline), ("_autoencoder", ceiling)):
+            round_trip = decode_chunked(self.vae, thin_latent, chunks)[0, 0].clamp(0.0, 1.0).numpy()
+            # in latent space (scaled units), where the denoiser works whatever the VAE's weights
+            target = thin_latent.to(sample.device) * self.scale
+            sums["latent_mse"] += float(torch.mean((sample - target) ** 2))
+            sums["latent_mse_trilinear"] += float(
+                torch.mean((resample_depth(condition, thin_depth) - target) ** 2)
+            )
+            for name, volume in (("", predicted), ("_trilinear", baseline), ("_autoencoder", round_trip)):
                 sums[f"psnr{name}"] += psnr(volume, thin, 1.0)
                 sums[f"ssim{name}"] += ssim3d(volume, thin, 1.0)
             count += 1
@@ -204,7 +214,7 @@ def build(config: SliceInterpConfig, ctx: BuildContext) -> TrainingParts:
     )
     if not vae.pretrained:
         ctx.run.report_event(
-            "vae_random_weights",
+            "frozen_weights",
             f"the {vae.config_name} VAE has random weights (no vae.weights given, seed {config.seed}): "
             "fine for tests and CPU runs, not a trained slice interpolator; set vae.weights to the MAISI "
             "autoencoder weights",
