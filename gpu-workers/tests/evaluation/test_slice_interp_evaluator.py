@@ -9,6 +9,7 @@ checked against the volumes they show.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -147,3 +149,27 @@ def test_the_vae_must_be_the_checkpoints_and_the_volumes_windowed_as_in_training
     evaluator = load(context(spec_of(), {"preset": "cpu-tiny"}), {"model": checkpoint}, relabelled, tmp_path)
     with pytest.raises(ValueError, match="trained on level 0, width 2000 to .*--window=0,2000"):
         evaluator.cases()
+
+
+def test_the_cli_writes_the_report_with_mean_std_and_a_preview_per_case(si_run: Path, tmp_path: Path) -> None:
+    from hounsfield.evaluation.interpolation_report import main
+
+    [checkpoint] = sorted((si_run / "checkpoints").glob("step-*"))
+    out = tmp_path / "report"
+    argv = [str(checkpoint), "--prepared", str(si_run / "dataset"), "--split", "train", "--max-cases", "2",
+            "--ddim-steps", "1", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    with (out / "cases.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2
+    report = yaml.safe_load((out / "report.yaml").read_text(encoding="utf-8"))
+    assert report["options"]["ddimSteps"] == 1 and report["split"] == "train"
+    for metric in ("psnr", "ssim", "psnr_trilinear", "ssim_trilinear"):
+        values = np.array([float(r[metric]) for r in rows])
+        assert report["summary"][metric]["mean"] == pytest.approx(values.mean(), rel=1e-5)
+        assert report["summary"][metric]["std"] == pytest.approx(values.std(), rel=1e-4, abs=1e-9)
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    for row in rows:
+        assert f"![{row['case_id']}]({row['preview']})" in markdown
+        assert (out / row["preview"]).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert sorted(p.name for p in (out / "previews").iterdir()) == sorted(f"{r['case_id']}.png" for r in rows)

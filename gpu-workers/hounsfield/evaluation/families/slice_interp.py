@@ -13,7 +13,8 @@ by :func:`hounsfield.evaluation.slice_interpolation.interpolate_case`: ``psnr``,
 model and ``psnr_trilinear``, ``ssim_trilinear`` of the baseline, data range 1. DDIM runs
 ``ddimSteps`` steps (default: the checkpoint's) from noise seeded by the spec's ``seed`` plus the
 case's plan index, so a case scores the same on whichever shard runs it. ``preview.png``: the
-coronal reformat thick | trilinear | model | thin ground truth.
+coronal reformat thick | trilinear | model | thin ground truth. The same evaluator runs without the
+stack in ``python -m hounsfield.evaluation.interpolation_report``.
 """
 
 from __future__ import annotations
@@ -137,16 +138,13 @@ def vae_weights_path(spec: SliceInterpEvaluationSpec, config: Any, data_root: Pa
     return weights
 
 
-def load(
-    context: EvaluationShardContext, checkpoints: Mapping[str, Path], data_root: Path, work_dir: Path
+def open_checkpoint(
+    spec: SliceInterpEvaluationSpec, checkpoint: Path, vae_weights: Path | None, data_root: Path
 ) -> SliceInterpEvaluator:
+    """The evaluator of ``spec`` for one checkpoint directory, its VAE from ``vae_weights``."""
     from hounsfield.recipes.slice_interp.inference import load_for_inference
     from hounsfield.recipes.slice_interp.provenance import parse_provenance
-    from hounsfield.recipes.slice_interp.recipe import RECIPE
 
-    spec, models = context.spec, context.models
-    assert isinstance(spec, SliceInterpEvaluationSpec) and isinstance(models, VolumeEvaluationModels)
-    checkpoint = checkpoints["model"]
     info = parse_provenance(read_meta(checkpoint).provenance, str(checkpoint))
     steps = spec.ddimSteps if spec.ddimSteps is not None else info.diffusion.ddim_steps
     if steps > info.diffusion.timesteps:
@@ -154,11 +152,18 @@ def load(
             f"ddimSteps {steps} exceeds the checkpoint's {info.diffusion.timesteps} diffusion timesteps; "
             f"ask for at most {info.diffusion.timesteps}"
         )
+    model = load_for_inference(checkpoint, vae_weights, torch_device(spec.device))
+    vae: dict[str, OptionValue] = {"vaePretrained": info.vae_pretrained, "vaeSha256": info.vae_sha256}
+    return SliceInterpEvaluator(spec, model, info.pairs.geometry(), steps, vae, info.window, data_root)
+
+
+def load(
+    context: EvaluationShardContext, checkpoints: Mapping[str, Path], data_root: Path, work_dir: Path
+) -> SliceInterpEvaluator:
+    from hounsfield.recipes.slice_interp.recipe import RECIPE
+
+    spec, models = context.spec, context.models
+    assert isinstance(spec, SliceInterpEvaluationSpec) and isinstance(models, VolumeEvaluationModels)
     config = assemble_config(RECIPE, models.model.config, {}, {})
     weights = vae_weights_path(spec, config, data_root)
-    model = load_for_inference(checkpoint, weights, torch_device(spec.device))
-    vae: dict[str, OptionValue] = {
-        "vaePretrained": info.vae_pretrained,
-        "vaeSha256": info.vae_sha256,
-    }
-    return SliceInterpEvaluator(spec, model, info.pairs.geometry(), steps, vae, info.window, data_root)
+    return open_checkpoint(spec, checkpoints["model"], weights, data_root)
