@@ -1673,6 +1673,24 @@ class TopoUnetEvaluationSpec(BaseModel):
     surfaceToleranceMm: Annotated[float, Field(gt=0.0, le=1000.0)] = 2
 
 
+class SliceInterpEvaluationSpec(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    kind: Literal['slice_interp']
+    name: Annotated[str | None, Field(max_length=128, min_length=1)] = None
+    shards: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal['gpu', 'cpu'] = 'gpu'
+    seed: Annotated[int, Field(ge=0, le=2147483647)] = 0
+    caseTimeoutSeconds: Annotated[int, Field(ge=2, le=86400)] = 300
+    maxShardRestarts: Annotated[int, Field(ge=0, le=20)] = 1
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    checkpoints: Checkpoints1
+    dataset: PreparedVolumesDataset
+    vaeWeights: Annotated[str | None, Field(max_length=1024, min_length=1)] = None
+    ddimSteps: Annotated[int | None, Field(ge=1, le=1000)] = None
+
+
 class Assignment(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1782,7 +1800,12 @@ class EvaluationShardContext(BaseModel):
     evaluationId: Annotated[
         str, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9][A-Za-z0-9_-]*$')
     ]
-    spec: PcdiffEvaluationSpec | Vqgan3dEvaluationSpec | TopoUnetEvaluationSpec
+    spec: (
+        PcdiffEvaluationSpec
+        | Vqgan3dEvaluationSpec
+        | TopoUnetEvaluationSpec
+        | SliceInterpEvaluationSpec
+    )
     models: PcdiffEvaluationModels | VolumeEvaluationModels
     stream: str
     consumer: str

@@ -7,8 +7,8 @@ address or grant. It
 
 1. asks the service for the evaluation (spec, pinned checkpoints with their trainer configs);
 2. downloads and verifies the pinned checkpoints (PCDiff: diffusion + voxelization; vqgan3d,
-   topo_unet: one model) like a resume checkpoint, and loads them once through the evaluator of
-   the spec's kind (``hounsfield.evaluation.families``);
+   topo_unet, slice_interp: one model) like a resume checkpoint, and loads them once through the
+   evaluator of the spec's kind (``hounsfield.evaluation.families``);
 3. if no shard has yet, lists the cases from the dataset the worker resolved and sends the plan
    with the family options that run (resolved from the checkpoint's config);
 4. pulls one case at a time from the evaluation's durable consumer, keeps its deadline alive with

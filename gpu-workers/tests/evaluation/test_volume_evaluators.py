@@ -57,10 +57,11 @@ def rgb(png: bytes) -> np.ndarray:
 
 
 def test_registry_knows_the_families_and_names_an_unknown_one() -> None:
-    for kind in ("pcdiff", "vqgan3d", "topo_unet"):
+    for kind in ("pcdiff", "vqgan3d", "topo_unet", "slice_interp"):
         assert callable(evaluator_loader(kind))
-    with pytest.raises(UnknownEvaluationKindError, match="slice_interp.*known: pcdiff, topo_unet, vqgan3d"):
-        evaluator_loader("slice_interp")
+    known = "'pcdiff3d'.*known: pcdiff, slice_interp, topo_unet, vqgan3d"
+    with pytest.raises(UnknownEvaluationKindError, match=known):
+        evaluator_loader("pcdiff3d")
     assert parse_evaluation_spec({"checkpoints": {"diffusion": {"job": "a"}, "voxelization": {"job": "b"}},
                                   "dataset": {"root": "s"}}).kind == "pcdiff"  # fmt: skip
 

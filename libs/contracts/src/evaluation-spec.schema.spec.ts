@@ -41,6 +41,19 @@ describe('the evaluation spec, a union of families', () => {
     expect(spec).toMatchObject({ kind: 'topo_unet', dataset: { split: 'validation', tiffSpacing: [1, 1, 1] }, threshold: 0.4, minComponentVoxels: 10, surfaceToleranceMm: 2 });
   });
 
+  it('takes a slice_interp spec with VAE weights and DDIM steps, refusing another family\'s fields', () => {
+    const spec = evaluationSpecSchema.parse({ kind: 'slice_interp', checkpoints: { model: { job: 'si' } }, dataset: { root: 'prepared', maxCases: 2 }, vaeWeights: 'maisi/vae.safetensors', ddimSteps: 10, device: 'cpu' });
+    expect(spec).toMatchObject({ kind: 'slice_interp', dataset: { root: 'prepared', split: 'test', maxCases: 2 }, vaeWeights: 'maisi/vae.safetensors', ddimSteps: 10, shards: 1 });
+    expect(evaluationCheckpoints(spec)).toEqual([['model', { job: 'si', ref: 'latest' }]]);
+    const defaults = evaluationSpecSchema.parse({ kind: 'slice_interp', checkpoints: { model: { job: 'si' } }, dataset: { root: 'prepared' } });
+    if (defaults.kind !== 'slice_interp') throw new Error('slice_interp');
+    expect(defaults.vaeWeights).toBeUndefined();
+    expect(defaults.ddimSteps).toBeUndefined();
+    const issues = issuesOf({ kind: 'slice_interp', checkpoints: { model: { job: 'si' } }, dataset: { root: 'p' }, ddimSteps: 0, stride: [8, 8, 8], sampler: { steps: 2 } });
+    expect(issues.map((i) => i.path).sort()).toEqual(['ddimSteps', 'sampler', 'stride']);
+    expect(issues.find((i) => i.path === 'stride')?.message).toMatch(/not an option of a slice_interp evaluation; its fields are .*vaeWeights, ddimSteps/);
+  });
+
   it('names the field of another family and each family field that is missing or wrong', () => {
     const issues = issuesOf({ kind: 'vqgan3d', checkpoints: { model: { job: 'vq' } }, dataset: { root: 'p' }, sampler: { steps: 2 }, ensembleSize: 3 });
     expect(issues.map((i) => i.path).sort()).toEqual(['ensembleSize', 'sampler']);
@@ -51,7 +64,8 @@ describe('the evaluation spec, a union of families', () => {
 
     const pcdiffWithVolumeOptions = issuesOf({ ...pcdiff, patch: [8, 8, 8] });
     expect(pcdiffWithVolumeOptions.map((i) => i.path)).toEqual(['patch']);
-    expect(issuesOf({ ...pcdiff, kind: 'slice_interp' }).map((i) => i.path)).toEqual(['kind']);
+    expect(issuesOf({ ...pcdiff, kind: 'pcdiff3d' }).map((i) => i.path)).toEqual(['kind']);
+    expect(issuesOf({ ...pcdiff, kind: 'slice_interp' }).map((i) => i.path).sort()).toEqual(['checkpoints.diffusion', 'checkpoints.model', 'checkpoints.voxelization', 'dataset.splitCsv', 'ensembleSize', 'sampler']);
     expect(issuesOf({ kind: 'vqgan3d', checkpoints: { model: { job: 'vq' } }, dataset: { root: 'p', split: 'validation' } }).map((i) => i.path)).toEqual(['dataset.split']);
   });
 
@@ -59,5 +73,6 @@ describe('the evaluation spec, a union of families', () => {
     expect(EVALUATION_MODEL_KINDS.pcdiff).toEqual({ diffusion: 'pcdiff', voxelization: 'voxelization' });
     expect(EVALUATION_MODEL_KINDS.vqgan3d.model).toBe('vqgan3d');
     expect(EVALUATION_MODEL_KINDS.topo_unet.model).toBe('topo_unet');
+    expect(EVALUATION_MODEL_KINDS.slice_interp).toEqual({ model: 'slice_interp' });
   });
 });

@@ -188,12 +188,32 @@ export const topoUnetEvaluationSpecSchema = strictFamily('topo_unet', {
 export type TopoUnetEvaluationSpec = z.infer<typeof topoUnetEvaluationSpecSchema>;
 
 /**
+ * A slice-interpolation evaluation: each volume of a prepared split is thinned to the checkpoint's
+ * thick geometry (slab average or subsample, as trained), interpolated back by the model (DDIM,
+ * `ddimSteps`) and, as the baseline, trilinearly; both are scored against the thin ground truth
+ * by PSNR and 3-D SSIM (`psnr`, `ssim`, `psnr_trilinear`, `ssim_trilinear`). The VAE weights
+ * default to the file the checkpoint's trainer config names; their sha256 must be the one the
+ * checkpoint recorded. Unset `ddimSteps` takes the config's validation step count.
+ */
+export const sliceInterpEvaluationSpecSchema = strictFamily('slice_interp', {
+  kind: z.literal('slice_interp'),
+  ...runShape,
+  checkpoints: z.object({ model: evaluationCheckpointSchema }).strict(),
+  dataset: preparedVolumesDatasetSchema,
+  /** The frozen MAISI VAE's weights file (absolute inside a worker data root, or relative to `dataset.root`); default: the trainer config's. */
+  vaeWeights: relativePath.optional(),
+  /** DDIM steps per sample; default: the trainer config's validation steps. */
+  ddimSteps: z.number().int().min(1).max(1000).optional(),
+}).meta({ id: 'SliceInterpEvaluationSpec' });
+export type SliceInterpEvaluationSpec = z.infer<typeof sliceInterpEvaluationSpecSchema>;
+
+/**
  * `POST /v1/evaluations`: what to evaluate, on which cases, how, and on how many shards. The
  * family is `kind` (a spec without one is a PCDiff evaluation); each family has its own
  * checkpoints, dataset and options.
  */
 export const evaluationSpecSchema = z
-  .discriminatedUnion('kind', [pcdiffEvaluationSpecSchema, vqgan3dEvaluationSpecSchema, topoUnetEvaluationSpecSchema])
+  .discriminatedUnion('kind', [pcdiffEvaluationSpecSchema, vqgan3dEvaluationSpecSchema, topoUnetEvaluationSpecSchema, sliceInterpEvaluationSpecSchema])
   .meta({ id: 'EvaluationSpec' });
 export type EvaluationSpecInput = z.input<typeof evaluationSpecSchema>;
 export type EvaluationSpec = z.infer<typeof evaluationSpecSchema>;
@@ -204,6 +224,7 @@ export const EVALUATION_MODEL_KINDS: Record<EvaluationKind, Record<string, strin
   pcdiff: { diffusion: 'pcdiff', voxelization: 'voxelization' },
   vqgan3d: { model: 'vqgan3d' },
   topo_unet: { model: 'topo_unet' },
+  slice_interp: { model: 'slice_interp' },
 };
 
 /** The checkpoint roles of a spec with what it asks for (`diffusion`, `voxelization` or `model`). */

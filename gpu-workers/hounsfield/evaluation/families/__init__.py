@@ -2,8 +2,8 @@
 
 A shard (``hounsfield.evaluation.shard``) downloads the evaluation's pinned checkpoints, then asks
 the registry for the evaluator of the spec's ``kind``, which loads the weights once and scores one
-case per queue message. Adding a family (``slice_interp``) is its module plus one line in
-:data:`EVALUATORS` (and one member of the contracts' spec union).
+case per queue message. Adding a family is its module plus one line in :data:`EVALUATORS` (and
+one member of the contracts' spec union).
 
 An evaluator:
 
@@ -29,12 +29,15 @@ from pydantic import RootModel, TypeAdapter
 from hounsfield.contracts.models import (
     EvaluationShardContext,
     PcdiffEvaluationSpec,
+    SliceInterpEvaluationSpec,
     TopoUnetEvaluationSpec,
     Vqgan3dEvaluationSpec,
 )
 
 #: Any evaluation spec (a spec without ``kind`` is a PCDiff one).
-EvaluationSpec = PcdiffEvaluationSpec | Vqgan3dEvaluationSpec | TopoUnetEvaluationSpec
+EvaluationSpec = (
+    PcdiffEvaluationSpec | Vqgan3dEvaluationSpec | TopoUnetEvaluationSpec | SliceInterpEvaluationSpec
+)
 _SPEC = TypeAdapter[EvaluationSpec](EvaluationSpec)
 
 #: Evaluation kind -> module defining ``load(context, checkpoints, data_root, work_dir)``:
@@ -44,6 +47,7 @@ EVALUATORS: Mapping[str, str] = {
     "pcdiff": "hounsfield.evaluation.families.pcdiff",
     "vqgan3d": "hounsfield.evaluation.families.vqgan3d",
     "topo_unet": "hounsfield.evaluation.families.topo_unet",
+    "slice_interp": "hounsfield.evaluation.families.slice_interp",
 }
 
 OptionValue = str | float | int | bool | list[float] | list[int]

@@ -52,3 +52,29 @@ describe('reports of a volume-family evaluation', () => {
     expect(reports.csv.split('\n')[0]).toBe('case_id,defect_class,psnr,ssim,fallback,seconds,shard_job');
   });
 });
+
+describe('reports of a slice_interp evaluation', () => {
+  const record: EvaluationRecord = {
+    id: 'ev-2',
+    status: 'running',
+    spec: evaluationSpecSchema.parse({ kind: 'slice_interp', checkpoints: { model: { job: 'si-job' } }, dataset: { root: 'prepared', split: 'val' }, ddimSteps: 4 }),
+    models: { model: { ...model, jobId: 'si-job' } },
+    options: { ddimSteps: 4, thickSpacingMm: 5, thinSpacingMm: 1, thickMode: 'average', dataRange: 1 },
+    shardJobs: [],
+    progress: { total: 1, done: 1, etaSeconds: 0 },
+    createdAt: '2025-01-01T00:00:00.000Z',
+  };
+  const one: EvaluationCaseResult = { ...result('P000_ct_0', 31, 0.9), evaluationId: 'ev-2', defectClass: 'val', metrics: { ssim_trilinear: 0.8, psnr: 31, psnr_trilinear: 28, ssim: 0.9 } };
+  const reports = renderReports(record, [one], aggregate([one]));
+
+  it('puts the model next to its trilinear baseline and describes the coronal preview', () => {
+    expect(reports.markdown).toContain('- family: slice_interp');
+    expect(reports.markdown).toContain('- dataset: prepared volumes prepared, split val');
+    expect(reports.markdown).toContain('- options: ddimSteps 4, thickSpacingMm 5, thinSpacingMm 1, thickMode average, dataRange 1');
+    expect(reports.markdown).toContain('| group | cases | psnr | ssim | psnr_trilinear | ssim_trilinear |');
+    expect(reports.markdown).toContain('coronal reformat at mid y: thick input');
+    expect(reports.csv.split('\n')[0]).toBe('case_id,defect_class,psnr,ssim,psnr_trilinear,ssim_trilinear,fallback,seconds,shard_job');
+    expect(reports.yaml).toContain('kind: slice_interp');
+    expect(reports.yaml).toContain('  "thickMode": "average"');
+  });
+});

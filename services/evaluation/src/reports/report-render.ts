@@ -7,7 +7,7 @@ export interface RenderedReports {
   csv: string;
 }
 
-const METRIC_ORDER = ['DSC', 'bDSC', 'HD95', 'CD', 'psnr', 'ssim', 'perplexity', 'codes_used', 'dice', 'cldice', 'surface_dice', 'voi'];
+const METRIC_ORDER = ['DSC', 'bDSC', 'HD95', 'CD', 'psnr', 'ssim', 'psnr_trilinear', 'ssim_trilinear', 'perplexity', 'codes_used', 'dice', 'cldice', 'surface_dice', 'voi'];
 
 function metricNames(summary: EvaluationSummary): string[] {
   const names = Object.keys(summary.overall);
@@ -59,7 +59,7 @@ function familyLines(record: EvaluationRecord, summary: EvaluationSummary): stri
   }
   const options = Object.entries(record.options ?? {}).map(([name, value]) => `${name} ${optionValue(value)}`);
   const dataset =
-    spec.kind === 'vqgan3d'
+    spec.kind === 'vqgan3d' || spec.kind === 'slice_interp'
       ? `prepared volumes ${spec.dataset.root}, split ${spec.dataset.split}`
       : `${spec.dataset.root} (images/, labels/), split ${spec.dataset.split}`;
   return [
@@ -74,6 +74,7 @@ function familyLines(record: EvaluationRecord, summary: EvaluationSummary): stri
 const PREVIEW_CAPTIONS: Record<EvaluationRecord['spec']['kind'], string> = {
   pcdiff: 'three orthogonal slices through the implant: skull grey, implant red',
   vqgan3d: 'mid axial slice: input | reconstruction | absolute difference',
+  slice_interp: 'coronal reformat at mid y: thick input (each slice repeated over its slab) | trilinear | model | thin ground truth, superior up',
   topo_unet: 'slice with the most surface: input | prediction | label; prediction white = agreed, red = false positive, blue = missed, grey = unlabelled',
 };
 

@@ -18,7 +18,7 @@ const caseFileParamsSchema = z.object({ caseId: evaluationCaseIdSchema, file: ev
 const REPORT_TYPES = { markdown: 'text/markdown; charset=utf-8', yaml: 'application/yaml; charset=utf-8', csv: 'text/csv; charset=utf-8' } as const;
 
 /**
- * Batch evaluations of a checkpoint (PCDiff: a diffusion + voxelization pair; vqgan3d, topo_unet:
+ * Batch evaluations of a checkpoint (PCDiff: a diffusion + voxelization pair; vqgan3d, topo_unet, slice_interp:
  * one model) on a dataset split: submit one,
  * then follow its progress (cases done/total, ETA) until it shows the summary; the reports are
  * read through the gateway. A user evaluates checkpoints of its own jobs and reads its own evaluations.

@@ -257,7 +257,7 @@ export const API_ROUTES: ApiRoute[] = [
     response: 'application/octet-stream',
   },
 
-  { method: 'post', path: '/v1/evaluations', summary: 'Evaluate checkpoints of your jobs on a dataset split (kind: pcdiff pair, vqgan3d, topo_unet)', tag: 'evaluations', access: 'evaluations:create', body: evaluationSpecSchema, status: 201, response: evaluationRecordSchema },
+  { method: 'post', path: '/v1/evaluations', summary: 'Evaluate checkpoints of your jobs on a dataset split (kind: pcdiff pair, vqgan3d, topo_unet, slice_interp)', tag: 'evaluations', access: 'evaluations:create', body: evaluationSpecSchema, status: 201, response: evaluationRecordSchema },
   {
     method: 'get',
     path: '/v1/evaluations/{id}/cases/{case}/{file}',
