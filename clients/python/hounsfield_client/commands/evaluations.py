@@ -27,7 +27,8 @@ def evaluations_submit(
     spec_file: Path = typer.Argument(..., help="the evaluation spec, YAML or JSON"),
     json_out: bool = context.JSON_OPTION,
 ) -> None:
-    """Submits an evaluation (PCDiff checkpoint pair, or a vqgan3d / topo_unet / slice_interp checkpoint: `kind`)."""
+    """Submits an evaluation: a PCDiff checkpoint pair, or one vqgan3d / topo_unet / slice_interp
+    checkpoint (the spec's `kind`)."""
     record = context.make_gateway().submit_evaluation(load_spec(spec_file))
     if json_out:
         context.emit_json(record)
