@@ -24,6 +24,7 @@ from pydantic_core import ErrorDetails
 
 from hounsfield.contracts.models import Assignment
 from hounsfield.contracts.subjects import SCHEMA_VERSION, STREAM_ASSIGN, worker_consumer
+from hounsfield.worker.cancellation import raise_if_cancelling
 
 _log = logging.getLogger(__name__)
 
@@ -123,13 +124,15 @@ class AssignmentConsumer:
                 await self._js.consumer_info(STREAM_ASSIGN, self._durable)
                 _log.info("bound to consumer %s on %s", self._durable, STREAM_ASSIGN)
                 return
-            except NotFoundError:
+            except NotFoundError as error:
+                raise_if_cancelling(error)
                 if not announced:
                     _log.info(
                         "waiting for the scheduler to create consumer %s on %s", self._durable, STREAM_ASSIGN
                     )
                     announced = True
             except Exception as error:  # disconnected, timeouts: keep trying
+                raise_if_cancelling(error)
                 _log.warning("cannot look up consumer %s: %s", self._durable, error)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
@@ -141,6 +144,7 @@ class AssignmentConsumer:
             try:
                 subscription = await self._js.pull_subscribe_bind(durable=self._durable, stream=STREAM_ASSIGN)
             except Exception as error:  # disconnected between the lookup and the bind
+                raise_if_cancelling(error)
                 _log.warning("cannot bind to consumer %s: %s", self._durable, error)
                 await asyncio.sleep(MAX_BACKOFF_SECONDS)
                 continue
@@ -158,9 +162,11 @@ class AssignmentConsumer:
             try:
                 messages = await subscription.fetch(1, timeout=self._fetch_timeout)
                 failures = 0
-            except NatsTimeoutError:
+            except NatsTimeoutError as error:
+                raise_if_cancelling(error)
                 continue  # nothing to do
             except Exception as error:
+                raise_if_cancelling(error)
                 failures += 1
                 _log.warning("fetching assignments failed: %s", error)
                 if failures >= 3:

@@ -26,6 +26,7 @@ from hounsfield.platform.checkpoint_client import CheckpointClient, CheckpointSe
 from hounsfield.platform.checkpoint_download import download_checkpoint
 from hounsfield.platform.checkpoint_upload import UploadRejectedError, upload_checkpoint
 from hounsfield.sdk.checkpoint_report import CheckpointSaved
+from hounsfield.worker.cancellation import raise_if_cancelling
 
 _log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class CheckpointSync:
                     raise
                 rejected_once = True
             except CheckpointServiceError as error:
+                raise_if_cancelling(error)
                 if not error.retryable or loop.time() + delay > deadline:
                     raise
                 _log.warning("checkpoint step %d: %s; retrying in %.0f s", saved.step, error, delay)

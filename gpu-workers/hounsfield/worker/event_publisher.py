@@ -31,6 +31,7 @@ from hounsfield.contracts.subjects import (
     job_status_subject,
     worker_heartbeat_subject,
 )
+from hounsfield.worker.cancellation import raise_if_cancelling
 
 _log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class JetStreamEventPublisher:
                 await self._publish_once(subject, message, msg_id)
                 return
             except Exception as error:  # timeouts, no responders while reconnecting, stream missing
+                raise_if_cancelling(error)
                 if loop.time() + delay > deadline:
                     _log.error("giving up publishing %s (%s): %s", msg_id, subject, error)
                     raise
