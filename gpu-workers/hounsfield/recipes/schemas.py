@@ -49,6 +49,9 @@ def recipe_config_schema(kind: str) -> dict[str, Any]:
         "version": recipe.version,
         "presets": presets,
         "defaultPreset": recipe.default_preset,
+        # GPU jobs of this kind pass the recipe's preflight on a worker's CPU before their lease
+        # (hounsfield.recipes.check); the scheduler reads this to give them that phase.
+        "checkBeforeLease": recipe.preflight is not None,
         "schema": schema,
     }
 

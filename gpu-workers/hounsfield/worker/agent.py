@@ -150,7 +150,12 @@ class Agent:
             return
         assert self._settings.work_dir is not None
         build = EnvironmentBuild(
-            assignment, self._publisher, self._env_cache, self._settings.work_dir, self._checkpoints
+            assignment,
+            self._publisher,
+            self._env_cache,
+            self._settings.work_dir,
+            self._checkpoints,
+            data_roots=self._settings.data_roots,
         )
         if (job_id, assignment.attempt) in self._cancelled_early:
             self._cancelled_early.discard((job_id, assignment.attempt))

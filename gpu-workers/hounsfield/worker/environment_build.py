@@ -1,21 +1,28 @@
 """A GPU job's environment phase on this worker: an assignment with ``phase: environment``.
 
-The scheduler places it as CPU work (one CPU slot, no GPU lease) while the job stays queued. The
-worker fetches the job's code into ``<work>/cache/builds/<job>`` (for its ``requirements.txt``),
-builds the environment in the shared cache (or finds it there) and reports one ``environment``
-event: ``ready`` with the cache key (GPU placement then prefers workers that list it in their
-heartbeats), ``failed`` with pip's output (kind ``environment``: the job fails, not retried;
-``infrastructure``: the scheduler places the build again), or ``cancelled`` (the job was cancelled:
-pip's process group is killed). No trainer starts and no attempt status is published.
+The scheduler places it as CPU work (one CPU slot, no GPU lease) while the job stays queued. For a
+``script`` job the worker fetches the job's code into ``<work>/cache/builds/<job>`` (for its
+``requirements.txt``) and builds the environment in the shared cache (or finds it there). For a
+recipe job (a kind whose recipe checks files its config names, such as ``slice_interp``'s VAE
+weights) it runs the recipe's config check (``hounsfield.recipes.check``) in a child process. It
+reports one ``environment`` event: ``ready`` (with the cache key of a built environment: GPU
+placement then prefers workers that list it in their heartbeats), ``failed`` with pip's output or
+the check's reason (kind ``environment`` or ``preflight``: the job fails, not retried;
+``infrastructure``: the scheduler places the build again), or ``cancelled`` (the job was
+cancelled: pip's or the check's process group is killed). No trainer starts and no attempt status
+is published.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
+import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -23,10 +30,14 @@ from hounsfield.contracts.models import Assignment, EnvironmentEvent, TrainingJo
 from hounsfield.sdk.report_format import utc_timestamp
 from hounsfield.worker import job_code
 from hounsfield.worker.event_publisher import EventPublisher
+from hounsfield.worker.preflight import PreflightError, resolve_data_path
 
 _log = logging.getLogger(__name__)
 
 REASON_LIMIT = 4096
+
+#: How long a recipe's config check may take (hashing a large weights file on slow storage).
+CHECK_TIMEOUT_S = 600.0
 
 
 def clip_reason(text: str) -> str:
@@ -47,6 +58,7 @@ class EnvironmentBuild:
         source: job_code.CodeSource | None,
         *,
         python: str = sys.executable,
+        data_roots: Sequence[Path] = (),
     ) -> None:
         self.assignment = assignment
         self._publisher = publisher
@@ -54,6 +66,7 @@ class EnvironmentBuild:
         self._dir = work_dir / "cache" / "builds" / assignment.jobId
         self._source = source
         self._python = python
+        self._data_roots = data_roots
         self._cancel = threading.Event()
         self.done = asyncio.Event()
 
@@ -87,6 +100,8 @@ class EnvironmentBuild:
             return self._event("failed", reason=reason, kind="preflight")
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
+            if spec.kind != "script":
+                return await self._check_recipe(spec)
             code_dir = await job_code.fetch_code(
                 self.job_id, spec, self._source, self._cache.root.parent, self._dir / "code"
             )
@@ -109,6 +124,43 @@ class EnvironmentBuild:
             "environment %s of job %s %s", ready.key, self.job_id, "was cached" if ready.cached else "built"
         )
         return self._event("ready", key=ready.key, cached=ready.cached)
+
+    async def _check_recipe(self, spec: TrainingJobSpec) -> EnvironmentEvent:
+        """A recipe job's phase: its config check in a child process (the agent never imports the
+        recipes, and a cancel kills the check's process group)."""
+        root: Path | None = None
+        if spec.data.root:
+            try:
+                root = resolve_data_path(spec.data.root, self._data_roots)
+            except PreflightError:
+                root = None  # the attempt's own preflight decides on the worker that trains
+        request = self._dir / "check.json"
+        request.write_text(
+            json.dumps(
+                {
+                    "kind": spec.kind,
+                    "config": spec.config,
+                    "hyperparameters": spec.hyperparameters.model_dump(mode="json", exclude_none=True),
+                    "checkpoint": spec.checkpoint.model_dump(mode="json", exclude_none=True),
+                    "dataRoot": None if root is None else str(root),
+                }
+            ),
+            encoding="utf-8",
+        )
+        command = [self._python, "-m", "hounsfield.recipes.check", str(request)]
+        try:
+            code, output = await asyncio.to_thread(
+                job_code.run_interruptible, command, self._dir, CHECK_TIMEOUT_S, self._cancel
+            )
+        except subprocess.TimeoutExpired:
+            reason = f"the config check of this {spec.kind} job took longer than {CHECK_TIMEOUT_S:g} s"
+            return self._event("failed", reason=reason, kind="preflight")
+        if code == 0:
+            _log.info("the config of job %s passed its check before the GPU lease", self.job_id)
+            return self._event("ready")
+        lines = [line for line in output.splitlines() if line.strip()]
+        detail = lines[-1] if code == 2 and lines else f"exit code {code}: {output.strip()}"
+        return self._event("failed", reason=f"before the GPU lease, {detail}", kind="preflight")
 
     def _event(
         self,

@@ -390,7 +390,7 @@ def ensure_environment_in(
     return EnvironmentReady(key, interpreter, cached=False)
 
 
-def _run_interruptible(
+def run_interruptible(
     command: list[str], cwd: Path, timeout: float, cancel: threading.Event | None
 ) -> tuple[int, str]:
     """Runs ``command`` in its own process group (its exit code and output); the whole group is
@@ -450,7 +450,7 @@ def _build(
         str(requirements_file),
     ]
     try:
-        returncode, output = _run_interruptible(command, cwd, PIP_TIMEOUT_SECONDS, cancel)
+        returncode, output = run_interruptible(command, cwd, PIP_TIMEOUT_SECONDS, cancel)
     except subprocess.TimeoutExpired as error:
         raise JobCodeError("environment", f"pip did not finish within {PIP_TIMEOUT_SECONDS:g} s") from error
     if returncode != 0:

@@ -109,7 +109,7 @@ def test_a_cancelled_command_has_its_whole_process_group_killed(tmp_path: Path) 
     threading.Timer(0.5, cancel.set).start()
     started = time.monotonic()
     with pytest.raises(job_code.BuildCancelledError):
-        job_code._run_interruptible(["bash", "-c", script], tmp_path, 60.0, cancel)
+        job_code.run_interruptible(["bash", "-c", script], tmp_path, 60.0, cancel)
     assert time.monotonic() - started < 5
     child, shell = (int(line) for line in pids.read_text().split())
     deadline = time.monotonic() + 5
@@ -230,6 +230,41 @@ async def test_the_environment_phase_reports_a_pip_failure_with_the_end_of_its_o
     assert event.reason is not None and "pip exit code" in event.reason
     assert "hf-no-such-package-anywhere" in event.reason
     assert cache.ready_keys() == []
+
+
+def recipe_order(config: dict[str, object], job_id: str = "job-check") -> Assignment:
+    """A GPU slice_interp job's environment phase (the recipe's config check)."""
+    base = build_order([], job_id)
+    spec = base.spec.model_dump(mode="json", exclude_none=True)
+    spec.pop("environment")
+    spec.pop("script")
+    data = base.model_dump(mode="json", exclude_none=True)
+    return Assignment.model_validate({**data, "spec": {**spec, "kind": "slice_interp", "config": config}})
+
+
+async def test_a_recipe_jobs_phase_runs_its_config_check_and_reports_a_wrong_vae_key(tmp_path: Path) -> None:
+    from safetensors.torch import save_file  # noqa: PLC0415
+
+    from hounsfield.recipes.slice_interp.vae import FrozenVAE  # noqa: PLC0415
+
+    good_key, bad_key = "decoder.blocks.0.conv.conv.weight", "decoder.blocks.0.conv.conv.wieght"
+    state = FrozenVAE("cpu-tiny", seed=3).module.state_dict()
+    state[bad_key] = state.pop(good_key)
+    weights = tmp_path / "vae.safetensors"
+    save_file(state, str(weights))
+    events = Events()
+    cache = job_code.EnvironmentCache(tmp_path / "cache" / "envs")
+    wrong = recipe_order({"preset": "cpu-tiny", "vae": {"weights": str(weights)}})
+    await EnvironmentBuild(wrong, events, cache, tmp_path, None).run()  # type: ignore[arg-type]
+    good = recipe_order({"preset": "cpu-tiny"}, job_id="job-good")
+    await EnvironmentBuild(good, events, cache, tmp_path, None).run()  # type: ignore[arg-type]
+    failed, ready = events.environment_events
+    assert (failed.outcome, failed.failureKind, failed.key) == ("failed", "preflight", None)
+    assert failed.reason is not None and failed.reason.startswith("before the GPU lease, config check failed")
+    assert f"missing 1: {good_key}" in failed.reason and f"unexpected 1: {bad_key}" in failed.reason
+    assert (ready.outcome, ready.key, ready.reason) == ("ready", None, None)
+    assert cache.ready_keys() == []  # a recipe job builds no environment
+    assert not (tmp_path / "cache" / "builds" / "job-check").exists()
 
 
 async def test_cancelling_the_environment_phase_kills_pip_and_reports_cancelled(

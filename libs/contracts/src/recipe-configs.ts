@@ -8,6 +8,12 @@ export const recipeConfigSchemaEntrySchema = z
     version: z.string(),
     presets: z.array(z.string()),
     defaultPreset: z.string(),
+    /**
+     * The recipe checks files its config names (a preflight, such as `slice_interp`'s
+     * `vae.weights`): a GPU job of this kind passes that check on a worker's CPU in the
+     * environment phase, before any GPU is leased.
+     */
+    checkBeforeLease: z.boolean(),
     /** JSON Schema (draft 2020-12) of the job spec's `config` for this kind: overrides of a preset. */
     schema: z.record(z.string(), z.unknown()),
   })

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { JobEvent, TrainingJobSpecInput } from '@hounsfield/contracts';
 import { listCheckpoints } from './checkpoints-fixture';
-import { Fixture, startDataStack } from './stack-fixture';
+import { Fixture, startDataStack, startRegisteredWorker } from './stack-fixture';
 
 /** A cpu-tiny VAE weights file with one key misspelt, for the preflight check. */
 const WRONG_VAE = (data: string) =>
@@ -22,7 +22,8 @@ const VAL_METRICS = ['val.psnr', 'val.ssim', 'val.psnr_trilinear', 'val.ssim_tri
  * Issue #14 on the real stack: a slice_interp cpu-tiny job (CT phantoms, random VAE weights) trains
  * the denoiser only, says how many parameters are trainable and frozen and that the VAE is random,
  * validates every 2 steps and at the end against trilinear interpolation, and checkpoints the
- * denoiser with the VAE's hash; a VAE file with a wrong key fails before training, naming the key.
+ * denoiser with the VAE's hash; a VAE file with a wrong key fails before training, naming the key,
+ * and a GPU job's is refused on a worker's CPU before any GPU is leased.
  */
 describe('a slice_interp job on the stack', () => {
   let fixture: Fixture;
@@ -98,4 +99,43 @@ describe('a slice_interp job on the stack', () => {
     expect(log).not.toContain('generating');  // nothing was built: no phantoms were made
     expect(await listCheckpoints(fixture, job.id)).toEqual([]);
   });
+
+  it('checks a GPU job’s VAE weights on a CPU before any GPU is leased: a wrong key ends it failed, naming the key', async () => {
+    // A worker with one simulated GPU: the only place the GPU jobs below could run.
+    await startRegisteredWorker(fixture, { workerId: 'si-gpu', fakeGpus: '1', env: { HOUNSFIELD_DATA_ROOTS: `${fixture.dataDir}/data` } });
+    const gpuSpec = (name: string, config: Record<string, unknown>): TrainingJobSpecInput => ({
+      name,
+      kind: 'slice_interp',
+      resources: { gpus: 1 },
+      hyperparameters: { globalBatch: 2, baseLr: 1e-3, maxSteps: 2 },
+      config: { preset: 'cpu-tiny', ...config },
+    });
+    const wrong = await fixture.client.submitJob(gpuSpec('slice-interp-wrong-vae-gpu', { vae: { weights: `${fixture.dataDir}/data/vae-wrong.safetensors` } }));
+    const failed = await fixture.client.waitForState(wrong.id, ['failed', 'succeeded', 'running'], 120_000);
+    expect(failed.state).toBe('failed');
+    expect(failed.reason).toContain('before the GPU lease, config check failed: vae.weights');
+    expect(failed.reason).toContain('missing 1: encoder.blocks.1.conv1.conv.conv.weight');
+    expect(failed.reason).toContain('unexpected 1: encoder.blocks.1.conv1.conv.conv.weihgt');
+    expect(failed.history.map((h) => h.state)).toEqual(['queued', 'failed']);
+    expect(failed.history[failed.history.length - 1]).toMatchObject({ failureKind: 'preflight' });
+    // Never placed: no attempt, no GPU, no worker.
+    expect(failed.attempts ?? []).toEqual([]);
+    expect(failed.gpuIndices).toBeUndefined();
+    expect(failed.workerId).toBeUndefined();
+
+    // A good config passes the same check and only then leases its GPU.
+    const good = await fixture.client.submitJob(gpuSpec('slice-interp-good-gpu', {}));
+    let record = await fixture.client.getJob(good.id);
+    const deadline = Date.now() + 120_000;
+    while ((record.attempts ?? []).length === 0 && record.state === 'queued' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      record = await fixture.client.getJob(good.id);
+    }
+    expect(record.environment).toMatchObject({ state: 'ready', workerId: 'si-gpu' });
+    expect(record.attempts?.[0]).toMatchObject({ attempt: 1, workerId: 'si-gpu' });
+    expect(record.gpuIndices).toEqual([0]);
+    expect(Date.parse(record.environment?.readyAt ?? '')).toBeLessThanOrEqual(Date.parse(record.attempts?.[0].assignedAt ?? ''));
+    await fixture.client.cancelJob(good.id, 0);
+    expect((await fixture.client.waitForState(good.id, ['cancelled', 'failed', 'succeeded'], 120_000)).state).toBe('cancelled');
+  }, 300_000);
 });

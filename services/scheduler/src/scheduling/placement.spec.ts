@@ -164,6 +164,14 @@ describe('the environment phase: a GPU script job’s environment is built befor
     expect(needsEnvironmentPhase(job({ gpus: 1 }))).toBe(false);
   });
 
+  it('applies to GPU jobs of a recipe that checks its files before the lease (slice_interp), not to its CPU jobs', () => {
+    const recipe = (kind: string, gpus: number) =>
+      jobSpecSchema.parse({ name: 'r', kind, resources: { gpus }, hyperparameters: { globalBatch: 4, baseLr: 0.01 }, config: { preset: 'cpu-tiny' } });
+    expect(needsEnvironmentPhase(recipe('slice_interp', 1))).toBe(true);
+    expect(needsEnvironmentPhase(recipe('slice_interp', 0))).toBe(false);
+    for (const kind of ['pcdiff', 'voxelization', 'vqgan3d', 'topo_unet']) expect(needsEnvironmentPhase(recipe(kind, 2))).toBe(false);
+  });
+
   it('waits in the CPU queue until its environment is ready, then in its GPU queue', () => {
     const spec = script({ gpus: 2 }, { code: { digest } });
     const requestedAt = new Date().toISOString();

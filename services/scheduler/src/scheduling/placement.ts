@@ -1,4 +1,4 @@
-import { GpuInfo, isTrainingSpec, JobRecord, JobSpec } from '@hounsfield/contracts';
+import { GpuInfo, isTrainingSpec, JobRecord, JobSpec, RECIPE_CONFIGS } from '@hounsfield/contracts';
 import { Leases, WorkerState } from '../workers/worker.model';
 import { describeGangNeed, gangCapacityShortfall, nodesOf, placeGang } from './gang-placement';
 
@@ -29,13 +29,17 @@ export function freeCpuSlots(candidate: Candidate): number {
 
 /**
  * Whether a job goes through the environment phase before GPU placement: a GPU `script` job with
- * uploaded code (whose `requirements.txt` only the worker sees) or requirements in its spec. Its
- * environment is built on a worker as CPU work (one CPU slot, no GPU lease) while it stays queued,
- * so a broken requirement ends it before any GPU is leased, and pip's minutes never hold GPUs.
- * CPU jobs hold no GPUs: they build it at the start of their attempt, in their own CPU slots.
+ * uploaded code (whose `requirements.txt` only the worker sees) or requirements in its spec, and a
+ * GPU job of a recipe that checks files its config names (`checkBeforeLease`, such as
+ * `slice_interp`'s VAE weights). The worker builds the environment and runs the recipe's check as
+ * CPU work (one CPU slot, no GPU lease) while the job stays queued, so a broken requirement or a
+ * wrong weights file ends it before any GPU is leased, and pip's minutes never hold GPUs.
+ * CPU jobs hold no GPUs: they build it, and check, at the start of their attempt, in their own
+ * CPU slots.
  */
 export function needsEnvironmentPhase(spec: JobSpec): boolean {
   if (!isTrainingSpec(spec) || spec.resources.gpus === 0) return false;
+  if (RECIPE_CONFIGS[spec.kind]?.checkBeforeLease === true) return true;
   return spec.code !== undefined || (spec.environment?.requirements.length ?? 0) > 0;
 }
 
