@@ -24,15 +24,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from hounsfield.data.ct_phantoms import FIELD_OF_VIEW_MM, write_phantom_dataset
+from hounsfield.data.ct_phantoms import FIELD_OF_VIEW_MM
 from hounsfield.data.errors import DataError, DataErrorCode
 from hounsfield.data.prepare import SplitFractions
 from hounsfield.data.volumes.prepare import (
     VolumeCase,
     VolumeManifest,
     VolumePrepareConfig,
-    ensure_prepared,
-    load_manifest,
 )
 from hounsfield.recipes.slice_interp.chunking import (
     LatentCache,
@@ -43,13 +41,12 @@ from hounsfield.recipes.slice_interp.chunking import (
 from hounsfield.recipes.slice_interp.config import SliceInterpConfig
 from hounsfield.recipes.slice_interp.pairs import PairGeometry, make_pair, pair_starts
 from hounsfield.recipes.slice_interp.vae import FrozenVAE
+from hounsfield.recipes.volume_cases import Phantoms, prepared_volumes
 from hounsfield.trainers.ddp import DistributedContext, barrier
 from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
 
 _log = logging.getLogger(__name__)
 
-PHANTOM_DIR = "ct-phantoms"
-PREPARED_DIR = "dataset"
 LATENT_DIR = "latents"
 
 
@@ -69,43 +66,24 @@ def prepare_config(config: SliceInterpConfig) -> VolumePrepareConfig:
     )
 
 
-def _dataset_root(config: SliceInterpConfig, output_dir: Path) -> Path:
-    if config.data_root is not None:
-        return config.data_root
-    if config.synthetic is None:
-        raise TrainerError(
-            TrainerErrorCode.MISSING_DATA,
-            "no dataRoot given; give a directory of thin-slice CT volumes (one folder per patient) "
-            "or phantoms with --synthetic N / config synthetic: {subjects: N}",
-        )
-    return output_dir / PHANTOM_DIR
-
-
 def prepared_dataset(
     config: SliceInterpConfig, output_dir: Path, context: DistributedContext
 ) -> tuple[Path, VolumeManifest]:
     """The prepared directory and its manifest, the same on every rank."""
-    root = _dataset_root(config, output_dir)
-    prepared = config.volumes.prepared_dir or output_dir / PREPARED_DIR
-    if context.is_main:
-        if config.data_root is None and config.synthetic is not None and not root.is_dir():
-            s = config.synthetic
-            depth = round(FIELD_OF_VIEW_MM[2] / config.pairs.thin_spacing_mm)
-            shape = (config.pairs.in_plane[0], config.pairs.in_plane[1], depth)
-            _log.info("generating %d CT phantom patients %s in %s", s.subjects, shape, root)
-            write_phantom_dataset(root, s.subjects, shape=shape, seed=s.seed)
-        if not root.is_dir():
-            raise TrainerError(TrainerErrorCode.MISSING_DATA, f"dataRoot {root} is not a directory")
-        manifest = ensure_prepared(root, prepared, prepare_config(config))
-        _log.info(
-            "dataset %s: %d usable volumes, %d excluded, split %s",
-            root,
-            len(manifest.cases),
-            len(manifest.excluded),
-            manifest.split_counts,
-        )
-    barrier(context)
-    return prepared, load_manifest(prepared)
+    phantoms = None
+    if config.synthetic is not None:
+        depth = round(FIELD_OF_VIEW_MM[2] / config.pairs.thin_spacing_mm)
+        shape = (config.pairs.in_plane[0], config.pairs.in_plane[1], depth)
+        phantoms = Phantoms(config.synthetic.subjects, shape, config.synthetic.seed)
+    return prepared_volumes(
+        config.data_root,
+        phantoms,
+        prepare_config(config),
+        output_dir,
+        context,
+        prepared_dir=config.volumes.prepared_dir,
+        expects="thin-slice CT volumes",
+    )
 
 
 @dataclass(frozen=True)

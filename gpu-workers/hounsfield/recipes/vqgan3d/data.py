@@ -1,10 +1,9 @@
 """The vqgan3d data: prepared CT volumes (or phantoms made first) cut into training patches.
 
-Rank 0 generates phantoms if asked and prepares the dataset (``hounsfield.data.volumes.prepare``,
-again only when the manifest is missing or stale) while the other ranks wait at a barrier; every
-rank then reads the same manifest. Training items are every patch of the patch grid of every
-training volume (volume-major, grid order), read from the memory-mapped prepared arrays, so the
-global-order sampler decides the order and a resume on another world size continues it.
+Every rank reads the same prepared manifest (``hounsfield.recipes.volume_cases``). Training items
+are every patch of the patch grid of every training volume (volume-major, grid order), read from
+the memory-mapped prepared arrays, so the global-order sampler decides the order and a resume on
+another world size continues it.
 """
 
 from __future__ import annotations
@@ -17,24 +16,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from hounsfield.data.ct_phantoms import write_phantom_dataset
 from hounsfield.data.patches import PatchGrid, Shape3
 from hounsfield.data.prepare import SplitFractions
-from hounsfield.data.volumes.prepare import (
-    VolumeCase,
-    VolumeManifest,
-    VolumePrepareConfig,
-    ensure_prepared,
-    load_manifest,
-)
+from hounsfield.data.volumes.prepare import VolumeCase, VolumeManifest, VolumePrepareConfig
+from hounsfield.recipes.volume_cases import Phantoms, prepared_volumes
 from hounsfield.recipes.vqgan3d.config import VQGAN3DConfig
-from hounsfield.trainers.ddp import DistributedContext, barrier
-from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
+from hounsfield.trainers.ddp import DistributedContext
 
 _log = logging.getLogger(__name__)
-
-PHANTOM_DIR = "ct-phantoms"
-PREPARED_DIR = "dataset"
 
 
 def prepare_config(config: VQGAN3DConfig) -> VolumePrepareConfig:
@@ -53,42 +42,23 @@ def prepare_config(config: VQGAN3DConfig) -> VolumePrepareConfig:
     )
 
 
-def dataset_root(config: VQGAN3DConfig, output_dir: Path) -> Path:
-    if config.data_root is not None:
-        return config.data_root
-    if config.synthetic is None:
-        raise TrainerError(
-            TrainerErrorCode.MISSING_DATA,
-            "no dataRoot given; give a directory of CT volumes (NIfTI/NRRD/TIFF/DICOM, one folder per "
-            "patient) or phantoms with --synthetic N / config synthetic: {subjects: N}",
-        )
-    return output_dir / PHANTOM_DIR
-
-
 def prepared_dataset(
     config: VQGAN3DConfig, output_dir: Path, context: DistributedContext
 ) -> tuple[Path, VolumeManifest]:
     """The prepared directory and its manifest, the same on every rank."""
-    root = dataset_root(config, output_dir)
-    prepared = config.volumes.prepared_dir or output_dir / PREPARED_DIR
-    if context.is_main:
-        if config.data_root is None and config.synthetic is not None and not root.is_dir():
-            s = config.synthetic
-            shape = (s.shape, s.shape, round(s.shape * 604 / 512))
-            _log.info("generating %d CT phantom patients %s in %s", s.subjects, shape, root)
-            write_phantom_dataset(root, s.subjects, shape=shape, seed=s.seed)
-        if not root.is_dir():
-            raise TrainerError(TrainerErrorCode.MISSING_DATA, f"dataRoot {root} is not a directory")
-        manifest = ensure_prepared(root, prepared, prepare_config(config))
-        _log.info(
-            "dataset %s: %d usable volumes, %d excluded, split %s",
-            root,
-            len(manifest.cases),
-            len(manifest.excluded),
-            manifest.split_counts,
-        )
-    barrier(context)
-    return prepared, load_manifest(prepared)
+    s = config.synthetic
+    phantoms = None
+    if s is not None:  # the phantoms' field of view is 512 × 512 × 604 (isotropic voxels)
+        phantoms = Phantoms(s.subjects, (s.shape, s.shape, round(s.shape * 604 / 512)), s.seed)
+    return prepared_volumes(
+        config.data_root,
+        phantoms,
+        prepare_config(config),
+        output_dir,
+        context,
+        prepared_dir=config.volumes.prepared_dir,
+        expects="CT volumes (NIfTI/NRRD/TIFF/DICOM)",
+    )
 
 
 class PatchDataset(Dataset[dict[str, Tensor]]):
