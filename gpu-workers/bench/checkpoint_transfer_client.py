@@ -55,9 +55,12 @@ def _credentials() -> dict[str, str]:
 def _platform_download(args: argparse.Namespace) -> None:
     import nats
 
+    from hounsfield.platform import checkpoint_download
     from hounsfield.platform.checkpoint_client import CheckpointClient
     from hounsfield.platform.checkpoint_download import download_checkpoint
 
+    if os.environ.get("BENCH_DOWNLOAD_PARTS"):  # parts in flight, to compare (1: one after another)
+        checkpoint_download.PARTS_IN_FLIGHT = int(os.environ["BENCH_DOWNLOAD_PARTS"])
     async def run() -> None:
         nc = await nats.connect(args.nats, **_credentials())
         try:

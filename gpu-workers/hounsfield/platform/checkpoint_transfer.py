@@ -2,6 +2,7 @@
 
 Bytes stream in chunks, so a checkpoint is never held in memory. Hashing is not done here: the
 agent hashes each file once, in order, on a thread of its own, while parts move in parallel.
+A download writes to any ``Sink`` (a file, or a writer at a part's offset of one).
 Blocking I/O: the agent runs these in threads (file and socket I/O release the GIL).
 """
 
@@ -10,9 +11,8 @@ from __future__ import annotations
 import http.client
 import os
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 from urllib.parse import urlsplit
 
 from hounsfield.contracts.models import AccessGrant1, AccessGrant2
@@ -35,21 +35,24 @@ def put_part(grant: AccessGrant1 | AccessGrant2, source: Path, offset: int, leng
         return _http_put(str(grant.url), file, length)
 
 
-Chunks = Callable[[bytes], None]
+class Sink(Protocol):
+    """Where downloaded bytes go, chunk after chunk."""
+
+    def write(self, chunk: bytes, /) -> int: ...
 
 
-def get_part(grant: AccessGrant1 | AccessGrant2, target: IO[bytes], on_chunk: Chunks | None = None) -> int:
-    """Writes one stored part to ``target`` at its current position (each chunk also to ``on_chunk``)."""
+def get_part(grant: AccessGrant1 | AccessGrant2, target: Sink) -> int:
+    """Writes one stored part to ``target`` (at a file's current position); returns its size."""
     if isinstance(grant, AccessGrant2):
         try:
             with open(grant.path, "rb") as source:
-                return _copy(source, target, None, on_chunk)
+                return _copy(source, target, None)
         except FileNotFoundError as error:
             raise TransferError(f"{grant.path} is gone (deleted by retention?)") from error
-    return get_url(str(grant.url), target, on_chunk)
+    return get_url(str(grant.url), target)
 
 
-def get_url(url_text: str, target: IO[bytes], on_chunk: Chunks | None = None) -> int:
+def get_url(url_text: str, target: Sink) -> int:
     """Writes what a (presigned) URL answers to ``target``, streamed."""
     url = urlsplit(url_text)
     connection = _connection(url.scheme, url.netloc)
@@ -58,7 +61,7 @@ def get_url(url_text: str, target: IO[bytes], on_chunk: Chunks | None = None) ->
         response = connection.getresponse()
         if response.status != 200:
             raise TransferError(f"GET {url.path} answered {response.status}: {response.read(500)!r}")
-        return _copy(response, target, None, on_chunk)
+        return _copy(response, target, None)
     except (OSError, http.client.HTTPException) as error:
         if isinstance(error, TransferError):
             raise
@@ -126,20 +129,13 @@ def _http_put(url_text: str, source: IO[bytes], length: int) -> int:
     return length
 
 
-def _copy(
-    source: IO[bytes] | http.client.HTTPResponse,
-    target: IO[bytes],
-    length: int | None,
-    on_chunk: Chunks | None = None,
-) -> int:
+def _copy(source: IO[bytes] | http.client.HTTPResponse, target: Sink, length: int | None) -> int:
     size = 0
     while length is None or size < length:
         chunk = source.read(CHUNK if length is None else min(CHUNK, length - size))
         if not chunk:
             break
         target.write(chunk)
-        if on_chunk is not None:
-            on_chunk(chunk)
         size += len(chunk)
     if length is not None and size != length:
         raise TransferError(f"the source ended after {size} of {length} bytes")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -12,8 +14,10 @@ from worker.assignments import make_assignment
 
 from hounsfield.checkpoints.manifest import verify_directory
 from hounsfield.contracts.models import Retention
+from hounsfield.platform import checkpoint_download
 from hounsfield.platform.checkpoint_client import CheckpointClient, CheckpointServiceError
 from hounsfield.platform.checkpoint_download import CheckpointVerificationError, download_checkpoint
+from hounsfield.platform.checkpoint_transfer import TransferError
 from hounsfield.platform.checkpoint_upload import upload_checkpoint
 from hounsfield.sdk import Run
 from hounsfield.sdk.checkpoint_report import CheckpointSaved
@@ -59,6 +63,46 @@ async def test_upload_commit_and_download_reproduce_the_directory(
     assert resumed is not None and resumed.step == 10
     original = torch.randn(700_000, generator=torch.Generator().manual_seed(10))
     assert torch.equal(resumed.state["model"]["w"], original)
+
+
+async def test_parts_finishing_out_of_order_or_failing_once_still_give_the_verified_file(
+    checkpoint_client: CheckpointClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts travel in parallel: the first one finishes last, the second fails half-way once and
+    is fetched again into the same place; the file is still whole and its hash checked in order."""
+    job_id = f"py-{uuid.uuid4().hex[:8]}"
+    record = await upload_checkpoint(
+        checkpoint_client, _save(tmp_path / "out", job_id, 3), job_id=job_id, attempt=1, retention=KEEP_TWO
+    )
+    real_get_part = checkpoint_download.get_part
+    finished: list[str] = []
+    failed_once = threading.Event()
+
+    class HalfThenFail:
+        def __init__(self, sink: checkpoint_download._PartWriter) -> None:
+            self.sink = sink
+
+        def write(self, chunk: bytes) -> int:
+            self.sink.write(bytes(len(chunk) // 2))  # zeros where the part's first half belongs
+            raise TransferError("connection reset (injected)")
+
+    def get_part(grant, writer):  # type: ignore[no-untyped-def]
+        label = writer._where
+        if label.startswith("model.safetensors part 0"):
+            time.sleep(0.5)  # the first part ends after the others
+        if label.startswith("model.safetensors part 1") and not failed_once.is_set():
+            failed_once.set()
+            real_get_part(grant, HalfThenFail(writer))
+        size = real_get_part(grant, writer)
+        finished.append(label.split(" of ")[0])
+        return size
+
+    monkeypatch.setattr(checkpoint_download, "get_part", get_part)
+    copy = await download_checkpoint(checkpoint_client, record, tmp_path / "resume")
+    assert failed_once.is_set()
+    model = [name for name in finished if name.startswith("model.safetensors")]
+    assert model[-1] == "model.safetensors part 0" and len(model) == 3
+    assert verify_directory(copy, record.files) == []
 
 
 async def test_a_download_that_does_not_match_the_manifest_is_refused(
