@@ -14,9 +14,13 @@ only (on CPUs the whole-volume MAISI decode takes tens of minutes): its latent i
 standard-normal noise of the latent's shape instead of the encoded volume, which changes neither
 the memory nor the time of a decode, only what is decoded.
 
-Measured 2026-12-04 on a shared 2-core CPU (nice 10, times inflated by other load), defaults
-32/16 and 8/4: encode whole 8205 MB / 641 s, chunked 2079 MB / 507 s (peak ratio 0.253, target
-met; relative RMS difference 0.200 with random weights). Decode did not finish in that session.
+Measured on a 2-core CPU, defaults 32/16 and 8/4. Encode (2026-12-04, shared machine, nice 10):
+whole 8205 MB / 641 s, chunked 2079 MB / 507 s, peak ratio 0.253 (target met), relative RMS
+difference 0.200. Decode (2026-12-05, ``--stages decode``, nice 10, load 2.4–3.8 from tests run
+beside it): whole 14389 MB / 285 s, chunked 3685 MB / 425 s, peak ratio 0.256 (target met),
+relative RMS difference 0.465 on a noise latent. Both differences are with *random* weights, whose
+reach past a window edge is long (see ``hounsfield.recipes.slice_interp.chunking``); wider windows
+bring them under the tested tolerance at the cost of memory.
 """
 
 from __future__ import annotations
