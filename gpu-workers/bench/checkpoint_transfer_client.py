@@ -61,6 +61,7 @@ def _platform_download(args: argparse.Namespace) -> None:
 
     if os.environ.get("BENCH_DOWNLOAD_PARTS"):  # parts in flight, to compare (1: one after another)
         checkpoint_download.PARTS_IN_FLIGHT = int(os.environ["BENCH_DOWNLOAD_PARTS"])
+
     async def run() -> None:
         nc = await nats.connect(args.nats, **_credentials())
         try:

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from hounsfield.checkpoints.meta import read_meta
 from hounsfield.contracts.models import CheckpointFile, CheckpointRecord
@@ -78,6 +79,23 @@ class _SharedFile:
         with self._use() as fd:
             return os.pread(fd, size, offset)
 
+    def copy_in(self, source: int, offset: int, length: int) -> int | None:
+        """Copies ``length`` bytes of the file ``source`` to ``offset`` inside the kernel
+        (``copy_file_range``); None when the system cannot, before anything was copied."""
+        copied = 0
+        with self._use() as fd:
+            try:
+                while copied < length:
+                    done = os.copy_file_range(source, fd, length - copied, copied, offset + copied)
+                    if done == 0:
+                        break
+                    copied += done
+            except OSError:
+                if copied:
+                    raise
+                return None
+        return copied
+
     def fsync(self) -> None:
         with self._use() as fd:
             os.fsync(fd)
@@ -114,6 +132,17 @@ class _PartWriter:
     def __init__(self, file: _SharedFile, offset: int, size: int, where: str) -> None:
         self._file, self._offset, self._size, self._where = file, offset, size, where
         self.written = 0
+
+    def copy_from(self, source: BinaryIO) -> int | None:
+        """The whole of ``source`` (a part on the shared filesystem) copied into place inside the
+        kernel; None when the system cannot (the caller then writes it chunk by chunk)."""
+        size = os.fstat(source.fileno()).st_size
+        if size > self._size:
+            raise CheckpointVerificationError(f"{self._where}: {size} bytes, the manifest says {self._size}")
+        copied = self._file.copy_in(source.fileno(), self._offset, size)
+        if copied is not None:
+            self.written = copied
+        return copied
 
     def write(self, chunk: bytes) -> int:
         if self.written + len(chunk) > self._size:

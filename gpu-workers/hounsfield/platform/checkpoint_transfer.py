@@ -1,6 +1,8 @@
 """Moving one stored part through a grant: a presigned URL (s3) or a path on the shared filesystem (fs).
 
-Bytes stream in chunks, so a checkpoint is never held in memory. Hashing is not done here: the
+Bytes stream in chunks, so a checkpoint is never held in memory; an upload's bytes go from the page
+cache to the socket or the target file inside the kernel (``sendfile``, ``copy_file_range``) where
+the system allows it, so they are not copied through Python twice. Hashing is not done here: the
 agent hashes each file once, in order, on a thread of its own, while parts move in parallel.
 A download writes to any ``Sink`` (a file, or a writer at a part's offset of one).
 Blocking I/O: the agent runs these in threads (file and socket I/O release the GIL).
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
+import ssl
 import uuid
 from pathlib import Path
 from typing import IO, Protocol
@@ -46,7 +50,10 @@ def get_part(grant: AccessGrant1 | AccessGrant2, target: Sink) -> int:
     if isinstance(grant, AccessGrant2):
         try:
             with open(grant.path, "rb") as source:
-                return _copy(source, target, None)
+                # A sink that can take a whole file inside the kernel (a download's part writer).
+                copy_from = getattr(target, "copy_from", None)
+                copied = None if copy_from is None else copy_from(source)
+                return copied if copied is not None else _copy(source, target, None)
         except FileNotFoundError as error:
             raise TransferError(f"{grant.path} is gone (deleted by retention?)") from error
     return get_url(str(grant.url), target)
@@ -73,13 +80,15 @@ def get_url(url_text: str, target: Sink) -> int:
 def _write_path(path: Path, source: IO[bytes], length: int) -> int:
     """Writes a temporary file beside ``path`` and renames it into place (readers never see half).
 
-    Not flushed here: ``flush_paths`` flushes all of a checkpoint's parts once before the commit,
-    as one copy would, instead of waiting for the disk after every part.
+    Not flushed here: the uploader flushes each part on a thread of its own (``flush_files``) while
+    the next parts are written, and their directories once all are (``flush_directories``).
     """
     temp = path.with_name(f".{uuid.uuid4().hex}{TEMP_SUFFIX}")
     try:
         with temp.open("wb") as target:
-            size = _copy(source, target, length)
+            size = _copy_in_kernel(source, target, length)
+            if size is None:
+                size = _copy(source, target, length)
         os.replace(temp, path)
     except OSError as error:
         temp.unlink(missing_ok=True)
@@ -89,14 +98,24 @@ def _write_path(path: Path, source: IO[bytes], length: int) -> int:
     return size
 
 
-def flush_paths(paths: list[Path]) -> None:
-    """Flushes written parts and their directories: a commit must never name bytes a crash can lose."""
-    for path in [*paths, *sorted({p.parent for p in paths})]:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def flush_files(paths: list[Path]) -> None:
+    """Flushes written parts: a commit must never name bytes a crash can lose."""
+    for path in paths:
+        _fsync(path)
+
+
+def flush_directories(paths: list[Path]) -> None:
+    """Flushes the directories of ``paths`` (their renames), once all of them were written."""
+    for directory in sorted({path.parent for path in paths}):
+        _fsync(directory)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _http_put(url_text: str, source: IO[bytes], length: int) -> int:
@@ -107,7 +126,7 @@ def _http_put(url_text: str, source: IO[bytes], length: int) -> int:
         connection.putrequest("PUT", f"{url.path}?{url.query}", skip_accept_encoding=True)
         connection.putheader("Content-Length", str(length))
         connection.endheaders()
-        remaining = length
+        remaining = length - _send_in_kernel(connection.sock, source, length)
         while remaining > 0:
             chunk = source.read(min(CHUNK, remaining))
             if not chunk:
@@ -127,6 +146,36 @@ def _http_put(url_text: str, source: IO[bytes], length: int) -> int:
     finally:
         connection.close()
     return length
+
+
+def _send_in_kernel(sock: socket.socket | None, source: IO[bytes], length: int) -> int:
+    """Sends up to ``length`` bytes of ``source`` (from its position) with ``sendfile``, advancing
+    ``source`` past them; 0 for a TLS socket (the caller sends everything then)."""
+    if sock is None or isinstance(sock, ssl.SSLSocket):
+        return 0
+    return sock.sendfile(source, source.tell(), length)
+
+
+def _copy_in_kernel(source: IO[bytes], target: IO[bytes], length: int) -> int | None:
+    """Copies ``length`` bytes from ``source``'s position with ``copy_file_range``; None when the
+    system cannot (the caller copies through Python then)."""
+    if not hasattr(os, "copy_file_range"):
+        return None
+    offset = source.tell()
+    copied = 0
+    try:
+        while copied < length:
+            done = os.copy_file_range(source.fileno(), target.fileno(), length - copied, offset + copied)
+            if done == 0:
+                break
+            copied += done
+    except OSError:
+        if copied:
+            raise
+        return None  # not supported between these filesystems
+    if copied != length:
+        raise TransferError(f"the source ended after {copied} of {length} bytes")
+    return copied
 
 
 def _copy(source: IO[bytes] | http.client.HTTPResponse, target: Sink, length: int | None) -> int:

@@ -20,7 +20,7 @@ from hounsfield.checkpoints.meta import read_meta
 from hounsfield.contracts.models import AccessGrant2, CheckpointCommitRequest, CheckpointRecord, Retention
 from hounsfield.contracts.subjects import SCHEMA_VERSION
 from hounsfield.platform.checkpoint_client import CheckpointClient, CheckpointServiceError
-from hounsfield.platform.checkpoint_transfer import TransferError, flush_paths, put_part
+from hounsfield.platform.checkpoint_transfer import TransferError, flush_directories, flush_files, put_part
 
 _log = logging.getLogger(__name__)
 
@@ -40,13 +40,11 @@ async def upload_checkpoint(
     meta = read_meta(directory)
     files = checkpoint_files(directory)
     session = await client.begin_upload(job_id, attempt, meta.step, files)
-    written: list[Path] = []  # parts written on the shared filesystem, flushed before the commit
     try:
         manifest = [
-            await _upload_file(client, session.uploadId, directory / name, session.partSize, written)
+            await _upload_file(client, session.uploadId, directory / name, session.partSize)
             for name, _ in files
         ]
-        await asyncio.to_thread(flush_paths, written)
         request = CheckpointCommitRequest.model_validate(
             {
                 "v": SCHEMA_VERSION,
@@ -63,20 +61,27 @@ async def upload_checkpoint(
 
 
 async def _upload_file(
-    client: CheckpointClient, upload_id: str, path: Path, part_size: int, written: list[Path]
+    client: CheckpointClient, upload_id: str, path: Path, part_size: int
 ) -> dict[str, Any]:
-    """Uploads one file's parts while hashing the file; returns its manifest entry."""
+    """Uploads one file's parts while hashing the file; returns its manifest entry. A part written on
+    the shared filesystem is flushed on a thread of its own as soon as it is written, while later
+    parts are written and the service verifies (a commit must never name bytes a crash can lose)."""
     name = path.name
     ranges = list(part_ranges(path.stat().st_size, part_size))
     slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
     sizes: dict[int, int] = {}
     notices: list[asyncio.Task[None]] = []
     next_notice = 0
+    written: list[Path] = []  # parts written on the shared filesystem
+    flushes: list[asyncio.Task[None]] = []
 
     async def upload(index: int, offset: int, length: int) -> None:
         nonlocal next_notice
         async with slots:
-            sizes[index] = await _put_with_retries(client, upload_id, path, (index, offset, length), written)
+            sizes[index], stored = await _put_with_retries(client, upload_id, path, (index, offset, length))
+        if stored is not None:
+            written.append(stored)
+            flushes.append(asyncio.create_task(asyncio.to_thread(flush_files, [stored])))
         # Notices go out in part order: the service hashes the file as one stream.
         while next_notice in sizes:
             notices.append(
@@ -88,19 +93,21 @@ async def _upload_file(
     uploads = [asyncio.create_task(upload(i, offset, length)) for i, (offset, length) in enumerate(ranges)]
     try:
         await asyncio.gather(*uploads)
-        await asyncio.gather(*notices)
+        await asyncio.gather(*notices, *flushes)
+        await asyncio.to_thread(flush_directories, written)
         sha256 = await digest
     finally:
-        for task in (*uploads, *notices):
+        for task in (*uploads, *notices, *flushes):
             task.cancel()
     parts = [{"size": sizes[i]} for i in range(len(ranges))]
     return {"name": name, "size": sum(sizes.values()), "sha256": sha256, "parts": parts}
 
 
 async def _put_with_retries(
-    client: CheckpointClient, upload_id: str, path: Path, part: tuple[int, int, int], written: list[Path]
-) -> int:
-    """Stores one part (index, offset, length), with a fresh grant per attempt; returns its size."""
+    client: CheckpointClient, upload_id: str, path: Path, part: tuple[int, int, int]
+) -> tuple[int, Path | None]:
+    """Stores one part (index, offset, length), with a fresh grant per attempt; returns its size and,
+    on the shared filesystem, the file it was written to."""
     index, offset, length = part
     last: Exception | None = None
     for attempt in range(PART_ATTEMPTS):
@@ -112,7 +119,5 @@ async def _put_with_retries(
             _log.warning("%s part %d: upload attempt %d failed: %s", path.name, index, attempt + 1, error)
             await asyncio.sleep(0.5 * (attempt + 1))
             continue
-        if isinstance(grant, AccessGrant2):
-            written.append(Path(grant.path))
-        return size
+        return size, Path(grant.path) if isinstance(grant, AccessGrant2) else None
     raise TransferError(f"{path.name} part {index}: {PART_ATTEMPTS} upload attempts failed; last: {last}")

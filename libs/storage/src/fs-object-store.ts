@@ -23,6 +23,9 @@ const MKDIR_ATTEMPTS = 5;
  * object and a "directory" of other keys here (`a` and `a/b`), unlike S3: that put fails with
  * InvalidKey.
  */
+/** The size of each of the two buffers a `scan` reads through. */
+const SCAN_BUFFER_BYTES = 1024 * 1024;
+
 export class FsObjectStore implements ObjectStore {
   readonly driver = 'fs' as const;
   /** Absolute, so path grants are absolute too. */
@@ -89,6 +92,31 @@ export class FsObjectStore implements ObjectStore {
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error instanceof StorageError ? error : StorageError.io(`cannot read ${key}`, key, error);
+    }
+  }
+
+  async scan(key: string, visit: (piece: Buffer) => void): Promise<number> {
+    const handle = await this.openForRead(key, this.pathOf(key));
+    // Two buffers: the next piece is read (on libuv's thread pool) while `visit` takes this one.
+    const buffers = [Buffer.allocUnsafeSlow(SCAN_BUFFER_BYTES), Buffer.allocUnsafeSlow(SCAN_BUFFER_BYTES)];
+    let size = 0;
+    let which = 0;
+    let next = handle.read(buffers[0], 0, SCAN_BUFFER_BYTES, 0);
+    try {
+      for (;;) {
+        const { bytesRead } = await next;
+        if (bytesRead === 0) return size;
+        const piece = buffers[which].subarray(0, bytesRead);
+        which = 1 - which;
+        next = handle.read(buffers[which], 0, SCAN_BUFFER_BYTES, size + bytesRead);
+        visit(piece);
+        size += bytesRead;
+      }
+    } catch (error) {
+      throw error instanceof StorageError ? error : StorageError.io(`cannot read ${key}`, key, error);
+    } finally {
+      await next.catch(() => undefined); // never close the handle under a read in flight
+      await handle.close().catch(() => undefined);
     }
   }
 

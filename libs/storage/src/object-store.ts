@@ -27,6 +27,14 @@ export interface ObjectStore {
   stat(key: string): Promise<ObjectStat | undefined>;
 
   /**
+   * Optional: reads the whole object through buffers that are reused, calling `visit` with each
+   * piece in order (valid only during the call), and returns the size read. A store that has it
+   * (fs) lets a reader hash gigabytes without leaving a chunk of garbage per read. Throws NotFound
+   * when the object does not exist.
+   */
+  scan?(key: string, visit: (piece: Buffer) => void): Promise<number>;
+
+  /**
    * Every object whose key starts with `prefix` (a string prefix, as in S3: `ckpt/job-1` also
    * matches `ckpt/job-10/...`; end it with `/` for one "directory"), recursively, sorted by key
    * in UTF-8 byte order. `''` lists the whole store.

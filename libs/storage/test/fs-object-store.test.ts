@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,22 @@ describe('fs object store', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   describeObjectStoreBehaviour(() => store);
+
+  it('scans an object through two reused buffers, piece after piece in order, and refuses a missing one', async () => {
+    const bytes = randomBytes(2.5 * 1024 * 1024 + 7); // more than two pieces, the last one short
+    await store.put('scan/part', bodyOf(bytes));
+    const whole = createHash('sha256');
+    const pieces: Buffer[] = [];
+    const size = await store.scan('scan/part', (piece) => {
+      whole.update(piece);
+      pieces.push(piece);
+    });
+    expect(size).toBe(bytes.length);
+    expect(whole.digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(pieces.length).toBe(3);
+    expect(new Set(pieces.map((p) => p.buffer)).size).toBe(2); // the same two buffers, in turn
+    await expect(store.scan('scan/missing', () => undefined)).rejects.toMatchObject({ code: StorageErrorCode.NotFound });
+  });
 
   it('leaves no temporary file behind when a put fails midway', async () => {
     const dir = 'atomic/ckpt';

@@ -28,6 +28,8 @@ const DRIVERS = (process.env.BENCH_DRIVERS ?? 's3,fs').split(',').map((d) => d.t
 const RAW = process.env.BENCH_RAW !== '0';
 const CLIENT = join(REPO_ROOT, 'gpu-workers/bench/checkpoint_transfer_client.py');
 const BUCKET = 'bench-checkpoints';
+/** BENCH_SERVICE_ENV='{"MALLOC_MMAP_THRESHOLD_":"1048576"}': the service's environment changed, to compare settings. */
+const SERVICE_ENV_OVERRIDE = JSON.parse(process.env.BENCH_SERVICE_ENV ?? '{}') as Record<string, string>;
 const run = promisify(execFile);
 
 type Driver = 's3' | 'fs';
@@ -91,7 +93,7 @@ async function benchDriver(driver: Driver, dataDir: string, checkpoint: string, 
     driver === 'fs'
       ? { HOUNSFIELD_STORAGE_DRIVER: 'fs', HOUNSFIELD_STORAGE_ROOT: root }
       : { HOUNSFIELD_STORAGE_DRIVER: 's3', HOUNSFIELD_S3_ENDPOINT: s3.url, HOUNSFIELD_S3_BUCKET: BUCKET, HOUNSFIELD_S3_ACCESS_KEY: 'bench', HOUNSFIELD_S3_SECRET_KEY: 'bench' };
-  const stack = await LocalStack.start({ dataDir: join(dataDir, driver), env: { ...storageEnv, HOUNSFIELD_LOG_LEVEL: 'warn' }, services: ['checkpoints'], harness: true });
+  const stack = await LocalStack.start({ dataDir: join(dataDir, driver), env: { ...storageEnv, HOUNSFIELD_LOG_LEVEL: 'warn', ...SERVICE_ENV_OVERRIDE }, services: ['checkpoints'], harness: true });
   const access = stack.harnessNats();
   const natsEnv = { ...process.env, HOUNSFIELD_NATS_USER: access.user, HOUNSFIELD_NATS_PASSWORD: access.password };
   try {

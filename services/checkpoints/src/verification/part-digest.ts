@@ -10,12 +10,18 @@ export interface StoredPart {
 
 /**
  * Streams one stored part into `whole`, the running sha256 of its file (when given; a size check
- * alone reads nothing). Only a stream buffer is ever in memory. Undefined when the part is missing.
+ * alone reads nothing), through the store's reused buffers where it has them (`scan`). Only a
+ * stream buffer is ever in memory. Undefined when the part is missing.
  */
 export async function readPart(store: ObjectStore, key: string, whole?: Hash): Promise<StoredPart | undefined> {
   const stat = await store.stat(key);
   if (stat === undefined) return undefined;
   if (whole === undefined) return { size: stat.size, lastModified: stat.lastModified.getTime() };
+  if (store.scan) {
+    // Reused buffers (the fs store): no garbage per chunk, and no allocation per read.
+    const size = await store.scan(key, (piece) => whole.update(piece));
+    return { size, lastModified: stat.lastModified.getTime() };
+  }
   let size = 0;
   const garbage = new StreamGarbage();
   for await (const chunk of await store.get(key)) {
