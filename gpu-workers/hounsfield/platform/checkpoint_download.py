@@ -26,7 +26,7 @@ from typing import BinaryIO
 from hounsfield.checkpoints.meta import read_meta
 from hounsfield.contracts.models import CheckpointFile, CheckpointRecord
 from hounsfield.platform.checkpoint_client import CheckpointClient
-from hounsfield.platform.checkpoint_transfer import CHUNK, TransferError, get_part
+from hounsfield.platform.checkpoint_transfer import CHUNK, TransferError, copy_file_range, get_part
 
 PART_ATTEMPTS = 3
 #: Parts downloading at once (per file).
@@ -80,21 +80,10 @@ class _SharedFile:
             return os.pread(fd, size, offset)
 
     def copy_in(self, source: int, offset: int, length: int) -> int | None:
-        """Copies ``length`` bytes of the file ``source`` to ``offset`` inside the kernel
-        (``copy_file_range``); None when the system cannot, before anything was copied."""
-        copied = 0
+        """Copies ``length`` bytes of the file ``source`` to ``offset`` inside the kernel; None when
+        the system cannot."""
         with self._use() as fd:
-            try:
-                while copied < length:
-                    done = os.copy_file_range(source, fd, length - copied, copied, offset + copied)
-                    if done == 0:
-                        break
-                    copied += done
-            except OSError:
-                if copied:
-                    raise
-                return None
-        return copied
+            return copy_file_range(source, fd, length, 0, offset)
 
     def fsync(self) -> None:
         with self._use() as fd:

@@ -159,13 +159,21 @@ def _send_in_kernel(sock: socket.socket | None, source: IO[bytes], length: int) 
 def _copy_in_kernel(source: IO[bytes], target: IO[bytes], length: int) -> int | None:
     """Copies ``length`` bytes from ``source``'s position with ``copy_file_range``; None when the
     system cannot (the caller copies through Python then)."""
+    copied = copy_file_range(source.fileno(), target.fileno(), length, source.tell(), target.tell())
+    if copied is not None and copied != length:
+        raise TransferError(f"the source ended after {copied} of {length} bytes")
+    return copied
+
+
+def copy_file_range(source: int, target: int, length: int, source_at: int, target_at: int) -> int | None:
+    """Copies up to ``length`` bytes between two files' offsets inside the kernel; returns how many
+    (fewer when ``source`` ends first), or None when the system cannot, before anything was copied."""
     if not hasattr(os, "copy_file_range"):
         return None
-    offset = source.tell()
     copied = 0
     try:
         while copied < length:
-            done = os.copy_file_range(source.fileno(), target.fileno(), length - copied, offset + copied)
+            done = os.copy_file_range(source, target, length - copied, source_at + copied, target_at + copied)
             if done == 0:
                 break
             copied += done
@@ -173,8 +181,6 @@ def _copy_in_kernel(source: IO[bytes], target: IO[bytes], length: int) -> int | 
         if copied:
             raise
         return None  # not supported between these filesystems
-    if copied != length:
-        raise TransferError(f"the source ended after {copied} of {length} bytes")
     return copied
 
 

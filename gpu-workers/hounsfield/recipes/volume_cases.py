@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from hounsfield.data.ct_phantoms import write_phantom_dataset
 from hounsfield.data.patches import Shape3
@@ -29,6 +30,21 @@ PHANTOM_DIR = "ct-phantoms"
 PREPARED_DIR = "dataset"
 
 
+class _VolumeSettings(Protocol):
+    @property
+    def prepared_dir(self) -> Path | None: ...
+
+
+class VolumeRecipeConfig(Protocol):
+    """What a volume recipe's config says about its data (vqgan3d's and slice_interp's do)."""
+
+    @property
+    def data_root(self) -> Path | None: ...
+
+    @property
+    def volumes(self) -> _VolumeSettings: ...
+
+
 @dataclass(frozen=True)
 class Phantoms:
     """CT phantom patients to generate when no dataset root is given."""
@@ -39,17 +55,17 @@ class Phantoms:
 
 
 def prepared_volumes(
-    data_root: Path | None,
+    config: VolumeRecipeConfig,
     phantoms: Phantoms | None,
     prepare: VolumePrepareConfig,
-    output_dir: Path,
-    context: DistributedContext,
-    *,
-    prepared_dir: Path | None = None,
+    where: tuple[Path, DistributedContext],
     expects: str = "CT volumes",
 ) -> tuple[Path, VolumeManifest]:
-    """The prepared directory and its manifest, the same on every rank: of ``data_root``, or of
-    ``phantoms`` generated under ``output_dir`` first; ``expects`` names what a data root holds."""
+    """The prepared directory and its manifest, the same on every rank: of ``config.data_root``, or
+    of ``phantoms`` generated first (``where`` is the output directory and the process group);
+    ``expects`` names what a data root holds."""
+    output_dir, context = where
+    data_root, prepared_dir = config.data_root, config.volumes.prepared_dir
     if data_root is None and phantoms is None:
         raise TrainerError(
             TrainerErrorCode.MISSING_DATA,

@@ -50,15 +50,8 @@ def prepared_dataset(
     phantoms = None
     if s is not None:  # the phantoms' field of view is 512 × 512 × 604 (isotropic voxels)
         phantoms = Phantoms(s.subjects, (s.shape, s.shape, round(s.shape * 604 / 512)), s.seed)
-    return prepared_volumes(
-        config.data_root,
-        phantoms,
-        prepare_config(config),
-        output_dir,
-        context,
-        prepared_dir=config.volumes.prepared_dir,
-        expects="CT volumes (NIfTI/NRRD/TIFF/DICOM)",
-    )
+    expects = "CT volumes (NIfTI/NRRD/TIFF/DICOM)"
+    return prepared_volumes(config, phantoms, prepare_config(config), (output_dir, context), expects)
 
 
 class PatchDataset(Dataset[dict[str, Tensor]]):
