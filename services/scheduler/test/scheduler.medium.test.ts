@@ -150,6 +150,30 @@ describe('scheduler on real NATS and Redis, with workers simulated by the test',
     expect(Date.parse(placed.environment!.readyAt!)).toBeLessThanOrEqual(Date.parse(placed.attempts![0].assignedAt));
   });
 
+  it('checks a slice_interp GPU job’s config before any lease, says so while it waits, and fails it with the check’s reason', async () => {
+    const w = worker('check-node', 1, 'recipecheck');
+    w.startHeartbeats();
+    const recipeSpec = (name: string): TrainingJobSpecInput => ({
+      name,
+      kind: 'slice_interp',
+      resources: { gpus: 1, gpuType: 'recipecheck', waitForCapacity: true },
+      hyperparameters: { globalBatch: 2, baseLr: 1e-3 },
+      config: { preset: 'cpu-tiny', vae: { weights: '/models/vae.safetensors' } },
+    });
+    const job = await submit(recipeSpec('recipecheck'));
+    const order = await w.nextAssignment();
+    expect(order).toMatchObject({ jobId: job.id, phase: 'environment', gpuIndices: [] });
+    w.builds.add(job.id);
+    expect((await get(job.id)).pendingReason).toContain('checking its config (files it names) on check-node');
+    const reason = 'before the GPU lease, config check failed: vae.weights: ... missing 1: encoder.conv_in.conv.weight';
+    await w.environment(order!, 'failed', { failureKind: 'preflight', reason });
+    const failed = await waitFor(job.id, (j) => j.state === 'failed');
+    expect(failed).toMatchObject({ reason, restarts: 0 });
+    expect(failed.history.map((h) => h.state)).toEqual(['queued', 'failed']);
+    expect(failed.history[1].failureKind).toBe('preflight');
+    expect(failed.attempts ?? []).toEqual([]);
+  });
+
   it('fails a job whose environment does not build, with no attempt; a build lost with its worker is placed again', async () => {
     const doomed = worker('env-doomed-node', 1, 'envfail');
     doomed.startHeartbeats();

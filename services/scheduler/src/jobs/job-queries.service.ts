@@ -61,11 +61,14 @@ export class JobQueries {
   private async pendingReason(job: JobRecord, position: number | undefined): Promise<string> {
     const policy = { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT };
     if (job.environment?.state === 'building') {
-      return `building its environment on ${job.environment.workerId} since ${job.environment.requestedAt} (one CPU slot; no GPU is leased until it is ready)`;
+      // A recipe job's phase checks its config (files it names); a script job's builds its environment.
+      const what = job.spec.kind === 'script' ? 'building its environment' : 'checking its config (files it names)';
+      return `${what} on ${job.environment.workerId} since ${job.environment.requestedAt} (one CPU slot; no GPU is leased until it is ready)`;
     }
     if (awaitingEnvironment(job)) {
       const build = placeEnvironmentBuild(job.spec, await this.inventory.candidatesForView(), policy);
-      return build.placed ? `its environment is built first (no GPU is leased until it is ready); fits on ${build.workerId} for that` : build.reason;
+      const first = job.spec.kind === 'script' ? 'its environment is built first' : 'its config is checked first';
+      return build.placed ? `${first} (no GPU is leased until it is ready); fits on ${build.workerId} for that` : build.reason;
     }
     const result = placeJobPreferring(job.spec, await this.inventory.candidatesForView(), policy, job.environment?.key, job.attempt);
     if (!result.placed) return result.reason;

@@ -60,7 +60,8 @@ export class JobAssigner {
       this.logger.warn(`job ${job.id}: environment build on ${workerId} not applied (${result})`);
       return false;
     }
-    this.logger.log(`job ${job.id}#${job.attempt}: building its environment on ${workerId} (one CPU slot, no GPU lease)`);
+    const what = job.spec.kind === 'script' ? 'building its environment' : 'checking its config';
+    this.logger.log(`job ${job.id}#${job.attempt}: ${what} on ${workerId} (one CPU slot, no GPU lease)`);
     return true;
   }
 
