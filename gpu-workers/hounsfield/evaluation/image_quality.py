@@ -1,6 +1,7 @@
-"""Intensity-volume quality metrics (PSNR, 3-D SSIM), computed in float64."""
+"""Intensity-volume quality metrics (PSNR, 3-D SSIM), computed in float64, and their summaries."""
 
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -110,3 +111,22 @@ def _valid_smooth(volume: FloatVolume, kernel: FloatVolume) -> FloatVolume:
             acc += kernel[tap] * out[lead + (slice(tap, tap + length),)]
         out = acc
     return out
+
+
+Summary = dict[str, dict[str, float]]
+
+
+def metric_summary(metrics: Sequence[str], rows: Sequence[Mapping[str, float]]) -> Summary:
+    """Mean, population std and median of each metric over the rows (finite values only); a metric
+    with no finite value is left out."""
+    summary = {}
+    for metric in metrics:
+        values = np.array([row[metric] for row in rows], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if values.size:
+            summary[metric] = {
+                "mean": float(values.mean()),
+                "std": float(values.std()),
+                "median": float(np.median(values)),
+            }
+    return summary

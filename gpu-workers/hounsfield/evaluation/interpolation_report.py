@@ -21,27 +21,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from hounsfield.contracts.models import SliceInterpEvaluationSpec
 from hounsfield.evaluation.families.slice_interp import open_checkpoint
+from hounsfield.evaluation.image_quality import metric_summary
 from hounsfield.evaluation.slice_interpolation import METRICS
 
 
 def summarise(cases: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean, population std and median of each metric over the cases (finite values only)."""
-    summary = {}
-    for metric in METRICS:
-        values = np.array([c["metrics"][metric] for c in cases], dtype=np.float64)
-        values = values[np.isfinite(values)]
-        if values.size:
-            summary[metric] = {
-                "mean": float(values.mean()),
-                "std": float(values.std()),
-                "median": float(np.median(values)),
-            }
-    return summary
+    return metric_summary(METRICS, [case["metrics"] for case in cases])
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> None:

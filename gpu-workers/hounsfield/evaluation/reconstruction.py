@@ -34,7 +34,7 @@ from hounsfield.data.patches import sliding_window_reconstruct
 from hounsfield.data.volumes.prepare import VolumeCase, load_manifest, manifest_hash
 from hounsfield.data.volumes.windowing import output_data_range
 from hounsfield.evaluation.codebook import codebook_perplexity, codebook_usage
-from hounsfield.evaluation.image_quality import psnr, ssim3d
+from hounsfield.evaluation.image_quality import metric_summary, psnr, ssim3d
 
 METRICS = ("psnr", "ssim", "perplexity", "codes_used")
 
@@ -153,17 +153,7 @@ def evaluate_cases(
 
 def summarise(scores: Sequence[CaseScore]) -> dict[str, dict[str, float]]:
     """Mean, population std and median of each metric over the cases (finite values only)."""
-    summary = {}
-    for metric in METRICS:
-        values = np.array([getattr(s, metric) for s in scores], dtype=np.float64)
-        values = values[np.isfinite(values)]
-        if values.size:
-            summary[metric] = {
-                "mean": float(values.mean()),
-                "std": float(values.std()),
-                "median": float(np.median(values)),
-            }
-    return summary
+    return metric_summary(METRICS, [{metric: getattr(s, metric) for metric in METRICS} for s in scores])
 
 
 def write_report(report: ReconstructionReport, out_dir: Path) -> None:
