@@ -40,8 +40,7 @@ from typing import Any
 
 import torch
 
-from hounsfield.recipes.base import BuildContext
-from hounsfield.recipes.runner import assemble_config, loop_settings, resolved_for
+from hounsfield.recipes.runner import assemble_config, build_parts, loop_settings, resolved_for
 from hounsfield.recipes.slice_interp.recipe import RECIPE
 from hounsfield.sdk import Run
 from hounsfield.trainers.ddp import init_distributed
@@ -58,12 +57,7 @@ def _build(workdir: Path, overrides: dict[str, Any]) -> tuple[Run, Any, Any, Any
     config = assemble_config(RECIPE, overrides, {}, {})
     resolved = resolved_for(run, config)
     context = init_distributed(0, 1, 0)
-    torch.manual_seed(config.seed)
-    parts = RECIPE.build(config, BuildContext(run=run, dist=context, resolved=resolved))
-    run.describe_checkpoints(
-        recipe={"kind": RECIPE.kind, "version": RECIPE.version, "preset": config.preset},
-        provenance=parts.checkpoint_meta,
-    )
+    parts = build_parts(RECIPE, config, run, resolved, context)
     return run, config, resolved, context, parts
 
 

@@ -43,6 +43,7 @@ from hounsfield.trainers.ddp import (
 )
 from hounsfield.trainers.errors import TrainerError, TrainerErrorCode
 from hounsfield.trainers.loop import LoopResult, LoopSettings, TrainingLoop
+from hounsfield.trainers.parts import TrainingParts
 from hounsfield.trainers.warm_start import warm_start
 
 _log = logging.getLogger(__name__)
@@ -153,6 +154,24 @@ def _layer(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return layer
 
 
+def build_parts(
+    recipe: Recipe[Any],
+    config: Any,
+    run: Run,
+    resolved: ResolvedHyperparameters,
+    context: DistributedContext,
+) -> TrainingParts:
+    """The recipe's training parts, as every rank builds them: seeded first (identical initial
+    weights on every rank), and the run's checkpoints described (recipe, preset, provenance)."""
+    torch.manual_seed(config.seed)
+    parts = recipe.build(config, BuildContext(run=run, dist=context, resolved=resolved))
+    run.describe_checkpoints(
+        recipe={"kind": recipe.kind, "version": recipe.version, "preset": config.preset},
+        provenance=parts.checkpoint_meta,
+    )
+    return parts
+
+
 def resolved_for(run: Run, config: TrainerConfigBase) -> ResolvedHyperparameters:
     """The platform's resolved batch and LR, or the config's, resolved for this world size."""
     if run.resolved is not None:
@@ -221,13 +240,8 @@ def run_recipe(recipe: Recipe[Any], argv: Sequence[str] | None = None) -> int:
         if recipe.preflight is not None:
             recipe.preflight(config)
         context = init_distributed(run.rank, run.world_size, run.local_rank)
-        torch.manual_seed(config.seed)  # identical initial weights on every rank
-        parts = recipe.build(config, BuildContext(run=run, dist=context, resolved=resolved))
+        parts = build_parts(recipe, config, run, resolved, context)
         steps = total_steps(config, len(parts.dataset), resolved.globalBatch)  # type: ignore[arg-type]
-        run.describe_checkpoints(
-            recipe={"kind": recipe.kind, "version": recipe.version, "preset": config.preset},
-            provenance=parts.checkpoint_meta,
-        )
         if run.init_from is not None:
             warm_start(run, parts.model, Path(run.init_from), parts.ema)
         _write_run_config(recipe, config, run, resolved, context)

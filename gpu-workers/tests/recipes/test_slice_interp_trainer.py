@@ -21,8 +21,7 @@ from safetensors.torch import load_file, save_file
 from hounsfield.checkpoints.layout import step_dir_name
 from hounsfield.checkpoints.reader import read_checkpoint
 from hounsfield.checkpoints.weights import file_sha256
-from hounsfield.recipes.base import BuildContext
-from hounsfield.recipes.runner import assemble_config, loop_settings, resolved_for, run_recipe
+from hounsfield.recipes.runner import assemble_config, build_parts, loop_settings, resolved_for, run_recipe
 from hounsfield.recipes.slice_interp.inference import load_for_inference
 from hounsfield.recipes.slice_interp.provenance import META_VAE_PRETRAINED, META_VAE_SHA256
 from hounsfield.recipes.slice_interp.recipe import RECIPE, SliceInterpValidation
@@ -70,12 +69,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, vae_file: Path) -> dict[st
         config = assemble_config(RECIPE, overrides, {}, {})
         resolved = resolved_for(run, config)
         context = init_distributed(0, 1, 0)
-        torch.manual_seed(config.seed)
-        parts = RECIPE.build(config, BuildContext(run=run, dist=context, resolved=resolved))
-        run.describe_checkpoints(
-            recipe={"kind": RECIPE.kind, "version": RECIPE.version, "preset": config.preset},
-            provenance=parts.checkpoint_meta,
-        )
+        parts = build_parts(RECIPE, config, run, resolved, context)
         loop = TrainingLoop(
             run=run, context=context, parts=parts, resolved=resolved, settings=loop_settings(config, STEPS)
         )
