@@ -22,33 +22,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from evaluation.shard_context import context
 from PIL import Image
 from safetensors.torch import save_file
 
-from hounsfield.contracts.models import EvaluationShardContext
 from hounsfield.data.volumes.prepare import load_manifest
-from hounsfield.evaluation.families import case_identifier, evaluator_loader, parse_evaluation_spec
+from hounsfield.evaluation.families import case_identifier, evaluator_loader
 from hounsfield.evaluation.image_quality import psnr, ssim3d
 from hounsfield.recipes.slice_interp.inference import load_for_inference, trilinear_thin
 from hounsfield.recipes.slice_interp.pairs import PAIR_PRESETS, make_pair, pair_starts
 from hounsfield.recipes.slice_interp.vae import FrozenVAE
-
-CHECKPOINT_ID = "ck-0123456789abcdef01234567"
-
-
-def context(spec: dict[str, Any], config: dict[str, Any]) -> EvaluationShardContext:
-    model = {"jobId": "train", "checkpointId": CHECKPOINT_ID, "step": 2, "config": config}
-    return EvaluationShardContext.model_validate(
-        {
-            "evaluationId": "ev-1",
-            "spec": parse_evaluation_spec(spec).model_dump(exclude_none=True),
-            "models": {"model": model},
-            "stream": "EVAL",
-            "consumer": "c",
-            "planned": False,
-            "complete": False,
-        }
-    )
 
 
 def spec_of(**extra: Any) -> dict[str, Any]:

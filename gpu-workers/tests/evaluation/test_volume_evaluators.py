@@ -12,14 +12,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from evaluation.shard_context import context
 from PIL import Image
 
-from hounsfield.contracts.models import EvaluationShardContext
 from hounsfield.data.ct_phantoms import write_phantom_dataset
 from hounsfield.data.volumes.prepare import load_manifest
 from hounsfield.evaluation.families import (
@@ -32,23 +31,7 @@ from hounsfield.evaluation.families import (
 from hounsfield.evaluation.reconstruction import evaluate_cases
 from hounsfield.recipes.runner import run_recipe
 
-CHECKPOINT_ID = "ck-0123456789abcdef01234567"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def context(spec: dict[str, Any], config: dict[str, Any]) -> EvaluationShardContext:
-    model = {"jobId": "train", "checkpointId": CHECKPOINT_ID, "step": 2, "config": config}
-    return EvaluationShardContext.model_validate(
-        {
-            "evaluationId": "ev-1",
-            "spec": parse_evaluation_spec(spec).model_dump(exclude_none=True),
-            "models": {"model": model},
-            "stream": "EVAL",
-            "consumer": "c",
-            "planned": False,
-            "complete": False,
-        }
-    )
 
 
 def rgb(png: bytes) -> np.ndarray:
