@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { SCHEDULER_CONFIG, SchedulerConfig } from '../config';
 import { SchedulerErrorCode, schedulerError } from '../scheduler.errors';
 import { InventoryService } from '../scheduling/inventory.service';
-import { awaitingEnvironment, placeEnvironmentBuild, placeJobPreferring } from '../scheduling/placement';
+import { awaitingEnvironment, environmentPhaseWork, placeEnvironmentBuild, placeJobPreferring } from '../scheduling/placement';
 import { JobRepository } from './job.repository';
 import { workersOf } from './job-transitions';
 
@@ -61,14 +61,11 @@ export class JobQueries {
   private async pendingReason(job: JobRecord, position: number | undefined): Promise<string> {
     const policy = { busyUtilizationPercent: this.config.HOUNSFIELD_BUSY_UTILIZATION_PERCENT };
     if (job.environment?.state === 'building') {
-      // A recipe job's phase checks its config (files it names); a script job's builds its environment.
-      const what = job.spec.kind === 'script' ? 'building its environment' : 'checking its config (files it names)';
-      return `${what} on ${job.environment.workerId} since ${job.environment.requestedAt} (one CPU slot; no GPU is leased until it is ready)`;
+      return `${environmentPhaseWork(job.spec).doing} on ${job.environment.workerId} since ${job.environment.requestedAt} (one CPU slot; no GPU is leased until it is ready)`;
     }
     if (awaitingEnvironment(job)) {
       const build = placeEnvironmentBuild(job.spec, await this.inventory.candidatesForView(), policy);
-      const first = job.spec.kind === 'script' ? 'its environment is built first' : 'its config is checked first';
-      return build.placed ? `${first} (no GPU is leased until it is ready); fits on ${build.workerId} for that` : build.reason;
+      return build.placed ? `${environmentPhaseWork(job.spec).first} (no GPU is leased until it is ready); fits on ${build.workerId} for that` : build.reason;
     }
     const result = placeJobPreferring(job.spec, await this.inventory.candidatesForView(), policy, job.environment?.key, job.attempt);
     if (!result.placed) return result.reason;

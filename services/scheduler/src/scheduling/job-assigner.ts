@@ -5,7 +5,7 @@ import { JobCommands } from '../jobs/job-commands.service';
 import { JobRepository, OutboxEntry } from '../jobs/job.repository';
 import { nowIso, startAttempt, stateEventEntry, transition } from '../jobs/job-transitions';
 import { leaseToken } from '../workers/worker.model';
-import { PlacementResult } from './placement';
+import { environmentPhaseWork, PlacementResult } from './placement';
 import { ResumePointService } from './resume-point.service';
 
 /** A placement that succeeded. */
@@ -60,8 +60,7 @@ export class JobAssigner {
       this.logger.warn(`job ${job.id}: environment build on ${workerId} not applied (${result})`);
       return false;
     }
-    const what = job.spec.kind === 'script' ? 'building its environment' : 'checking its config';
-    this.logger.log(`job ${job.id}#${job.attempt}: ${what} on ${workerId} (one CPU slot, no GPU lease)`);
+    this.logger.log(`job ${job.id}#${job.attempt}: ${environmentPhaseWork(job.spec).doing} on ${workerId} (one CPU slot, no GPU lease)`);
     return true;
   }
 

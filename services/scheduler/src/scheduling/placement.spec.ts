@@ -6,6 +6,7 @@ import {
   Candidate,
   capacityShortfall,
   cpuSlotsOf,
+  environmentPhaseWork,
   needsEnvironmentPhase,
   placeEnvironmentBuild,
   placeJob,
@@ -170,6 +171,8 @@ describe('the environment phase: a GPU script job’s environment is built befor
     expect(needsEnvironmentPhase(recipe('slice_interp', 1))).toBe(true);
     expect(needsEnvironmentPhase(recipe('slice_interp', 0))).toBe(false);
     for (const kind of ['pcdiff', 'voxelization', 'vqgan3d', 'topo_unet']) expect(needsEnvironmentPhase(recipe(kind, 2))).toBe(false);
+    expect(environmentPhaseWork(recipe('slice_interp', 1))).toEqual({ doing: 'checking its config (files it names)', first: 'its config is checked first' });
+    expect(environmentPhaseWork(script({ gpus: 1 }, { code: { digest } }))).toEqual({ doing: 'building its environment', first: 'its environment is built first' });
   });
 
   it('waits in the CPU queue until its environment is ready, then in its GPU queue', () => {

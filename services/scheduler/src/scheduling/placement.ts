@@ -43,6 +43,13 @@ export function needsEnvironmentPhase(spec: JobSpec): boolean {
   return spec.code !== undefined || (spec.environment?.requirements.length ?? 0) > 0;
 }
 
+/** What a job's environment phase does, in words: a script job's builds its environment, a recipe job's checks its config. */
+export function environmentPhaseWork(spec: JobSpec): { doing: string; first: string } {
+  return spec.kind === 'script'
+    ? { doing: 'building its environment', first: 'its environment is built first' }
+    : { doing: 'checking its config (files it names)', first: 'its config is checked first' };
+}
+
 /** A queued job whose environment is not ready yet: it waits in the CPU queue, not its GPU queue. */
 export function awaitingEnvironment(job: JobRecord): boolean {
   return needsEnvironmentPhase(job.spec) && job.environment?.state !== 'ready';
