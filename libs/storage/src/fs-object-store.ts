@@ -12,6 +12,9 @@ import { digested, digestStream, StreamDigest } from './stream-digest';
 /** How often a put retries when a concurrent delete removes the directory it just created. */
 const MKDIR_ATTEMPTS = 5;
 
+/** The size of each of the two buffers a `scan` reads through. */
+const SCAN_BUFFER_BYTES = 1024 * 1024;
+
 /**
  * Objects as files under a root directory: a shared filesystem (NFS) that the services and the
  * GPU workers all mount, or a local directory for the embedded single-machine stack.
@@ -23,9 +26,6 @@ const MKDIR_ATTEMPTS = 5;
  * object and a "directory" of other keys here (`a` and `a/b`), unlike S3: that put fails with
  * InvalidKey.
  */
-/** The size of each of the two buffers a `scan` reads through. */
-const SCAN_BUFFER_BYTES = 1024 * 1024;
-
 export class FsObjectStore implements ObjectStore {
   readonly driver = 'fs' as const;
   /** Absolute, so path grants are absolute too. */
