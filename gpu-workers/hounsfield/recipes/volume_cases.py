@@ -58,13 +58,13 @@ def prepared_volumes(
     config: VolumeRecipeConfig,
     phantoms: Phantoms | None,
     prepare: VolumePrepareConfig,
-    where: tuple[Path, DistributedContext],
+    output_dir: Path,
+    context: DistributedContext,
+    *,
     expects: str = "CT volumes",
 ) -> tuple[Path, VolumeManifest]:
     """The prepared directory and its manifest, the same on every rank: of ``config.data_root``, or
-    of ``phantoms`` generated first (``where`` is the output directory and the process group);
-    ``expects`` names what a data root holds."""
-    output_dir, context = where
+    of ``phantoms`` generated under ``output_dir`` first; ``expects`` names what a data root holds."""
     data_root, prepared_dir = config.data_root, config.volumes.prepared_dir
     if data_root is None and phantoms is None:
         raise TrainerError(

@@ -75,8 +75,8 @@ def prepared_dataset(
         depth = round(FIELD_OF_VIEW_MM[2] / config.pairs.thin_spacing_mm)
         shape = (config.pairs.in_plane[0], config.pairs.in_plane[1], depth)
         phantoms = Phantoms(config.synthetic.subjects, shape, config.synthetic.seed)
-    where = (output_dir, context)
-    return prepared_volumes(config, phantoms, prepare_config(config), where, "thin-slice CT volumes")
+    prepare = prepare_config(config)
+    return prepared_volumes(config, phantoms, prepare, output_dir, context, expects="thin-slice CT volumes")
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,9 @@ def prepared_dataset(
     phantoms = None
     if s is not None:  # the phantoms' field of view is 512 × 512 × 604 (isotropic voxels)
         phantoms = Phantoms(s.subjects, (s.shape, s.shape, round(s.shape * 604 / 512)), s.seed)
+    prepare = prepare_config(config)
     expects = "CT volumes (NIfTI/NRRD/TIFF/DICOM)"
-    return prepared_volumes(config, phantoms, prepare_config(config), (output_dir, context), expects)
+    return prepared_volumes(config, phantoms, prepare, output_dir, context, expects=expects)
 
 
 class PatchDataset(Dataset[dict[str, Tensor]]):
