@@ -198,8 +198,9 @@ async function main(): Promise<void> {
     const service: Round[] = [];
     const rate = (r: Round) => (EVENTS / r.seconds).toFixed(0);
     for (let round = 0; round < WARMUP + ROUNDS; round += 1) {
-      const rounds = [await bareRound(nats, servers, round, false), await bareRound(nats, servers, round, true), await serviceRound(nats, servers, natsServer.url, redisServer.url, round)];
-      const [each, batch, ingest] = rounds;
+      const each = await bareRound(nats, servers, round, false);
+      const batch = await bareRound(nats, servers, round, true);
+      const ingest = await serviceRound(nats, servers, natsServer.url, redisServer.url, round);
       const name = round < WARMUP ? `warm-up ${round + 1} (not counted)` : `round ${round - WARMUP + 1}`;
       console.log(`${name}: bare ${rate(each)}, bare acking per batch ${rate(batch)}, service ${rate(ingest)} events/s (load ${os.loadavg()[0].toFixed(1)})`);
       if (round < WARMUP) continue;
