@@ -7,12 +7,10 @@ or subsampling). Each block's thick input is interpolated back to the thin grid 
 
 * by the model (any ``thick -> thin`` callable; the evaluator passes the trained one), its output
   clipped to the data range;
-* by **trilinear** interpolation, which for an unchanged in-plane grid is linear interpolation
-  along z between the thick slices' centres (slab centre ``k·f + (f − 1)/2`` for ``average``, the
-  sampled slice ``k·f + f // 2`` for ``subsample``), holding the first/last thick slice beyond
-  them. For ``average`` this is ``torch.nn.functional.interpolate(mode="trilinear",
-  align_corners=False)``; written out here so that ``subsample`` with an even factor is placed
-  right too.
+* by **trilinear** interpolation (:func:`~hounsfield.recipes.slice_interp.pairs.trilinear_baseline`,
+  the same baseline as training validation's ``val.*_trilinear``): linear interpolation along z
+  between the thick slices' centres (slab centre ``k·f + (f − 1)/2`` for ``average``, the sampled
+  slice ``k·f + f // 2`` for ``subsample``), holding the first/last thick slice beyond them.
 
 The blocks are joined along z and scored against the thin ground truth: PSNR and 3-D SSIM
 (:mod:`hounsfield.evaluation.image_quality`, data range 1) of the model (``psnr``, ``ssim``) and of
@@ -36,7 +34,7 @@ import numpy.typing as npt
 
 from hounsfield.data.errors import DataError, DataErrorCode
 from hounsfield.evaluation.image_quality import psnr, ssim3d
-from hounsfield.recipes.slice_interp.pairs import PairGeometry, ThickMode, make_pair, pair_starts
+from hounsfield.recipes.slice_interp.pairs import PairGeometry, make_pair, pair_starts, trilinear_baseline
 
 FloatVolume = npt.NDArray[np.float32]
 #: ``thick (x, y, z_thick) -> thin (x, y, z_thin)`` in the data range.
@@ -45,19 +43,6 @@ Interpolate = Callable[[FloatVolume], npt.NDArray[Any]]
 METRICS = ("psnr", "ssim", "psnr_trilinear", "ssim_trilinear")
 PREVIEW_MIN_HEIGHT = 160
 PREVIEW_GAP = 4
-
-
-def trilinear_baseline(thick: npt.NDArray[Any], factor: int, mode: ThickMode) -> FloatVolume:
-    """Thick slices ``(x, y, n)`` linearly interpolated along z to ``n · factor`` thin slices."""
-    n = thick.shape[-1]
-    centre = (factor - 1) / 2 if mode == "average" else float(factor // 2)
-    position = np.clip((np.arange(n * factor, dtype=np.float64) - centre) / factor, 0.0, n - 1.0)
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, n - 1)
-    weight = position - below
-    data = np.asarray(thick, dtype=np.float64)
-    out = data[..., below] * (1.0 - weight) + data[..., above] * weight
-    return out.astype(np.float32)
 
 
 @dataclass(frozen=True)

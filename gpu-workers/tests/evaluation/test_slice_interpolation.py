@@ -14,13 +14,8 @@ import torch
 from skimage.metrics import structural_similarity
 
 from hounsfield.data.errors import DataError
-from hounsfield.evaluation.slice_interpolation import (
-    PREVIEW_GAP,
-    coronal_preview,
-    interpolate_case,
-    trilinear_baseline,
-)
-from hounsfield.recipes.slice_interp.pairs import PairGeometry, thicken
+from hounsfield.evaluation.slice_interpolation import PREVIEW_GAP, coronal_preview, interpolate_case
+from hounsfield.recipes.slice_interp.pairs import PairGeometry, thicken, trilinear_baseline
 
 SPACING = (1.0, 1.0, 1.0)
 

@@ -15,6 +15,7 @@ from hounsfield.recipes.slice_interp.model import (
     resample_depth,
     training_scheduler,
 )
+from hounsfield.recipes.slice_interp.pairs import thicken
 
 TINY = DenoiserConfig(
     channels=(8, 16),
@@ -80,6 +81,21 @@ def test_trilinear_thin_matches_a_linear_ramp_at_the_slab_centres() -> None:
     expected = 0.1 + 0.01 * z
     assert torch.allclose(thin[0, 0].double()[inside], expected[inside], atol=1e-6)
     assert torch.allclose(thin[0, 0, :2].double(), expected[2].expand(2), atol=1e-6)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_trilinear_thin_places_subsampled_slices_where_they_were_taken(factor: int) -> None:
+    """``subsample`` keeps thin slice ``k·f + f // 2``: for an even ``f`` half a slice after the slab
+    centre that ``align_corners=False`` assumes, so a ramp comes back exactly only when placed there."""
+    ramp = (torch.arange(8 * factor, dtype=torch.float32) / 100).expand(3, 2, 8 * factor).contiguous()
+    thick = torch.from_numpy(thicken(ramp.numpy(), factor, "subsample"))
+    kept = torch.arange(8) * factor + factor // 2
+    assert torch.equal(thick[0, 0], ramp[0, 0, kept])
+    thin = trilinear_thin(thick, factor, "subsample")
+    inside = slice(int(kept[0]), int(kept[-1]) + 1)
+    assert torch.allclose(thin[..., inside], ramp[..., inside], atol=1e-6)
+    centred = trilinear_thin(thick, factor, "average")  # the slab centre: half a slice early
+    assert float((centred[..., inside] - ramp[..., inside]).abs().max()) == pytest.approx(0.5 / 100, rel=1e-3)
 
 
 def test_the_condition_is_resampled_to_the_thin_depth() -> None:

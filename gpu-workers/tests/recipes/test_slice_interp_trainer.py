@@ -22,7 +22,7 @@ from hounsfield.checkpoints.layout import step_dir_name
 from hounsfield.checkpoints.reader import read_checkpoint
 from hounsfield.checkpoints.weights import file_sha256
 from hounsfield.recipes.runner import assemble_config, build_parts, loop_settings, resolved_for, run_recipe
-from hounsfield.recipes.slice_interp.inference import load_for_inference
+from hounsfield.recipes.slice_interp.inference import load_for_inference, trilinear_thin
 from hounsfield.recipes.slice_interp.provenance import META_VAE_PRETRAINED, META_VAE_SHA256
 from hounsfield.recipes.slice_interp.recipe import RECIPE, SliceInterpValidation
 from hounsfield.recipes.slice_interp.vae import FrozenVAE
@@ -157,7 +157,10 @@ def test_the_checkpoint_interpolates_and_refuses_another_vae(
     thin = model.interpolate(thick, steps=2, seed=3)
     assert thin.shape == (40, 32, 32) and float(thin.min()) >= 0 and float(thin.max()) <= 1
     assert torch.equal(thin, model.interpolate(thick, steps=2, seed=3))  # seeded: reproducible
-    assert model.trilinear(thick).shape == (40, 32, 32)
+    # the baseline places the thick slices as this checkpoint's training made them
+    assert model.mode == "average"
+    expected = trilinear_thin(thick.permute(1, 2, 0), 5, "average").permute(2, 0, 1)
+    assert torch.equal(model.trilinear(thick), expected)
     assert model.interpolate(torch.rand(7, 30, 30), steps=1).shape == (35, 30, 30)
     with pytest.raises(ValueError, match="give vae_weights"):
         load_for_inference(checkpoint, None, "cpu")

@@ -34,21 +34,19 @@ from hounsfield.data.volumes.windowing import Window, apply_window
 from hounsfield.recipes.slice_interp.chunking import decode_chunked, encode_chunked
 from hounsfield.recipes.slice_interp.config import DiffusionConfig, VaeConfig
 from hounsfield.recipes.slice_interp.model import SliceInterpDenoiser, build_denoiser, ddim_sample
+from hounsfield.recipes.slice_interp.pairs import ThickMode, trilinear_baseline
 from hounsfield.recipes.slice_interp.provenance import ProvenanceError, parse_provenance
 from hounsfield.recipes.slice_interp.vae import DOWNSAMPLE, FrozenVAE
 
 
-def trilinear_thin(thick: Tensor, factor: int) -> Tensor:
-    """``(x, y, z)`` thick volume resampled trilinearly to ``z * factor`` slices.
+def trilinear_thin(thick: Tensor, factor: int, mode: ThickMode = "average") -> Tensor:
+    """``(x, y, z)`` thick volume resampled trilinearly to ``z * factor`` slices (float32, CPU).
 
-    With ``align_corners=False`` thick slice ``k`` sits at thin position ``k·f + (f - 1)/2``, the
-    centre of its slab (and the slice ``subsample`` keeps, for odd ``f``).
+    Each thick slice is placed where ``mode`` took it from the thin slices (see
+    :func:`~hounsfield.recipes.slice_interp.pairs.trilinear_baseline`): the centre of its slab
+    for ``average``, the kept slice for ``subsample`` (half a slice later for an even ``factor``).
     """
-    x, y, z = thick.shape
-    out = F.interpolate(
-        thick[None, None].float(), size=(x, y, z * factor), mode="trilinear", align_corners=False
-    )
-    return out[0, 0]
+    return torch.from_numpy(trilinear_baseline(thick.detach().cpu().numpy(), factor, mode))
 
 
 def _pad_to(volume: Tensor, multiple: int) -> Tensor:
@@ -69,6 +67,8 @@ class SliceInterpModel:
     vae_config: VaeConfig
     diffusion: DiffusionConfig
     factor: int
+    #: How training made the thick slices, which places them for the baseline (:meth:`trilinear`).
+    mode: ThickMode
     scale: float
     window: str | tuple[float, float]
     device: torch.device
@@ -101,7 +101,7 @@ class SliceInterpModel:
         """The baseline: ``(D, H, W)`` -> ``(D * factor, H, W)`` by trilinear interpolation."""
         if thick_volume.ndim != 3:
             raise ValueError(f"thick_volume must be (D, H, W), got shape {tuple(thick_volume.shape)}")
-        thin = trilinear_thin(thick_volume.permute(1, 2, 0).cpu(), self.factor)
+        thin = trilinear_thin(thick_volume.permute(1, 2, 0), self.factor, self.mode)
         return thin.permute(2, 0, 1).contiguous()
 
     def window_hu(self, hu: Tensor) -> Tensor:
@@ -134,6 +134,7 @@ def load_for_inference(
             f"VAE weights {vae_weights or '(random, seed ' + str(info.vae_seed) + ')'} have hash "
             f"{vae.weights_hash}, but {checkpoint_dir} was trained with {info.vae_sha256}"
         )
+    geometry = info.pairs.geometry()
     denoiser = build_denoiser(info.denoiser, vae.arch.latent_channels)
     load_weights(denoiser, checkpoint_dir, strict=True)
     denoiser.to(device).eval()
@@ -143,7 +144,8 @@ def load_for_inference(
         vae=vae,
         vae_config=info.vae,
         diffusion=info.diffusion,
-        factor=info.pairs.geometry().factor,
+        factor=geometry.factor,
+        mode=geometry.mode,
         scale=info.scale,
         window=info.window,
         device=device,

@@ -115,6 +115,27 @@ def thicken(thin: npt.NDArray[Any], factor: int, mode: ThickMode = "average") ->
     raise ValueError(f"mode must be 'average' or 'subsample', got {mode!r}")
 
 
+def trilinear_baseline(thick: npt.NDArray[Any], factor: int, mode: ThickMode) -> npt.NDArray[np.float32]:
+    """The baseline every score is compared with: thick slices ``(x, y, n)`` linearly interpolated
+    along z to ``n · factor`` thin slices, each thick slice placed where :func:`thicken` took it.
+
+    For an unchanged in-plane grid this is trilinear interpolation. A thick slice sits at thin
+    position ``k·f + (f − 1)/2`` for ``average`` (its slab's centre: what
+    ``F.interpolate(mode="trilinear", align_corners=False)`` assumes) and at ``k·f + f // 2`` for
+    ``subsample`` (the slice it kept: half a slice later for an even ``f``); beyond the first and
+    last it is held. Training validation, evaluation and the inference API all use this one.
+    """
+    n = thick.shape[-1]
+    centre = (factor - 1) / 2 if mode == "average" else float(factor // 2)
+    position = np.clip((np.arange(n * factor, dtype=np.float64) - centre) / factor, 0.0, n - 1.0)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, n - 1)
+    weight = position - below
+    data = np.asarray(thick, dtype=np.float64)
+    out = data[..., below] * (1.0 - weight) + data[..., above] * weight
+    return out.astype(np.float32)
+
+
 def pair_starts(depth: int, geometry: PairGeometry) -> list[int]:
     """First thin slice of each non-overlapping pair that fits in ``depth`` slices, centred as a group."""
     count = depth // geometry.thin_slices

@@ -22,10 +22,11 @@ Validation (every ``validation.everySteps`` and at the end) samples the thin lat
 pair of each fixed validation patient with DDIM (``diffusion.ddimSteps``, noise seeded per
 patient), decodes it in chunks and reports ``val.psnr`` and ``val.ssim`` (3-D SSIM, data range 1)
 against the thin ground truth, beside ``val.psnr_trilinear`` and ``val.ssim_trilinear`` of the
-thick input interpolated trilinearly, and ``val.psnr_autoencoder``/``val.ssim_autoencoder`` of
-the thin ground truth's own latent decoded (what a perfect denoiser would give back; far below
-trilinear with random VAE weights, which is why ``cpu-tiny`` cannot beat trilinear). In latent
-space (scaled units): ``val.latent_mse`` of the sample against the thin ground truth's latent, and
+thick input interpolated trilinearly (the evaluation's baseline, ``pairs.trilinear_baseline``),
+and ``val.psnr_autoencoder``/``val.ssim_autoencoder`` of the thin ground truth's own latent
+decoded (what a perfect denoiser would give back; far below trilinear with random VAE weights,
+which is why ``cpu-tiny`` cannot beat trilinear). In latent space (scaled units):
+``val.latent_mse`` of the sample against the thin ground truth's latent, and
 ``val.latent_mse_trilinear`` of the thick latent resampled to the thin depth — what shows the
 denoiser learning even when the VAE's weights are random.
 """
@@ -37,6 +38,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -56,7 +58,6 @@ from hounsfield.recipes.slice_interp.data import (
     pair_refs,
     prepared_dataset,
 )
-from hounsfield.recipes.slice_interp.inference import trilinear_thin
 from hounsfield.recipes.slice_interp.model import (
     build_denoiser,
     ddim_sample,
@@ -64,6 +65,7 @@ from hounsfield.recipes.slice_interp.model import (
     resample_depth,
     training_scheduler,
 )
+from hounsfield.recipes.slice_interp.pairs import trilinear_baseline
 from hounsfield.recipes.slice_interp.provenance import checkpoint_provenance
 from hounsfield.recipes.slice_interp.vae import (
     FrozenVAE,
@@ -155,7 +157,7 @@ class SliceInterpValidation:
             generator = torch.Generator().manual_seed(self.config.seed * 100_003 + index)
             sample = ddim_sample(network, self.config.diffusion, condition, thin_depth, generator=generator)
             predicted = decode_chunked(self.vae, sample / self.scale, chunks)[0, 0].clamp(0.0, 1.0).numpy()
-            baseline = trilinear_thin(torch.from_numpy(thick), geometry.factor).clamp(0.0, 1.0).numpy()
+            baseline = np.clip(trilinear_baseline(thick, geometry.factor, geometry.mode), 0.0, 1.0)
             # the VAE round trip: the ground truth's latent decoded (what a perfect denoiser gives back)
             thin_latent = torch.from_numpy(self.cache.get_or_encode(ref.thin_key, constant(thin)))[None]
             round_trip = decode_chunked(self.vae, thin_latent, chunks)[0, 0].clamp(0.0, 1.0).numpy()
