@@ -13,6 +13,7 @@ const ENV = {
   HOUNSFIELD_WORKER_TTL_SECONDS: '3',
   HOUNSFIELD_WORKER_RECONNECT_SECONDS: '4',
   HOUNSFIELD_RECONCILE_INTERVAL_MS: '300',
+  HOUNSFIELD_RESERVE_AFTER_SECONDS: '2',
 };
 
 /** A multi-node job that only GPUs of model `name` (its scenario's fake workers) can hold. */
@@ -142,5 +143,28 @@ describe('multi-node placement on real NATS and Redis, with workers simulated by
     worker('mnb-3', 4, 'MNB');
     const placed = await waitFor(job.id, (j) => j.state === 'assigned');
     expect(placed.nodes).toHaveLength(2);
+  });
+
+  it('holds back a worker per node once a multi-node job has waited too long, so 1-GPU jobs cannot starve it', async () => {
+    const pair = [worker('mns-1', 1, 'MNS'), worker('mns-2', 1, 'MNS')];
+    await new Promise((r) => setTimeout(r, 700));
+    const smalls = [await submit(spec('MNS', 1, 1)), await submit(spec('MNS', 1, 1))];
+    const first = (await Promise.all(pair.map((w) => w.nextAssignment()))) as Assignment[];
+    expect(first.map((o) => o.jobId).sort()).toEqual(smalls.map((j) => j.id).sort());
+    for (const [i, w] of pair.entries()) await w.status(first[i], 'running');
+    const large = await submit(spec('MNS', 2, 1));
+    await new Promise((r) => setTimeout(r, 2500)); // past HOUNSFIELD_RESERVE_AFTER_SECONDS
+    const late = await submit(spec('MNS', 1, 1));
+    // One node's GPU freed: before the reservation covered every node, the late 1-GPU job took it.
+    await pair[0].status(first[0], 'succeeded', { exitCode: 0 });
+    expect(await pair[0].nextAssignment(2500)).toBeUndefined();
+    expect((await get(late.id)).state).toBe('queued');
+    await pair[1].status(first[1], 'succeeded', { exitCode: 0 });
+    const gang = (await Promise.all(pair.map((w) => w.nextAssignment()))) as Assignment[];
+    expect(gang.map((o) => [o.jobId, o.node?.nnodes])).toEqual([
+      [large.id, 2],
+      [large.id, 2],
+    ]);
+    expect((await get(late.id)).state).toBe('queued');
   });
 });

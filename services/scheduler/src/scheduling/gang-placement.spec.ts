@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { GpuInfo, jobKindSchema, JobSpec, jobSpecSchema, SCHEMA_VERSION, WorkerHeartbeat } from '@hounsfield/contracts';
-import { capacityShortfall, Candidate, describeNeed, placeJob, reservationFor } from './placement';
+import { capacityShortfall, Candidate, describeNeed, placeJob, reservationsFor } from './placement';
 import { nodesOf } from './gang-placement';
 
 const GIB = 1024 ** 3;
@@ -114,7 +114,15 @@ describe('multi-node gang placement', () => {
     expect(capacityShortfall(job({ nodes: 3, gpus: 1, gpuType: 'A100' }), workers)).toContain('needs 3 workers with 1 A100 each; no registered worker has them');
   });
 
-  it('holds back no single worker for a multi-node job', () => {
-    expect(reservationFor(job({ nodes: 2, gpus: 8 }), [worker('a', 8)], policy)).toBeUndefined();
+  it('holds back a worker per node for a multi-node job that waited too long: the most free first, one able to host the rendezvous', () => {
+    const candidates = [worker('a', 8, {}, [0, 1, 2, 3, 4, 5]), worker('b', 8, {}, [0, 1]), worker('c', 8, {}, [0, 1, 2]), worker('d', 4)];
+    expect(reservationsFor(job({ nodes: 2, gpus: 8 }), candidates, policy)).toEqual(['b', 'c']);
+    expect(reservationsFor(job({ nodes: 3, gpus: 8 }), candidates, policy)).toEqual(['b', 'c', 'a']);
+    // Node 0 hosts the rendezvous: a set of workers none of which advertises an address would never be placed.
+    const silent = (id: string, leased: number[]) => worker(id, 8, { address: undefined }, leased);
+    expect(reservationsFor(job({ nodes: 2, gpus: 8 }), [silent('b', [0]), silent('c', [0, 1]), worker('a', 8, {}, [0, 1, 2])], policy)).toEqual(['b', 'a']);
+    expect(reservationsFor(job({ nodes: 2, gpus: 8 }), [silent('b', []), silent('c', [])], policy)).toEqual([]);
+    // Too few workers could ever hold it: nothing is held back.
+    expect(reservationsFor(job({ nodes: 2, gpus: 8 }), [worker('a', 8), worker('d', 4)], policy)).toEqual([]);
   });
 });

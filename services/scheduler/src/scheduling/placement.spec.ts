@@ -11,7 +11,7 @@ import {
   placeEnvironmentBuild,
   placeJob,
   placeJobPreferring,
-  reservationFor,
+  reservationsFor,
 } from './placement';
 
 const GIB = 1024 ** 3;
@@ -104,9 +104,9 @@ describe('reservation for a job that waited too long', () => {
   it('holds back the worker that could hold it with the most GPUs free, never one that could not', () => {
     const quad = (id: string, leased: number[], name = 'NVIDIA H100 80GB HBM3') => worker(id, [0, 1, 2, 3].map((i) => gpu(i, { name })), leased);
     const candidates = [quad('node-a', [0, 1, 2]), quad('node-b', [0, 1]), quad('node-c', [], 'NVIDIA A100 40GB'), worker('node-d', [gpu(0)])];
-    expect(reservationFor(job({ gpus: 4, gpuType: 'H100' }), candidates, policy)).toBe('node-b');
-    expect(reservationFor(job({ gpus: 4 }), candidates, policy)).toBe('node-c');
-    expect(reservationFor(job({ gpus: 8 }), candidates, policy)).toBeUndefined();
+    expect(reservationsFor(job({ gpus: 4, gpuType: 'H100' }), candidates, policy)).toEqual(['node-b']);
+    expect(reservationsFor(job({ gpus: 4 }), candidates, policy)).toEqual(['node-c']);
+    expect(reservationsFor(job({ gpus: 8 }), candidates, policy)).toEqual([]);
   });
 });
 

@@ -281,15 +281,14 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
 }
 
 /**
- * The worker to hold back for a GPU job that has waited too long (no smaller job may take its
- * GPUs meanwhile, so they add up until the job fits): among the workers that could hold it once
- * idle (type and total memory), the one with the most of its eligible GPUs free now, so the wait
- * is shortest. Undefined when no worker could ever hold it.
+ * The workers to hold back for a GPU job that has waited too long (no smaller job may take their
+ * GPUs meanwhile, so they add up until the job fits): among the workers that could hold one of its
+ * nodes once idle (type and total memory), as many as it has nodes, those with the most of their
+ * eligible GPUs free now, so the wait is shortest; for a multi-node job one of them advertises a
+ * rendezvous address (node 0 must host it). None when too few workers could ever hold it.
  */
-export function reservationFor(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): string | undefined {
-  // Holding back one worker does not gather the several a multi-node job needs.
-  if (nodesOf(spec) > 1) return undefined;
-  let best: { workerId: string; free: number } | undefined;
+export function reservationsFor(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): string[] {
+  const eligible: { workerId: string; free: number; canHost: boolean }[] = [];
   for (const candidate of candidates.filter((c) => providesKind(c.worker, spec.kind))) {
     const gpus = candidate.worker.heartbeat.gpus;
     const fits = gpus.filter(
@@ -297,8 +296,17 @@ export function reservationFor(spec: JobSpec, candidates: Candidate[], policy: P
     );
     if (fits.length < spec.resources.gpus) continue;
     const free = fits.filter((gpu) => skipReason(gpu, spec, candidate.leases, policy) === undefined).length;
-    const workerId = candidate.worker.heartbeat.workerId;
-    if (!best || free > best.free || (free === best.free && workerId < best.workerId)) best = { workerId, free };
+    const { workerId, address, rendezvousPorts } = candidate.worker.heartbeat;
+    eligible.push({ workerId, free, canHost: address !== undefined && rendezvousPorts !== undefined });
   }
-  return best?.workerId;
+  const nodes = nodesOf(spec);
+  if (eligible.length < nodes) return [];
+  eligible.sort((a, b) => b.free - a.free || (a.workerId < b.workerId ? -1 : 1));
+  const chosen = eligible.slice(0, nodes);
+  if (nodes > 1 && !chosen.some((e) => e.canHost)) {
+    const host = eligible.find((e) => e.canHost);
+    if (!host) return [];
+    chosen[nodes - 1] = host;
+  }
+  return chosen.map((e) => e.workerId);
 }

@@ -17,7 +17,7 @@ import {
   largestFreeBlock,
   placeEnvironmentBuild,
   placeJobPreferring,
-  reservationFor,
+  reservationsFor,
 } from './placement';
 import { JobAssigner } from './job-assigner';
 
@@ -239,7 +239,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   /**
    * One pass over the queues in priority order, placing whatever fits now (smaller jobs may
    * backfill behind a large one that does not fit yet, until it has waited
-   * HOUNSFIELD_RESERVE_AFTER_SECONDS: then one worker is held back for it). CPU jobs go first: any live worker takes
+   * HOUNSFIELD_RESERVE_AFTER_SECONDS: then a worker per node it needs is held back for it). CPU jobs go first: any live worker takes
    * them. The GPU queue is read page by page and the pass stops once no GPU is free, so a long
    * queue costs nothing while the cluster is full.
    */
@@ -276,8 +276,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (!result.placed) {
         const waitedMs = Date.now() - Date.parse(job.history[job.history.length - 1].at);
         if (gpuJob && reserveAfterMs > 0 && waitedMs >= reserveAfterMs) {
-          const workerId = reservationFor(job.spec, open(), policy);
-          if (workerId) reserved.add(workerId);
+          for (const workerId of reservationsFor(job.spec, open(), policy)) reserved.add(workerId);
         }
         return;
       }
