@@ -21,8 +21,8 @@ export const baseEnvSchema = z.object({
 });
 export type BaseConfig = z.infer<typeof baseEnvSchema>;
 
-/** The secrets a service connects with (and how many copies of its streams NATS keeps). */
-export type ServiceCredentials = Pick<BaseConfig, 'HOUNSFIELD_NATS_USER' | 'HOUNSFIELD_NATS_PASSWORD' | 'HOUNSFIELD_REDIS_PASSWORD'> &
+/** How a service connects to NATS and Redis: its secrets, and how many copies of its streams NATS keeps. */
+export type ServiceConnection = Pick<BaseConfig, 'HOUNSFIELD_NATS_USER' | 'HOUNSFIELD_NATS_PASSWORD' | 'HOUNSFIELD_REDIS_PASSWORD'> &
   Partial<Pick<BaseConfig, 'HOUNSFIELD_JETSTREAM_REPLICAS'>>;
 
 export const portSchema = z.coerce.number().int().min(0).max(65535);

@@ -1,7 +1,7 @@
 import { DynamicModule, Module, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { MessagingModule } from '@hounsfield/messaging';
 import type { StorageConfig } from '@hounsfield/storage';
-import { ServiceCredentials } from './config';
+import { ServiceConnection } from './config';
 import { HealthController, SERVICE_NAME } from './health.controller';
 import { infrastructureProviders } from './infrastructure.providers';
 import { MetricsController } from './metrics.controller';
@@ -10,8 +10,8 @@ import { createServiceRegistry, PROMETHEUS_REGISTRY } from './prometheus.registr
 export interface ServiceModuleOptions {
   name: string;
   natsUrl: string;
-  /** NATS user/password and Redis password (the service's parsed config). */
-  credentials?: ServiceCredentials;
+  /** NATS user/password, Redis password and stream replicas (the service's parsed config). */
+  connection?: ServiceConnection;
   imports?: ModuleMetadata['imports'];
   controllers?: Type<unknown>[];
   providers?: Provider[];
@@ -31,9 +31,9 @@ export function serviceModule(options: ServiceModuleOptions): Type<unknown> {
     useFactory: () => ({
       url: options.natsUrl,
       name: options.name,
-      user: options.credentials?.HOUNSFIELD_NATS_USER,
-      password: options.credentials?.HOUNSFIELD_NATS_PASSWORD,
-      streamReplicas: options.credentials?.HOUNSFIELD_JETSTREAM_REPLICAS,
+      user: options.connection?.HOUNSFIELD_NATS_USER,
+      password: options.connection?.HOUNSFIELD_NATS_PASSWORD,
+      streamReplicas: options.connection?.HOUNSFIELD_JETSTREAM_REPLICAS,
     }),
   });
   @Module({
@@ -42,7 +42,7 @@ export function serviceModule(options: ServiceModuleOptions): Type<unknown> {
     providers: [
       { provide: SERVICE_NAME, useValue: options.name },
       { provide: PROMETHEUS_REGISTRY, useFactory: createServiceRegistry },
-      ...infrastructureProviders({ redisUrl: options.redisUrl, redisPassword: options.credentials?.HOUNSFIELD_REDIS_PASSWORD, storage: options.storage }),
+      ...infrastructureProviders({ redisUrl: options.redisUrl, redisPassword: options.connection?.HOUNSFIELD_REDIS_PASSWORD, storage: options.storage }),
       ...(options.providers ?? []),
     ],
   })

@@ -28,7 +28,7 @@ export function checkpointsModule(config: CheckpointsConfig) {
   return serviceModule({
     name: 'checkpoints',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    credentials: config,
+    connection: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
     storage: config.storage,
     providers: [

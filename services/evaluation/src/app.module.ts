@@ -24,7 +24,7 @@ export function evaluationModule(config: EvaluationConfig) {
   return serviceModule({
     name: 'evaluation',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    credentials: config,
+    connection: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
     storage: config.storage,
     providers: [

@@ -32,7 +32,7 @@ export function gatewayModule(config: GatewayConfig) {
   return serviceModule({
     name: 'gateway',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    credentials: config,
+    connection: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
     controllers: [
       JobsController,

@@ -28,7 +28,7 @@ export function metricsModule(config: MetricsConfig) {
   return serviceModule({
     name: 'metrics',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    credentials: config,
+    connection: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
     providers: [
       { provide: METRICS_CONFIG, useValue: config },

@@ -21,7 +21,7 @@ export function schedulerModule(config: SchedulerConfig) {
   return serviceModule({
     name: 'scheduler',
     natsUrl: config.HOUNSFIELD_NATS_URL,
-    credentials: config,
+    connection: config,
     redisUrl: config.HOUNSFIELD_REDIS_URL,
     providers: [
       { provide: SCHEDULER_CONFIG, useValue: config },
