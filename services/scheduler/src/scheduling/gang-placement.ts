@@ -32,6 +32,12 @@ export function describeGangNeed(spec: JobSpec, free = true): string {
   return `needs ${nodesOf(spec)} workers with ${describeNode(spec, free)} each`;
 }
 
+/** The rendezvous ports a worker offers, when it also says where it is reached; undefined when it cannot host node 0. */
+export function rendezvousRange(candidate: Candidate): { first: number; last: number } | undefined {
+  const { address, rendezvousPorts } = candidate.worker.heartbeat;
+  return address ? rendezvousPorts : undefined;
+}
+
 /**
  * A port of the worker's rendezvous range that none of its multi-node attempts uses (none without
  * an address). The search starts `attempt - 1` ports into the range, wrapping around, so a
@@ -39,8 +45,8 @@ export function describeGangNeed(spec: JobSpec, free = true): string {
  * another program took since).
  */
 export function freeRendezvousPort(candidate: Candidate, attempt = 1): number | undefined {
-  const range = candidate.worker.heartbeat.rendezvousPorts;
-  if (!candidate.worker.heartbeat.address || !range) return undefined;
+  const range = rendezvousRange(candidate);
+  if (!range) return undefined;
   const size = range.last - range.first + 1;
   for (let i = 0; i < size; i += 1) {
     const port = range.first + ((attempt - 1 + i) % size);

@@ -1,6 +1,6 @@
 import { GpuInfo, isTrainingSpec, JobRecord, JobSpec, RECIPE_CONFIGS } from '@hounsfield/contracts';
 import { Leases, WorkerState } from '../workers/worker.model';
-import { describeGangNeed, gangCapacityShortfall, nodesOf, placeGang } from './gang-placement';
+import { describeGangNeed, gangCapacityShortfall, nodesOf, placeGang, rendezvousRange } from './gang-placement';
 
 const GIB = 1024 ** 3;
 
@@ -268,11 +268,7 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
   }
   let largest = { workerId: '', count: 0 };
   for (const worker of workers) {
-    const count = worker.heartbeat.gpus.filter(
-      (gpu) => skipReason({ ...gpu, memoryUsedBytes: 0, utilizationPercent: 0, foreignProcesses: false }, spec, new Map(), {
-        busyUtilizationPercent: 100,
-      }) === undefined,
-    ).length;
+    const count = fittingGpus(spec, worker).length;
     if (count >= spec.resources.gpus) return undefined;
     if (count > largest.count) largest = { workerId: worker.heartbeat.workerId, count };
   }
@@ -290,14 +286,10 @@ export function capacityShortfall(spec: JobSpec, workers: WorkerState[]): string
 export function reservationsFor(spec: JobSpec, candidates: Candidate[], policy: PlacementPolicy): string[] {
   const eligible: { workerId: string; free: number; canHost: boolean }[] = [];
   for (const candidate of candidates.filter((c) => providesKind(c.worker, spec.kind))) {
-    const gpus = candidate.worker.heartbeat.gpus;
-    const fits = gpus.filter(
-      (gpu) => skipReason({ ...gpu, memoryUsedBytes: 0, utilizationPercent: 0, foreignProcesses: false }, spec, new Map(), { busyUtilizationPercent: 100 }) === undefined,
-    );
+    const fits = fittingGpus(spec, candidate.worker);
     if (fits.length < spec.resources.gpus) continue;
     const free = fits.filter((gpu) => skipReason(gpu, spec, candidate.leases, policy) === undefined).length;
-    const { workerId, address, rendezvousPorts } = candidate.worker.heartbeat;
-    eligible.push({ workerId, free, canHost: address !== undefined && rendezvousPorts !== undefined });
+    eligible.push({ workerId: candidate.worker.heartbeat.workerId, free, canHost: rendezvousRange(candidate) !== undefined });
   }
   const nodes = nodesOf(spec);
   if (eligible.length < nodes) return [];
